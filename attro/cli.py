@@ -1,0 +1,100 @@
+"""The `attro` command line: serve, run, demo, export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from attro.settings import Settings
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from attro.program import ProgramError
+    from receiver.main import create_app
+
+    try:
+        app = create_app(settings)
+    except ProgramError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level="info", access_log=False)
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from attro.program import ProgramError
+    from pipelines.run import PipelineFailed, run_pipeline
+
+    print(f"running the pipeline: landing {settings.landing_dir} -> {settings.warehouse_path}", flush=True)
+    try:
+        report = run_pipeline(settings)
+    except (ProgramError, PipelineFailed) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for key in ("raw/stripe_events", "raw/clicks"):
+        print(f"  {key}: {report.get(key, {})}")
+    for key, values in report.items():
+        if key.startswith("marts/"):
+            print(f"  {key}: {values}")
+    print(f"published {settings.warehouse_path}")
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from attro.demo import run_demo
+
+    return run_demo(settings, seed=args.seed)
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    from attro.exports import ExportError, export_commissions
+
+    try:
+        export = export_commissions(settings, args.period, args.format, Path(args.out) if args.out else None)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path in export.files:
+        print(f"wrote {path}")
+    print(f"{export.period}: {export.lines.height} lines, {export.statement.height} statement rows")
+    for row in export.statement.iter_rows(named=True):
+        print(f"  {row['affiliate_id']:<16} {row['currency']} net {row['net']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attro", description="Affiliate conversion tracking for Stripe.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(func=_serve)
+
+    run = sub.add_parser("run", help="materialize the whole asset graph once, in-process")
+    run.set_defaults(func=_run)
+
+    demo = sub.add_parser("demo", help="simulate an affiliate program end to end and summarize it")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=_demo)
+
+    export = sub.add_parser("export", help="finance exports")
+    what = export.add_subparsers(dest="what", required=True)
+    commissions = what.add_parser("commissions", help="a period's commission lines and statement")
+    commissions.add_argument("--period", required=True, help="YYYY-MM")
+    commissions.add_argument("--format", default="csv", choices=["csv", "parquet", "xlsx"])
+    commissions.add_argument("--out", default=None, help="directory (default $ATTRO_DATA_DIR/exports)")
+    commissions.set_defaults(func=_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args, Settings())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

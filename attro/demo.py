@@ -1,0 +1,440 @@
+"""`attro demo`: a realistic affiliate program over 14 months, driven through the real receiver over HTTP.
+
+Visitors click tracking links (live `/r/<code>` redirects now, older clicks imported from edge logs
+through `POST /api/clicks`), Stripe delivers signed webhooks for one-time Checkout payments, Payment
+Link purchases, subscriptions with monthly renewals and an upgrade, payments without a click, and a
+test-mode purchase — some twice, all out of order. Then the pipeline runs, a summary is printed and
+last month's statement is exported.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import duckdb
+import httpx
+
+from attro.program import load_program
+from attro.settings import Settings
+from attro.stripe_sim import BASIL, LEGACY, StripeSim, deliveries, signed_request
+from models.money import format_minor
+
+DEMO_LINKS = ("jane-pro", "omar-all", "lena-ebook")
+_MARKER = ".attro-demo"
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _add_months(at: datetime, months: int) -> datetime:
+    month = at.month - 1 + months
+    year = at.year + month // 12
+    month = month % 12 + 1
+    return at.replace(year=year, month=month, day=min(at.day, 28))
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """The demo owns its data dir: refuse one holding real data, else start from empty."""
+    data = settings.data_dir
+    landing = data / "landing"
+    if landing.exists() and any(landing.rglob("*.ndjson")) and not (data / _MARKER).exists():
+        raise DemoError(
+            f"{data} already holds landed data that the demo did not write; "
+            "point ATTRO_DATA_DIR at an empty folder to run the demo"
+        )
+    for name in ("landing", "build", "exports", "state"):
+        shutil.rmtree(data / name, ignore_errors=True)
+    (data / "warehouse.duckdb").unlink(missing_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
+    (data / _MARKER).write_text("this data dir is written by `attro demo` and reset on each run\n")
+
+
+@dataclass
+class Receiver:
+    """The real receiver, started as its own uvicorn process on a free port."""
+
+    settings: Settings
+    secret: str
+    token: str
+    port: int = field(default_factory=_free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Receiver:
+        env = {
+            **os.environ,
+            "ATTRO_DATA_DIR": str(self.settings.data_dir),
+            "ATTRO_PROGRAM": str(self.settings.program_path),
+            "ATTRO_STRIPE_WEBHOOK_SECRET": self.secret,
+            "ATTRO_API_TOKEN": self.token,
+            "ATTRO_COOKIE_SECURE": "false",
+        }
+        log = (self.settings.data_dir / "demo-receiver.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "receiver.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DemoError("the receiver exited during start-up")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise DemoError("the receiver did not become healthy within 30 s")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+class Story:
+    """Builds the program's history: clicks to import or make live, and Stripe events to deliver."""
+
+    def __init__(self, now: datetime, seed: int) -> None:
+        self.now = now
+        self.rng = random.Random(seed)
+        self.sim = StripeSim(seed=seed, api_version=BASIL, livemode=True)
+        self.events: list[dict[str, Any]] = []
+        self.edge_clicks: list[dict[str, Any]] = []  # imported via POST /api/clicks
+        self.notes: list[str] = []
+
+    def edge_click(self, link_code: str, at: datetime, source: str = "newsletter") -> int:
+        """An older click from edge logs; returns its index (the id comes back from the API)."""
+        self.edge_clicks.append(
+            {
+                "link_code": link_code,
+                "clicked_at": at.isoformat().replace("+00:00", "Z"),
+                "ip": f"203.0.113.{self.rng.randint(1, 254)}",
+                "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+                "referer": "https://blog.example/review",
+                "utm": {"source": source, "medium": "affiliate"},
+            }
+        )
+        return len(self.edge_clicks) - 1
+
+    def add(self, flow: Any) -> Any:
+        self.events.extend(flow.events)
+        return flow
+
+
+def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime]) -> None:
+    """Payments made over the past 14 months, referring to imported clicks by index."""
+    now, sim = story.now, story.sim
+    start = _add_months(now, -14).replace(hour=10, minute=0, second=0, microsecond=0)
+
+    # Jane (20% for 12 months): a $99/month subscriber since 14 months ago. The merchant's
+    # endpoint was on API 2020-03-02 for the first 6 months, then upgraded to basil.
+    sub_a = story.add(
+        sim.subscription_checkout(
+            clicks_at[0] + timedelta(hours=2),
+            9900,
+            click_id=click_ids[0],
+            email="ana@customer.example",
+            api_version=LEGACY,
+        )
+    ).sub
+    for month in range(1, 15):
+        at = _add_months(sub_a_start := clicks_at[0] + timedelta(hours=2), month) + timedelta(hours=1)
+        if at >= now:
+            break
+        story.add(sim.renewal(sub_a, at, api_version=LEGACY if month < 6 else BASIL))
+    del sub_a_start
+
+    # Jane: a $49/month subscriber (click id in subscription metadata) who upgrades to $99.
+    flow = story.add(
+        sim.subscription_checkout(
+            clicks_at[1] + timedelta(days=3),
+            4900,
+            click_id=click_ids[1],
+            via="subscription_metadata",
+            email="ben@customer.example",
+        )
+    )
+    sub_b, b_start = flow.sub, clicks_at[1] + timedelta(days=3)
+    story.add(sim.renewal(sub_b, _add_months(b_start, 1) + timedelta(hours=1)))
+    story.add(
+        sim.upgrade(
+            sub_b,
+            _add_months(b_start, 1) + timedelta(days=12),
+            prorated_amount_minor=3267,
+            new_amount_minor=9900,
+        )
+    )
+    for month in range(2, 6):
+        at = _add_months(b_start, month) + timedelta(hours=1)
+        if at < now:
+            story.add(sim.renewal(sub_b, at))
+
+    # Omar (10% lifetime): one-time Checkout purchases with the click id in metadata.
+    for i, amount in ((2, 12900), (3, 4500)):
+        story.add(
+            sim.one_time_checkout(
+                clicks_at[i] + timedelta(hours=5),
+                amount,
+                click_id=click_ids[i],
+                email=f"buyer{i}@customer.example",
+            )
+        )
+    # ... one of those customers comes back two months later without a click: customer attribution.
+    returning = story.events[-1]["data"]["object"]["customer"]
+    story.add(sim.one_time_checkout(clicks_at[3] + timedelta(days=60), 8000, customer=returning))
+    # ... and a yearly-ish subscriber on his lifetime offer, renewing monthly.
+    sub_c = story.add(
+        sim.subscription_checkout(
+            clicks_at[4] + timedelta(hours=1), 2900, click_id=click_ids[4], email="cleo@customer.example"
+        )
+    ).sub
+    for month in range(1, 10):
+        at = _add_months(clicks_at[4] + timedelta(hours=1), month) + timedelta(hours=1)
+        if at < now:
+            story.add(sim.renewal(sub_c, at))
+
+    # Lena (flat 5 USD per e-book): Payment Link purchases (client_reference_id from the URL).
+    for i in (5, 6, 7):
+        story.add(
+            sim.one_time_checkout(
+                clicks_at[i] + timedelta(minutes=30), 1900, click_id=click_ids[i], payment_link=True
+            )
+        )
+    # ... a euro purchase: a flat USD offer does not pay on EUR sales.
+    story.add(
+        sim.one_time_checkout(
+            clicks_at[8] + timedelta(hours=1), 1900, "eur", click_id=click_ids[8], payment_link=True
+        )
+    )
+
+    # Jane: a click 90 days before the purchase: outside her 60-day window.
+    story.add(sim.one_time_checkout(clicks_at[9] + timedelta(days=90), 9900, click_id=click_ids[9]))
+
+    # Payments nobody referred.
+    for k in range(4):
+        story.add(sim.one_time_checkout(start + timedelta(days=40 + 70 * k), 2500 + 500 * k))
+    story.add(sim.direct_payment_intent(start + timedelta(days=200), 7700))
+
+    # A test-mode purchase through Jane's link: visible, never payable.
+    story.add(
+        sim.one_time_checkout(
+            clicks_at[10] + timedelta(hours=1), 9900, click_id=click_ids[10], livemode=False
+        )
+    )
+
+
+def _edge_clicks(story: Story) -> list[datetime]:
+    now = story.now
+    plan = [
+        ("jane-pro", 430),
+        ("jane-pro", 160),
+        ("omar-all", 300),
+        ("omar-all", 250),
+        ("omar-all", 280),
+        ("lena-ebook", 120),
+        ("lena-ebook", 75),
+        ("lena-ebook", 33),
+        ("lena-ebook", 20),
+        ("jane-pro", 200),
+        ("jane-pro", 50),
+    ]
+    times = []
+    for code, days_ago in plan:
+        at = (now - timedelta(days=days_ago)).replace(microsecond=0)
+        story.edge_click(code, at)
+        times.append(at)
+    for k in range(25):  # clicks that never convert
+        code = DEMO_LINKS[k % 3]
+        story.edge_click(code, (now - timedelta(days=story.rng.randint(1, 400))).replace(microsecond=0))
+    return times
+
+
+def _live_clicks(client: httpx.Client, rng: random.Random) -> dict[str, list[str]]:
+    """Visitors following tracking links right now: the receiver sets the cookie and redirects."""
+    made: dict[str, list[str]] = {code: [] for code in DEMO_LINKS}
+    agents = ["Mozilla/5.0 (Macintosh) Safari/605.1.15", "Mozilla/5.0 (Windows NT 10.0) Chrome/131.0"]
+    for k in range(18):
+        code = DEMO_LINKS[k % 3]
+        response = client.get(
+            f"/r/{code}",
+            params={"utm_source": rng.choice(["youtube", "blog", "x"]), "utm_campaign": "autumn"},
+            headers={"User-Agent": rng.choice(agents), "X-Forwarded-For": f"198.51.100.{k + 1}"},
+        )
+        if response.status_code != 302:
+            raise DemoError(f"/r/{code} answered {response.status_code}")
+        query = parse_qs(urlsplit(response.headers["location"]).query)
+        made[code].append(query["rd_click_id"][0])
+    client.get("/r/jane-pro", headers={"User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)"})
+    return made
+
+
+def _deliver(receiver: Receiver, events: list[dict[str, Any]], rng: random.Random) -> tuple[int, int]:
+    """Deliver like Stripe: signed at delivery time, ~10% twice, in shuffled order, 8 at a time."""
+    plan = deliveries(events, rng=rng, duplicate_share=0.1, shuffle=True)
+
+    def send(event: dict[str, Any]) -> int:
+        body, headers = signed_request(event, receiver.secret)
+        return client.post("/api/webhooks/stripe", content=body, headers=headers).status_code
+
+    with httpx.Client(base_url=receiver.url, timeout=30) as client, ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(send, plan))
+    bad = [s for s in statuses if s != 200]
+    if bad:
+        raise DemoError(f"{len(bad)} webhook deliveries were refused (statuses {sorted(set(bad))})")
+    return len(plan), len(plan) - len(events)
+
+
+def _summary(settings: Settings) -> list[tuple[str, ...]]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(
+            """
+            with c as (
+                select affiliate_id, count(*) filter (not is_bot) as clicks from marts.clicks group by 1
+            ), v as (
+                select affiliate_id, currency,
+                       count(*) filter (conversion_type = 'initial') as customers,
+                       count(*) as payments,
+                       sum(amount_minor) as revenue_minor
+                from marts.conversions where livemode group by 1, 2
+            ), l as (
+                select affiliate_id, currency, sum(amount_minor) as commission_minor,
+                       sum(amount_minor) filter (status = 'approved') as approved_minor
+                from marts.commission_lines group by 1, 2
+            )
+            select a.affiliate_id, coalesce(c.clicks, 0), coalesce(v.customers, 0), coalesce(v.payments, 0),
+                   v.currency, coalesce(v.revenue_minor, 0), coalesce(l.commission_minor, 0),
+                   coalesce(l.approved_minor, 0)
+            from program.affiliates a
+            left join c using (affiliate_id)
+            left join v using (affiliate_id)
+            left join l on l.affiliate_id = a.affiliate_id and l.currency = v.currency
+            order by 1, 5
+            """
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _unattributed(settings: Settings) -> list[tuple[str, int]]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(
+            "select reason, count(*) from marts.unattributed_payments group by 1 order by 2 desc, 1"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def run_demo(settings: Settings, seed: int = 7) -> int:
+    from attro.exports import export_commissions
+    from pipelines.run import run_pipeline
+
+    started = time.monotonic()
+    program = load_program(settings.program_path)
+    missing = [code for code in DEMO_LINKS if program.link(code) is None]
+    if missing:
+        print(
+            f"error: the demo needs the shipped demo program file (links {', '.join(missing)} "
+            f"are not in {settings.program_path})",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        prepare_data_dir(settings)
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    story = Story(now, seed)
+    secret = "whsec_demo_" + secrets.token_hex(16)
+    token = secrets.token_urlsafe(24)
+    print(f"attro demo (seed {seed}): data in {settings.data_dir}")
+    with Receiver(settings, secret, token) as receiver:
+        print(f"  receiver listening on {receiver.url}")
+        with httpx.Client(base_url=receiver.url, timeout=30) as client:
+            clicks_at = _edge_clicks(story)
+            response = client.post(
+                "/api/clicks", json=story.edge_clicks, headers={"Authorization": f"Bearer {token}"}
+            )
+            if response.status_code != 200:
+                raise DemoError(f"POST /api/clicks answered {response.status_code}: {response.text}")
+            click_ids = response.json()["click_ids"]
+            print(f"  imported {len(click_ids)} older clicks from edge logs (POST /api/clicks)")
+            live = _live_clicks(client, story.rng)
+            print(f"  {sum(map(len, live.values())) + 1} visitors followed tracking links (GET /r/<code>)")
+        _historic_story(story, click_ids, clicks_at)
+        # Today: three of those visitors buy a few minutes after clicking.
+        bought = datetime.now(UTC) + timedelta(minutes=3)
+        story.add(story.sim.subscription_checkout(bought, 9900, click_id=live["jane-pro"][0]))
+        story.add(story.sim.one_time_checkout(bought, 4900, click_id=live["omar-all"][0]))
+        story.add(
+            story.sim.one_time_checkout(bought, 1900, click_id=live["lena-ebook"][0], payment_link=True)
+        )
+        sent, duplicates = _deliver(receiver, story.events, story.rng)
+        print(f"  delivered {sent} signed webhooks ({duplicates} duplicates, shuffled order)")
+    print("  running the pipeline (dlt → DuckDB → Polars models → published warehouse)…", flush=True)
+    run_pipeline(settings)
+    last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    export = export_commissions(settings, last_month, "csv")
+
+    print()
+    header = (
+        f"{'affiliate':<10} {'clicks':>6} {'customers':>9} {'payments':>8} {'revenue':>14} "
+        f"{'commission':>12} {'approved':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for aff, clicks, customers, payments, currency, revenue, commission, approved in _summary(settings):
+        cur = currency or "usd"
+        print(
+            f"{aff:<10} {clicks:>6} {customers:>9} {payments:>8} "
+            f"{format_minor(revenue, cur) + ' ' + cur:>14} {format_minor(commission, cur):>12} "
+            f"{format_minor(approved, cur):>10}"
+        )
+    print()
+    print("unattributed payments: " + ", ".join(f"{reason} {n}" for reason, n in _unattributed(settings)))
+    print(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
+    print(f"export of {last_month}: " + ", ".join(str(p) for p in export.files))
+    print(f"done in {time.monotonic() - started:.1f} s")
+    return 0

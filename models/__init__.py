@@ -1,0 +1,1 @@
+"""Business rules as pure Polars functions: events → payments → attribution → commissions → statements."""

@@ -1,0 +1,156 @@
+"""Payments: one row per real money movement, whichever events reported it, in any order.
+
+Keying rule (DESIGN §4): a subscription payment is its invoice, a one-time payment is its
+PaymentIntent, a charge with neither is its charge. Every event names some of the ids of the
+payment it reports (session, invoice, PaymentIntent, charge); events that share an id report the
+same payment, so a payment is a connected component of that id graph. A subscription Checkout
+Session that does not name its invoice is tied to the subscription's first invoice.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from models.events import OBSERVATION_SCHEMA
+from models.exprs import text
+
+PAYMENT_SCHEMA = {
+    "payment_id": pl.String,
+    "occurred_at": pl.Datetime("us", "UTC"),
+    "livemode": pl.Boolean,
+    "customer_id": pl.String,
+    "customer_email": pl.String,
+    "subscription_id": pl.String,
+    "invoice_id": pl.String,
+    "payment_intent_id": pl.String,
+    "checkout_session_id": pl.String,
+    "charge_id": pl.String,
+    "billing_reason": pl.String,
+    "amount_minor": pl.Int64,
+    "tax_minor": pl.Int64,
+    "currency": pl.String,
+    "click_id": pl.String,
+    "click_id_source": pl.String,
+    "match_method": pl.String,
+    "source_event_ids": pl.List(pl.String),
+}
+
+_ID_COLUMNS = ("session_id", "invoice_id", "payment_intent_id", "charge_id")
+
+_BILLING_REASONS = {
+    "subscription_create": "subscription_create",
+    "subscription": "subscription_create",  # name used by very old API versions
+    "subscription_cycle": "subscription_cycle",
+    "subscription_threshold": "subscription_cycle",
+    "subscription_update": "subscription_update",
+}
+
+
+def _nodes(observations: pl.DataFrame) -> pl.DataFrame:
+    """(obs, node) pairs: every id an observation names, plus the first-invoice link of sessions."""
+    obs = observations.with_row_index("obs")
+    id_nodes = [obs.filter(pl.col(c).is_not_null()).select("obs", node=pl.col(c)) for c in _ID_COLUMNS]
+    first_invoice = text("first_invoice:", pl.col("subscription_id"))
+    session_first = obs.filter(
+        (pl.col("object_kind") == "checkout.session")
+        & (pl.col("checkout_mode") == "subscription")
+        & pl.col("subscription_id").is_not_null()
+    ).select("obs", node=first_invoice)
+    invoice_first = obs.filter(
+        (pl.col("object_kind") == "invoice")
+        & (pl.col("billing_reason") == "subscription_create")
+        & pl.col("subscription_id").is_not_null()
+    ).select("obs", node=first_invoice)
+    return pl.concat([*id_nodes, session_first, invoice_first]).unique()
+
+
+def connected_components(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Label each `obs` of (obs, node) pairs with its component: the smallest node reachable."""
+    labels = pairs.select("node").unique().with_columns(label=pl.col("node"))
+    while True:
+        obs_label = pairs.join(labels, on="node").group_by("obs").agg(pl.col("label").min())
+        new_labels = pairs.join(obs_label, on="obs").group_by("node").agg(pl.col("label").min())
+        changed = new_labels.join(labels, on="node", suffix="_old").filter(
+            pl.col("label") != pl.col("label_old")
+        )
+        labels = new_labels
+        if changed.is_empty():
+            return obs_label
+
+
+def _first(column: str) -> pl.Expr:
+    """First non-null value in the component, most authoritative source first (order-independent)."""
+    order = [pl.col("source_rank"), pl.col("event_created_at"), pl.col("event_id")]
+    return pl.col(column).sort_by(order).drop_nulls().first()
+
+
+def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
+    """Group payment observations into payments; components with no confirming event are not payments."""
+    if observations.is_empty():
+        return pl.DataFrame(schema=PAYMENT_SCHEMA)
+    obs = observations.with_row_index("obs")
+    components = connected_components(_nodes(observations))
+    obs = obs.join(components.rename({"label": "component"}), on="obs").with_columns(
+        confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor"))
+    )
+    click_sources = [
+        ("metadata", "metadata_click_id"),
+        ("client_reference_id", "client_reference_id"),
+        ("subscription_metadata", "subscription_metadata_click_id"),
+    ]
+    grouped = obs.group_by("component").agg(
+        pl.col("confirms_payment").any().alias("is_payment"),
+        pl.col("paid_at").filter(pl.col("confirms_payment")).min().alias("occurred_at"),
+        pl.col("livemode").any(),
+        _first("customer_id"),
+        _first("customer_email"),
+        _first("subscription_id"),
+        _first("invoice_id"),
+        _first("payment_intent_id"),
+        _first("session_id").alias("checkout_session_id"),
+        _first("charge_id"),
+        _first("billing_reason").alias("invoice_billing_reason"),
+        _first("checkout_mode"),
+        _first("confirmed_amount_minor").alias("amount_minor"),
+        _first("tax_minor"),
+        _first("currency"),
+        *(_first(column).alias(f"click_{name}") for name, column in click_sources),
+        pl.col("event_id").unique().sort().alias("source_event_ids"),
+    )
+    payments = grouped.filter(pl.col("is_payment"))
+    click_id = pl.coalesce(*(pl.col(f"click_{name}") for name, _ in click_sources))
+    click_source = pl.coalesce(
+        *(pl.when(pl.col(f"click_{name}").is_not_null()).then(pl.lit(name)) for name, _ in click_sources)
+    )
+    is_subscription = pl.col("subscription_id").is_not_null()
+    payment_id = (
+        pl.when(is_subscription & pl.col("invoice_id").is_not_null())
+        .then(pl.col("invoice_id"))
+        .otherwise(pl.coalesce("payment_intent_id", "invoice_id", "charge_id", "checkout_session_id"))
+    )
+    billing_reason = (
+        pl.when(is_subscription)
+        .then(
+            pl.col("invoice_billing_reason")
+            .replace_strict(_BILLING_REASONS, default="subscription_cycle")
+            .fill_null("subscription_create")
+        )
+        .when(pl.col("checkout_session_id").is_not_null() | pl.col("invoice_id").is_null())
+        .then(pl.lit("one_time"))
+        .otherwise(pl.lit("manual"))
+    )
+    return (
+        payments.with_columns(
+            payment_id=payment_id,
+            billing_reason=billing_reason,
+            tax_minor=pl.col("tax_minor").fill_null(0),
+            click_id=click_id,
+            click_id_source=click_source,
+            match_method=pl.lit("shared_id"),
+        )
+        .select([pl.col(name).cast(dtype) for name, dtype in PAYMENT_SCHEMA.items()])
+        .sort("occurred_at", "payment_id")
+    )
+
+
+__all__ = ["OBSERVATION_SCHEMA", "PAYMENT_SCHEMA", "build_payments", "connected_components"]

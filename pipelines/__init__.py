@@ -1,0 +1,1 @@
+"""Pipelines: dlt sources that load the landing zone and program file, and the Dagster definitions."""

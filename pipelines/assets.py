@@ -1,0 +1,176 @@
+"""Dagster assets: thin shells that load raw tables with dlt and build marts with the models."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from models.attribution import attribute
+from models.clicks import CLICK_SCHEMA, build_clicks
+from models.commissions import OFFER_SCHEMA, commission_lines, evaluate_conversions
+from models.events import RAW_EVENT_SCHEMA, payment_observations
+from models.payments import build_payments
+from models.statements import affiliate_statements
+from pipelines.lib.loading import load_landing, load_program
+from pipelines.lib.warehouse import connect, publish, read_table, write_tables
+from pipelines.resources import AttroResource
+
+RAW_CLICK_SCHEMA = {**CLICK_SCHEMA, "received_at": pl.Datetime("us", "UTC")}
+
+
+def _counts(**frames: pl.DataFrame) -> dict[str, int]:
+    return {f"{name}_rows": frame.height for name, frame in frames.items()}
+
+
+@dg.asset(key=["raw", "stripe_events"], group_name="raw", kinds={"dlt", "duckdb"})
+def raw_stripe_events(attro: AttroResource) -> dg.MaterializeResult:
+    """Verified Stripe events as landed, one row per event id, the event JSON whole in `payload`."""
+    stats = load_landing(attro.settings, ("stripe_events",))["stripe_events"]
+    return dg.MaterializeResult(
+        metadata={"new_events": stats["records"], "rejected_lines": stats["rejected_lines"]}
+    )
+
+
+@dg.asset(key=["raw", "clicks"], group_name="raw", kinds={"dlt", "duckdb"})
+def raw_clicks(attro: AttroResource) -> dg.MaterializeResult:
+    """Tracking-link clicks as landed (redirects and the bulk API), one row per click id."""
+    stats = load_landing(attro.settings, ("clicks",))["clicks"]
+    return dg.MaterializeResult(
+        metadata={"new_clicks": stats["records"], "rejected_lines": stats["rejected_lines"]}
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["program", name], group_name="program", kinds={"dlt", "duckdb"})
+        for name in ("affiliates", "links", "offers", "offer_tiers")
+    ],
+)
+def program_tables(attro: AttroResource) -> dg.MaterializeResult:
+    """The program file (affiliates, tracking links, offers), replaced whole on every run."""
+    counts = load_program(attro.settings, attro.program())
+    for name in ("affiliates", "links", "offers", "offer_tiers"):
+        yield dg.MaterializeResult(asset_key=["program", name], metadata={"rows": counts.get(name, 0)})
+
+
+@dg.asset(key=["marts", "clicks"], deps=[raw_clicks.key], group_name="marts", kinds={"polars", "duckdb"})
+def clicks_mart(attro: AttroResource) -> dg.MaterializeResult:
+    """One row per click: link, affiliate, offer, hashed IP, user agent, UTM, bot flag."""
+    with connect(attro.settings) as con:
+        clicks = build_clicks(read_table(con, "raw.clicks", RAW_CLICK_SCHEMA))
+        write_tables(con, {"marts.clicks": clicks})
+    return dg.MaterializeResult(metadata=_counts(clicks=clicks))
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["marts", "payments"], deps=[raw_stripe_events.key], group_name="marts", kinds={"polars"}
+        ),
+        dg.AssetSpec(
+            ["marts", "rejected_events"], deps=[raw_stripe_events.key], group_name="marts", kinds={"polars"}
+        ),
+    ],
+)
+def payments_mart(attro: AttroResource):
+    """One row per real payment, whichever events reported it; events that do not fit are rejected."""
+    with connect(attro.settings) as con:
+        observations, rejected = payment_observations(read_table(con, "raw.stripe_events", RAW_EVENT_SCHEMA))
+        payments = build_payments(observations)
+        write_tables(con, {"marts.payments": payments, "marts.rejected_events": rejected})
+    yield dg.MaterializeResult(asset_key=["marts", "payments"], metadata=_counts(payments=payments))
+    yield dg.MaterializeResult(asset_key=["marts", "rejected_events"], metadata=_counts(rejected=rejected))
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["marts", name],
+            deps=[["marts", "payments"], ["marts", "clicks"], ["program", "offers"]],
+            group_name="marts",
+            kinds={"polars"},
+        )
+        for name in ("conversions", "unattributed_payments")
+    ],
+)
+def attribution_marts(attro: AttroResource):
+    """Attributed payments (conversions, with commissionability) and unattributed ones with a reason."""
+    with connect(attro.settings) as con:
+        offers = read_table(con, "program.offers", OFFER_SCHEMA)
+        conversions, unattributed = attribute(
+            read_table(con, "marts.payments"), read_table(con, "marts.clicks", CLICK_SCHEMA), offers
+        )
+        evaluated = evaluate_conversions(conversions, offers)
+        write_tables(con, {"marts.conversions": evaluated, "marts.unattributed_payments": unattributed})
+    reasons = unattributed.group_by("reason").len().sort("reason").rows()
+    yield dg.MaterializeResult(asset_key=["marts", "conversions"], metadata=_counts(conversions=evaluated))
+    yield dg.MaterializeResult(
+        asset_key=["marts", "unattributed_payments"],
+        metadata={**_counts(unattributed=unattributed), **{f"reason_{r}": n for r, n in reasons}},
+    )
+
+
+@dg.asset(
+    key=["marts", "commission_lines"],
+    deps=[["marts", "conversions"], ["program", "offers"]],
+    group_name="marts",
+    kinds={"polars"},
+)
+def commission_lines_mart(attro: AttroResource) -> dg.MaterializeResult:
+    """The commission ledger: one signed line per commission, reversal or reinstatement."""
+    with connect(attro.settings) as con:
+        lines = commission_lines(
+            read_table(con, "marts.conversions"), read_table(con, "program.offers", OFFER_SCHEMA), attro.now()
+        )
+        write_tables(con, {"marts.commission_lines": lines})
+    return dg.MaterializeResult(metadata=_counts(lines=lines))
+
+
+@dg.asset(
+    key=["marts", "affiliate_statements"],
+    deps=[["marts", "commission_lines"]],
+    group_name="marts",
+    kinds={"polars"},
+)
+def affiliate_statements_mart(attro: AttroResource) -> dg.MaterializeResult:
+    """Per period, affiliate and currency: gross, reversals, net, approved and pending."""
+    with connect(attro.settings) as con:
+        statements = affiliate_statements(read_table(con, "marts.commission_lines"))
+        write_tables(con, {"marts.affiliate_statements": statements})
+    return dg.MaterializeResult(metadata=_counts(statements=statements))
+
+
+MART_KEYS = [
+    ["marts", "clicks"],
+    ["marts", "payments"],
+    ["marts", "rejected_events"],
+    ["marts", "conversions"],
+    ["marts", "unattributed_payments"],
+    ["marts", "commission_lines"],
+    ["marts", "affiliate_statements"],
+]
+
+
+@dg.asset(
+    key=["warehouse", "snapshot"],
+    deps=[*MART_KEYS, ["program", "affiliates"], ["program", "links"]],
+    group_name="publish",
+    kinds={"duckdb"},
+)
+def warehouse_snapshot(attro: AttroResource) -> dg.MaterializeResult:
+    """The published data/warehouse.duckdb analysts open read-only, replaced atomically."""
+    path = publish(attro.settings)
+    return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
+
+
+ASSETS = [
+    raw_stripe_events,
+    raw_clicks,
+    program_tables,
+    clicks_mart,
+    payments_mart,
+    attribution_marts,
+    commission_lines_mart,
+    affiliate_statements_mart,
+    warehouse_snapshot,
+]

@@ -1,0 +1,26 @@
+"""The Dagster code location: assets, checks, job, schedule, sensor and resources (a table of contents)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from attro.settings import Settings
+from pipelines.assets import ASSETS
+from pipelines.checks import CHECKS
+from pipelines.resources import AttroResource
+from pipelines.schedules import hourly, materialize_all
+from pipelines.sensors import new_landing_files
+
+
+def build_definitions(attro: AttroResource) -> dg.Definitions:
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=CHECKS,
+        jobs=[materialize_all],
+        schedules=[hourly],
+        sensors=[new_landing_files],
+        resources={"attro": attro},
+    )
+
+
+defs = build_definitions(AttroResource.from_settings(Settings()))

@@ -1,0 +1,1 @@
+"""Shared plumbing for the pipelines: the build database, the run lock and publishing."""

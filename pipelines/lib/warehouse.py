@@ -1,0 +1,135 @@
+"""The private build database (one writer), the run lock, and the atomic warehouse publish.
+
+Only the pipeline opens the build database. Analysts open the published copy, which is replaced by
+an atomic rename after a successful run: readers keep the snapshot they opened and never see a lock
+or a half-built table.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from attro.settings import Settings
+
+
+class PipelineBusyError(RuntimeError):
+    """Another run holds the pipeline lock."""
+
+
+@contextmanager
+def pipeline_lock(settings: Settings, wait_seconds: float = 600.0) -> Iterator[None]:
+    """One run writes the build database at a time (`attro run`, Dagster runs, tests alike)."""
+    settings.build_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.build_dir / ".run.lock"
+    with path.open("a+") as fh:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    fh.seek(0)
+                    raise PipelineBusyError(
+                        f"another pipeline run holds {path} ({fh.read().strip() or 'unknown'})"
+                    ) from None
+                time.sleep(0.2)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the build database."""
+    settings.build_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.build_db_path), read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
+    schema, name = qualified.split(".")
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return bool(rows[0][0])
+
+
+def read_table(
+    con: duckdb.DuckDBPyConnection, qualified: str, schema: Mapping[str, pl.DataType] | None = None
+) -> pl.DataFrame:
+    """A table as a Polars frame; empty with `schema` when it does not exist yet."""
+    if not table_exists(con, qualified):
+        return pl.DataFrame(schema=dict(schema or {}))
+    frame = con.sql(f"select * from {qualified}").pl()
+    # DuckDB hands TIMESTAMPTZ back in the session zone (e.g. Etc/UTC); the models speak UTC.
+    frame = frame.with_columns(
+        [
+            pl.col(name).dt.convert_time_zone("UTC")
+            for name, dtype in frame.schema.items()
+            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
+        ]
+    )
+    if schema is None:
+        return frame
+    return frame.select(
+        [(pl.col(n) if n in frame.columns else pl.lit(None)).cast(t).alias(n) for n, t in schema.items()]
+    )
+
+
+def write_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
+    """Replace tables from frames in one transaction (all or nothing)."""
+    con.execute("begin transaction")
+    try:
+        for qualified, frame in tables.items():
+            schema = qualified.split(".")[0]
+            con.execute(f"create schema if not exists {schema}")
+            con.register("_frame", frame.to_arrow())
+            con.execute(f"create or replace table {qualified} as select * from _frame")
+            con.unregister("_frame")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def publish(settings: Settings) -> Path:
+    """Copy the build database to a temp file beside the warehouse, fsync, and rename it into place."""
+    with connect(settings) as con:
+        con.execute("checkpoint")
+    target = settings.warehouse_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with settings.build_db_path.open("rb") as src, tmp.open("wb") as dst:
+            shutil.copyfileobj(src, dst, length=4 * 1024 * 1024)
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return target

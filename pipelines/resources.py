@@ -1,0 +1,49 @@
+"""Dagster resources: the Attro settings and the run lock, shared by every asset of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from attro.program import Program, load_program
+from attro.settings import Settings
+from pipelines.lib.warehouse import pipeline_lock
+
+
+class AttroResource(dg.ConfigurableResource):
+    """Where the data lives and which program file rules it; holds the run lock while a run executes."""
+
+    data_dir: str
+    program_path: str
+    now_iso: str | None = None  # pin "now" (holding periods) for reruns and tests
+
+    _settings: Settings | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, now: datetime | None = None) -> AttroResource:
+        return cls(
+            data_dir=str(settings.data_dir),
+            program_path=str(settings.program_path),
+            now_iso=now.isoformat() if now else None,
+        )
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(data_dir=Path(self.data_dir), program=Path(self.program_path))
+
+    def program(self) -> Program:
+        return load_program(Path(self.program_path))
+
+    def now(self) -> datetime:
+        return datetime.fromisoformat(self.now_iso) if self.now_iso else datetime.now(UTC)
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[AttroResource]:
+        # The lock spans the whole run (in-process executor): no other run interleaves its writes.
+        with pipeline_lock(self.settings):
+            yield self

@@ -1,0 +1,57 @@
+"""The landed click record (contract fields), built alike by the redirect and the bulk API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from attro.program import Link
+from receiver.bots import is_bot
+from receiver.landing import utc_timestamp
+
+UTM_FIELDS = ("source", "medium", "campaign", "term", "content")
+
+
+def hash_ip(salt: bytes, ip: str | None) -> str | None:
+    """HMAC-SHA256 of the IP in its canonical form (hex); the raw address is never stored."""
+    if not ip:
+        return None
+    try:
+        canonical = str(ipaddress.ip_address(ip.strip()))
+    except ValueError:
+        canonical = ip.strip()  # e.g. "testclient" or a unix socket peer: hash what we got
+    return hmac.new(salt, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def click_record(
+    *,
+    click_id: str,
+    clicked_at: datetime,
+    source: Literal["redirect", "api"],
+    link: Link,
+    ip_hash: str | None,
+    user_agent: str | None,
+    referer: str | None,
+    landing_url: str | None,
+    utm: dict[str, str | None],
+    received_at: datetime | None = None,
+) -> dict[str, Any]:
+    """One `clicks` landing record; affiliate and offer are the link's at click time."""
+    return {
+        "click_id": click_id,
+        "clicked_at": utc_timestamp(clicked_at),
+        "received_at": utc_timestamp(received_at or datetime.now(UTC)),
+        "source": source,
+        "link_code": link.code,
+        "affiliate_id": link.affiliate,
+        "offer_id": link.offer,
+        "ip_hash": ip_hash,
+        "user_agent": user_agent,
+        "referer": referer,
+        "landing_url": landing_url,
+        **{f"utm_{name}": utm.get(name) for name in UTM_FIELDS},
+        "is_bot": is_bot(user_agent),
+    }

@@ -1,0 +1,56 @@
+"""FastAPI dependencies: the app's settings, program, landing writers and the API token check."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+
+from attro.program import Program
+from attro.settings import Settings
+from receiver.landing import LandingWriter
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_program(request: Request) -> Program:
+    return request.app.state.program
+
+
+def get_ip_salt(request: Request) -> bytes:
+    return request.app.state.ip_salt
+
+
+def get_event_writer(request: Request) -> LandingWriter:
+    return request.app.state.event_writer
+
+
+def get_click_writer(request: Request) -> LandingWriter:
+    return request.app.state.click_writer
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ProgramDep = Annotated[Program, Depends(get_program)]
+IpSaltDep = Annotated[bytes, Depends(get_ip_salt)]
+EventWriterDep = Annotated[LandingWriter, Depends(get_event_writer)]
+ClickWriterDep = Annotated[LandingWriter, Depends(get_click_writer)]
+
+
+def require_api_token(request: Request, settings: SettingsDep) -> None:
+    """Bearer token check for the bulk API: 503 when no token is configured, 401 when wrong."""
+    if not settings.api_token:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no API token configured")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    expected = settings.api_token.encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+ApiTokenDep = Depends(require_api_token)

@@ -1,0 +1,207 @@
+"""POST /api/clicks: token check, whole-batch validation, JSON array and NDJSON, ids in order."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from attro.click_ids import click_id_time, is_click_id, new_click_id
+
+
+def auth(kit) -> dict[str, str]:
+    return {"Authorization": f"Bearer {kit.API_TOKEN}"}
+
+
+def click(**fields) -> dict:
+    return {"link_code": "jane-pro", "clicked_at": "2026-11-20T10:00:00Z", **fields}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic dGVzdA=="}],
+)
+def test_missing_or_wrong_token_is_401_and_lands_nothing(client, settings, kit, headers):
+    response = client.post("/api/clicks", json=[click()], headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert kit.landed(settings, "clicks") == []
+
+
+def test_no_configured_token_is_503(make_settings, make_client, kit):
+    client = make_client(make_settings(api_token=None))
+
+    response = client.post("/api/clicks", json=[click()], headers=auth(kit))
+
+    assert response.status_code == 503
+
+
+def test_json_array_is_landed_in_order_with_ids_in_record_order(client, settings, kit):
+    records = [
+        click(
+            ip="198.51.100.23",
+            user_agent=kit.BROWSER_UA,
+            referer="https://blog.example/",
+            landing_url="https://shop.example/pricing?utm_source=blog",
+            utm={"utm_source": "blog", "medium": "cpc"},
+        ),
+        click(link_code="omar-all", clicked_at="2026-11-20T12:30:00.250+02:00"),
+    ]
+
+    response = client.post("/api/clicks", json=records, headers=auth(kit))
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["accepted"] == 2
+    landed = kit.landed(settings, "clicks")
+    assert [c["click_id"] for c in landed] == body["click_ids"]
+    assert all(is_click_id(i) for i in body["click_ids"])
+    first, second = landed
+    assert first["source"] == "api"
+    assert (first["link_code"], first["affiliate_id"], first["offer_id"]) == (
+        "jane-pro",
+        "jane",
+        "pro-20",
+    )
+    assert first["clicked_at"] == "2026-11-20T10:00:00.000000Z"
+    assert first["ip_hash"] == hmac.new(b"test-salt", b"198.51.100.23", hashlib.sha256).hexdigest()
+    assert (first["utm_source"], first["utm_medium"], first["utm_campaign"]) == (
+        "blog",
+        "cpc",
+        None,
+    )
+    assert first["is_bot"] is False
+    assert (second["affiliate_id"], second["clicked_at"]) == ("omar", "2026-11-20T10:30:00.250000Z")
+    assert second["ip_hash"] is None
+    assert second["is_bot"] is True  # no user agent at all
+    # A generated id carries the click's own time.
+    assert click_id_time(second["click_id"]) == datetime(2026, 11, 20, 10, 30, 0, 250000, UTC)
+    assert "198.51.100.23" not in kit.landed_text(settings)
+
+
+@pytest.mark.parametrize("content_type", ["application/x-ndjson", None])
+def test_ndjson_is_accepted_by_content_type_or_detected(client, settings, kit, content_type):
+    body = "\n".join(json.dumps(click(referer=f"r{n}")) for n in range(3)) + "\n\n"
+    headers = auth(kit) | ({"Content-Type": content_type} if content_type else {})
+
+    response = client.post("/api/clicks", content=body.encode(), headers=headers)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 3
+    assert [c["referer"] for c in kit.landed(settings, "clicks")] == ["r0", "r1", "r2"]
+
+
+def test_supplied_click_id_of_ours_is_kept(client, settings, kit):
+    carried = new_click_id(datetime(2026, 11, 20, 9, 59, tzinfo=UTC))
+
+    response = client.post("/api/clicks", json=[click(click_id=carried), click()], headers=auth(kit))
+
+    ids = response.json()["click_ids"]
+    assert ids[0] == carried
+    assert ids[1] != carried
+    assert kit.landed(settings, "clicks")[0]["click_id"] == carried
+
+
+def test_any_invalid_record_rejects_the_whole_batch_with_per_record_errors(client, settings, kit):
+    future = (datetime.now(UTC) + timedelta(minutes=5)).isoformat()
+    records = [
+        click(),  # valid, but not landed because others are not
+        click(link_code="nobody"),
+        click(clicked_at="2026-11-20 10:00:00"),  # no offset
+        click(clicked_at=future),
+        click(click_id="not-one-of-ours"),
+        click(utm={"utm_source": "a", "gclid": "b"}),
+        click(ip="999.1.1.1"),
+        click(utm={"source": 7}),
+        {"clicked_at": "2026-11-20T10:00:00Z"},
+        click(colour="red"),
+        "not an object",
+    ]
+
+    response = client.post("/api/clicks", json=records, headers=auth(kit))
+
+    assert response.status_code == 422
+    body = response.json()
+    assert body["detail"] == "10 of 11 records invalid; nothing was accepted"
+    by_index = {(e["index"], e["field"]) for e in body["errors"]}
+    assert by_index == {
+        (1, "link_code"),
+        (2, "clicked_at"),
+        (3, "clicked_at"),
+        (4, "click_id"),
+        (5, "utm"),
+        (6, "ip"),
+        (7, "utm.source"),
+        (8, "link_code"),
+        (9, "colour"),
+        (10, None),
+    }
+    messages = {e["index"]: e["message"] for e in body["errors"]}
+    assert "unknown link code 'nobody'" in messages[1]
+    assert "RFC 3339" in messages[2]
+    assert "future" in messages[3]
+    assert "gclid" in messages[5]
+    assert kit.landed(settings, "clicks") == []
+
+
+def test_clicked_at_within_the_clock_skew_allowance_is_accepted(client, kit):
+    soon = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
+
+    response = client.post("/api/clicks", json=[click(clicked_at=soon)], headers=auth(kit))
+
+    assert response.status_code == 200
+
+
+def test_unparsable_ndjson_line_is_reported_by_index(client, settings, kit):
+    body = json.dumps(click()) + "\n{not json\n"
+
+    response = client.post(
+        "/api/clicks",
+        content=body.encode(),
+        headers=auth(kit) | {"Content-Type": "application/x-ndjson"},
+    )
+
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["index"], error["field"]) == (1, None)
+    assert kit.landed(settings, "clicks") == []
+
+
+def test_body_that_is_not_json_is_400(client, kit):
+    response = client.post(
+        "/api/clicks",
+        content=b"[{oops",
+        headers=auth(kit) | {"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 400
+
+
+def test_batches_over_10000_records_are_refused(client, settings, kit):
+    response = client.post("/api/clicks", json=[click()] * 10_001, headers=auth(kit))
+
+    assert response.status_code == 413
+    assert kit.landed(settings, "clicks") == []
+
+
+def test_empty_batch_accepts_nothing(client, kit):
+    response = client.post("/api/clicks", json=[], headers=auth(kit))
+
+    assert response.json() == {"accepted": 0, "click_ids": []}
+
+
+def test_ndjson_line_separators_inside_strings_do_not_split_records(client, settings, kit):
+    body = json.dumps(click(referer="https://blog.example/a\u2028b"), ensure_ascii=False)
+
+    response = client.post(
+        "/api/clicks",
+        content=body.encode(),
+        headers=auth(kit) | {"Content-Type": "application/x-ndjson"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert kit.landed(settings, "clicks")[0]["referer"] == "https://blog.example/a\u2028b"
