@@ -67,7 +67,7 @@ def rate_half_up_expr(amount: pl.Expr, rate: pl.Expr) -> pl.Expr:
     """Column version of apply_rate_half_up, exact in integers (Int128 to avoid overflow)."""
     product = amount.cast(pl.Int128) * rate.cast(pl.Int128)
     magnitude = (product.abs() + RATE_SCALE // 2) // RATE_SCALE
-    return (pl.when(product < 0).then(-magnitude).otherwise(magnitude)).cast(pl.Int64)
+    return (pl.when(product < 0).then(pl.lit(0, pl.Int128) - magnitude).otherwise(magnitude)).cast(pl.Int64)
 
 
 def format_minor_expr(amount: pl.Expr, currency: pl.Expr) -> pl.Expr:

@@ -53,5 +53,7 @@ def click_record(
         "referer": referer,
         "landing_url": landing_url,
         **{f"utm_{name}": utm.get(name) for name in UTM_FIELDS},
-        "is_bot": is_bot(user_agent),
+        # A browser always sends a user agent, so a redirect without one is a bot; an imported
+        # edge-log record may simply not carry the field, which says nothing about the visitor.
+        "is_bot": is_bot(user_agent) if (user_agent or source == "redirect") else False,
     }

@@ -1,0 +1,248 @@
+"""Pipeline test fixtures: settings in tmp_path, landing files written as the receiver writes them, runs.
+
+Helpers reach tests through fixtures (never imports), so the suite runs under --import-mode=importlib.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from attro.click_ids import new_click_id
+from attro.program import load_program
+from attro.settings import Settings
+from attro.stripe_sim import StripeSim, encode
+from pipelines.run import run_pipeline
+from receiver.click_record import click_record
+from receiver.landing import dumps_record, utc_timestamp
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_PROGRAM = REPO / "data" / "program.toml"
+AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # the scenario's first payment
+NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # "now" for every run: some lines approved, some pending
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+Event = dict[str, Any]
+
+
+def event_line(event: Event, received_at: datetime = AT) -> str:
+    """The stripe_events landing line the receiver writes for a verified delivery of `event`."""
+    return dumps_record(
+        {
+            "event_id": event["id"],
+            "event_type": event["type"],
+            "api_version": event["api_version"],
+            "livemode": event["livemode"],
+            "created": event["created"],
+            "received_at": utc_timestamp(received_at),
+            "payload": encode(event).decode("utf-8"),
+        }
+    )
+
+
+def click_line(settings: Settings, click_id: str, link_code: str, clicked_at: datetime) -> str:
+    """The clicks landing line the receiver writes for a redirect through `link_code`."""
+    link = load_program(settings.program_path).link(link_code)
+    assert link is not None, link_code
+    record = click_record(
+        click_id=click_id,
+        clicked_at=clicked_at,
+        source="redirect",
+        link=link,
+        ip_hash="ab" * 32,
+        user_agent=BROWSER_UA,
+        referer="https://blog.example/review",
+        landing_url=f"https://yourapp.example/?rd_click_id={click_id}",
+        utm={"source": "blog", "campaign": "spring"},
+        received_at=clicked_at,
+    )
+    return dumps_record(record)
+
+
+@dataclass
+class Landing:
+    """Writes landing files under one data dir: `landing/<stream>/date=<day>/<name>.ndjson`."""
+
+    settings: Settings
+
+    def path(self, stream: str, name: str = "host-1-0000aaaa", day: str = "2026-03-02") -> Path:
+        return self.settings.landing_dir / stream / f"date={day}" / f"{name}.ndjson"
+
+    def append(self, stream: str, data: str | bytes, name: str = "host-1-0000aaaa", day: str = "2026-03-02") -> Path:
+        """Append raw text or bytes (torn lines included) to a landing file; returns its path."""
+        path = self.path(stream, name, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        return path
+
+    def events(self, events: Iterable[Event], received_at: datetime = AT, **where: str) -> Path:
+        return self.append("stripe_events", "".join(event_line(e, received_at) for e in events), **where)
+
+    def click(self, link_code: str, clicked_at: datetime, click_id: str | None = None, **where: str) -> str:
+        """Land one click through `link_code`; returns its click id."""
+        click_id = click_id or new_click_id(clicked_at)
+        self.append("clicks", click_line(self.settings, click_id, link_code, clicked_at), **where)
+        return click_id
+
+
+@dataclass
+class Scenario:
+    """A small affiliate program's landing zone, as file bytes, and what it should produce."""
+
+    files: dict[str, bytes]  # path relative to landing/ -> final content
+    subscription_id: str
+    one_time_payment_id: str
+    no_click_charge_id: str
+    duplicated_event_id: str
+    event_count: int  # distinct events
+    click_count: int
+    payment_count: int
+    conversion_count: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, settings: Settings, share: float = 1.0) -> None:
+        """Land the first `share` of every file's bytes (mid-line cuts leave torn trailing lines)."""
+        for rel, content in self.files.items():
+            path = settings.landing_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content[: int(len(content) * share)])
+
+
+def _build_scenario(settings: Settings) -> Scenario:
+    """A subscription with two renewals, a one-time checkout with a partial refund, a payment
+    without a click, and a renewal delivered twice (in two files, on two days); live mode."""
+    sim = StripeSim(seed=42, livemode=True)
+    landing = Landing(settings)
+    sub_click = landing.click("jane-pro", AT - timedelta(days=3), day="2026-02-27")
+    ebook_click = landing.click("lena-ebook", AT - timedelta(days=1), day="2026-02-27")
+    landing.click("omar-all", AT - timedelta(days=2), day="2026-02-27")  # a click that never converts
+
+    sub = sim.subscription_checkout(AT, 9900, click_id=sub_click)
+    assert sub.sub is not None and sub.subscription is not None
+    one = sim.one_time_checkout(AT + timedelta(hours=2), 2500, click_id=ebook_click)
+    bare = sim.bare_charge(AT + timedelta(hours=3), 1200)
+    refund = sim.refund(one, AT + timedelta(days=4), 1000)
+    renewal_1 = sim.renewal(sub.sub, AT + timedelta(days=31))
+    renewal_2 = sim.renewal(sub.sub, AT + timedelta(days=62))
+    duplicated = renewal_1.first("invoice.paid")
+
+    first_day = [*sub.events, *one.events, *bare.events, *refund.events]
+    landing.events(first_day, AT + timedelta(seconds=5), day="2026-03-02", name="host-1-0000aaaa")
+    landing.events(renewal_1.events, AT + timedelta(days=31), day="2026-04-02", name="host-2-0000bbbb")
+    # Stripe retries the renewal's invoice.paid a month later, to a receiver process with another file.
+    landing.events(
+        [duplicated, *renewal_2.events], AT + timedelta(days=62), day="2026-05-03", name="host-3-0000cccc"
+    )
+    root = settings.landing_dir
+    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.ndjson"))}
+    events = [*first_day, *renewal_1.events, *renewal_2.events]
+    assert one.payment_intent is not None and bare.charge is not None
+    return Scenario(
+        files=files,
+        subscription_id=sub.subscription,
+        one_time_payment_id=one.payment_intent,
+        no_click_charge_id=bare.charge,
+        duplicated_event_id=duplicated["id"],
+        event_count=len({e["id"] for e in events}),
+        click_count=3,
+        payment_count=5,  # subscription invoices 1-3, the one-time PaymentIntent, the bare charge
+        conversion_count=4,
+    )
+
+
+def new_settings(root: Path) -> Settings:
+    """Settings with data under `root/data` and a copy of the demo program file."""
+    root.mkdir(parents=True, exist_ok=True)
+    program = root / "program.toml"
+    shutil.copyfile(DEMO_PROGRAM, program)
+    return Settings(data_dir=root / "data", program=program)
+
+
+def warehouse_tables(path: Path, schemas: tuple[str, ...] = ("raw", "program", "marts")) -> dict[str, list]:
+    """Every table of `schemas` in a DuckDB file (dlt bookkeeping left out), rows sorted."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables"
+            " where table_schema in (select unnest(?)) and table_name not like '\\_dlt%' escape '\\'"
+            " order by 1",
+            [list(schemas)],
+        ).fetchall()
+        return {name: sorted(con.execute(f"select * from {name}").fetchall(), key=repr) for (name,) in names}
+    finally:
+        con.close()
+
+
+def table_columns(path: Path) -> dict[str, list[str]]:
+    """Column names per qualified table, in order."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        rows = con.execute(
+            "select table_schema || '.' || table_name, column_name from information_schema.columns"
+            " order by table_schema, table_name, ordinal_position"
+        ).fetchall()
+    finally:
+        con.close()
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
+    return columns
+
+
+@dataclass
+class Kit:
+    """What the pipeline tests share: builders for settings, landing files, runs and table reads."""
+
+    tmp_path: Path
+    at: datetime = AT
+    now: datetime = NOW
+    sim: Callable[..., StripeSim] = StripeSim
+    event_line: Callable[..., str] = staticmethod(event_line)
+    warehouse_tables: Callable[..., dict[str, list]] = staticmethod(warehouse_tables)
+    table_columns: Callable[[Path], dict[str, list[str]]] = staticmethod(table_columns)
+
+    def settings(self, name: str = "site") -> Settings:
+        return new_settings(self.tmp_path / name)
+
+    def landing(self, settings: Settings) -> Landing:
+        return Landing(settings)
+
+    def run(self, settings: Settings) -> dict[str, Any]:
+        """One whole pipeline run with the pinned `now`."""
+        return run_pipeline(settings, now=NOW)
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> Kit:
+    return Kit(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """The scenario's landing bytes, built once per module (click ids are random, so share them)."""
+    return _build_scenario(new_settings(tmp_path_factory.mktemp("scenario")))
+
+
+@dataclass
+class FullRun:
+    """The scenario landed whole and run once: its settings, report and published tables."""
+
+    settings: Settings
+    report: dict[str, Any]
+    tables: dict[str, list]
+
+
+@pytest.fixture(scope="module")
+def full_run(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> FullRun:
+    settings = new_settings(tmp_path_factory.mktemp("full"))
+    scenario.write(settings)
+    report = run_pipeline(settings, now=NOW)
+    return FullRun(settings, report, warehouse_tables(settings.warehouse_path))
