@@ -162,7 +162,12 @@ def test_renewals_and_upgrades_inherit_the_subscriptions_attribution(
     conversions, unattributed = attribute_flows([first, renewal, upgrade, next_renewal], [visit])
 
     assert unattributed.is_empty()
-    assert conversions["payment_id"].to_list() == [first.invoice, renewal.invoice, upgrade.invoice, next_renewal.invoice]
+    assert conversions["payment_id"].to_list() == [
+        first.invoice,
+        renewal.invoice,
+        upgrade.invoice,
+        next_renewal.invoice,
+    ]
     assert conversions["payment_number"].to_list() == [1, 2, 3, 4]
     assert conversions["conversion_type"].to_list() == ["initial", "renewal", "change", "renewal"]
     assert conversions["click_id_source"].to_list() == [
@@ -241,7 +246,9 @@ def test_earlier_purchase_of_a_customer_does_not_inherit_a_later_click(
 ) -> None:
     before = sim.one_time_checkout(START, 1900)
     visit = click(START + timedelta(days=9))
-    after = sim.one_time_checkout(START + timedelta(days=10), 4900, customer=before.customer, click_id=visit["click_id"])
+    after = sim.one_time_checkout(
+        START + timedelta(days=10), 4900, customer=before.customer, click_id=visit["click_id"]
+    )
 
     conversions, unattributed = attribute_flows([before, after], [visit])
 

@@ -68,7 +68,10 @@ def test_first_payment_offer_pays_only_payment_1(
 ) -> None:
     offers = offers_frame(offer("pro-20", recurring="first_payment"))
     conversions = conversions_frame(
-        *(conversion(9900, payment_number=n, at=START + timedelta(days=30 * (n - 1)), first_at=START) for n in (1, 2, 3))
+        *(
+            conversion(9900, payment_number=n, at=START + timedelta(days=30 * (n - 1)), first_at=START)
+            for n in (1, 2, 3)
+        )
     )
 
     evaluated = by_payment_number(evaluate_conversions(conversions, offers))
@@ -84,8 +87,12 @@ def test_lifetime_offer_pays_every_payment_however_late(
     offers = offers_frame(offer("lifetime-10"))
     conversions = conversions_frame(
         conversion(4900, offer="lifetime-10", payment_number=1, at=START),
-        conversion(4900, offer="lifetime-10", payment_number=2, at=START + timedelta(days=31), first_at=START),
-        conversion(4900, offer="lifetime-10", payment_number=60, at=START + timedelta(days=1826), first_at=START),
+        conversion(
+            4900, offer="lifetime-10", payment_number=2, at=START + timedelta(days=31), first_at=START
+        ),
+        conversion(
+            4900, offer="lifetime-10", payment_number=60, at=START + timedelta(days=1826), first_at=START
+        ),
     )
 
     evaluated = by_payment_number(evaluate_conversions(conversions, offers))
@@ -100,7 +107,9 @@ def test_lifetime_offer_pays_every_payment_however_late(
 def test_flat_offer_pays_its_amount_per_payment_in_its_currency(
     conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
 ) -> None:
-    offers = offers_frame(offer("flat-5", type="flat", amount_minor=500, currency="usd", recurring="lifetime"))
+    offers = offers_frame(
+        offer("flat-5", type="flat", amount_minor=500, currency="usd", recurring="lifetime")
+    )
     conversions = conversions_frame(
         conversion(9900, offer="flat-5", payment_number=1, at=START),
         conversion(1900, offer="flat-5", payment_number=2, at=START + timedelta(days=31), first_at=START),
@@ -220,13 +229,19 @@ def test_rule_counts_months_from_a_month_end_start(
 
     evaluated = by_payment_number(evaluate_conversions(conversions, offers_frame(offer("pro-20"))))
 
-    assert [r.split(", ")[-1] for r in evaluated["rule"]] == ["month 1 of 12", "month 2 of 12", "month 3 of 12"]
+    assert [r.split(", ")[-1] for r in evaluated["rule"]] == [
+        "month 1 of 12",
+        "month 2 of 12",
+        "month 3 of 12",
+    ]
 
 
 def test_rule_reads_lifetime_flat_and_fractional_percent_terms(
     conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
 ) -> None:
-    offers = offers_frame(offer("lifetime-10"), offer("ebook-flat"), offer("eighth", type="percent", percent="12.5"))
+    offers = offers_frame(
+        offer("lifetime-10"), offer("ebook-flat"), offer("eighth", type="percent", percent="12.5")
+    )
     conversions = conversions_frame(
         conversion(4900, offer="lifetime-10", payment_number=2, first_at=START - timedelta(days=31)),
         conversion(1900, offer="ebook-flat"),
@@ -278,7 +293,9 @@ def test_line_is_pending_before_payable_on_and_approved_from_it(
     conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
 ) -> None:
     offers = offers_frame(offer("pro-20", holding_days=30))
-    evaluated = evaluate_conversions(conversions_frame(conversion(9900), conversion(4900, payment_id="b")), offers)
+    evaluated = evaluate_conversions(
+        conversions_frame(conversion(9900), conversion(4900, payment_id="b")), offers
+    )
 
     day_before = commission_lines(evaluated, offers, now=datetime(2026, 2, 13, 23, 59, tzinfo=UTC))
     on_the_day = commission_lines(evaluated, offers, now=datetime(2026, 2, 14, 0, 0, tzinfo=UTC))
@@ -293,7 +310,8 @@ def test_rerun_with_a_later_now_changes_status_never_amounts(
 ) -> None:
     offers = offers_frame(offer("pro-20"))
     evaluated = evaluate_conversions(
-        conversions_frame(conversion(9900), conversion(4900, at=START + timedelta(days=40), payment_id="b")), offers
+        conversions_frame(conversion(9900), conversion(4900, at=START + timedelta(days=40), payment_id="b")),
+        offers,
     )
 
     early = commission_lines(evaluated, offers, now=START + timedelta(days=1))
@@ -308,7 +326,9 @@ def test_zero_holding_days_approves_on_the_day_earned(
     conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
 ) -> None:
     offers = offers_frame(offer("pro-20", holding_days=0))
-    evaluated = evaluate_conversions(conversions_frame(conversion(9900), conversion(4900, payment_id="b")), offers)
+    evaluated = evaluate_conversions(
+        conversions_frame(conversion(9900), conversion(4900, payment_id="b")), offers
+    )
 
     lines = commission_lines(evaluated, offers, now=START)
 

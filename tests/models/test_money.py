@@ -1,4 +1,4 @@
-"""Money: minor units per currency, display with the currency's exponent, half-up rounding at the minor unit."""
+"""Money: minor units per currency, display by the currency's exponent, half-up rounding once."""
 
 from __future__ import annotations
 
@@ -29,7 +29,13 @@ def test_exponent_ignores_the_case_of_the_currency_code() -> None:
 
 @pytest.mark.parametrize(
     ("amount_minor", "currency", "shown"),
-    [(1980, "usd", "19.80"), (500, "jpy", "500"), (1234, "kwd", "1.234"), (5, "usd", "0.05"), (0, "usd", "0.00")],
+    [
+        (1980, "usd", "19.80"),
+        (500, "jpy", "500"),
+        (1234, "kwd", "1.234"),
+        (5, "usd", "0.05"),
+        (0, "usd", "0.00"),
+    ],
 )
 def test_format_minor_shows_the_currencys_decimals(amount_minor: int, currency: str, shown: str) -> None:
     assert format_minor(amount_minor, currency) == shown

@@ -1,4 +1,4 @@
-"""Payments: one row per real money movement, keyed by invoice, PaymentIntent or charge, whatever events said it."""
+"""Payments: one row per real money movement, keyed by invoice, PaymentIntent or charge."""
 
 from __future__ import annotations
 
@@ -56,7 +56,9 @@ def test_subscription_click_in_the_subscriptions_metadata_is_read_in_both_genera
     api: str, sim: StripeSim, payments_of: Payments
 ) -> None:
     click_id = new_click_id(START - timedelta(days=3))
-    flow = sim.subscription_checkout(START, 9900, click_id=click_id, via="subscription_metadata", api_version=api)
+    flow = sim.subscription_checkout(
+        START, 9900, click_id=click_id, via="subscription_metadata", api_version=api
+    )
 
     payment = only(payments_of(flow))
 
@@ -277,7 +279,9 @@ def mixed_flows(seed: int = 11) -> list[dict]:
         events += sim.upgrade(sub.sub, START + timedelta(days=40), 3300, 19900, api_version=api).events
         events += sim.zero_invoice(sub.sub, START + timedelta(days=62), api_version=api).events
         events += sim.one_time_checkout(START, 4900, click_id=click, api_version=api).events
-        events += sim.one_time_checkout(START, 1900, click_id=click, payment_link=True, api_version=api).events
+        events += sim.one_time_checkout(
+            START, 1900, click_id=click, payment_link=True, api_version=api
+        ).events
         events += sim.direct_payment_intent(START, 2500, api_version=api).events
         events += sim.async_checkout(START, 5000, succeeds=True, api_version=api).events
         events += sim.async_checkout(START, 5000, succeeds=False, api_version=api).events

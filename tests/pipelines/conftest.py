@@ -6,7 +6,7 @@ Helpers reach tests through fixtures (never imports), so the suite runs under --
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,7 +75,9 @@ class Landing:
     def path(self, stream: str, name: str = "host-1-0000aaaa", day: str = "2026-03-02") -> Path:
         return self.settings.landing_dir / stream / f"date={day}" / f"{name}.ndjson"
 
-    def append(self, stream: str, data: str | bytes, name: str = "host-1-0000aaaa", day: str = "2026-03-02") -> Path:
+    def append(
+        self, stream: str, data: str | bytes, name: str = "host-1-0000aaaa", day: str = "2026-03-02"
+    ) -> Path:
         """Append raw text or bytes (torn lines included) to a landing file; returns its path."""
         path = self.path(stream, name, day)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -197,23 +199,39 @@ def table_columns(path: Path) -> dict[str, list[str]]:
     return columns
 
 
-@dataclass
 class Kit:
     """What the pipeline tests share: builders for settings, landing files, runs and table reads."""
 
-    tmp_path: Path
-    at: datetime = AT
-    now: datetime = NOW
-    sim: Callable[..., StripeSim] = StripeSim
-    event_line: Callable[..., str] = staticmethod(event_line)
-    warehouse_tables: Callable[..., dict[str, list]] = staticmethod(warehouse_tables)
-    table_columns: Callable[[Path], dict[str, list[str]]] = staticmethod(table_columns)
+    at = AT
+    now = NOW
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
 
     def settings(self, name: str = "site") -> Settings:
         return new_settings(self.tmp_path / name)
 
     def landing(self, settings: Settings) -> Landing:
         return Landing(settings)
+
+    def sim(self, seed: int = 0, livemode: bool = True) -> StripeSim:
+        return StripeSim(seed=seed, livemode=livemode)
+
+    def event_line(self, event: Event, received_at: datetime = AT) -> str:
+        return event_line(event, received_at)
+
+    def click_line(self, settings: Settings, click_id: str, link_code: str, clicked_at: datetime) -> str:
+        return click_line(settings, click_id, link_code, clicked_at)
+
+    def body_text(self, event: Event) -> str:
+        """The webhook body as the receiver landed it (Stripe's indented JSON)."""
+        return encode(event).decode("utf-8")
+
+    def tables(self, path: Path, schemas: tuple[str, ...] = ("raw", "program", "marts")) -> dict[str, list]:
+        return warehouse_tables(path, schemas)
+
+    def columns(self, path: Path) -> dict[str, list[str]]:
+        return table_columns(path)
 
     def run(self, settings: Settings) -> dict[str, Any]:
         """One whole pipeline run with the pinned `now`."""

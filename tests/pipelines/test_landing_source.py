@@ -1,0 +1,236 @@
+"""Landing zone → raw.*: each landed record loaded once, torn lines waited for, corrupt lines quarantined."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from attro.settings import Settings
+from pipelines.lib.loading import load_landing
+from pipelines.lib.warehouse import connect, table_exists
+
+BOTH = ("stripe_events", "clicks")
+
+
+def load(settings: Settings, streams: tuple[str, ...] = BOTH) -> dict[str, Any]:
+    return load_landing(settings, streams)
+
+
+def rows(settings: Settings, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    with connect(settings, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def rejects(settings: Settings) -> list[tuple]:
+    with connect(settings, read_only=True) as con:
+        if not table_exists(con, "raw.landing_rejects"):
+            return []
+        return con.execute(
+            "select stream, landing_file, line_offset, error, line"
+            " from raw.landing_rejects order by line_offset"
+        ).fetchall()
+
+
+def test_a_rerun_with_nothing_new_loads_nothing_and_leaves_raw_unchanged(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    sim = kit.sim(seed=1)
+    events = [*sim.one_time_checkout(kit.at, 2500).events, *sim.bare_charge(kit.at, 700).events]
+    landing.events(events)
+    landing.append("stripe_events", "this is not JSON\n")
+    landing.click("jane-pro", kit.at - timedelta(days=1))
+    landing.click("omar-all", kit.at - timedelta(days=2))
+
+    first = kit.run(settings)
+    raw_before = kit.tables(settings.warehouse_path, ("raw",))
+    second = kit.run(settings)
+
+    assert first["raw/stripe_events"] == {"new_events": len(events), "rejected_lines": 1}
+    assert first["raw/clicks"] == {"new_clicks": 2, "rejected_lines": 0}
+    assert second["raw/stripe_events"] == {"new_events": 0, "rejected_lines": 0}
+    assert second["raw/clicks"] == {"new_clicks": 0, "rejected_lines": 0}
+    raw_after = kit.tables(settings.warehouse_path, ("raw",))
+    assert raw_after == raw_before
+    assert len(raw_after["raw.stripe_events"]) == len(events)
+    assert len(raw_after["raw.clicks"]) == 2
+    assert len(raw_after["raw.landing_rejects"]) == 1  # quarantined once, not again on the rerun
+
+
+def test_a_duplicate_delivery_is_loaded_once_and_the_event_json_is_kept_whole(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    paid, other = kit.sim(seed=2).one_time_checkout(kit.at, 4900).events[:2]
+    # The same event twice in one file (a retry to the same process), then again from another
+    # process on the next day, loaded by a later run.
+    landing.events([paid, other])
+    landing.events([paid], kit.at + timedelta(minutes=5))
+    assert load(settings)["stripe_events"]["records"] == 2
+    landing.events([paid], kit.at + timedelta(days=1), name="host-2-0000bbbb", day="2026-03-03")
+    load(settings)
+
+    stored = rows(
+        settings, "select event_id, event_type, received_at, payload from raw.stripe_events order by event_id"
+    )
+    assert sorted(r[0] for r in stored) == sorted([paid["id"], other["id"]])
+    by_id = {r[0]: r for r in stored}
+    _, event_type, received_at, payload = by_id[paid["id"]]
+    assert event_type == paid["type"]
+    assert received_at == kit.at  # the first landing wins
+    assert payload == kit.body_text(paid)  # byte for byte what Stripe sent
+    assert json.loads(payload) == paid
+    assert by_id[other["id"]][3] == kit.body_text(other)
+
+
+def test_a_torn_trailing_line_is_skipped_until_complete(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    first, second = kit.sim(seed=3).one_time_checkout(kit.at, 1500).events[:2]
+    line = kit.event_line(second)
+    half = len(line) // 2
+    landing.events([first])
+    path = landing.append("stripe_events", line[:half])  # the writer is mid-append
+    landing.append("stripe_events", line[:40], name="host-9-0000ffff")  # a file with no complete line yet
+
+    stats = load(settings)["stripe_events"]
+    assert stats == {"records": 1, "rejected_lines": 0}
+    assert rows(settings, "select event_id from raw.stripe_events") == [(first["id"],)]
+    assert rejects(settings) == []
+
+    landing.append("stripe_events", line[half:])
+    assert path.read_text(encoding="utf-8").endswith(line)
+    stats = load(settings)["stripe_events"]
+    assert stats == {"records": 1, "rejected_lines": 0}
+    stored = rows(settings, "select event_id, payload from raw.stripe_events order by created_at, event_id")
+    assert {r[0] for r in stored} == {first["id"], second["id"]}
+    assert dict(stored)[second["id"]] == kit.body_text(second)
+    assert rejects(settings) == []
+
+
+def test_a_corrupt_line_is_quarantined_with_its_file_and_offset_and_the_rest_loads(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    sim = kit.sim(seed=4)
+    before, after = sim.bare_charge(kit.at, 100).events[0], sim.bare_charge(kit.at, 200).events[0]
+    no_id = json.loads(kit.event_line(after))
+    del no_id["event_id"]
+    lines = [
+        kit.event_line(before),
+        '{"event_id": "evt_torn_then_overwritten", "payl\n',  # not JSON
+        json.dumps(no_id) + "\n",  # JSON, but no event_id
+        kit.event_line(after),
+    ]
+    path = landing.append("stripe_events", "".join(lines))
+    offsets = [sum(len(x.encode()) for x in lines[:i]) for i in range(len(lines))]
+
+    stats = load(settings)["stripe_events"]
+
+    assert stats == {"records": 2, "rejected_lines": 2}
+    assert {r[0] for r in rows(settings, "select event_id from raw.stripe_events")} == {
+        before["id"],
+        after["id"],
+    }
+    quarantined = rejects(settings)
+    relative = str(path.relative_to(settings.landing_dir / "stripe_events"))
+    assert [(r[0], r[1], r[2]) for r in quarantined] == [
+        ("stripe_events", relative, offsets[1]),
+        ("stripe_events", relative, offsets[2]),
+    ]
+    assert quarantined[0][4] == lines[1].rstrip("\n")
+    assert "event_id" in quarantined[1][3]  # the error says what is missing
+    # Offsets point at the bad lines in the file itself.
+    data = path.read_bytes()
+    assert data[offsets[1] :].startswith(lines[1].encode())
+
+    assert load(settings)["stripe_events"] == {"records": 0, "rejected_lines": 0}
+    assert len(rejects(settings)) == 2
+
+
+def test_clicks_land_in_raw_clicks_the_same_way(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    clicked_at = kit.at - timedelta(days=1)
+    jane = landing.click("jane-pro", clicked_at)
+    omar = landing.click("omar-all", clicked_at + timedelta(minutes=1))
+    # A duplicate of jane's click from another writer, a corrupt record, and a torn trailing line.
+    duplicate = landing.path("clicks").read_text(encoding="utf-8").splitlines(keepends=True)[0]
+    landing.append("clicks", duplicate, name="host-2-0000bbbb")
+    landing.append("clicks", '{"clicked_at": "2026-03-01T10:00:00.000000Z", "link_code": "jane-pro"}\n')
+    lena = "01KJ" + "0" * 26
+    line = kit.click_line(settings, lena, "lena-ebook", clicked_at).encode()
+    landing.append("clicks", line[:25])
+
+    assert load(settings, ("clicks",))["clicks"] == {"records": 2, "rejected_lines": 1}
+    landing.append("clicks", line[25:])
+    assert load(settings, ("clicks",))["clicks"] == {"records": 1, "rejected_lines": 0}
+
+    stored = rows(
+        settings,
+        "select click_id, clicked_at, link_code, affiliate_id, offer_id, source, is_bot, utm_source"
+        " from raw.clicks order by clicked_at, click_id",
+    )
+    assert sorted(r[0] for r in stored) == sorted([jane, lena, omar])
+    assert {r[0]: r for r in stored}[jane][1:] == (
+        clicked_at,
+        "jane-pro",
+        "jane",
+        "pro-20",
+        "redirect",
+        False,
+        "blog",
+    )
+    assert [r[0] for r in rejects(settings)] == ["clicks"]
+
+
+@pytest.mark.xfail(
+    reason="BUG: a JSON line whose timestamp cannot be parsed (received_at/clicked_at) passes the "
+    "line check and then fails the whole extract in _typed(); the offset never advances, so every "
+    "later run fails on the same line instead of quarantining it",
+    strict=True,
+)
+@pytest.mark.parametrize("stream", ["stripe_events", "clicks"])
+def test_a_line_with_an_unreadable_timestamp_is_quarantined_not_fatal(kit, stream: str) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    if stream == "stripe_events":
+        good = kit.sim(seed=5).bare_charge(kit.at, 100).events[0]
+        landing.events([good])
+        bad = json.loads(kit.event_line(kit.sim(seed=6).bare_charge(kit.at, 200).events[0]))
+        bad["received_at"] = "yesterday"
+    else:
+        landing.click("jane-pro", kit.at)
+        bad = json.loads(landing.path("clicks").read_text(encoding="utf-8"))
+        bad.update(click_id="01KJ" + "1" * 26, clicked_at="yesterday")
+    landing.append(stream, json.dumps(bad) + "\n")
+
+    stats = load(settings, (stream,))[stream]
+
+    assert stats == {"records": 1, "rejected_lines": 1}
+
+
+@pytest.mark.xfail(
+    reason="BUG: duplicates in one batch keep the first row in file-name order, not landing order: a "
+    "rebuild keeps a different copy (received_at, payload) of a redelivered event than the incremental "
+    "loads did, so raw.stripe_events is not identical after a rebuild",
+    strict=True,
+)
+def test_a_rebuild_keeps_the_same_copy_of_a_redelivered_event_as_the_incremental_loads(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    event = kit.sim(seed=7).bare_charge(kit.at, 300).events[0]
+    # Same UTC day, two receiver processes: the retry lands in a file whose name sorts first.
+    landing.events([event], kit.at, name="host-7-ffff0000")
+    load(settings, ("stripe_events",))
+    landing.events([event], kit.at + timedelta(hours=1), name="host-2-0000aaaa")
+    load(settings, ("stripe_events",))
+    incremental = rows(settings, "select event_id, received_at from raw.stripe_events")
+
+    shutil.rmtree(settings.build_dir)
+    load(settings, ("stripe_events",))
+    rebuilt = rows(settings, "select event_id, received_at from raw.stripe_events")
+
+    assert incremental == [(event["id"], kit.at)]
+    assert rebuilt == incremental
