@@ -177,12 +177,14 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
             api_version=LEGACY,
         )
     ).sub
+    a_start = clicks_at[0] + timedelta(hours=2)
     for month in range(1, 15):
-        at = _add_months(sub_a_start := clicks_at[0] + timedelta(hours=2), month) + timedelta(hours=1)
+        at = _add_months(a_start, month) + timedelta(hours=1)
         if at >= now:
             break
-        story.add(sim.renewal(sub_a, at, api_version=LEGACY if month < 6 else BASIL))
-    del sub_a_start
+        renewal = story.add(sim.renewal(sub_a, at, api_version=LEGACY if month < 6 else BASIL))
+        if month == 8:  # the card holder disputes this renewal, and the merchant wins
+            story.add(sim.dispute(renewal, at + timedelta(days=6), outcome="won"))
 
     # Jane: a $49/month subscriber (click id in subscription metadata) who upgrades to $99.
     flow = story.add(
@@ -207,11 +209,13 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
     for month in range(2, 6):
         at = _add_months(b_start, month) + timedelta(hours=1)
         if at < now:
-            story.add(sim.renewal(sub_b, at))
+            renewal = story.add(sim.renewal(sub_b, at))
+            if month == 3:  # a disputed renewal the merchant loses
+                story.add(sim.dispute(renewal, at + timedelta(days=9), outcome="lost"))
 
     # Omar (10% lifetime): one-time Checkout purchases with the click id in metadata.
     for i, amount in ((2, 12900), (3, 4500)):
-        story.add(
+        purchase = story.add(
             sim.one_time_checkout(
                 clicks_at[i] + timedelta(hours=5),
                 amount,
@@ -219,6 +223,9 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
                 email=f"buyer{i}@customer.example",
             )
         )
+        if i == 2:  # two partial refunds: one item returned, then a goodwill credit
+            story.add(sim.refund(purchase, clicks_at[i] + timedelta(days=8), 4300))
+            story.add(sim.refund(purchase, clicks_at[i] + timedelta(days=20), 1000))
     # ... one of those customers comes back two months later without a click: customer attribution.
     returning = story.events[-1]["data"]["object"]["customer"]
     story.add(sim.one_time_checkout(clicks_at[3] + timedelta(days=60), 8000, customer=returning))
@@ -235,11 +242,13 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
 
     # Lena (flat 5 USD per e-book): Payment Link purchases (client_reference_id from the URL).
     for i in (5, 6, 7):
-        story.add(
+        sale = story.add(
             sim.one_time_checkout(
                 clicks_at[i] + timedelta(minutes=30), 1900, click_id=click_ids[i], payment_link=True
             )
         )
+        if i == 6:  # refunded in full within the holding period: the commission is void
+            story.add(sim.refund(sale, clicks_at[i] + timedelta(days=3)))
     # ... a euro purchase: a flat USD offer does not pay on EUR sales.
     story.add(
         sim.one_time_checkout(
@@ -338,19 +347,33 @@ def _summary(settings: Settings) -> list[tuple[str, ...]]:
                        sum(amount_minor) as revenue_minor
                 from marts.conversions where livemode group by 1, 2
             ), l as (
-                select affiliate_id, currency, sum(amount_minor) as commission_minor,
+                select affiliate_id, currency,
+                       sum(amount_minor) filter (kind = 'commission') as earned_minor,
+                       sum(amount_minor) filter (kind <> 'commission') as taken_back_minor,
+                       sum(amount_minor) as net_minor,
                        sum(amount_minor) filter (status = 'approved') as approved_minor
-                from marts.commission_lines group by 1, 2
+                from marts.commission_lines where livemode group by 1, 2
             )
             select a.affiliate_id, coalesce(c.clicks, 0), coalesce(v.customers, 0), coalesce(v.payments, 0),
-                   v.currency, coalesce(v.revenue_minor, 0), coalesce(l.commission_minor, 0),
-                   coalesce(l.approved_minor, 0)
+                   v.currency, coalesce(v.revenue_minor, 0), coalesce(l.earned_minor, 0),
+                   coalesce(l.taken_back_minor, 0), coalesce(l.net_minor, 0), coalesce(l.approved_minor, 0)
             from program.affiliates a
             left join c using (affiliate_id)
             left join v using (affiliate_id)
             left join l on l.affiliate_id = a.affiliate_id and l.currency = v.currency
             order by 1, 5
             """
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _money_back(settings: Settings) -> list[tuple[str, int, int]]:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(
+            "select kind, count(*), -sum(amount_minor) from marts.payment_adjustments "
+            "where livemode and currency = 'usd' group by 1 order by 1"
         ).fetchall()
     finally:
         con.close()
@@ -421,17 +444,26 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
     print()
     header = (
         f"{'affiliate':<10} {'clicks':>6} {'customers':>9} {'payments':>8} {'revenue':>14} "
-        f"{'commission':>12} {'approved':>10}"
+        f"{'commission':>10} {'taken back':>10} {'net':>9} {'approved':>9}"
     )
     print(header)
     print("-" * len(header))
-    for aff, clicks, customers, payments, currency, revenue, commission, approved in _summary(settings):
+    for aff, clicks, customers, payments, currency, revenue, earned, taken, net, approved in _summary(
+        settings
+    ):
         cur = currency or "usd"
         print(
-            f"{aff:<10} {clicks:>6} {customers:>9} {payments:>8} "
-            f"{format_minor(revenue, cur) + ' ' + cur:>14} {format_minor(commission, cur):>12} "
-            f"{format_minor(approved, cur):>10}"
+            f"{aff:<10} {clicks:>6} {customers:>9} {payments:>8} {format_minor(revenue, cur) + ' ' + cur:>14} "
+            f"{format_minor(earned, cur):>10} {format_minor(taken, cur):>10} {format_minor(net, cur):>9} "
+            f"{format_minor(approved, cur):>9}"
         )
+    print()
+    print(
+        "money back: "
+        + ", ".join(
+            f"{kind} {n} ({format_minor(total, 'usd')} usd)" for kind, n, total in _money_back(settings)
+        )
+    )
     print()
     print("unattributed payments: " + ", ".join(f"{reason} {n}" for reason, n in _unattributed(settings)))
     print(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")

@@ -3,8 +3,8 @@
 Rules (DESIGN §4): a payment's own click id (metadata, client_reference_id, subscription metadata)
 first; a subscription's payments share the attribution of its first payment that names a click;
 a payment chain with no click id inherits the customer's earlier attribution. The click must
-exist, not be a bot, and lie inside the offer's attribution window before the chain's first
-payment. Everything that no affiliate gets is kept, with its reason.
+exist, not be a bot, and lie inside the offer's attribution window before the chain started
+(its checkout, or its first payment). Everything that no affiliate gets is kept, with its reason.
 """
 
 from __future__ import annotations
@@ -59,6 +59,11 @@ def _chains(payments: pl.DataFrame) -> pl.DataFrame:
         )
         .with_columns(
             chain_first_at=pl.col("occurred_at").min().over("chain_id"),
+            # a trial's checkout comes before its first payment: the visitor converted at checkout
+            chain_started_at=pl.min_horizontal(
+                pl.col("occurred_at").min().over("chain_id"),
+                pl.col("checkout_completed_at").min().over("chain_id"),
+            ),
         )
     )
 
@@ -76,6 +81,7 @@ def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
         chains.group_by("chain_id")
         .agg(
             pl.col("chain_first_at").first(),
+            pl.col("chain_started_at").first(),
             pl.col("customer_id").drop_nulls().first(),
             pl.col("livemode").first(),
         )
@@ -105,9 +111,9 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
         .then(pl.lit("bot_click"))
         .when(pl.col("attribution_window_days").is_null())
         .then(pl.lit("unknown_offer"))
-        .when(pl.col("clicked_at") > pl.col("chain_first_at"))
+        .when(pl.col("clicked_at") > pl.col("chain_started_at"))
         .then(pl.lit("click_after_payment"))
-        .when(pl.col("chain_first_at") - pl.col("clicked_at") > window)
+        .when(pl.col("chain_started_at") - pl.col("clicked_at") > window)
         .then(pl.lit("click_expired"))
     )
     detail = (
@@ -115,8 +121,8 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
         .then(
             text(
                 "clicked ",
-                (pl.col("chain_first_at") - pl.col("clicked_at")).dt.total_days(),
-                " days before the first payment; window ",
+                (pl.col("chain_started_at") - pl.col("clicked_at")).dt.total_days(),
+                " days before the purchase; window ",
                 pl.col("attribution_window_days"),
                 " days",
             )

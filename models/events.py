@@ -90,6 +90,29 @@ OBJECT_SCHEMAS: dict[str, pl.Struct] = {
             "billing_details": pl.Struct({"email": pl.String}),
             "metadata": _META,
             "created": pl.Int64,
+            "amount_refunded": pl.Int64,
+        }
+    ),
+    "refund": pl.Struct(
+        {
+            "id": pl.String,
+            "amount": pl.Int64,
+            "currency": pl.String,
+            "charge": pl.String,
+            "payment_intent": pl.String,
+            "status": pl.String,
+            "created": pl.Int64,
+        }
+    ),
+    "dispute": pl.Struct(
+        {
+            "id": pl.String,
+            "amount": pl.Int64,
+            "currency": pl.String,
+            "charge": pl.String,
+            "payment_intent": pl.String,
+            "status": pl.String,
+            "created": pl.Int64,
         }
     ),
     "payment_intent": pl.Struct(
@@ -277,6 +300,8 @@ _EXTRACTORS = {
     "payment_intent": _payment_intent,
 }
 _REQUIRED = {
+    "refund": ("id", "currency", "amount", "status"),
+    "dispute": ("id", "currency", "amount", "status", "charge"),
     "checkout.session": ("id", "currency", "payment_status"),
     "invoice": ("id", "currency", "amount_paid"),
     "invoice_payment": ("invoice", "currency", "amount_paid"),
@@ -320,6 +345,19 @@ def _decode(events: pl.DataFrame, kind: str) -> tuple[pl.DataFrame, pl.DataFrame
         ]
     )
     return decoded.filter(~missing), rejects
+
+
+def decode_objects(events: pl.DataFrame, kind: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Events' `data.object` decoded with the kind's schema, one column per field (`id` → `obj_id`,
+    `created` → `created_obj`), beside event_id, event_type, created_at and livemode; plus rejects."""
+    if events.is_empty():
+        decoded = events.with_columns(obj=pl.lit(None, dtype=OBJECT_SCHEMAS[kind]))
+        rejects = pl.DataFrame(schema=REJECTED_SCHEMA)
+    else:
+        decoded, rejects = _decode(events, kind)
+    fields = decoded.select("event_id", "event_type", "created_at", "livemode", "obj").unnest("obj")
+    renames = {"id": "obj_id", "created": "created_obj"}
+    return fields.rename({k: v for k, v in renames.items() if k in fields.columns}), rejects
 
 
 def payment_observations(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -32,6 +32,7 @@ PAYMENT_SCHEMA = {
     "click_id": pl.String,
     "click_id_source": pl.String,
     "match_method": pl.String,
+    "checkout_completed_at": pl.Datetime("us", "UTC"),
     "source_event_ids": pl.List(pl.String),
 }
 
@@ -84,6 +85,91 @@ def _first(column: str) -> pl.Expr:
     return pl.col(column).sort_by(order).drop_nulls().first()
 
 
+# A subscription charge from API 2025-03-31 on names no invoice; without `invoice_payment.paid` it is
+# matched to the invoice of the same customer, amount and currency paid within this window.
+CHARGE_MATCH_WINDOW_SECONDS = 15 * 60
+
+_CLICK_SOURCES = [
+    ("metadata", "metadata_click_id"),
+    ("client_reference_id", "client_reference_id"),
+    ("subscription_metadata", "subscription_metadata_click_id"),
+]
+
+
+def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
+    confirmed = pl.col("confirms_payment")
+    return obs.group_by("component").agg(
+        has_invoice=pl.col("invoice_id").is_not_null().any(),
+        has_session=pl.col("session_id").is_not_null().any(),
+        has_money_ids=(pl.col("payment_intent_id").is_not_null() | pl.col("charge_id").is_not_null()).any(),
+        confirmed=confirmed.any(),
+        customer_id=_first("customer_id"),
+        currency=_first("currency"),
+        amount_minor=_first("confirmed_amount_minor"),
+        livemode=pl.col("livemode").any(),
+        paid_at=pl.col("paid_at").filter(confirmed).min(),
+    )
+
+
+def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
+    """Pairs (component → invoice component) for charges that name no invoice (see module doc).
+
+    One-to-one, nearest in time first; only when customer, currency, amount and mode agree.
+    """
+    summary = _component_summary(obs).filter(
+        pl.col("confirmed") & pl.col("customer_id").is_not_null() & pl.col("amount_minor").is_not_null()
+    )
+    invoices = summary.filter(pl.col("has_invoice") & ~pl.col("has_money_ids"))
+    charges = summary.filter(~pl.col("has_invoice") & ~pl.col("has_session") & pl.col("has_money_ids"))
+    keys = ["customer_id", "currency", "amount_minor", "livemode"]
+    candidates = (
+        charges.select(*keys, "component", "paid_at")
+        .join(invoices.select(*keys, invoice_component="component", invoice_paid_at="paid_at"), on=keys)
+        .with_columns(gap=(pl.col("paid_at") - pl.col("invoice_paid_at")).abs())
+        .filter(pl.col("gap") <= pl.duration(seconds=CHARGE_MATCH_WINDOW_SECONDS))
+        .sort("gap", "component", "invoice_component")
+    )
+    taken_charges: set[str] = set()
+    taken_invoices: set[str] = set()
+    pairs = []
+    for charge, invoice in candidates.select("component", "invoice_component").iter_rows():
+        if charge in taken_charges or invoice in taken_invoices:
+            continue
+        taken_charges.add(charge)
+        taken_invoices.add(invoice)
+        pairs.append({"component": charge, "matched_component": invoice})
+    return pl.DataFrame(pairs, schema={"component": pl.String, "matched_component": pl.String})
+
+
+def _checkout_of_subscriptions(obs: pl.DataFrame) -> pl.DataFrame:
+    """Per subscription: when its Checkout Session completed, and the click id the session carried.
+
+    The session of a trial links only to the $0 first invoice, which is no payment; its click id
+    still belongs to the subscription.
+    """
+    sessions = obs.filter(
+        (pl.col("object_kind") == "checkout.session")
+        & (pl.col("checkout_mode") == "subscription")
+        & pl.col("subscription_id").is_not_null()
+    ).sort("event_created_at", "event_id")
+    click = pl.coalesce("metadata_click_id", "client_reference_id")
+    source = (
+        pl.when(pl.col("metadata_click_id").is_not_null())
+        .then(pl.lit("metadata"))
+        .when(pl.col("client_reference_id").is_not_null())
+        .then(pl.lit("client_reference_id"))
+    )
+    return (
+        sessions.with_columns(session_click=click, session_click_source=source)
+        .group_by("subscription_id")
+        .agg(
+            pl.col("event_created_at").min().alias("subscription_checkout_at"),
+            pl.col("session_click").drop_nulls().first(),
+            pl.col("session_click_source").drop_nulls().first(),
+        )
+    )
+
+
 def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
     """Group payment observations into payments; components with no confirming event are not payments."""
     if observations.is_empty():
@@ -91,16 +177,23 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
     obs = observations.with_row_index("obs")
     components = connected_components(_nodes(observations))
     obs = obs.join(components.rename({"label": "component"}), on="obs").with_columns(
-        confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor"))
+        confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor")),
+        confirmed_paid_at=pl.when(pl.col("confirms_payment")).then(pl.col("paid_at")),
     )
-    click_sources = [
-        ("metadata", "metadata_click_id"),
-        ("client_reference_id", "client_reference_id"),
-        ("subscription_metadata", "subscription_metadata_click_id"),
-    ]
+    matched = match_unlinked_charges(obs)
+    obs = (
+        obs.join(matched, on="component", how="left")
+        .with_columns(
+            heuristic=pl.col("matched_component").is_not_null(),
+            component=pl.coalesce("matched_component", "component"),
+        )
+        .drop("matched_component")
+    )
     grouped = obs.group_by("component").agg(
         pl.col("confirms_payment").any().alias("is_payment"),
-        pl.col("paid_at").filter(pl.col("confirms_payment")).min().alias("occurred_at"),
+        pl.col("heuristic").any(),
+        # the most authoritative source's time: an async charge is created days before it settles
+        _first("confirmed_paid_at").alias("occurred_at"),
         pl.col("livemode").any(),
         _first("customer_id"),
         _first("customer_email"),
@@ -114,13 +207,13 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
         _first("confirmed_amount_minor").alias("amount_minor"),
         _first("tax_minor"),
         _first("currency"),
-        *(_first(column).alias(f"click_{name}") for name, column in click_sources),
+        *(_first(column).alias(f"click_{name}") for name, column in _CLICK_SOURCES),
         pl.col("event_id").unique().sort().alias("source_event_ids"),
     )
     payments = grouped.filter(pl.col("is_payment"))
-    click_id = pl.coalesce(*(pl.col(f"click_{name}") for name, _ in click_sources))
+    click_id = pl.coalesce(*(pl.col(f"click_{name}") for name, _ in _CLICK_SOURCES))
     click_source = pl.coalesce(
-        *(pl.when(pl.col(f"click_{name}").is_not_null()).then(pl.lit(name)) for name, _ in click_sources)
+        *(pl.when(pl.col(f"click_{name}").is_not_null()).then(pl.lit(name)) for name, _ in _CLICK_SOURCES)
     )
     is_subscription = pl.col("subscription_id").is_not_null()
     payment_id = (
@@ -139,17 +232,35 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("one_time"))
         .otherwise(pl.lit("manual"))
     )
-    return (
-        payments.with_columns(
-            payment_id=payment_id,
-            billing_reason=billing_reason,
-            tax_minor=pl.col("tax_minor").fill_null(0),
-            click_id=click_id,
-            click_id_source=click_source,
-            match_method=pl.lit("shared_id"),
-        )
-        .select([pl.col(name).cast(dtype) for name, dtype in PAYMENT_SCHEMA.items()])
-        .sort("occurred_at", "payment_id")
+    payments = payments.with_columns(
+        payment_id=payment_id,
+        billing_reason=billing_reason,
+        tax_minor=pl.col("tax_minor").fill_null(0),
+        click_id=click_id,
+        click_id_source=click_source,
+        match_method=pl.when(pl.col("heuristic"))
+        .then(pl.lit("customer_amount_time"))
+        .otherwise(pl.lit("shared_id")),
+    )
+    # A subscription's first payment without a click id of its own takes its checkout's (trials).
+    checkout = _checkout_of_subscriptions(obs)
+    first_of_subscription = (
+        pl.col("occurred_at") == pl.col("occurred_at").min().over("subscription_id")
+    ) & is_subscription
+    payments = payments.join(checkout, on="subscription_id", how="left").with_columns(
+        click_id_source=pl.when(pl.col("click_id").is_null() & first_of_subscription)
+        .then(pl.col("session_click_source"))
+        .otherwise(pl.col("click_id_source")),
+        click_id=pl.when(pl.col("click_id").is_null() & first_of_subscription)
+        .then(pl.col("session_click"))
+        .otherwise(pl.col("click_id")),
+        checkout_completed_at=pl.when(is_subscription)
+        .then(pl.col("subscription_checkout_at"))
+        .when(pl.col("checkout_session_id").is_not_null())
+        .then(pl.col("occurred_at")),
+    )
+    return payments.select([pl.col(name).cast(dtype) for name, dtype in PAYMENT_SCHEMA.items()]).sort(
+        "occurred_at", "payment_id"
     )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from models.adjustments import ADJUSTMENT_SCHEMA, adjustment_lines, build_adjustments, void_fully_reversed
 from models.attribution import attribute
 from models.clicks import CLICK_SCHEMA, build_clicks
 from models.commissions import OFFER_SCHEMA, commission_lines, evaluate_conversions
 from models.events import RAW_EVENT_SCHEMA, payment_observations
-from models.payments import build_payments
+from models.payments import PAYMENT_SCHEMA, build_payments
 from models.statements import affiliate_statements
 from pipelines.lib.loading import load_landing, load_program
 from pipelines.lib.warehouse import connect, publish, read_table, write_tables
@@ -64,22 +65,35 @@ def clicks_mart(attro: AttroResource) -> dg.MaterializeResult:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            ["marts", "payments"], deps=[raw_stripe_events.key], group_name="marts", kinds={"polars"}
-        ),
-        dg.AssetSpec(
-            ["marts", "rejected_events"], deps=[raw_stripe_events.key], group_name="marts", kinds={"polars"}
-        ),
+        dg.AssetSpec(["marts", name], deps=[raw_stripe_events.key], group_name="marts", kinds={"polars"})
+        for name in ("payments", "payment_adjustments", "rejected_events")
     ],
 )
 def payments_mart(attro: AttroResource):
-    """One row per real payment, whichever events reported it; events that do not fit are rejected."""
+    """One row per real payment and per refund/dispute; events that do not fit are rejected, with a reason."""
     with connect(attro.settings) as con:
-        observations, rejected = payment_observations(read_table(con, "raw.stripe_events", RAW_EVENT_SCHEMA))
+        events = read_table(con, "raw.stripe_events", RAW_EVENT_SCHEMA)
+        observations, rejected = payment_observations(events)
         payments = build_payments(observations)
-        write_tables(con, {"marts.payments": payments, "marts.rejected_events": rejected})
+        adjustments, rejected_adjustments = build_adjustments(events, payments)
+        rejected = pl.concat([rejected, rejected_adjustments]).sort("event_id")
+        write_tables(
+            con,
+            {
+                "marts.payments": payments,
+                "marts.payment_adjustments": adjustments,
+                "marts.rejected_events": rejected,
+            },
+        )
+    reasons = rejected.group_by("reason").len().sort("reason").rows()
     yield dg.MaterializeResult(asset_key=["marts", "payments"], metadata=_counts(payments=payments))
-    yield dg.MaterializeResult(asset_key=["marts", "rejected_events"], metadata=_counts(rejected=rejected))
+    yield dg.MaterializeResult(
+        asset_key=["marts", "payment_adjustments"], metadata=_counts(adjustments=adjustments)
+    )
+    yield dg.MaterializeResult(
+        asset_key=["marts", "rejected_events"],
+        metadata={**_counts(rejected=rejected), **{f"reason: {r}": n for r, n in reasons}},
+    )
 
 
 @dg.multi_asset(
@@ -112,16 +126,24 @@ def attribution_marts(attro: AttroResource):
 
 @dg.asset(
     key=["marts", "commission_lines"],
-    deps=[["marts", "conversions"], ["program", "offers"]],
+    deps=[["marts", "conversions"], ["marts", "payment_adjustments"], ["program", "offers"]],
     group_name="marts",
     kinds={"polars"},
 )
 def commission_lines_mart(attro: AttroResource) -> dg.MaterializeResult:
     """The commission ledger: one signed line per commission, reversal or reinstatement."""
+    now = attro.now()
     with connect(attro.settings) as con:
-        lines = commission_lines(
-            read_table(con, "marts.conversions"), read_table(con, "program.offers", OFFER_SCHEMA), attro.now()
+        commissions = commission_lines(
+            read_table(con, "marts.conversions"), read_table(con, "program.offers", OFFER_SCHEMA), now
         )
+        reversals = adjustment_lines(
+            read_table(con, "marts.payment_adjustments", ADJUSTMENT_SCHEMA),
+            commissions,
+            read_table(con, "marts.payments", PAYMENT_SCHEMA),
+            now,
+        )
+        lines = void_fully_reversed(pl.concat([commissions, reversals])).sort("earned_at", "line_id")
         write_tables(con, {"marts.commission_lines": lines})
     return dg.MaterializeResult(metadata=_counts(lines=lines))
 
@@ -143,6 +165,7 @@ def affiliate_statements_mart(attro: AttroResource) -> dg.MaterializeResult:
 MART_KEYS = [
     ["marts", "clicks"],
     ["marts", "payments"],
+    ["marts", "payment_adjustments"],
     ["marts", "rejected_events"],
     ["marts", "conversions"],
     ["marts", "unattributed_payments"],

@@ -99,23 +99,27 @@ class Landing:
 class Scenario:
     """A small affiliate program's landing zone, as file bytes, and what it should produce."""
 
-    files: dict[str, bytes]  # path relative to landing/ -> final content
+    files: dict[str, bytes]  # path relative to landing/ -> final content, in landing order
     subscription_id: str
     one_time_payment_id: str
     no_click_charge_id: str
     duplicated_event_id: str
     event_count: int  # distinct events
+    rejected_lines: int
     click_count: int
     payment_count: int
     conversion_count: int
     extra: dict[str, Any] = field(default_factory=dict)
 
     def write(self, settings: Settings, share: float = 1.0) -> None:
-        """Land the first `share` of every file's bytes (mid-line cuts leave torn trailing lines)."""
+        """Land the landing history up to `share` of its bytes: files in landing order, so a cut
+        mid-line leaves one torn trailing line, as a writer caught mid-append would."""
+        budget = int(sum(len(c) for c in self.files.values()) * share)
         for rel, content in self.files.items():
             path = settings.landing_dir / rel
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content[: int(len(content) * share)])
+            path.write_bytes(content[:budget])
+            budget = max(0, budget - len(content))
 
 
 def _build_scenario(settings: Settings) -> Scenario:
@@ -137,7 +141,10 @@ def _build_scenario(settings: Settings) -> Scenario:
     duplicated = renewal_1.first("invoice.paid")
 
     first_day = [*sub.events, *one.events, *bare.events, *refund.events]
-    landing.events(first_day, AT + timedelta(seconds=5), day="2026-03-02", name="host-1-0000aaaa")
+    first_file = {"day": "2026-03-02", "name": "host-1-0000aaaa"}
+    landing.events(first_day[:5], AT + timedelta(seconds=5), **first_file)
+    landing.append("stripe_events", '{"event_id": "evt_cut_off", "event_ty\n', **first_file)  # corrupt
+    landing.events(first_day[5:], AT + timedelta(seconds=6), **first_file)
     landing.events(renewal_1.events, AT + timedelta(days=31), day="2026-04-02", name="host-2-0000bbbb")
     # Stripe retries the renewal's invoice.paid a month later, to a receiver process with another file.
     landing.events(
@@ -154,6 +161,7 @@ def _build_scenario(settings: Settings) -> Scenario:
         no_click_charge_id=bare.charge,
         duplicated_event_id=duplicated["id"],
         event_count=len({e["id"] for e in events}),
+        rejected_lines=1,
         click_count=3,
         payment_count=5,  # subscription invoices 1-3, the one-time PaymentIntent, the bare charge
         conversion_count=4,

@@ -1,0 +1,291 @@
+"""Money back: refunds and disputes as payment adjustments, and the commission they take back.
+
+Refunds are read from refund objects (`refund.created`/`refund.updated`/`charge.refund.updated`, latest
+status per refund wins; `failed`/`canceled` take nothing back) and from `charge.refunded`, whose
+`amount_refunded` is cumulative: successive values become deltas, so two partial refunds count as two,
+never three. A dispute takes the disputed amount back once funds are withdrawn (an inquiry,
+`warning_*`, takes nothing); a dispute won (`won` or `charge.dispute.funds_reinstated`) puts it back.
+Commission comes back in proportion: after each adjustment, the share of the payment taken back so
+far (clipped to 0..100 %) sets the total reversed, rounded half up once; each line is the difference.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from models.commissions import COMMISSION_LINE_SCHEMA, with_status
+from models.events import decode_objects
+from models.exprs import text
+
+ADJUSTMENT_SCHEMA = {
+    "adjustment_id": pl.String,
+    "payment_id": pl.String,
+    "occurred_at": pl.Datetime("us", "UTC"),
+    "kind": pl.String,
+    "amount_minor": pl.Int64,
+    "currency": pl.String,
+    "charge_id": pl.String,
+    "payment_intent_id": pl.String,
+    "livemode": pl.Boolean,
+    "source_event_id": pl.String,
+}
+
+REFUND_EVENTS = ("refund.created", "refund.updated", "charge.refund.updated")
+DISPUTE_EVENTS = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.closed",
+    "charge.dispute.funds_reinstated",
+)
+_NOT_TAKEN = ("failed", "canceled")
+
+
+def _refund_rows(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    objs, rejected = decode_objects(raw_events.filter(pl.col("event_type").is_in(REFUND_EVENTS)), "refund")
+    latest = (
+        objs.sort("created_at", "event_id")
+        .group_by("obj_id")
+        .agg(pl.all().last())
+        .filter(~pl.col("status").is_in(_NOT_TAKEN) & (pl.col("amount") > 0))
+    )
+    rows = latest.select(
+        adjustment_id=pl.col("obj_id"),
+        occurred_at=pl.coalesce(
+            pl.from_epoch("created_obj", time_unit="s").dt.replace_time_zone("UTC"), "created_at"
+        ),
+        kind=pl.lit("refund"),
+        amount_minor=-pl.col("amount"),
+        currency=pl.col("currency").str.to_lowercase(),
+        charge_id=pl.col("charge"),
+        payment_intent_id=pl.col("payment_intent"),
+        livemode="livemode",
+        source_event_id="event_id",
+    )
+    failed = objs.group_by("charge").agg(any_failed=pl.col("status").is_in(_NOT_TAKEN).any())
+    return rows, rejected, failed
+
+
+def refund_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Refund adjustments (negative amounts) per refund; plus rejected events."""
+    refunds, rejected_refunds, failed = _refund_rows(raw_events)
+    charges, rejected_charges = decode_objects(
+        raw_events.filter(pl.col("event_type") == "charge.refunded"), "charge"
+    )
+    # cumulative amount_refunded → one delta per new value, in value order (order-independent)
+    steps = (
+        charges.filter(pl.col("amount_refunded") > 0)
+        .sort("amount_refunded", "created_at", "event_id")
+        .unique(["obj_id", "amount_refunded"], keep="first", maintain_order=True)
+        .with_columns(
+            delta=pl.col("amount_refunded") - pl.col("amount_refunded").shift(1, fill_value=0).over("obj_id"),
+        )
+    )
+    explained = refunds.group_by("charge_id").agg(explained=(-pl.col("amount_minor")).sum())
+    cumulative = (
+        steps.join(explained, left_on="obj_id", right_on="charge_id", how="left")
+        .join(failed, left_on="obj_id", right_on="charge", how="left")
+        .with_columns(
+            explained=pl.col("explained").fill_null(0), any_failed=pl.col("any_failed").fill_null(False)
+        )
+        # refund objects win; the cumulative total only adds what they do not explain
+        .filter(~pl.col("any_failed"))
+        .with_columns(
+            unexplained=(pl.col("amount_refunded") - pl.col("explained")).clip(lower_bound=0),
+        )
+        .with_columns(
+            delta=(pl.col("unexplained") - pl.col("unexplained").shift(1, fill_value=0).over("obj_id")).clip(
+                lower_bound=0
+            )
+        )
+        .filter(pl.col("delta") > 0)
+        .select(
+            adjustment_id=text(pl.col("obj_id"), ":refunded:", pl.col("amount_refunded")),
+            occurred_at="created_at",
+            kind=pl.lit("refund"),
+            amount_minor=-pl.col("delta"),
+            currency=pl.col("currency").str.to_lowercase(),
+            charge_id="obj_id",
+            payment_intent_id="payment_intent",
+            livemode="livemode",
+            source_event_id="event_id",
+        )
+    )
+    return pl.concat([refunds, cumulative], how="diagonal_relaxed"), pl.concat(
+        [rejected_refunds, rejected_charges]
+    )
+
+
+def dispute_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Disputes: funds withdrawn (negative) and, when won, reinstated (positive)."""
+    objs, rejected = decode_objects(raw_events.filter(pl.col("event_type").is_in(DISPUTE_EVENTS)), "dispute")
+    inquiry = pl.col("status").str.starts_with("warning_")
+    per_dispute = (
+        objs.sort("created_at", "event_id")
+        .group_by("obj_id")
+        .agg(
+            withdrawn_at=pl.col("created_at")
+            .filter((pl.col("event_type") == "charge.dispute.funds_withdrawn") | ~inquiry)
+            .min(),
+            withdrawn_event=pl.col("event_id")
+            .filter((pl.col("event_type") == "charge.dispute.funds_withdrawn") | ~inquiry)
+            .first(),
+            won_at=pl.col("created_at")
+            .filter((pl.col("event_type") == "charge.dispute.funds_reinstated") | (pl.col("status") == "won"))
+            .min(),
+            won_event=pl.col("event_id")
+            .filter((pl.col("event_type") == "charge.dispute.funds_reinstated") | (pl.col("status") == "won"))
+            .first(),
+            amount=pl.col("amount").last(),
+            currency=pl.col("currency").last().str.to_lowercase(),
+            charge=pl.col("charge").last(),
+            payment_intent=pl.col("payment_intent").drop_nulls().last(),
+            livemode=pl.col("livemode").last(),
+        )
+        .filter(pl.col("withdrawn_at").is_not_null())
+    )
+    common = {
+        "currency": pl.col("currency"),
+        "charge_id": pl.col("charge"),
+        "payment_intent_id": pl.col("payment_intent"),
+        "livemode": pl.col("livemode"),
+    }
+    withdrawn = per_dispute.select(
+        adjustment_id=text(pl.col("obj_id"), ":withdrawn"),
+        occurred_at="withdrawn_at",
+        kind=pl.lit("dispute"),
+        amount_minor=-pl.col("amount"),
+        source_event_id="withdrawn_event",
+        **common,
+    )
+    reinstated = per_dispute.filter(pl.col("won_at").is_not_null()).select(
+        adjustment_id=text(pl.col("obj_id"), ":reinstated"),
+        occurred_at=pl.max_horizontal("won_at", "withdrawn_at"),
+        kind=pl.lit("dispute_reversal"),
+        amount_minor=pl.col("amount"),
+        source_event_id="won_event",
+        **common,
+    )
+    return pl.concat([withdrawn, reinstated], how="diagonal_relaxed"), rejected
+
+
+def build_adjustments(raw_events: pl.DataFrame, payments: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """marts.payment_adjustments (payment_id null when the payment was never seen) and rejected events."""
+    refunds, rejected_r = refund_adjustments(raw_events)
+    disputes, rejected_d = dispute_adjustments(raw_events)
+    adjustments = pl.concat([refunds, disputes], how="diagonal_relaxed")
+    if adjustments.is_empty():
+        return pl.DataFrame(schema=ADJUSTMENT_SCHEMA), pl.concat([rejected_r, rejected_d])
+    by_charge = (
+        payments.filter(pl.col("charge_id").is_not_null())
+        .select("charge_id", payment_by_charge="payment_id")
+        .unique("charge_id")
+    )
+    by_intent = (
+        payments.filter(pl.col("payment_intent_id").is_not_null())
+        .select("payment_intent_id", payment_by_intent="payment_id")
+        .unique("payment_intent_id")
+    )
+    linked = (
+        adjustments.join(by_charge, on="charge_id", how="left")
+        .join(by_intent, on="payment_intent_id", how="left")
+        .with_columns(payment_id=pl.coalesce("payment_by_charge", "payment_by_intent"))
+    )
+    return (
+        linked.select([pl.col(n).cast(t) for n, t in ADJUSTMENT_SCHEMA.items()]).sort(
+            "occurred_at", "adjustment_id"
+        ),
+        pl.concat([rejected_r, rejected_d]),
+    )
+
+
+def adjustment_lines(
+    adjustments: pl.DataFrame, commissions: pl.DataFrame, payments: pl.DataFrame, now: datetime
+) -> pl.DataFrame:
+    """Reversal and reinstatement lines for adjusted payments that earned a commission.
+
+    `commissions` are the `commission` ledger lines; a commission fully reversed before its
+    payable_on is `void`, together with its reversals.
+    """
+    if adjustments.is_empty() or commissions.is_empty():
+        return pl.DataFrame(schema=COMMISSION_LINE_SCHEMA)
+    paid = payments.select("payment_id", paid_minor="amount_minor")
+    base = commissions.select(
+        "payment_id",
+        "conversion_id",
+        "affiliate_id",
+        "offer_id",
+        "currency",
+        "livemode",
+        commission_minor="amount_minor",
+        commission_payable_on="payable_on",
+    )
+    taken_so_far = (-pl.col("amount_minor")).cum_sum().over("payment_id")
+    commission, taken, paid_total = (
+        pl.col("commission_minor").cast(pl.Int128),
+        pl.col("taken").cast(pl.Int128),
+        pl.col("paid_minor").cast(pl.Int128),
+    )
+    steps = (
+        adjustments.filter(pl.col("payment_id").is_not_null())
+        .join(base, on="payment_id", suffix="_adj")
+        .join(paid, on="payment_id")
+        .sort("occurred_at", "adjustment_id")
+        .with_columns(taken=taken_so_far.clip(0, pl.col("paid_minor")))
+        # total taken back after this step: commission × taken / paid, rounded half up, once
+        .with_columns(
+            reversed_total=((2 * commission * taken + paid_total) // (2 * paid_total)).cast(pl.Int64)
+        )
+        .with_columns(
+            amount=-(
+                pl.col("reversed_total") - pl.col("reversed_total").shift(1, fill_value=0).over("payment_id")
+            )
+        )
+    )
+    lines = steps.filter(pl.col("amount") != 0).with_columns(
+        line_id=text(pl.col("conversion_id"), ":", pl.col("adjustment_id")),
+        kind=pl.when(pl.col("amount") < 0).then(pl.lit("reversal")).otherwise(pl.lit("reinstatement")),
+        rule=text(
+            pl.col("kind").replace({"dispute_reversal": "dispute won"}),
+            " ",
+            pl.col("amount_minor").abs(),
+            " ",
+            pl.col("currency"),
+            ": ",
+            pl.col("taken"),
+            " of ",
+            pl.col("paid_minor"),
+            " taken back so far, so ",
+            pl.col("reversed_total"),
+            " of the ",
+            pl.col("commission_minor"),
+            " commission",
+        ),
+        base_amount_minor=pl.col("amount_minor"),
+        amount_minor=pl.col("amount"),
+        earned_at=pl.col("occurred_at"),
+        payable_on=pl.max_horizontal(pl.col("occurred_at").dt.date(), pl.col("commission_payable_on")),
+        period=pl.col("occurred_at").dt.strftime("%Y-%m"),
+    )
+    lines = with_status(lines, now)
+    return lines.select([pl.col(n).cast(t) for n, t in COMMISSION_LINE_SCHEMA.items()])
+
+
+def void_fully_reversed(lines: pl.DataFrame) -> pl.DataFrame:
+    """A commission fully taken back before its payable_on is `void`, with its reversals."""
+    per_conversion = lines.group_by("conversion_id").agg(
+        net=pl.col("amount_minor").sum(),
+        has_reversal=(pl.col("kind") == "reversal").any(),
+        payable_on=pl.col("payable_on").filter(pl.col("kind") == "commission").first(),
+        last_adjusted_on=pl.col("earned_at").filter(pl.col("kind") != "commission").max().dt.date(),
+    )
+    void = per_conversion.filter(
+        pl.col("has_reversal") & (pl.col("net") == 0) & (pl.col("last_adjusted_on") < pl.col("payable_on"))
+    ).select("conversion_id", void=pl.lit(True))
+    return (
+        lines.join(void, on="conversion_id", how="left")
+        .with_columns(status=pl.when(pl.col("void")).then(pl.lit("void")).otherwise(pl.col("status")))
+        .drop("void")
+    )
