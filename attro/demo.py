@@ -452,19 +452,15 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
         settings
     ):
         cur = currency or "usd"
+        revenue_text = f"{format_minor(revenue, cur)} {cur}"
         print(
-            f"{aff:<10} {clicks:>6} {customers:>9} {payments:>8} {format_minor(revenue, cur) + ' ' + cur:>14} "
+            f"{aff:<10} {clicks:>6} {customers:>9} {payments:>8} {revenue_text:>14} "
             f"{format_minor(earned, cur):>10} {format_minor(taken, cur):>10} {format_minor(net, cur):>9} "
             f"{format_minor(approved, cur):>9}"
         )
     print()
-    print(
-        "money back: "
-        + ", ".join(
-            f"{kind} {n} ({format_minor(total, 'usd')} usd)" for kind, n, total in _money_back(settings)
-        )
-    )
-    print()
+    back = ", ".join(f"{n} {kind} {format_minor(t, 'usd')}" for kind, n, t in _money_back(settings))
+    print(f"money back (usd): {back}")
     print("unattributed payments: " + ", ".join(f"{reason} {n}" for reason, n in _unattributed(settings)))
     print(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
     print(f"export of {last_month}: " + ", ".join(str(p) for p in export.files))
