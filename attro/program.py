@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,30 +36,132 @@ class Tier(_Strict):
     percent: Decimal = Field(gt=0, le=100)
 
 
-class Offer(_Strict):
-    id: Slug
-    name: str = Field(min_length=1)
+Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4)]
+Recurring = Literal["first_payment", "lifetime", "fixed_period"]
+
+
+class Terms(_Strict):
+    """What an offer pays: the part of an offer that versions may change."""
+
     type: Literal["percent", "flat"]
-    percent: Decimal | None = Field(default=None, gt=0, le=100)
+    percent: Percent | None = None
     amount_minor: int | None = Field(default=None, gt=0)
     currency: str | None = Field(default=None, pattern=r"^[a-z]{3}$")
-    recurring: Literal["first_payment", "lifetime", "fixed_period"] = "first_payment"
+    recurring: Recurring = "first_payment"
     recurring_months: int | None = Field(default=None, ge=1, le=1200)
-    attribution_window_days: int = Field(default=60, ge=1, le=3650)
     holding_days: int = Field(default=30, ge=0, le=3650)
     tiers: list[Tier] = Field(default_factory=list)
+    max_commission_minor: int | None = Field(default=None, gt=0)
+    max_customer_commission_minor: int | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
-    def _terms_complete(self) -> Offer:
+    def _terms_complete(self) -> Terms:
         if self.type == "percent" and self.percent is None:
             raise ValueError("type = 'percent' needs percent")
         if self.type == "flat" and (self.amount_minor is None or self.currency is None):
             raise ValueError("type = 'flat' needs amount_minor and currency")
+        if self.type == "flat" and self.percent is not None:
+            raise ValueError("type = 'flat' takes amount_minor and currency, not percent")
         if self.recurring == "fixed_period" and self.recurring_months is None:
             raise ValueError("recurring = 'fixed_period' needs recurring_months")
         if self.recurring != "fixed_period" and self.recurring_months is not None:
             raise ValueError("recurring_months is only for recurring = 'fixed_period'")
+        has_cap = self.max_commission_minor is not None or self.max_customer_commission_minor is not None
+        if has_cap and self.currency is None:
+            raise ValueError("caps (max_commission_minor, max_customer_commission_minor) need currency")
+        if self.tiers and self.type != "percent":
+            raise ValueError("tiers are only for type = 'percent'")
+        for index, tier in enumerate(self.tiers):
+            if index and tier.min_conversions <= self.tiers[index - 1].min_conversions:
+                raise ValueError(
+                    f"tiers[{index}] ({tier.name!r}): min_conversions must increase "
+                    f"({tier.min_conversions} after {self.tiers[index - 1].min_conversions})"
+                )
+            if self.percent is not None and tier.percent < self.percent:
+                raise ValueError(
+                    f"tiers[{index}] ({tier.name!r}): percent {tier.percent} "
+                    f"is below the offer's {self.percent}"
+                )
         return self
+
+
+_TERM_FIELDS = tuple(Terms.model_fields)
+
+
+class OfferVersion(_Strict):
+    """New terms from `effective_from` on (UTC); keys not given keep the previous version's value."""
+
+    effective_from: date | datetime
+    type: Literal["percent", "flat"] | None = None
+    percent: Percent | None = None
+    amount_minor: int | None = Field(default=None, gt=0)
+    currency: str | None = Field(default=None, pattern=r"^[a-z]{3}$")
+    recurring: Recurring | None = None
+    recurring_months: int | None = Field(default=None, ge=1, le=1200)
+    holding_days: int | None = Field(default=None, ge=0, le=3650)
+    tiers: list[Tier] | None = None
+    max_commission_minor: int | None = Field(default=None, gt=0)
+    max_customer_commission_minor: int | None = Field(default=None, gt=0)
+
+    @property
+    def effective_at(self) -> datetime:
+        value = self.effective_from
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ResolvedTerms:
+    """One version of an offer's terms, in force from `effective_at` (None: from the beginning)."""
+
+    offer_id: str
+    version: int
+    effective_at: datetime | None
+    terms: Terms
+
+
+class Offer(Terms):
+    id: Slug
+    name: str = Field(min_length=1)
+    attribution_window_days: int = Field(default=60, ge=1, le=3650)
+    versions: list[OfferVersion] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _versions_resolve(self) -> Offer:
+        seen: dict[datetime, int] = {}
+        for index, version in enumerate(self.versions):
+            at = version.effective_at
+            if at in seen:
+                raise ValueError(
+                    f"versions[{index}]: effective_from {version.effective_from} repeats versions[{seen[at]}]"
+                )
+            seen[at] = index
+        self.resolved_versions()  # every version's terms must be complete
+        return self
+
+    def resolved_versions(self) -> list[ResolvedTerms]:
+        """v1 = the offer's own terms; each version in effective_from order builds on the previous."""
+        current = Terms.model_validate({name: getattr(self, name) for name in _TERM_FIELDS})
+        resolved = [ResolvedTerms(self.id, 1, None, current)]
+        for number, version in enumerate(sorted(self.versions, key=lambda v: v.effective_at), start=2):
+            changes = {
+                name: getattr(version, name) for name in _TERM_FIELDS if name in version.model_fields_set
+            }
+            data = current.model_dump() | changes
+            if changes.get("type") == "flat":
+                data.setdefault("percent", None)
+                data["percent"] = changes.get("percent")
+                data["tiers"] = changes.get("tiers", [])
+            if changes.get("recurring") not in (None, "fixed_period") and "recurring_months" not in changes:
+                data["recurring_months"] = None
+            try:
+                current = Terms.model_validate(data)
+            except ValidationError as exc:
+                problems = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+                raise ValueError(f"version from {version.effective_from}: {problems}") from None
+            resolved.append(ResolvedTerms(self.id, number, version.effective_at, current))
+        return resolved
 
 
 class Link(_Strict):

@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     ip_hash_salt: str | None = Field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
     webhook_tolerance_seconds: int = 300
+    master_key: str | None = Field(
+        default=None, repr=False, description="Fernet key for the secret store; else state/master.key"
+    )
+    max_click_age_days: int = Field(
+        default=400, description="POST /api/clicks refuses clicks older than this (backfill horizon)"
+    )
+    benchmark_noop_route: bool = Field(
+        default=False, description="Serve GET/POST /_bench/noop, the benchmark's baseline route"
+    )
 
     @field_validator("data_dir", "program", mode="after")
     @classmethod

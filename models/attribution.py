@@ -16,6 +16,7 @@ from models.exprs import text
 
 CONVERSION_SCHEMA = {
     "conversion_id": pl.String,
+    "attribution_id": pl.String,
     "payment_id": pl.String,
     "click_id": pl.String,
     "click_id_source": pl.String,
@@ -99,7 +100,7 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
         "offer_id",
         "link_code",
     )
-    windows = offers.select("offer_id", "attribution_window_days")
+    windows = offers.select("offer_id", "attribution_window_days").unique("offer_id")
     judged = chains.join(click_cols, on="chain_click_id", how="left").join(windows, on="offer_id", how="left")
     window = pl.duration(days=pl.col("attribution_window_days"))
     reason = (
@@ -187,6 +188,7 @@ def attribute(
     own_click = pl.col("click_id") == pl.col("chain_click_id")
     conversions = attributed.with_columns(
         conversion_id=text("cv_", pl.col("payment_id")),
+        attribution_id=pl.col("origin_chain_id"),
         click_id_source=pl.when(pl.col("inherited_from_customer"))
         .then(pl.lit("customer"))
         .when(own_click.fill_null(False) & pl.col("click_id_source").is_not_null())

@@ -8,7 +8,7 @@ from the first attributed payment (a payment at or after first + N months earns 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 
@@ -18,6 +18,8 @@ from models.money import RATE_SCALE, rate_half_up_expr
 
 OFFER_SCHEMA = {
     "offer_id": pl.String,
+    "version": pl.Int64,
+    "effective_from": pl.Datetime("us", "UTC"),
     "name": pl.String,
     "type": pl.String,
     "percent": pl.Decimal(9, 4),
@@ -27,14 +29,28 @@ OFFER_SCHEMA = {
     "recurring_months": pl.Int64,
     "attribution_window_days": pl.Int64,
     "holding_days": pl.Int64,
+    "max_commission_minor": pl.Int64,
+    "max_customer_commission_minor": pl.Int64,
+}
+
+TIER_SCHEMA = {
+    "offer_id": pl.String,
+    "version": pl.Int64,
+    "name": pl.String,
+    "min_conversions": pl.Int64,
+    "percent": pl.Decimal(9, 4),
 }
 
 EVALUATED_SCHEMA = {
     **CONVERSION_SCHEMA,
+    "offer_version": pl.Int64,
+    "tier": pl.String,
+    "month_initial_conversions": pl.Int64,
     "commissionable": pl.Boolean,
     "not_commissionable_reason": pl.String,
     "base_amount_minor": pl.Int64,
     "commission_minor": pl.Int64,
+    "holding_days": pl.Int64,
     "rule": pl.String,
 }
 
@@ -56,28 +72,138 @@ COMMISSION_LINE_SCHEMA = {
     "livemode": pl.Boolean,
 }
 
+_BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def _percent_text(percent: pl.Expr) -> pl.Expr:
-    text = percent.cast(pl.String)
+    value = percent.cast(pl.String)
     return (
-        pl.when(text.str.contains(r"\."))
-        .then(text.str.strip_chars_end("0").str.strip_chars_end("."))
-        .otherwise(text)
+        pl.when(value.str.contains(r"\."))
+        .then(value.str.strip_chars_end("0").str.strip_chars_end("."))
+        .otherwise(value)
     )
 
 
-def evaluate_conversions(conversions: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:
-    """Add commissionable, not_commissionable_reason, base, commission and the readable rule."""
-    terms = offers.select(
+def lock_terms(conversions: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:
+    """Join each conversion to the offer version in force at its chain's first attributed payment.
+
+    Terms are locked then: later versions apply to chains attributed after their effective_from.
+    """
+    versions = offers.with_columns(
+        effective_key=pl.col("effective_from").fill_null(pl.lit(_BEGINNING)).cast(pl.Datetime("us", "UTC"))
+    ).sort("effective_key")
+    terms = versions.select(
         "offer_id",
-        pl.col("type").alias("offer_type"),
-        "percent",
-        pl.col("amount_minor").alias("flat_amount_minor"),
-        pl.col("currency").alias("flat_currency"),
-        "recurring",
-        "recurring_months",
+        "effective_key",
+        offer_version=pl.col("version"),
+        offer_effective_from=pl.col("effective_from"),
+        offer_type=pl.col("type"),
+        percent=pl.col("percent"),
+        flat_amount_minor=pl.col("amount_minor"),
+        offer_currency=pl.col("currency"),
+        recurring=pl.col("recurring"),
+        recurring_months=pl.col("recurring_months"),
+        holding_days=pl.col("holding_days"),
+        max_commission_minor=pl.col("max_commission_minor"),
+        max_customer_commission_minor=pl.col("max_customer_commission_minor"),
     )
-    frame = conversions.join(terms, on="offer_id", how="left")
+    return (
+        conversions.with_row_index("_row")
+        .sort("attributed_from_at")
+        .join_asof(
+            terms,
+            left_on="attributed_from_at",
+            right_on="effective_key",
+            by="offer_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .sort("_row")
+        .drop("_row", "effective_key")
+    )
+
+
+def month_initial_conversions(conversions: pl.DataFrame) -> pl.DataFrame:
+    """Add the affiliate's live initial conversions in the payment's calendar month, up to and
+    including the payment (what tiers count)."""
+    month = pl.col("occurred_at").dt.strftime("%Y-%m")
+    is_initial = ((pl.col("conversion_type") == "initial") & pl.col("livemode")).cast(pl.Int64)
+    return (
+        conversions.with_row_index("_row")
+        .sort("occurred_at", "payment_id")
+        .with_columns(month_initial_conversions=is_initial.cum_sum().over(["affiliate_id", month]))
+        .sort("_row")
+        .drop("_row")
+    )
+
+
+def reached_tier(frame: pl.DataFrame, tiers: pl.DataFrame) -> pl.DataFrame:
+    """Add tier / tier_percent: the highest tier of the locked version reached this month."""
+    if tiers.is_empty():
+        return frame.with_columns(tier=pl.lit(None, pl.String), tier_percent=pl.lit(None, pl.Decimal(9, 4)))
+    indexed = frame.with_row_index("_row")
+    reached = (
+        indexed.select("_row", "offer_id", "offer_version", "month_initial_conversions")
+        .join(
+            tiers.select(
+                "offer_id",
+                offer_version=pl.col("version"),
+                tier=pl.col("name"),
+                min_conversions=pl.col("min_conversions"),
+                tier_percent=pl.col("percent"),
+            ),
+            on=["offer_id", "offer_version"],
+        )
+        .filter(pl.col("month_initial_conversions") >= pl.col("min_conversions"))
+        .sort("min_conversions", descending=True)
+        .group_by("_row")
+        .agg(pl.col("tier").first(), pl.col("tier_percent").first())
+    )
+    return indexed.join(reached, on="_row", how="left").sort("_row").drop("_row")
+
+
+def _apply_caps(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per-conversion cap, then the per-customer cap over the attribution's life.
+
+    With S_k the running total of (per-conversion capped) commissions of one attribution, payment k
+    earns min(cap, S_k) - min(cap, S_k-1): the cap is filled in payment order, then nothing more.
+    Caps are in the offer's currency; conversions in other currencies are not capped.
+    """
+    in_cap_currency = pl.col("currency") == pl.col("offer_currency")
+    earning = pl.col("not_commissionable_reason").is_null()
+    per_conversion = (
+        pl.when(in_cap_currency & pl.col("max_commission_minor").is_not_null())
+        .then(pl.min_horizontal("commission_minor", "max_commission_minor"))
+        .otherwise(pl.col("commission_minor"))
+    )
+    frame = frame.with_columns(uncapped_minor=pl.col("commission_minor"), commission_minor=per_conversion)
+    capped_customer = earning & in_cap_currency & pl.col("max_customer_commission_minor").is_not_null()
+    running = pl.when(capped_customer).then(pl.col("commission_minor")).otherwise(0).cum_sum()
+    cap = pl.col("max_customer_commission_minor")
+    return (
+        frame.with_row_index("_row")
+        .sort("occurred_at", "payment_id")
+        .with_columns(_total=running.over("attribution_id"))
+        .with_columns(
+            commission_minor=pl.when(capped_customer)
+            .then(
+                pl.min_horizontal(cap, pl.col("_total"))
+                - pl.min_horizontal(cap, pl.col("_total") - pl.col("commission_minor"))
+            )
+            .otherwise(pl.col("commission_minor"))
+        )
+        .sort("_row")
+        .drop("_row", "_total")
+    )
+
+
+def evaluate_conversions(
+    conversions: pl.DataFrame, offers: pl.DataFrame, tiers: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Add the locked terms, the tier reached, commissionable / not_commissionable_reason, the
+    commission and the readable rule."""
+    tiers = tiers if tiers is not None else pl.DataFrame(schema=TIER_SCHEMA)
+    frame = reached_tier(month_initial_conversions(lock_terms(conversions, offers)), tiers)
     is_percent = pl.col("offer_type") == "percent"
     period_end = pl.col("attributed_from_at").dt.offset_by(
         text(pl.col("recurring_months").fill_null(0), "mo")
@@ -95,7 +221,7 @@ def evaluate_conversions(conversions: pl.DataFrame, offers: pl.DataFrame) -> pl.
         .then(pl.lit("outside_recurring_period"))
         .when((pl.col("recurring") == "fixed_period") & (pl.col("occurred_at") >= period_end))
         .then(pl.lit("outside_recurring_period"))
-        .when(~is_percent & (pl.col("currency") != pl.col("flat_currency")))
+        .when(~is_percent & (pl.col("currency") != pl.col("offer_currency")))
         .then(pl.lit("currency_mismatch"))
     )
     base = (
@@ -103,7 +229,8 @@ def evaluate_conversions(conversions: pl.DataFrame, offers: pl.DataFrame) -> pl.
         .then(pl.col("amount_minor") - pl.col("tax_minor"))
         .otherwise(pl.col("amount_minor"))
     )
-    rate = (pl.col("percent") * (RATE_SCALE // 100)).cast(pl.Int64)
+    percent = pl.coalesce("tier_percent", "percent")
+    rate = (percent * (RATE_SCALE // 100)).cast(pl.Int64)
     commission = (
         pl.when(is_percent).then(rate_half_up_expr(base, rate)).otherwise(pl.col("flat_amount_minor"))
     )
@@ -130,10 +257,35 @@ def evaluate_conversions(conversions: pl.DataFrame, offers: pl.DataFrame) -> pl.
         .then(text(" (excl. ", pl.col("tax_minor"), " tax)"))
         .otherwise(pl.lit(""))
     )
+    tier_note = (
+        pl.when(pl.col("tier").is_not_null())
+        .then(
+            text(
+                " (tier '",
+                pl.col("tier"),
+                "', ",
+                pl.col("month_initial_conversions"),
+                " conversions this month)",
+            )
+        )
+        .otherwise(pl.lit(""))
+    )
     what = (
         pl.when(is_percent)
-        .then(text(_percent_text(pl.col("percent")), "% of ", base, " ", pl.col("currency")))
-        .otherwise(text("flat ", pl.col("flat_amount_minor"), " ", pl.col("flat_currency"), " per payment"))
+        .then(text(_percent_text(percent), "% of ", base, " ", pl.col("currency")))
+        .otherwise(text("flat ", pl.col("flat_amount_minor"), " ", pl.col("offer_currency"), " per payment"))
+    )
+    version_note = (
+        pl.when(pl.col("offer_version") > 1)
+        .then(
+            text(
+                "; terms v",
+                pl.col("offer_version"),
+                " from ",
+                pl.col("offer_effective_from").dt.strftime("%Y-%m-%d"),
+            )
+        )
+        .otherwise(pl.lit(""))
     )
     evaluated = (
         frame.with_columns(not_commissionable_reason=reason)
@@ -142,16 +294,28 @@ def evaluate_conversions(conversions: pl.DataFrame, offers: pl.DataFrame) -> pl.
             commission_minor=pl.when(pl.col("not_commissionable_reason").is_null())
             .then(commission)
             .otherwise(0),
-            rule=pl.concat_str([what, tax_note, pl.lit(", "), which_payment]),
         )
+        .pipe(_apply_caps)
         .with_columns(
+            cap_note=pl.when(pl.col("commission_minor") < pl.col("uncapped_minor"))
+            .then(text(" (capped at ", pl.col("commission_minor"), ")"))
+            .otherwise(pl.lit("")),
             not_commissionable_reason=pl.when(
                 pl.col("not_commissionable_reason").is_null() & (pl.col("commission_minor") <= 0)
             )
-            .then(pl.lit("zero_commission"))
+            .then(
+                pl.when(pl.col("uncapped_minor") > 0)
+                .then(pl.lit("customer_cap_reached"))
+                .otherwise(pl.lit("zero_commission"))
+            )
             .otherwise(pl.col("not_commissionable_reason")),
         )
-        .with_columns(commissionable=pl.col("not_commissionable_reason").is_null())
+        .with_columns(
+            commissionable=pl.col("not_commissionable_reason").is_null(),
+            rule=pl.concat_str(
+                [what, tier_note, tax_note, pl.lit(", "), which_payment, pl.col("cap_note"), version_note]
+            ),
+        )
     )
     return evaluated.select([pl.col(n).cast(t) for n, t in EVALUATED_SCHEMA.items()])
 
@@ -161,18 +325,12 @@ def commission_lines(evaluated: pl.DataFrame, offers: pl.DataFrame, now: datetim
 
     Reversal and reinstatement lines (refunds, disputes) are added by the adjustments rules.
     """
-    holding = offers.select("offer_id", "holding_days")
-    lines = (
-        evaluated.filter(pl.col("commissionable"))
-        .join(holding, on="offer_id", how="left")
-        .with_columns(
-            line_id=text(pl.col("conversion_id"), ":commission"),
-            kind=pl.lit("commission"),
-            amount_minor=pl.col("commission_minor"),
-            earned_at=pl.col("occurred_at"),
-            payable_on=pl.col("occurred_at").dt.date()
-            + pl.duration(days=pl.col("holding_days").fill_null(30)),
-        )
+    lines = evaluated.filter(pl.col("commissionable")).with_columns(
+        line_id=text(pl.col("conversion_id"), ":commission"),
+        kind=pl.lit("commission"),
+        amount_minor=pl.col("commission_minor"),
+        earned_at=pl.col("occurred_at"),
+        payable_on=pl.col("occurred_at").dt.date() + pl.duration(days=pl.col("holding_days").fill_null(30)),
     )
     return (
         with_status(lines.with_columns(period=pl.col("earned_at").dt.strftime("%Y-%m")), now)

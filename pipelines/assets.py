@@ -8,7 +8,7 @@ import polars as pl
 from models.adjustments import ADJUSTMENT_SCHEMA, adjustment_lines, build_adjustments, void_fully_reversed
 from models.attribution import attribute
 from models.clicks import CLICK_SCHEMA, build_clicks
-from models.commissions import OFFER_SCHEMA, commission_lines, evaluate_conversions
+from models.commissions import OFFER_SCHEMA, TIER_SCHEMA, commission_lines, evaluate_conversions
 from models.events import RAW_EVENT_SCHEMA, payment_observations
 from models.payments import PAYMENT_SCHEMA, build_payments
 from models.statements import affiliate_statements
@@ -100,7 +100,12 @@ def payments_mart(attro: AttroResource):
     specs=[
         dg.AssetSpec(
             ["marts", name],
-            deps=[["marts", "payments"], ["marts", "clicks"], ["program", "offers"]],
+            deps=[
+                ["marts", "payments"],
+                ["marts", "clicks"],
+                ["program", "offers"],
+                ["program", "offer_tiers"],
+            ],
             group_name="marts",
             kinds={"polars"},
         )
@@ -114,7 +119,9 @@ def attribution_marts(attro: AttroResource):
         conversions, unattributed = attribute(
             read_table(con, "marts.payments"), read_table(con, "marts.clicks", CLICK_SCHEMA), offers
         )
-        evaluated = evaluate_conversions(conversions, offers)
+        evaluated = evaluate_conversions(
+            conversions, offers, read_table(con, "program.offer_tiers", TIER_SCHEMA)
+        )
         write_tables(con, {"marts.conversions": evaluated, "marts.unattributed_payments": unattributed})
     reasons = unattributed.group_by("reason").len().sort("reason").rows()
     yield dg.MaterializeResult(asset_key=["marts", "conversions"], metadata=_counts(conversions=evaluated))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 
 import dlt
 import pyarrow as pa
@@ -24,6 +23,8 @@ PROGRAM_SCHEMAS = {
     "offers": pa.schema(
         [
             ("offer_id", pa.string()),
+            ("version", pa.int64()),
+            ("effective_from", pa.timestamp("us", tz="UTC")),
             ("name", pa.string()),
             ("type", pa.string()),
             ("percent", pa.decimal128(9, 4)),
@@ -33,11 +34,14 @@ PROGRAM_SCHEMAS = {
             ("recurring_months", pa.int64()),
             ("attribution_window_days", pa.int64()),
             ("holding_days", pa.int64()),
+            ("max_commission_minor", pa.int64()),
+            ("max_customer_commission_minor", pa.int64()),
         ]
     ),
     "offer_tiers": pa.schema(
         [
             ("offer_id", pa.string()),
+            ("version", pa.int64()),
             ("name", pa.string()),
             ("min_conversions", pa.int64()),
             ("percent", pa.decimal128(9, 4)),
@@ -62,22 +66,34 @@ def program_tables(program: Program) -> dict[str, pa.Table]:
         "offers": [
             {
                 "offer_id": o.id,
+                "version": v.version,
+                "effective_from": v.effective_at,
                 "name": o.name,
-                "type": o.type,
-                "percent": Decimal(o.percent) if o.percent is not None else None,
-                "amount_minor": o.amount_minor,
-                "currency": o.currency,
-                "recurring": o.recurring,
-                "recurring_months": o.recurring_months,
+                "type": v.terms.type,
+                "percent": v.terms.percent,
+                "amount_minor": v.terms.amount_minor,
+                "currency": v.terms.currency,
+                "recurring": v.terms.recurring,
+                "recurring_months": v.terms.recurring_months,
                 "attribution_window_days": o.attribution_window_days,
-                "holding_days": o.holding_days,
+                "holding_days": v.terms.holding_days,
+                "max_commission_minor": v.terms.max_commission_minor,
+                "max_customer_commission_minor": v.terms.max_customer_commission_minor,
             }
             for o in program.offers
+            for v in o.resolved_versions()
         ],
         "offer_tiers": [
-            {"offer_id": o.id, "name": t.name, "min_conversions": t.min_conversions, "percent": t.percent}
+            {
+                "offer_id": o.id,
+                "version": v.version,
+                "name": t.name,
+                "min_conversions": t.min_conversions,
+                "percent": t.percent,
+            }
             for o in program.offers
-            for t in o.tiers
+            for v in o.resolved_versions()
+            for t in v.terms.tiers
         ],
     }
     return {name: pa.Table.from_pylist(rows[name], schema=PROGRAM_SCHEMAS[name]) for name in PROGRAM_SCHEMAS}

@@ -1,0 +1,187 @@
+"""The encrypted store of Stripe webhook signing secrets (`attro secrets`), kept under state/."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from attro.settings import Settings
+
+STORE_FORMAT = "attro-secrets-v1"
+SECRET_PREFIX = "whsec_"
+
+
+class SecretStoreError(RuntimeError):
+    """The store cannot be used: wrong or malformed key, unreadable file, unknown id, bad secret."""
+
+
+@dataclass(frozen=True)
+class StoredSecret:
+    """One signing secret. `value` is never printed or logged; show `fingerprint` instead."""
+
+    id: str
+    added_at: str
+    value: str
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.value)
+
+
+def fingerprint(value: str) -> str:
+    """First 8 hex digits of the secret's SHA-256: enough to tell secrets apart, useless to forge."""
+    return hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+class SecretStore:
+    """`state/secrets.json`: the whole list encrypted as one Fernet token (AES-128-CBC + HMAC).
+
+    The key is ATTRO_MASTER_KEY when set, else `state/master.key`, created (mode 0600) on the first
+    write. The file is replaced atomically (temp file, fsync, rename) with mode 0600.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.state_dir = settings.state_dir
+        self.path = self.state_dir / "secrets.json"
+        self.key_path = self.state_dir / "master.key"
+        self._env_key = settings.master_key
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def load(self) -> list[StoredSecret]:
+        """Every stored secret, oldest first; [] when there is no store yet."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise SecretStoreError(f"cannot read the secret store {self.path}: {exc.strerror}") from None
+        try:
+            document = json.loads(raw)
+            if document.get("format") != STORE_FORMAT:
+                raise ValueError(document.get("format"))
+            token = document["token"].encode()
+        except (ValueError, KeyError, AttributeError, TypeError):
+            raise SecretStoreError(f"{self.path} is not an attro secret store") from None
+        fernet = self._fernet(create=False)
+        try:
+            plain = fernet.decrypt(token)
+        except InvalidToken:
+            raise SecretStoreError(
+                "cannot decrypt the secret store: wrong ATTRO_MASTER_KEY or key file"
+            ) from None
+        entries = json.loads(plain)
+        return [StoredSecret(e["id"], e["added_at"], e["value"]) for e in entries]
+
+    def values(self) -> list[str]:
+        """The signing secrets to verify with, in the order they were added."""
+        return [s.value for s in self.load()]
+
+    # -- changing -----------------------------------------------------------------------------
+
+    def add(self, value: str, now: datetime | None = None) -> tuple[StoredSecret, bool]:
+        """Store `value`; returns (the entry, True) or (the existing entry, False) if already stored."""
+        value = value.strip()
+        if not value.startswith(SECRET_PREFIX) or len(value) <= len(SECRET_PREFIX):
+            raise SecretStoreError(f"a Stripe webhook signing secret starts with {SECRET_PREFIX!r}")
+        if any(c.isspace() or c == "," for c in value):
+            raise SecretStoreError("a Stripe webhook signing secret has no spaces or commas")
+        with self._locked():
+            stored = self.load()
+            for entry in stored:
+                if entry.value == value:
+                    return entry, False
+            added_at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            entry = StoredSecret(id=f"sec_{secrets.token_hex(4)}", added_at=added_at, value=value)
+            self._save([*stored, entry])
+            return entry, True
+
+    def remove(self, secret_id: str) -> StoredSecret:
+        """Delete the secret with this id; SecretStoreError when there is none."""
+        with self._locked():
+            stored = self.load()
+            keep = [s for s in stored if s.id != secret_id]
+            if len(keep) == len(stored):
+                raise SecretStoreError(f"no stored secret with id {secret_id!r} (see `attro secrets list`)")
+            self._save(keep)
+            return next(s for s in stored if s.id == secret_id)
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _fernet(self, *, create: bool) -> Fernet:
+        if self._env_key:
+            key, origin = self._env_key.strip().encode(), "ATTRO_MASTER_KEY"
+        else:
+            origin = str(self.key_path)
+            if create and not self.key_path.exists():
+                self._create_key_file()
+            try:
+                key = self.key_path.read_bytes().strip()
+            except FileNotFoundError:
+                raise SecretStoreError(
+                    f"cannot decrypt the secret store: no ATTRO_MASTER_KEY and no key file {self.key_path}"
+                ) from None
+        try:
+            return Fernet(key)
+        except ValueError:
+            raise SecretStoreError(
+                f"{origin} is not a valid key (32 url-safe base64-encoded bytes; "
+                "make one with `python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`)"
+            ) from None
+
+    def _create_key_file(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return  # another process made it first; use theirs
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(Fernet.generate_key() + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def _save(self, entries: list[StoredSecret]) -> None:
+        plain = json.dumps([{"id": e.id, "added_at": e.added_at, "value": e.value} for e in entries])
+        token = self._fernet(create=True).encrypt(plain.encode()).decode()
+        data = json.dumps({"format": STORE_FORMAT, "token": token}).encode() + b"\n"
+        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
+        dir_fd = os.open(self.state_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Serialise read-modify-write between concurrent `attro secrets` commands."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.state_dir / "secrets.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
