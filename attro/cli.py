@@ -57,11 +57,32 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for line in export.header[1:]:
+        print(line)
+    for row in export.statement.iter_rows(named=True):
+        net, payable = row["net"], row["payable"]
+        print(f"  {row['affiliate_id']:<16} {row['currency']} net {net:>12}  payable {payable:>12}")
     for path in export.files:
         print(f"wrote {path}")
-    print(f"{export.period}: {export.lines.height} lines, {export.statement.height} statement rows")
-    for row in export.statement.iter_rows(named=True):
-        print(f"  {row['affiliate_id']:<16} {row['currency']} net {row['net']}")
+    return 0
+
+
+def _close_period(args: argparse.Namespace, settings: Settings) -> int:
+    from attro.periods import PeriodError, check_period, close_period
+    from pipelines.run import PipelineFailed, run_pipeline
+
+    try:
+        check_period(args.period)
+        print("bringing the warehouse up to date before closing…", flush=True)
+        run_pipeline(settings)
+        meta = close_period(settings, args.period, force=args.force)
+        run_pipeline(settings)  # publish the statements with their closed_at
+    except (PeriodError, PipelineFailed) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"closed {meta['period']} at {meta['closed_at']} ({meta['lines']} lines frozen)")
+    print(f"kept in {settings.state_dir / 'closed_periods' / meta['period']}")
+    print("later changes to its payments land as new lines in the first open month")
     return 0
 
 
@@ -88,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     commissions.add_argument("--format", default="csv", choices=["csv", "parquet", "xlsx"])
     commissions.add_argument("--out", default=None, help="directory (default $ATTRO_DATA_DIR/exports)")
     commissions.set_defaults(func=_export)
+
+    close = sub.add_parser("close-period", help="freeze a month's commission lines and statements")
+    close.add_argument("period", help="YYYY-MM, a month that is over")
+    close.add_argument("--force", action="store_true", help="close even with lines still pending")
+    close.set_defaults(func=_close_period)
     return parser
 
 

@@ -90,6 +90,7 @@ class Receiver:
             "ATTRO_STRIPE_WEBHOOK_SECRET": self.secret,
             "ATTRO_API_TOKEN": self.token,
             "ATTRO_COOKIE_SECURE": "false",
+            "ATTRO_MAX_CLICK_AGE_DAYS": "800",  # the story imports 14 months of edge-log clicks
         }
         log = (self.settings.data_dir / "demo-receiver.log").open("ab")
         self.process = subprocess.Popen(

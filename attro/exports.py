@@ -1,21 +1,41 @@
-"""Finance exports: a period's commission lines and per-affiliate statement, from the published warehouse."""
+"""Finance exports: a period's commission lines and per-affiliate statement, with a header.
+
+A closed period is exported from its frozen snapshot (state/closed_periods/), so exporting it twice
+gives byte-identical files; an open period is exported from the published warehouse and says when it
+was generated, since it can still change.
+"""
 
 from __future__ import annotations
 
+import io
+import json
 import os
-import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from attro.periods import PeriodError, check_period, load_closed
 from attro.settings import Settings
-from models.money import format_minor_expr
+from models.money import format_minor, format_minor_expr
 
-PERIOD_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 FORMATS = ("csv", "parquet", "xlsx")
+_MONEY = (
+    "opening_balance_minor",
+    "gross_minor",
+    "reversals_minor",
+    "reinstatements_minor",
+    "net_minor",
+    "closing_balance_minor",
+    "payable_minor",
+    "carried_forward_minor",
+    "approved_minor",
+    "pending_minor",
+)
 
 
 class ExportError(RuntimeError):
@@ -28,62 +48,102 @@ class Export:
     files: list[Path]
     lines: pl.DataFrame
     statement: pl.DataFrame
+    header: list[str]
 
 
-def check_period(period: str) -> str:
-    if not PERIOD_PATTERN.fullmatch(period):
-        raise ExportError(f"period must be YYYY-MM (e.g. 2026-10), got {period!r}")
-    return period
+def _utc(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        [
+            pl.col(n).dt.convert_time_zone("UTC")
+            for n, t in frame.schema.items()
+            if isinstance(t, pl.Datetime) and t.time_zone
+        ]
+    )
 
 
-def _read(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _from_warehouse(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     path = settings.warehouse_path
     if not path.exists():
         raise ExportError(f"no published warehouse at {path}: run `attro run` first")
     con = duckdb.connect(str(path), read_only=True)
     try:
-        lines = con.sql(
-            "select * from marts.commission_lines where period = ? and livemode order by earned_at, line_id",
-            params=[period],
-        ).pl()
-        statement = con.sql(
-            "select * from marts.affiliate_statements where period = ? order by affiliate_id, currency",
-            params=[period],
-        ).pl()
+        lines = con.sql("select * from marts.commission_lines where period = ?", params=[period]).pl()
+        statement = con.sql("select * from marts.affiliate_statements where period = ?", params=[period]).pl()
     finally:
         con.close()
-    lines = lines.select(
-        "period",
-        "affiliate_id",
-        "line_id",
-        "kind",
-        "status",
-        "earned_at",
-        "payable_on",
-        "payment_id",
-        "conversion_id",
-        "offer_id",
-        "rule",
-        "currency",
-        "base_amount_minor",
-        "amount_minor",
-        amount=format_minor_expr(pl.col("amount_minor"), pl.col("currency")),
+    return _utc(lines), _utc(statement)
+
+
+def _shape(lines: pl.DataFrame, statement: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    lines = (
+        lines.filter(pl.col("livemode"))
+        .sort("affiliate_id", "earned_at", "line_id")
+        .select(
+            "period",
+            "affiliate_id",
+            "line_id",
+            "kind",
+            "status",
+            pl.col("earned_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "payable_on",
+            "payment_id",
+            "conversion_id",
+            "offer_id",
+            "rule",
+            "currency",
+            "base_amount_minor",
+            "amount_minor",
+            amount=format_minor_expr(pl.col("amount_minor"), pl.col("currency")),
+        )
     )
-    money = [
-        "gross_minor",
-        "reversals_minor",
-        "reinstatements_minor",
-        "net_minor",
-        "approved_minor",
-        "pending_minor",
-    ]
-    statement = statement.with_columns(
-        [format_minor_expr(pl.col(c), pl.col("currency")).alias(c.removesuffix("_minor")) for c in money]
+    statement = (
+        statement.sort("affiliate_id", "currency")
+        .with_columns(
+            [
+                format_minor_expr(pl.col(c), pl.col("currency")).alias(c.removesuffix("_minor"))
+                for c in _MONEY
+            ],
+            closed_at=pl.col("closed_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        .drop("closed_at")
+        .select(
+            "period",
+            "affiliate_id",
+            "currency",
+            *[c for c in _MONEY],
+            *[c.removesuffix("_minor") for c in _MONEY],
+            "commission_lines",
+            "reversal_lines",
+            "reinstatement_lines",
+            "line_count",
+        )
     )
     return lines, statement
 
 
-def _atomic_write(target: Path, write: callable) -> None:
+def _header(period: str, closed_at: datetime | None, statement: pl.DataFrame, now: datetime) -> list[str]:
+    status = (
+        f"closed at {closed_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+        if closed_at
+        else f"open: can still change; generated at {now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    )
+    totals = (
+        statement.group_by("currency")
+        .agg(pl.col("gross_minor").sum(), pl.col("net_minor").sum(), pl.col("payable_minor").sum(), pl.len())
+        .sort("currency")
+    )
+    header = ["Attro commission statement", f"period: {period}", f"status: {status}"]
+    for cur, gross, net, payable, n in totals.iter_rows():
+        header.append(
+            f"totals {cur}: gross {format_minor(gross, cur)}, net {format_minor(net, cur)}, "
+            f"payable {format_minor(payable, cur)} ({n} affiliates)"
+        )
+    if totals.is_empty():
+        header.append("totals: no commission lines in this period")
+    return header
+
+
+def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
@@ -94,43 +154,81 @@ def _atomic_write(target: Path, write: callable) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _csv(header: list[str], statement: pl.DataFrame, lines: pl.DataFrame) -> bytes:
+    out = io.StringIO()
+    for line in header:
+        out.write(f"# {line}\n")
+    out.write("# section: statement\n")
+    out.write(statement.write_csv())
+    out.write("\n# section: lines\n")
+    out.write(lines.write_csv())
+    return out.getvalue().encode("utf-8")
+
+
 def export_commissions(
-    settings: Settings, period: str, fmt: str = "csv", out_dir: Path | None = None
+    settings: Settings,
+    period: str,
+    fmt: str = "csv",
+    out_dir: Path | None = None,
+    now: datetime | None = None,
 ) -> Export:
-    """Write the period's lines and statement; returns the files written."""
-    check_period(period)
+    """Write the period's statement and lines; returns what was written."""
+    try:
+        check_period(period)
+    except PeriodError as exc:
+        raise ExportError(str(exc)) from None
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    now = now or datetime.now(UTC)
     out = out_dir or settings.exports_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
-        if not os.access(out, os.W_OK):
-            raise PermissionError(f"{out} is not writable")
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".probe.", delete=True)  # noqa: SIM115
+        probe.close()
     except OSError as exc:
-        raise ExportError(f"cannot write to {out}: {exc}") from None
-    lines, statement = _read(settings, period)
+        raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from None
+    closed = load_closed(settings)
+    closed_at = closed.closed_at.get(period)
+    if closed_at is not None:
+        lines = closed.lines.filter(pl.col("period") == period)
+        statement = closed.statements.filter(pl.col("period") == period)
+    else:
+        lines, statement = _from_warehouse(settings, period)
+    header = _header(period, closed_at, statement, now)
+    lines, statement = _shape(lines, statement)
+    stem = f"commissions-{period}"
     files: list[Path] = []
     try:
-        if fmt == "xlsx":
-            target = out / f"commissions-{period}.xlsx"
+        if fmt == "csv":
+            target = out / f"{stem}.csv"
+            data = _csv(header, statement, lines)
+            _atomic_write(target, lambda tmp: tmp.write_bytes(data))
+            files.append(target)
+        elif fmt == "parquet":
+            meta = {"attro.header": json.dumps(header)}
+            for name, frame in (("statement", statement), ("lines", lines)):
+                target = out / f"{stem}.{name}.parquet"
+                _atomic_write(target, lambda tmp, f=frame: f.write_parquet(tmp, metadata=meta))
+                files.append(target)
+        else:
+            target = out / f"{stem}.xlsx"
 
             def workbook(tmp: Path) -> None:
                 import xlsxwriter
 
                 with xlsxwriter.Workbook(tmp) as wb:
-                    statement.write_excel(wb, worksheet="statement")
-                    lines.write_excel(wb, worksheet="lines")
+                    # a fixed creation time keeps a closed period's workbook byte-identical
+                    wb.set_properties(
+                        {"created": (closed_at or now).replace(tzinfo=None), "title": header[1]}
+                    )
+                    summary = wb.add_worksheet("summary")
+                    for row, line in enumerate(header):
+                        summary.write(row, 0, line)
+                    statement.write_excel(wb, worksheet="statement", autofit=False)
+                    lines.write_excel(wb, worksheet="lines", autofit=False)
 
             _atomic_write(target, workbook)
             files.append(target)
-        else:
-            for name, frame in (("commission-lines", lines), ("statement", statement)):
-                target = out / f"{name}-{period}.{fmt}"
-                if fmt == "csv":
-                    _atomic_write(target, lambda tmp, f=frame: f.write_csv(tmp))
-                else:
-                    _atomic_write(target, lambda tmp, f=frame: f.write_parquet(tmp))
-                files.append(target)
     except OSError as exc:
         raise ExportError(f"cannot write export to {out}: {exc}") from None
-    return Export(period=period, files=files, lines=lines, statement=statement)
+    return Export(period=period, files=files, lines=lines, statement=statement, header=header)

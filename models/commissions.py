@@ -205,6 +205,8 @@ def evaluate_conversions(
     tiers = tiers if tiers is not None else pl.DataFrame(schema=TIER_SCHEMA)
     frame = reached_tier(month_initial_conversions(lock_terms(conversions, offers)), tiers)
     is_percent = pl.col("offer_type") == "percent"
+    # N months are counted in calendar days (UTC): a renewal billed on the anniversary day is outside
+    # the period even when it was paid a few seconds earlier in the day than the first payment.
     period_end = pl.col("attributed_from_at").dt.offset_by(
         text(pl.col("recurring_months").fill_null(0), "mo")
     )
@@ -219,7 +221,10 @@ def evaluate_conversions(
         .then(pl.lit("test_mode"))
         .when((pl.col("recurring") == "first_payment") & (pl.col("payment_number") > 1))
         .then(pl.lit("outside_recurring_period"))
-        .when((pl.col("recurring") == "fixed_period") & (pl.col("occurred_at") >= period_end))
+        .when(
+            (pl.col("recurring") == "fixed_period")
+            & (pl.col("occurred_at").dt.date() >= period_end.dt.date())
+        )
         .then(pl.lit("outside_recurring_period"))
         .when(~is_percent & (pl.col("currency") != pl.col("offer_currency")))
         .then(pl.lit("currency_mismatch"))

@@ -1,6 +1,14 @@
-"""Affiliate statements: per period, affiliate and currency, what the ledger owes."""
+"""Affiliate statements: per period, affiliate and currency, what the ledger owes.
+
+A statement's `net_minor` is the period's (non-void, live) lines. Balances carry: a negative
+closing balance (more taken back than earned) is carried into the next statement of that
+affiliate and currency as `opening_balance_minor`; a positive one is payable (`payable_minor`)
+and not carried. Closed periods keep the statement frozen at closing.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 import polars as pl
 
@@ -8,38 +16,78 @@ STATEMENT_SCHEMA = {
     "period": pl.String,
     "affiliate_id": pl.String,
     "currency": pl.String,
+    "opening_balance_minor": pl.Int64,
     "gross_minor": pl.Int64,
     "reversals_minor": pl.Int64,
     "reinstatements_minor": pl.Int64,
     "net_minor": pl.Int64,
+    "closing_balance_minor": pl.Int64,
+    "payable_minor": pl.Int64,
+    "carried_forward_minor": pl.Int64,
     "approved_minor": pl.Int64,
     "pending_minor": pl.Int64,
     "commission_lines": pl.Int64,
     "reversal_lines": pl.Int64,
+    "reinstatement_lines": pl.Int64,
     "line_count": pl.Int64,
     "closed_at": pl.Datetime("us", "UTC"),
 }
 
 
-def affiliate_statements(lines: pl.DataFrame) -> pl.DataFrame:
-    """Sum live ledger lines per (period, affiliate, currency); test-mode lines never reach statements."""
+def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
+    """Sum live, non-void ledger lines per (period, affiliate, currency)."""
     kind = pl.col("kind")
     amount = pl.col("amount_minor")
     live = lines.filter(pl.col("livemode") & (pl.col("status") != "void"))
-    return (
-        live.group_by("period", "affiliate_id", "currency")
-        .agg(
-            gross_minor=amount.filter(kind == "commission").sum(),
-            reversals_minor=amount.filter(kind == "reversal").sum(),
-            reinstatements_minor=amount.filter(kind == "reinstatement").sum(),
-            net_minor=amount.sum(),
-            approved_minor=amount.filter(pl.col("status") == "approved").sum(),
-            pending_minor=amount.filter(pl.col("status") == "pending").sum(),
-            commission_lines=(kind == "commission").sum(),
-            reversal_lines=(kind == "reversal").sum(),
-            line_count=pl.len(),
-        )
-        .with_columns(closed_at=pl.lit(None))
-        .select([pl.col(n).cast(t) for n, t in STATEMENT_SCHEMA.items()])
-        .sort("period", "affiliate_id", "currency")
+    return live.group_by("period", "affiliate_id", "currency").agg(
+        gross_minor=amount.filter(kind == "commission").sum(),
+        reversals_minor=amount.filter(kind == "reversal").sum(),
+        reinstatements_minor=amount.filter(kind == "reinstatement").sum(),
+        net_minor=amount.sum(),
+        approved_minor=amount.filter(pl.col("status") == "approved").sum(),
+        pending_minor=amount.filter(pl.col("status") == "pending").sum(),
+        commission_lines=(kind == "commission").sum(),
+        reversal_lines=(kind == "reversal").sum(),
+        reinstatement_lines=(kind == "reinstatement").sum(),
+        line_count=pl.len(),
     )
+
+
+def affiliate_statements(
+    lines: pl.DataFrame,
+    frozen: pl.DataFrame | None = None,
+    closed: dict[str, datetime] | None = None,
+) -> pl.DataFrame:
+    """Statements for every period with lines: frozen ones as they were closed, the rest computed,
+    balances carried in period order."""
+    closed = closed or {}
+    frozen = frozen if frozen is not None else pl.DataFrame(schema=STATEMENT_SCHEMA)
+    computed = period_totals(lines.filter(~pl.col("period").is_in(sorted(closed))))
+    rows = sorted(
+        [("frozen", r) for r in frozen.iter_rows(named=True)]
+        + [("computed", r) for r in computed.iter_rows(named=True)],
+        key=lambda item: (item[1]["affiliate_id"], item[1]["currency"], item[1]["period"]),
+    )
+    out: list[dict] = []
+    carry: dict[tuple[str, str], int] = {}
+    for origin, row in rows:
+        key = (row["affiliate_id"], row["currency"])
+        if origin == "frozen":
+            out.append(row)
+            carry[key] = row["carried_forward_minor"] or 0
+            continue
+        opening = carry.get(key, 0)
+        closing = opening + row["net_minor"]
+        carry[key] = min(0, closing)
+        out.append(
+            {
+                **row,
+                "opening_balance_minor": opening,
+                "closing_balance_minor": closing,
+                "payable_minor": max(0, closing),
+                "carried_forward_minor": min(0, closing),
+                "closed_at": closed.get(row["period"]),
+            }
+        )
+    frame = pl.DataFrame(out, schema=STATEMENT_SCHEMA) if out else pl.DataFrame(schema=STATEMENT_SCHEMA)
+    return frame.sort("period", "affiliate_id", "currency")

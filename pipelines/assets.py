@@ -5,12 +5,15 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from attro.exports import export_commissions
+from attro.periods import load_closed
 from models.adjustments import ADJUSTMENT_SCHEMA, adjustment_lines, build_adjustments, void_fully_reversed
 from models.attribution import attribute
 from models.clicks import CLICK_SCHEMA, build_clicks
 from models.commissions import OFFER_SCHEMA, TIER_SCHEMA, commission_lines, evaluate_conversions
 from models.events import RAW_EVENT_SCHEMA, payment_observations
 from models.payments import PAYMENT_SCHEMA, build_payments
+from models.periods import apply_closed_periods
 from models.statements import affiliate_statements
 from pipelines.lib.loading import load_landing, load_program
 from pipelines.lib.warehouse import connect, publish, read_table, write_tables
@@ -28,7 +31,11 @@ def raw_stripe_events(attro: AttroResource) -> dg.MaterializeResult:
     """Verified Stripe events as landed, one row per event id, the event JSON whole in `payload`."""
     stats = load_landing(attro.settings, ("stripe_events",))["stripe_events"]
     return dg.MaterializeResult(
-        metadata={"new_events": stats["records"], "rejected_lines": stats["rejected_lines"]}
+        metadata={
+            "new_events": stats["new"],
+            "records_read": stats["records"],
+            "rejected_lines": stats["rejected_lines"],
+        }
     )
 
 
@@ -37,7 +44,11 @@ def raw_clicks(attro: AttroResource) -> dg.MaterializeResult:
     """Tracking-link clicks as landed (redirects and the bulk API), one row per click id."""
     stats = load_landing(attro.settings, ("clicks",))["clicks"]
     return dg.MaterializeResult(
-        metadata={"new_clicks": stats["records"], "rejected_lines": stats["rejected_lines"]}
+        metadata={
+            "new_clicks": stats["new"],
+            "records_read": stats["records"],
+            "rejected_lines": stats["rejected_lines"],
+        }
     )
 
 
@@ -150,9 +161,18 @@ def commission_lines_mart(attro: AttroResource) -> dg.MaterializeResult:
             read_table(con, "marts.payments", PAYMENT_SCHEMA),
             now,
         )
-        lines = void_fully_reversed(pl.concat([commissions, reversals])).sort("earned_at", "line_id")
+        computed = void_fully_reversed(pl.concat([commissions, reversals]))
+        closed = load_closed(attro.settings)
+        lines = apply_closed_periods(computed, closed.lines, closed.periods, now)
         write_tables(con, {"marts.commission_lines": lines})
-    return dg.MaterializeResult(metadata=_counts(lines=lines))
+    carried = lines.filter(pl.col("carried_from_period").is_not_null()).height
+    return dg.MaterializeResult(
+        metadata={
+            **_counts(lines=lines),
+            "closed_periods": len(closed.periods),
+            "carried_forward_lines": carried,
+        }
+    )
 
 
 @dg.asset(
@@ -164,7 +184,10 @@ def commission_lines_mart(attro: AttroResource) -> dg.MaterializeResult:
 def affiliate_statements_mart(attro: AttroResource) -> dg.MaterializeResult:
     """Per period, affiliate and currency: gross, reversals, net, approved and pending."""
     with connect(attro.settings) as con:
-        statements = affiliate_statements(read_table(con, "marts.commission_lines"))
+        closed = load_closed(attro.settings)
+        statements = affiliate_statements(
+            read_table(con, "marts.commission_lines"), closed.statements, closed.closed_at
+        )
         write_tables(con, {"marts.affiliate_statements": statements})
     return dg.MaterializeResult(metadata=_counts(statements=statements))
 
@@ -193,6 +216,26 @@ def warehouse_snapshot(attro: AttroResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
 
 
+@dg.asset(
+    key=["exports", "last_closed_period"],
+    deps=[["warehouse", "snapshot"]],
+    group_name="publish",
+    kinds={"csv", "parquet", "xlsx"},
+)
+def last_closed_period_export(attro: AttroResource) -> dg.MaterializeResult:
+    """Finance's export (CSV, Parquet, XLSX) of the most recently closed month; byte-identical reruns."""
+    closed = load_closed(attro.settings)
+    if not closed.periods:
+        return dg.MaterializeResult(metadata={"period": "none closed yet"})
+    period = max(closed.periods)
+    files = [
+        path
+        for fmt in ("csv", "parquet", "xlsx")
+        for path in export_commissions(attro.settings, period, fmt, now=attro.now()).files
+    ]
+    return dg.MaterializeResult(metadata={"period": period, "files": ", ".join(str(f) for f in files)})
+
+
 ASSETS = [
     raw_stripe_events,
     raw_clicks,
@@ -203,4 +246,5 @@ ASSETS = [
     commission_lines_mart,
     affiliate_statements_mart,
     warehouse_snapshot,
+    last_closed_period_export,
 ]

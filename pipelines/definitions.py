@@ -8,7 +8,7 @@ from attro.settings import Settings
 from pipelines.assets import ASSETS
 from pipelines.checks import CHECKS
 from pipelines.resources import AttroResource
-from pipelines.schedules import hourly, materialize_all
+from pipelines.schedules import export_last_closed_period, hourly, materialize_all, monthly_export
 from pipelines.sensors import new_landing_files
 
 
@@ -16,8 +16,8 @@ def build_definitions(attro: AttroResource) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[materialize_all],
-        schedules=[hourly],
+        jobs=[materialize_all, export_last_closed_period],
+        schedules=[hourly, monthly_export],
         sensors=[new_landing_files],
         resources={"attro": attro},
     )

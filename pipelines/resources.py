@@ -45,5 +45,9 @@ class AttroResource(dg.ConfigurableResource):
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[AttroResource]:
         # The lock spans the whole run (in-process executor): no other run interleaves its writes.
+        # Sensors and other evaluations outside a run only read files: no lock.
+        if context.run_id is None:
+            yield self
+            return
         with pipeline_lock(self.settings):
             yield self

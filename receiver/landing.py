@@ -27,18 +27,22 @@ class LandingError(RuntimeError):
 
 # Characters that str.splitlines() and some readers treat as line ends although JSON lets them
 # stand unescaped inside strings; escaping them keeps every record on one line for any reader.
-_LINE_BREAKERS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+_LINE_BREAKERS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 
 
 def dumps_record(record: dict[str, Any]) -> str:
     """One record as one NDJSON line (compact, UTF-8 kept as is, '\\n' terminated)."""
     text = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
-    return text.translate(_LINE_BREAKERS) + "\n"
+    # str.replace, each only when needed: str.translate with a table costs ~1 ms per 5 KB payload.
+    for char, escaped in _LINE_BREAKERS:
+        if char in text:
+            text = text.replace(char, escaped)
+    return text + "\n"
 
 
 def utc_timestamp(at: datetime) -> str:
     """RFC 3339 UTC with microseconds and a 'Z', the landing zone's one time format."""
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 @dataclass
@@ -53,7 +57,16 @@ class _OpenFile:
     fd: int
     path: Path
     day: date
+    inode: tuple[int, int]
     size: int = 0
+
+    def still_in_place(self) -> bool:
+        """False when the file was moved, deleted or its folder replaced behind our back."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == self.inode
 
 
 _STOP = object()
@@ -193,6 +206,10 @@ class LandingWriter:
         today = datetime.now(UTC).date()
         if self._file is not None and self._file.day != today:
             self._close_file()  # midnight UTC: the next record goes to the new date's folder
+        if self._file is not None and not self._file.still_in_place():
+            # Appending to an unlinked or moved file would "land" records nobody ever reads.
+            logger.warning(json.dumps({"event": "landing_file_moved", "stream": self.stream}))
+            self._close_file()
         if self._file is None:
             self._file = self._open_new_file(today)
         f = self._file
@@ -220,10 +237,11 @@ class LandingWriter:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             _fsync_dir(day_dir)  # the new file's name is durable before anything is acknowledged
+            st = os.fstat(fd)
         except OSError:
             os.close(fd)
             raise
-        return _OpenFile(fd=fd, path=path, day=day)
+        return _OpenFile(fd=fd, path=path, day=day, inode=(st.st_dev, st.st_ino))
 
     def _close_file(self) -> None:
         if self._file is not None:
@@ -233,10 +251,19 @@ class LandingWriter:
 
     @staticmethod
     def _resolve(batch: Iterable[_Waiter], error: Exception | None) -> None:
+        # One wake-up per event loop for the whole batch, not one per waiter.
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for waiter in batch:
+            by_loop.setdefault(waiter.loop, []).append(waiter.future)
+        for loop, futures in by_loop.items():
             # RuntimeError: the waiter's event loop is gone, nobody is listening any more.
             with contextlib.suppress(RuntimeError):
-                waiter.loop.call_soon_threadsafe(_settle, waiter.future, error)
+                loop.call_soon_threadsafe(_settle_all, futures, error)
+
+
+def _settle_all(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for future in futures:
+        _settle(future, error)
 
 
 def _settle(future: asyncio.Future[None], error: Exception | None) -> None:

@@ -12,7 +12,9 @@ from fastapi import FastAPI
 from attro.program import load_program
 from attro.settings import Settings
 from receiver.landing import LandingWriter
+from receiver.logs import RequestLogMiddleware
 from receiver.routes import api_router
+from receiver.signing_secrets import SigningSecrets
 
 EVENTS_STREAM = "stripe_events"
 CLICKS_STREAM = "clicks"
@@ -30,6 +32,16 @@ def _ensure_log_output() -> None:
     handler.setFormatter(logging.Formatter("%(message)s"))
     receiver_logger.addHandler(handler)
     receiver_logger.setLevel(logging.INFO)
+
+
+def _silence_access_log() -> None:
+    """uvicorn's access log prints client addresses and query strings; our request line replaces it."""
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+async def _noop() -> dict[str, bool]:
+    """The benchmark's baseline: the same server and middleware, no verification, no disk."""
+    return {"ok": True}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,6 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.program = program
     app.state.ip_salt = settings.ip_salt  # read (or created) once, not on every click
+    app.state.signing_secrets = SigningSecrets(settings)
     app.include_router(api_router)
+    if settings.benchmark_noop_route:
+        app.add_api_route("/_bench/noop", _noop, methods=["GET", "POST"], include_in_schema=False)
+    app.add_middleware(RequestLogMiddleware)
     _ensure_log_output()
+    _silence_access_log()
     return app

@@ -10,6 +10,7 @@ import dlt
 
 from attro.program import Program
 from attro.settings import Settings
+from pipelines.lib.warehouse import connect, table_exists
 from pipelines.sources.landing import landing_source
 from pipelines.sources.program import program_source
 
@@ -35,9 +36,27 @@ def load_landing(settings: Settings, streams: tuple[str, ...]) -> dict[str, Any]
     """Load new landing records of `streams`; returns per-stream counts (records, rejected_lines)."""
     stats: dict[str, Any] = {}
     pipeline = _pipeline(settings, "attro_landing", "raw")
+    before = _row_counts(settings, streams)
     source = landing_source(settings.landing_dir, streams=streams, stats=stats)
     pipeline.run(source)
+    after = _row_counts(settings, streams)
+    for stream in streams:
+        # records read include redeliveries of keys already in raw; `new` counts rows added
+        stats.setdefault(stream, {"records": 0, "rejected_lines": 0})
+        stats[stream]["new"] = after[stream] - before[stream]
     return stats
+
+
+def _row_counts(settings: Settings, streams: tuple[str, ...]) -> dict[str, int]:
+    if not settings.build_db_path.exists():
+        return dict.fromkeys(streams, 0)
+    with connect(settings, read_only=True) as con:
+        return {
+            s: con.sql(f"select count(*) from raw.{s}").fetchall()[0][0]
+            if table_exists(con, f"raw.{s}")
+            else 0
+            for s in streams
+        }
 
 
 def load_program(settings: Settings, program: Program) -> dict[str, int]:

@@ -23,21 +23,27 @@ from attro.click_ids import is_click_id, new_click_id
 from attro.program import Program
 from receiver.body import read_limited_body
 from receiver.click_record import UTM_FIELDS, click_record, hash_ip
-from receiver.deps import ApiTokenDep, ClickWriterDep, IpSaltDep, ProgramDep
+from receiver.deps import ApiTokenDep, ClickWriterDep, IpSaltDep, ProgramDep, SettingsDep
 from receiver.landing import LandingError
+from receiver.logs import annotate_request
 
 router = APIRouter(tags=["clicks"])
 
 MAX_BATCH_RECORDS = 10_000
 MAX_BATCH_BYTES = 32 * 1024 * 1024  # room for 10,000 records with long URLs and user agents
 CLOCK_SKEW = timedelta(seconds=60)
+# "Before the program existed", read as two bounds: nothing before 2000-01-01 is a real click for
+# any program (a zeroed or epoch timestamp from a broken exporter), and nothing older than
+# ATTRO_MAX_CLICK_AGE_DAYS (default 400: a year of backfill plus slack) can still be attributed by
+# any offer's window, so it is far more likely a wrong clock than a click worth keeping.
+EARLIEST_CLICK_AT = datetime(2000, 1, 1, tzinfo=UTC)
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 Text = Annotated[str, Field(max_length=8192)]
 
 
 class ClickIn(BaseModel):
-    """One click as sent to the bulk API. Validation context: `program`, `now`."""
+    """One click as sent to the bulk API. Validation context: `program`, `now`, `oldest`."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -71,6 +77,13 @@ class ClickIn(BaseModel):
         now: datetime = info.context["now"]
         if value > now + CLOCK_SKEW:
             raise ValueError("is in the future")
+        if value < EARLIEST_CLICK_AT:
+            raise ValueError("is before 2000-01-01, before any program existed")
+        oldest: datetime = info.context["oldest"]
+        if value < oldest:
+            raise ValueError(
+                f"is older than the backfill horizon ({oldest:%Y-%m-%d}, ATTRO_MAX_CLICK_AGE_DAYS)"
+            )
         return value.astimezone(UTC)
 
     @field_validator("click_id")
@@ -148,7 +161,11 @@ def _errors(index: int, exc: ValidationError) -> list[dict[str, Any]]:
 
 @router.post("/api/clicks", dependencies=[ApiTokenDep])
 async def receive_clicks(
-    request: Request, program: ProgramDep, ip_salt: IpSaltDep, writer: ClickWriterDep
+    request: Request,
+    settings: SettingsDep,
+    program: ProgramDep,
+    ip_salt: IpSaltDep,
+    writer: ClickWriterDep,
 ) -> Any:
     """Validate every record; land all in one append, or none (422 with per-record errors)."""
     body = await read_limited_body(request, MAX_BATCH_BYTES)
@@ -162,7 +179,8 @@ async def receive_clicks(
         )
 
     now = datetime.now(UTC)
-    context = {"program": program, "now": now}
+    oldest = max(EARLIEST_CLICK_AT, now - timedelta(days=settings.max_click_age_days))
+    context = {"program": program, "now": now, "oldest": oldest}
     clicks: list[ClickIn] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -175,6 +193,7 @@ async def receive_clicks(
             errors.extend(_errors(index, exc))
     if errors:
         invalid = len({e["index"] for e in errors})
+        annotate_request(request, outcome="rejected", records=len(items), invalid=invalid)
         return JSONResponse(
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             content={
@@ -204,7 +223,9 @@ async def receive_clicks(
     try:
         await writer.append(records)
     except LandingError:
+        annotate_request(request, outcome="landing_failed", records=len(records))
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "clicks could not be stored durably; retry later"
         ) from None
+    annotate_request(request, outcome="landed", records=len(records))
     return {"accepted": len(records), "click_ids": [r["click_id"] for r in records]}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
@@ -13,34 +12,42 @@ from attro.click_ids import new_click_id
 from receiver.click_record import UTM_FIELDS, click_record, hash_ip
 from receiver.deps import ClickWriterDep, IpSaltDep, ProgramDep, SettingsDep
 from receiver.landing import LandingError
-from receiver.logs import log_json
+from receiver.logs import annotate_request
 
 router = APIRouter(tags=["links"])
-logger = logging.getLogger(__name__)
 
 CLICK_ID_PARAM = "rd_click_id"
 COOKIE_NAME = "rd_click_id"
+# RFC 3986 query characters, plus '%' so the visitor's own escapes are kept as they are.
+_QUERY_SAFE = "!$'()*+,;=:@/?%-._~"
+
+
+def _param_name(segment: str) -> str:
+    return unquote_plus(segment.partition("=")[0])
 
 
 def redirect_location(destination: str, visitor_query: str, click_id: str | None) -> str:
     """The destination with the visitor's query kept and our click id added.
 
-    Scheme, host and path always come from the program file (no open redirect). The destination's
-    own parameters win over a visitor's of the same name; any `rd_click_id` is dropped (a visitor's
-    id is never trusted as ours) and ours, when we have one, is appended.
+    Scheme, host and path always come from the program file (no open redirect: the visitor's text
+    only ever lands after the '?'). The visitor's parameters pass through byte for byte, in order,
+    repeats and bare keys included; only characters that are never valid in a query (space, '#',
+    controls, non-ASCII) are percent-encoded. The destination's own parameters win over a visitor's
+    of the same name; any `rd_click_id` is dropped (a visitor's id is never trusted as ours) and
+    ours, when we have one, is appended.
     """
     parts = urlsplit(destination)
-    own = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != CLICK_ID_PARAM]
-    own_keys = {k for k, _ in own}
+    own = [seg for seg in parts.query.split("&") if seg and _param_name(seg) != CLICK_ID_PARAM]
+    taken = {_param_name(seg) for seg in own} | {CLICK_ID_PARAM}
     visitor = [
-        (k, v)
-        for k, v in parse_qsl(visitor_query, keep_blank_values=True)
-        if k != CLICK_ID_PARAM and k not in own_keys
+        quote(seg, safe=_QUERY_SAFE)
+        for seg in visitor_query.split("&")
+        if seg and _param_name(seg) not in taken
     ]
-    pairs = own + visitor
+    segments = own + visitor
     if click_id is not None:
-        pairs.append((CLICK_ID_PARAM, click_id))
-    return urlunsplit(parts._replace(query=urlencode(pairs)))
+        segments.append(f"{CLICK_ID_PARAM}={click_id}")
+    return urlunsplit(parts._replace(query="&".join(segments)))
 
 
 def click_cookie(click_id: str, max_age: int, *, secure: bool, domain: str | None) -> str:
@@ -86,8 +93,10 @@ async def follow_tracking_link(
     except LandingError:
         # The visitor still reaches the merchant's site: a lost click costs less than a lost
         # visitor. But no click id is handed out that the landing zone does not hold.
-        log_json(logger, logging.ERROR, "click", outcome="landing_failed", link_code=link.code)
+        annotate_request(request, outcome="landing_failed", link_code=link.code)
         click_id = None
+    else:
+        annotate_request(request, outcome="landed", link_code=link.code)
 
     response = RedirectResponse(
         redirect_location(link.destination, request.url.query, click_id),

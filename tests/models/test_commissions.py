@@ -45,13 +45,15 @@ def test_worked_example_99_a_month_at_20_percent_for_12_months_pays_237_60(
     assert lines["amount_minor"].sum() == 23760
 
 
-def test_fixed_period_ends_exactly_n_months_after_the_first_payment(
+def test_fixed_period_ends_on_the_anniversary_day_of_the_first_payment(
     conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
 ) -> None:
-    last_moment = START + timedelta(days=365) - timedelta(seconds=1)  # 2027-01-15 09:59:59
+    day_before = START.replace(year=2027) - timedelta(days=1)  # 2027-01-14, still inside 12 months
+    # the anniversary renewal, paid a few seconds earlier in the day than the first payment was
+    anniversary = START.replace(year=2027) - timedelta(seconds=5)
     conversions = conversions_frame(
-        conversion(9900, payment_number=12, at=last_moment, first_at=START),
-        conversion(9900, payment_number=13, at=START.replace(year=2027), first_at=START),
+        conversion(9900, payment_number=12, at=day_before, first_at=START),
+        conversion(9900, payment_number=13, at=anniversary, first_at=START),
     )
 
     evaluated = by_payment_number(evaluate_conversions(conversions, offers_frame(offer("pro-20"))))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -109,7 +109,6 @@ class Scenario:
     click_count: int
     payment_count: int
     conversion_count: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def write(self, settings: Settings, share: float = 1.0) -> None:
         """Land the landing history up to `share` of its bytes: files in landing order, so a cut

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -65,6 +66,12 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[
             missing = [f for f in REQUIRED_FIELDS[stream] if record.get(f) in (None, "")]
             if missing:
                 raise ValueError(f"missing {', '.join(missing)}")
+            for name in TIMESTAMP_FIELDS[stream]:
+                if record.get(name) is not None:
+                    try:
+                        datetime.fromisoformat(str(record[name]).replace("Z", "+00:00"))
+                    except ValueError:
+                        raise ValueError(f"{name} is not an RFC 3339 timestamp: {record[name]!r}") from None
             pa.Table.from_pylist([record], schema=schema)  # type check
         except (ValueError, TypeError, pa.ArrowException) as exc:
             text = raw.decode("utf-8", errors="replace").rstrip("\n")
@@ -82,13 +89,31 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[
     return good, bad
 
 
+TIMESTAMP_FIELDS = {"stripe_events": ("received_at",), "clicks": ("clicked_at", "received_at")}
+
+
+def _ts(name: str) -> pl.Expr:
+    return pl.col(name).str.to_datetime(time_zone="UTC", time_unit="us", strict=False)
+
+
+def _timestamps_parse(stream: str, table: pa.Table) -> bool:
+    frame = pl.from_arrow(table.select(list(TIMESTAMP_FIELDS[stream])))
+    assert isinstance(frame, pl.DataFrame)
+    bad = frame.select(
+        pl.any_horizontal(
+            [pl.col(n).is_not_null() & _ts(n).is_null() for n in TIMESTAMP_FIELDS[stream]]
+        ).sum()
+    ).item()
+    return bad == 0
+
+
 def _read_chunk(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pa.Table, list[dict]]:
     schema = LANDED_FIELDS[stream]
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     try:
         table = pa_json.read_json(io.BytesIO(chunk), parse_options=options)
         required_ok = all(table[name].null_count == 0 for name in REQUIRED_FIELDS[stream])
-        if required_ok:
+        if required_ok and _timestamps_parse(stream, table):
             return table.select(schema.names), []
     except pa.ArrowInvalid:
         pass
@@ -103,7 +128,7 @@ def _typed(stream: str, table: pa.Table) -> pa.Table:
     utc = pl.Datetime("us", "UTC")
 
     def ts(name: str) -> pl.Expr:
-        return pl.col(name).str.to_datetime(time_zone="UTC", time_unit="us").cast(utc)
+        return _ts(name).cast(utc)
 
     if stream == "stripe_events":
         frame = frame.with_columns(
@@ -116,7 +141,10 @@ def _typed(stream: str, table: pa.Table) -> pa.Table:
             received_at=ts("received_at"),
             is_bot=pl.col("is_bot").fill_null(False),
         )
-    frame = frame.unique(PRIMARY_KEYS[stream], keep="first", maintain_order=True)
+    # the earliest landing of a key wins, whichever file it is in (rebuilds pick the same copy)
+    frame = frame.sort("received_at", nulls_last=True, maintain_order=True).unique(
+        PRIMARY_KEYS[stream], keep="first", maintain_order=True
+    )
     return frame.to_arrow()
 
 

@@ -1,0 +1,114 @@
+"""Closed periods: frozen ledger lines never change; later changes land in the first open month.
+
+For every line of a closed month, the recomputed amount is compared with what was frozen (the line
+plus any corrections already frozen later). A difference becomes a new line in the first open month
+after it: the line itself when it was never frozen (a late event), else a `:correction:<month>`
+line of the difference. So sum(frozen) + sum(new lines) always equals a full recomputation.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+
+from models.commissions import COMMISSION_LINE_SCHEMA, with_status
+
+LEDGER_SCHEMA = {**COMMISSION_LINE_SCHEMA, "carried_from_period": pl.String}
+
+
+def next_month(period: str) -> str:
+    year, month = int(period[:4]), int(period[5:7])
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def first_open_after(period: str, closed: set[str]) -> str:
+    """The first month after `period` that is not closed."""
+    candidate = next_month(period)
+    while candidate in closed:
+        candidate = next_month(candidate)
+    return candidate
+
+
+def _base_id(line_id: pl.Expr) -> pl.Expr:
+    return line_id.str.replace(r":correction:\d{4}-\d{2}$", "")
+
+
+def _month_start(period: str) -> date:
+    return date(int(period[:4]), int(period[5:7]), 1)
+
+
+def apply_closed_periods(
+    computed: pl.DataFrame, frozen: pl.DataFrame, closed: set[str], now: datetime
+) -> pl.DataFrame:
+    """The ledger with closed months as frozen and every later difference carried forward."""
+    computed = computed.with_columns(carried_from_period=pl.lit(None, pl.String))
+    if not closed:
+        return computed.select([pl.col(n).cast(t) for n, t in LEDGER_SCHEMA.items()])
+    frozen = frozen.select(
+        [
+            pl.col(n).cast(t) if n in frozen.columns else pl.lit(None).cast(t).alias(n)
+            for n, t in LEDGER_SCHEMA.items()
+        ]
+    )
+    closed_list = sorted(closed)
+    is_closed = pl.col("period").is_in(closed_list)
+    open_lines = computed.filter(~is_closed)
+    in_closed = computed.filter(is_closed)
+    frozen_totals = frozen.group_by(base_id=_base_id(pl.col("line_id"))).agg(
+        frozen_minor=pl.col("amount_minor").sum(),
+        frozen_period=pl.col("period").min(),
+        template=pl.struct(pl.all()).sort_by("period").first(),
+    )
+    recomputed = in_closed.select(pl.col("line_id").alias("base_id"), pl.struct(pl.all()).alias("line"))
+    compared = (
+        recomputed.join(frozen_totals, on="base_id", how="full", coalesce=True)
+        .with_columns(
+            computed_minor=pl.col("line").struct.field("amount_minor").fill_null(0),
+            frozen_minor=pl.col("frozen_minor").fill_null(0),
+        )
+        .filter(pl.col("computed_minor") != pl.col("frozen_minor"))
+    )
+    carried: list[dict] = []
+    for row in compared.iter_rows(named=True):
+        line = row["line"] or row["template"]
+        natural = row["line"]["period"] if row["line"] else row["frozen_period"]
+        target = first_open_after(natural, closed)
+        delta = row["computed_minor"] - row["frozen_minor"]
+        if row["template"] is None:  # never frozen: the late line itself moves forward
+            carried.append({**line, "period": target, "carried_from_period": natural})
+            continue
+        kind = (
+            "reversal" if delta < 0 else ("commission" if line["kind"] == "commission" else "reinstatement")
+        )
+        carried.append(
+            {
+                **line,
+                "line_id": f"{row['base_id']}:correction:{target}",
+                "kind": kind,
+                "rule": f"correction of {row['base_id']} (frozen {row['frozen_minor']}, "
+                f"now {row['computed_minor']} {line['currency']})",
+                "amount_minor": delta,
+                "period": target,
+                "carried_from_period": natural,
+            }
+        )
+    moved = pl.DataFrame(carried, schema=LEDGER_SCHEMA) if carried else pl.DataFrame(schema=LEDGER_SCHEMA)
+    if not moved.is_empty():
+        # A carried line is never void: what it corrects was already frozen (and maybe paid).
+        moved = with_status(
+            moved.with_columns(
+                payable_on=pl.max_horizontal(
+                    "payable_on", pl.col("period").map_elements(_month_start, return_dtype=pl.Date)
+                )
+            ),
+            now,
+        )
+    ledger = pl.concat(
+        [
+            frozen,
+            open_lines.select([pl.col(n).cast(t) for n, t in LEDGER_SCHEMA.items()]),
+            moved.select([pl.col(n).cast(t) for n, t in LEDGER_SCHEMA.items()]),
+        ]
+    )
+    return ledger.sort("period", "earned_at", "line_id")

@@ -1,0 +1,181 @@
+"""The Dagster code location: what it defines, the landing sensor, the checks and the instance config."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from attro.settings import Settings
+from pipelines.checks import conversion_ids_unique, payment_ids_unique
+from pipelines.definitions import build_definitions
+from pipelines.lib.warehouse import pipeline_lock
+from pipelines.resources import AttroResource
+
+REPO = Path(__file__).resolve().parents[2]
+ASSET_KEYS = {  # at least these (DESIGN §3 tables and the published snapshot)
+    "raw/stripe_events",
+    "raw/clicks",
+    "program/affiliates",
+    "program/links",
+    "program/offers",
+    "program/offer_tiers",
+    "marts/clicks",
+    "marts/payments",
+    "marts/payment_adjustments",
+    "marts/rejected_events",
+    "marts/conversions",
+    "marts/unattributed_payments",
+    "marts/commission_lines",
+    "marts/affiliate_statements",
+    "warehouse/snapshot",
+}
+
+
+def definitions(settings: Settings) -> dg.Definitions:
+    return build_definitions(AttroResource.from_settings(settings))
+
+
+def evaluate_sensor(settings: Settings, cursor: str | None) -> dg.SensorResult:
+    sensor = definitions(settings).resolve_sensor_def("new_landing_files")
+    resources = {"attro": AttroResource.from_settings(settings)}
+    with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
+        result = sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_the_definitions_load_with_every_asset_job_schedule_sensor_and_check(kit) -> None:
+    defs = definitions(kit.settings())
+
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys >= ASSET_KEYS, ASSET_KEYS - keys
+    checks = {(key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys}
+    assert checks == {
+        ("marts/payments", "payment_ids_unique"),
+        ("marts/conversions", "conversion_ids_unique"),
+    }
+    assert all(spec.blocking for spec in payment_ids_unique.check_specs)
+
+    job = defs.resolve_job_def("materialize_all")
+    # the whole graph but the monthly export, which has its own job and schedule
+    assert {key.to_user_string() for key in job.asset_layer.selected_asset_keys} == keys - {
+        "exports/last_closed_period"
+    }
+    schedule = defs.resolve_schedule_def("materialize_all_hourly")
+    assert (schedule.job_name, schedule.cron_schedule, schedule.execution_timezone) == (
+        "materialize_all",
+        "0 * * * *",
+        "UTC",
+    )
+    assert defs.resolve_sensor_def("new_landing_files").job_name == "materialize_all"
+
+
+def test_the_code_location_module_loads() -> None:
+    import pipelines.definitions as location
+
+    dg.Definitions.validate_loadable(location.defs)
+
+
+def test_the_sensor_requests_a_run_only_when_landing_data_is_new(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+
+    nothing = evaluate_sensor(settings, cursor=None)
+    assert not nothing.run_requests and nothing.skip_reason is not None
+
+    landing.events(kit.sim(seed=1).bare_charge(kit.at, 100).events)
+    new = evaluate_sensor(settings, cursor=nothing.cursor)
+    assert len(new.run_requests) == 1
+    assert new.cursor is not None and new.cursor != nothing.cursor
+
+    same = evaluate_sensor(settings, cursor=new.cursor)
+    assert not same.run_requests and same.skip_reason is not None
+    assert same.cursor == new.cursor
+
+    landing.click("jane-pro", kit.at)  # a new file in another stream
+    grown = evaluate_sensor(settings, cursor=same.cursor)
+    assert len(grown.run_requests) == 1 and grown.cursor != same.cursor
+    assert grown.run_requests[0].run_key != new.run_requests[0].run_key
+
+
+def test_the_sensor_does_not_wait_for_a_run_in_progress(kit) -> None:
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=2).bare_charge(kit.at, 100).events)
+    results: list[dg.SensorResult] = []
+    thread = threading.Thread(target=lambda: results.append(evaluate_sensor(settings, None)), daemon=True)
+    with pipeline_lock(settings):  # a run is writing the build database
+        thread.start()
+        thread.join(timeout=2)
+        finished_during_run = bool(results)
+    thread.join(timeout=10)
+    assert finished_during_run
+
+
+def test_the_uniqueness_checks_fail_on_a_duplicate_id(kit) -> None:
+    settings = kit.settings()
+    settings.build_dir.mkdir(parents=True)
+    con = duckdb.connect(str(settings.build_db_path))
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.payments as select * from (values ('in_1'), ('in_1'), ('pi_2')) t(payment_id)"
+    )
+    con.execute(
+        "create table marts.conversions as select * from (values ('cv_1'), ('cv_2')) t(conversion_id)"
+    )
+    con.close()
+    attro = AttroResource.from_settings(settings)
+
+    payments = payment_ids_unique(attro=attro)
+    conversions = conversion_ids_unique(attro=attro)
+
+    assert not payments.passed and payments.metadata["duplicate_payment_ids"].value == 1
+    assert conversions.passed and conversions.metadata["duplicate_conversion_ids"].value == 0
+
+
+def test_a_job_run_with_a_bad_program_file_fails_and_publishes_nothing(kit) -> None:
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=3).bare_charge(kit.at, 100).events)
+    # The sensor or schedule starts the job directly, without run_pipeline's program pre-check.
+    settings.program_path.write_text(
+        settings.program_path.read_text(encoding="utf-8").replace('affiliate = "lena"', 'affiliate = "zoe"'),
+        encoding="utf-8",
+    )
+    job = definitions(settings).resolve_job_def("materialize_all")
+
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    assert [e.step_key for e in failures] == ["program_tables"]
+    error = failures[0].step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert str(settings.program_path) in error.message and "'zoe'" in error.message
+    assert not settings.warehouse_path.exists()
+
+
+def test_the_dagster_instance_runs_one_job_at_a_time(tmp_path: Path) -> None:
+    config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8"))
+    assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 1
+
+    home = tmp_path / "dagster_home"
+    shutil.copytree(REPO / "dagster_home", home, ignore=shutil.ignore_patterns("history", "storage", "*.db"))
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        coordinator = instance.run_coordinator
+        assert type(coordinator).__name__ == "QueuedRunCoordinator"
+        assert coordinator.get_run_queue_config().max_concurrent_runs == 1
+    finally:
+        instance.dispose()
