@@ -64,13 +64,14 @@ def _refund_rows(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, 
         livemode="livemode",
         source_event_id="event_id",
     )
-    failed = objs.group_by("charge").agg(any_failed=pl.col("status").is_in(_NOT_TAKEN).any())
-    return rows, rejected, failed
+    # every refund object seen (failed ones too) explains part of the charge's cumulative total
+    seen = objs.group_by("charge").agg(explained=pl.col("amount").filter(pl.col("amount") > 0).sum())
+    return rows, rejected, seen
 
 
 def refund_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Refund adjustments (negative amounts) per refund; plus rejected events."""
-    refunds, rejected_refunds, failed = _refund_rows(raw_events)
+    refunds, rejected_refunds, seen = _refund_rows(raw_events)
     charges, rejected_charges = decode_objects(
         raw_events.filter(pl.col("event_type") == "charge.refunded"), "charge"
     )
@@ -83,15 +84,10 @@ def refund_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataF
             delta=pl.col("amount_refunded") - pl.col("amount_refunded").shift(1, fill_value=0).over("obj_id"),
         )
     )
-    explained = refunds.group_by("charge_id").agg(explained=(-pl.col("amount_minor")).sum())
     cumulative = (
-        steps.join(explained, left_on="obj_id", right_on="charge_id", how="left")
-        .join(failed, left_on="obj_id", right_on="charge", how="left")
-        .with_columns(
-            explained=pl.col("explained").fill_null(0), any_failed=pl.col("any_failed").fill_null(False)
-        )
-        # refund objects win; the cumulative total only adds what they do not explain
-        .filter(~pl.col("any_failed"))
+        steps.join(seen, left_on="obj_id", right_on="charge", how="left")
+        .with_columns(explained=pl.col("explained").fill_null(0))
+        # refund objects win; the cumulative total only adds what no refund object explains
         .with_columns(
             unexplained=(pl.col("amount_refunded") - pl.col("explained")).clip(lower_bound=0),
         )

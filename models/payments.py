@@ -224,9 +224,14 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
     billing_reason = (
         pl.when(is_subscription)
         .then(
-            pl.col("invoice_billing_reason")
-            .replace_strict(_BILLING_REASONS, default="subscription_cycle")
-            .fill_null("subscription_create")
+            # a subscription payment seen only through its Checkout Session is the first one
+            pl.when(pl.col("invoice_billing_reason").is_null())
+            .then(pl.lit("subscription_create"))
+            .otherwise(
+                pl.col("invoice_billing_reason").replace_strict(
+                    _BILLING_REASONS, default="subscription_cycle"
+                )
+            )
         )
         .when(pl.col("checkout_session_id").is_not_null() | pl.col("invoice_id").is_null())
         .then(pl.lit("one_time"))
