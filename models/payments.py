@@ -114,7 +114,7 @@ def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
 def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
     """Pairs (component → invoice component) for charges that name no invoice (see module doc).
 
-    One-to-one, nearest in time first; only when customer, currency, amount and mode agree.
+    One-to-one, in time order; only when customer, currency, amount and mode agree.
     """
     summary = _component_summary(obs).filter(
         pl.col("confirmed") & pl.col("customer_id").is_not_null() & pl.col("amount_minor").is_not_null()
@@ -127,7 +127,9 @@ def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
         .join(invoices.select(*keys, invoice_component="component", invoice_paid_at="paid_at"), on=keys)
         .with_columns(gap=(pl.col("paid_at") - pl.col("invoice_paid_at")).abs())
         .filter(pl.col("gap") <= pl.duration(seconds=CHARGE_MATCH_WINDOW_SECONDS))
-        .sort("gap", "component", "invoice_component")
+        # in time order: each charge takes the earliest invoice still free (two look-alike
+        # subscriptions renewing seconds apart keep their own charges)
+        .sort("paid_at", "invoice_paid_at", "component", "invoice_component")
     )
     taken_charges: set[str] = set()
     taken_invoices: set[str] = set()

@@ -35,6 +35,7 @@ def raw_stripe_events(attro: AttroResource) -> dg.MaterializeResult:
             "new_events": stats["new"],
             "records_read": stats["records"],
             "rejected_lines": stats["rejected_lines"],
+            "torn_lines_waiting": stats.get("torn_lines_waiting", 0),
         }
     )
 
@@ -48,6 +49,7 @@ def raw_clicks(attro: AttroResource) -> dg.MaterializeResult:
             "new_clicks": stats["new"],
             "records_read": stats["records"],
             "rejected_lines": stats["rejected_lines"],
+            "torn_lines_waiting": stats.get("torn_lines_waiting", 0),
         }
     )
 

@@ -42,7 +42,7 @@ def load_landing(settings: Settings, streams: tuple[str, ...]) -> dict[str, Any]
     after = _row_counts(settings, streams)
     for stream in streams:
         # records read include redeliveries of keys already in raw; `new` counts rows added
-        stats.setdefault(stream, {"records": 0, "rejected_lines": 0})
+        stats.setdefault(stream, {"records": 0, "rejected_lines": 0, "torn_lines_waiting": 0})
         stats[stream]["new"] = after[stream] - before[stream]
     return stats
 

@@ -159,7 +159,31 @@ def _errors(index: int, exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
-@router.post("/api/clicks", dependencies=[ApiTokenDep])
+_OPENAPI = {
+    "requestBody": {
+        "required": True,
+        "description": "a JSON array of clicks, or NDJSON (Content-Type: application/x-ndjson)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "items": ClickIn.model_json_schema(),
+                    "maxItems": MAX_BATCH_RECORDS,
+                }
+            },
+        },
+    }
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "body is not UTF-8, not JSON, not an array or NDJSON"},
+    401: {"description": "missing or wrong bearer token"},
+    413: {"description": "more records or bytes than a batch may hold"},
+    422: {"description": "one or more records invalid; nothing was accepted"},
+    503: {"description": "no API token configured, or the clicks could not be landed durably"},
+}
+
+
+@router.post("/api/clicks", dependencies=[ApiTokenDep], openapi_extra=_OPENAPI, responses=_RESPONSES)
 async def receive_clicks(
     request: Request,
     settings: SettingsDep,

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", responses={503: {"description": "a landing folder does not take durable writes"}})
 def healthz(request: Request) -> JSONResponse:
     # A plain def: FastAPI runs it in a worker thread, so the probe's fsync never blocks the loop.
     writers = (request.app.state.event_writer, request.app.state.click_writer)

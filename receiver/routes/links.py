@@ -61,7 +61,12 @@ def click_cookie(click_id: str, max_age: int, *, secure: bool, domain: str | Non
     return "; ".join(attributes)
 
 
-@router.get("/r/{code}", response_class=RedirectResponse, status_code=status.HTTP_302_FOUND)
+@router.get(
+    "/r/{code}",
+    response_class=RedirectResponse,
+    status_code=status.HTTP_302_FOUND,
+    responses={404: {"description": "unknown tracking link (never a redirect)"}},
+)
 async def follow_tracking_link(
     code: str,
     request: Request,

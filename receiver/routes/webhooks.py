@@ -42,6 +42,7 @@ async def receive_stripe_webhook(request: Request) -> JSONResponse:
         annotate_request(request, event="stripe_webhook", outcome="no_secret_configured")
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no webhook secret configured")
     settings = state.settings
+    annotate_request(request, event="stripe_webhook", outcome="rejected")  # until proven otherwise
     body = await read_limited_body(request, settings.max_body_bytes)
     try:
         verify_signature(

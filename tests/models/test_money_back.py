@@ -174,13 +174,6 @@ def test_refund_that_failed_or_was_canceled_takes_nothing_back(
     assert marts.net == 1980
 
 
-@pytest.mark.xfail(
-    reason="BUG: when any refund of a charge failed, refund_adjustments drops the whole cumulative "
-    "charge.refunded stream of that charge, so another, succeeded refund known only from charge.refunded "
-    "(its refund.created not delivered, e.g. an endpoint subscribed to charge.refunded and "
-    "charge.refund.updated) is lost",
-    strict=True,
-)
 def test_failed_refund_does_not_cancel_another_refund_of_the_same_charge_seen_only_as_charge_refunded(
     sim: StripeSim, sale: Callable, ledger: Callable
 ) -> None:

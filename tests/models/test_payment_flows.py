@@ -240,12 +240,6 @@ def test_failed_async_checkout_never_becomes_a_payment_whatever_subset_arrives(
         assert build(delivered)[0].is_empty(), names(delivered)
 
 
-@pytest.mark.xfail(
-    reason="BUG: billing_reason of a subscription payment seen without its invoice events is "
-    "subscription_cycle: replace_strict(default=...) also maps null, so fill_null('subscription_create') "
-    "never applies (models/payments.py build_payments)",
-    strict=True,
-)
 @GENERATIONS
 def test_subscription_checkout_seen_only_through_its_session_is_a_subscription_create_payment(
     api: str, sim: StripeSim
@@ -290,7 +284,7 @@ def test_endpoint_switching_api_version_mid_subscription_gives_one_payment_per_i
 # the hard case: basil subscription charges that name no invoice ----------------------------------
 
 
-def test_basil_renewals_with_only_the_guides_three_events_are_one_payment_per_invoice_matched_by_customer_amount_time(
+def test_basil_renewals_with_only_the_guide_events_are_one_payment_per_invoice_by_customer_amount_time(
     sim: StripeSim, months_after: Callable
 ) -> None:
     first = sim.subscription_checkout(START, 9900, api_version=BASIL)
@@ -340,6 +334,30 @@ def test_two_same_amount_invoices_of_one_customer_a_minute_apart_are_matched_one
     assert payments["charge_id"].to_list() == [renew_one.charge, renew_two.charge]
     assert payments["subscription_id"].to_list() == [one.subscription, two.subscription]
     assert payments["match_method"].to_list() == ["customer_amount_time"] * 2
+
+
+def test_two_same_amount_invoices_of_one_customer_seconds_apart_each_keep_their_own_charge(
+    sim: StripeSim,
+) -> None:
+    customer = sim.new_customer()
+    one = sim.subscription_checkout(START, 9900, customer=customer, api_version=BASIL)
+    two = sim.subscription_checkout(START + timedelta(days=3), 9900, customer=customer, api_version=BASIL)
+    renew_one = sim.renewal(one.sub, START + timedelta(days=31), api_version=BASIL)
+    renew_two = sim.renewal(two.sub, START + timedelta(days=31, seconds=5), api_version=BASIL)
+    charged = [
+        datetime.fromtimestamp(f.first("charge.succeeded")["data"]["object"]["created"], UTC)
+        for f in (renew_one, renew_two)
+    ]
+    # Stripe charges before it marks the invoice paid: charge one, charge two, invoice one, invoice two
+    assert charged[0] < charged[1] < paid_at(renew_one) < paid_at(renew_two)
+    events = [e for f in (renew_one, renew_two) for e in of_types(f, {"invoice.paid", "charge.succeeded"})]
+
+    payments = build(events)[0]
+
+    assert dict(payments.select("payment_id", "charge_id").rows()) == {
+        renew_one.invoice: renew_one.charge,
+        renew_two.invoice: renew_two.charge,
+    }
 
 
 def test_window_is_15_minutes() -> None:

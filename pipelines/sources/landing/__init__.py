@@ -33,7 +33,11 @@ def stream_resource(landing_dir: Path, stream: str, stats: dict[str, Any]) -> Dl
         state = dlt.current.resource_state()
         offsets: dict[str, int] = state.setdefault("offsets", {})
         batch = read_new(stream, landing_dir / stream, offsets)
-        stats[stream] = {"records": batch.records.num_rows, "rejected_lines": batch.rejects.num_rows}
+        stats[stream] = {
+            "records": batch.records.num_rows,
+            "rejected_lines": batch.rejects.num_rows,
+            "torn_lines_waiting": batch.torn_lines,
+        }
         if batch.records.num_rows:
             yield batch.records
         if batch.rejects.num_rows:

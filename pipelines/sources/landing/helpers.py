@@ -33,6 +33,7 @@ class Batch:
     records: pa.Table
     rejects: pa.Table
     offsets: dict[str, int] = field(default_factory=dict)
+    torn_lines: int = 0  # files ending in a partial line, left for a later run
 
 
 def landing_files(stream_dir: Path) -> list[Path]:
@@ -152,13 +153,17 @@ def read_new(stream: str, stream_dir: Path, offsets: dict[str, int]) -> Batch:
     """Everything landed in a stream since `offsets` (file → byte offset of the next unread line)."""
     tables: list[pa.Table] = []
     rejects: list[dict] = []
+    torn = 0
     new_offsets = dict(offsets)
     for path in landing_files(stream_dir):
         rel = str(path.relative_to(stream_dir))
         start = offsets.get(rel, 0)
-        if path.stat().st_size <= start:
+        size = path.stat().st_size
+        if size <= start:
             continue
         chunk = _complete_chunk(path, start)
+        if start + len(chunk) < size:
+            torn += 1
         if not chunk:
             continue
         table, bad = _read_chunk(stream, rel, start, chunk)
@@ -171,6 +176,7 @@ def read_new(stream: str, stream_dir: Path, offsets: dict[str, int]) -> Batch:
         records=_typed(stream, combined),
         rejects=pa.Table.from_pylist(rejects, schema=REJECT_SCHEMA),
         offsets=new_offsets,
+        torn_lines=torn,
     )
 
 

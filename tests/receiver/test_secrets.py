@@ -1,0 +1,196 @@
+"""The encrypted secret store, `attro secrets`, and the receiver following it (rotation, removal)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import stat
+import time
+
+import pytest
+from cryptography.fernet import Fernet
+
+from attro.secrets import SecretStore, SecretStoreError, fingerprint
+from attro.secrets_cli import add_secrets_parser
+
+OLD = "whsec_old_rotation_secret_0001"
+NEW = "whsec_new_rotation_secret_0002"
+
+
+def attro_secrets(settings, monkeypatch, capsys, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+    """Run `attro secrets ...` as the CLI would, with this stdin; (exit code, stdout, stderr)."""
+    parser = argparse.ArgumentParser(prog="attro")
+    add_secrets_parser(parser.add_subparsers(dest="command", required=True))
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    args = parser.parse_args(["secrets", *argv])
+    code = args.func(args, settings)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def store_settings(make_settings):
+    """Settings without ATTRO_STRIPE_WEBHOOK_SECRET: the receiver uses the store."""
+    return make_settings(stripe_webhook_secret=None)
+
+
+def test_set_list_remove_round_trip_never_prints_the_secret(store_settings, monkeypatch, capsys):
+    code, out, _ = attro_secrets(store_settings, monkeypatch, capsys, "set-stripe", stdin=OLD + "\n")
+    assert code == 0
+    assert fingerprint(OLD) in out
+    attro_secrets(store_settings, monkeypatch, capsys, "set-stripe", stdin=NEW)
+
+    code, listing, _ = attro_secrets(store_settings, monkeypatch, capsys, "list")
+
+    assert code == 0
+    [old_entry, new_entry] = SecretStore(store_settings).load()
+    assert old_entry.id in listing and new_entry.id in listing
+    assert fingerprint(OLD) in listing and fingerprint(NEW) in listing
+    assert old_entry.added_at[:10] in listing
+    assert OLD not in listing and NEW not in listing and "whsec_" not in listing
+
+    code, out, _ = attro_secrets(store_settings, monkeypatch, capsys, "remove", old_entry.id)
+    assert code == 0
+    assert OLD not in out
+    assert SecretStore(store_settings).values() == [NEW]
+
+
+def test_the_secret_is_never_a_command_line_argument(store_settings, monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        attro_secrets(store_settings, monkeypatch, capsys, "set-stripe", OLD)
+
+
+def test_store_is_encrypted_at_rest_with_private_files(store_settings):
+    SecretStore(store_settings).add(OLD)
+
+    store_file = store_settings.state_dir / "secrets.json"
+    key_file = store_settings.state_dir / "master.key"
+    assert OLD.encode() not in store_file.read_bytes()
+    assert fingerprint(OLD).encode() not in store_file.read_bytes()
+    assert stat.S_IMODE(store_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not list(store_settings.state_dir.glob(".*.tmp"))  # replaced atomically, nothing left over
+
+
+def test_master_key_from_the_environment_is_used_and_no_key_file_is_made(make_settings):
+    key = Fernet.generate_key().decode()
+    settings = make_settings(stripe_webhook_secret=None, master_key=key)
+
+    SecretStore(settings).add(OLD)
+
+    assert not (settings.state_dir / "master.key").exists()
+    assert SecretStore(settings).values() == [OLD]
+    assert key not in repr(settings)
+
+
+def test_wrong_master_key_is_a_clear_error_not_a_traceback(make_settings, monkeypatch, capsys):
+    SecretStore(make_settings(stripe_webhook_secret=None, master_key=Fernet.generate_key().decode())).add(OLD)
+    wrong = make_settings(stripe_webhook_secret=None, master_key=Fernet.generate_key().decode())
+
+    with pytest.raises(SecretStoreError, match="wrong ATTRO_MASTER_KEY or key file"):
+        SecretStore(wrong).load()
+    code, out, err = attro_secrets(wrong, monkeypatch, capsys, "list")
+    assert code == 2
+    assert err.startswith("error: cannot decrypt the secret store")
+    assert "Traceback" not in err
+
+
+def test_malformed_master_key_says_how_to_make_one(make_settings):
+    settings = make_settings(stripe_webhook_secret=None, master_key="hunter2")
+
+    with pytest.raises(SecretStoreError, match="not a valid key"):
+        SecretStore(settings).add(OLD)
+
+
+@pytest.mark.parametrize("value", ["", "sk_live_123", "whsec_", "whsec_a,whsec_b", "whsec_a b"])
+def test_set_stripe_refuses_what_is_not_a_signing_secret(store_settings, monkeypatch, capsys, value):
+    code, _, err = attro_secrets(store_settings, monkeypatch, capsys, "set-stripe", stdin=value)
+
+    assert code == 2
+    assert err.startswith("error:")
+    assert SecretStore(store_settings).load() == []
+
+
+def test_remove_unknown_id_is_an_error(store_settings, monkeypatch, capsys):
+    code, _, err = attro_secrets(store_settings, monkeypatch, capsys, "remove", "sec_nope")
+
+    assert code == 2
+    assert "no stored secret" in err
+
+
+def test_adding_the_same_secret_twice_keeps_one(store_settings):
+    store = SecretStore(store_settings)
+    first, added = store.add(OLD)
+    again, added_again = store.add(OLD + "\n")
+
+    assert (added, added_again) == (True, False)
+    assert again.id == first.id
+    assert store.values() == [OLD]
+
+
+# -- the receiver and the store -------------------------------------------------------------------
+
+
+def post_signed(client, kit, secret: str, event_id: str):
+    body = kit.event_body(kit.stripe_event(event_id))
+    return client.post(
+        "/api/webhooks/stripe", content=body, headers={"Stripe-Signature": kit.sign(body, secret)}
+    )
+
+
+def test_receiver_verifies_with_both_stored_secrets_during_a_rotation(store_settings, make_client, kit):
+    store = SecretStore(store_settings)
+    store.add(OLD)
+    store.add(NEW)
+    client = make_client(store_settings)
+
+    assert post_signed(client, kit, OLD, "evt_old").status_code == 200
+    assert post_signed(client, kit, NEW, "evt_new").status_code == 200
+    assert post_signed(client, kit, "whsec_someone_else", "evt_x").status_code == 400
+
+
+def test_removing_a_secret_takes_effect_without_a_restart(store_settings, make_client, kit):
+    store = SecretStore(store_settings)
+    old_entry, _ = store.add(OLD)
+    client = make_client(store_settings)
+    assert post_signed(client, kit, OLD, "evt_1").status_code == 200
+
+    store.add(NEW)
+    store.remove(old_entry.id)
+    time.sleep(1.05)  # the receiver looks at the store file at most once a second
+
+    assert post_signed(client, kit, OLD, "evt_2").status_code == 400
+    assert post_signed(client, kit, NEW, "evt_3").status_code == 200
+
+
+def test_environment_secrets_take_precedence_over_the_store(make_settings, make_client, kit):
+    settings = make_settings(stripe_webhook_secret=NEW)
+    SecretStore(settings).add(OLD)
+    client = make_client(settings)
+
+    assert post_signed(client, kit, OLD, "evt_1").status_code == 400
+    assert post_signed(client, kit, NEW, "evt_2").status_code == 200
+
+
+def test_no_secret_anywhere_answers_503(store_settings, make_client, kit):
+    client = make_client(store_settings)
+
+    response = post_signed(client, kit, OLD, "evt_1")
+
+    assert response.status_code == 503
+    assert "no webhook secret" in response.json()["detail"]
+
+
+def test_undecryptable_store_fails_closed_with_503_and_a_clear_log_line(
+    make_settings, make_client, kit, caplog
+):
+    SecretStore(make_settings(stripe_webhook_secret=None, master_key=Fernet.generate_key().decode())).add(OLD)
+    wrong = make_settings(stripe_webhook_secret=None, master_key=Fernet.generate_key().decode())
+    caplog.set_level("INFO", logger="receiver")
+    client = make_client(wrong)
+
+    response = post_signed(client, kit, OLD, "evt_1")
+
+    assert response.status_code == 503
+    assert "wrong ATTRO_MASTER_KEY or key file" in caplog.text
+    assert OLD not in caplog.text
