@@ -325,7 +325,7 @@ def evaluate_conversions(
     return evaluated.select([pl.col(n).cast(t) for n, t in EVALUATED_SCHEMA.items()])
 
 
-def commission_lines(evaluated: pl.DataFrame, offers: pl.DataFrame, now: datetime) -> pl.DataFrame:
+def commission_lines(evaluated: pl.DataFrame, now: datetime) -> pl.DataFrame:
     """The ledger: one `commission` line per commissionable conversion, with its holding status.
 
     Reversal and reinstatement lines (refunds, disputes) are added by the adjustments rules.

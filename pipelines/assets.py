@@ -7,13 +7,13 @@ import polars as pl
 
 from attro.exports import export_commissions
 from attro.periods import load_closed
-from models.adjustments import ADJUSTMENT_SCHEMA, adjustment_lines, build_adjustments, void_fully_reversed
+from models.adjustments import ADJUSTMENT_SCHEMA, build_adjustments
 from models.attribution import attribute
 from models.clicks import CLICK_SCHEMA, build_clicks
-from models.commissions import OFFER_SCHEMA, TIER_SCHEMA, commission_lines, evaluate_conversions
+from models.commissions import OFFER_SCHEMA, TIER_SCHEMA, evaluate_conversions
 from models.events import RAW_EVENT_SCHEMA, payment_observations
+from models.ledger import build_ledger
 from models.payments import PAYMENT_SCHEMA, build_payments
-from models.periods import apply_closed_periods
 from models.statements import affiliate_statements
 from pipelines.lib.loading import load_landing, load_program
 from pipelines.lib.warehouse import connect, publish, read_table, write_tables
@@ -146,7 +146,7 @@ def attribution_marts(attro: AttroResource):
 
 @dg.asset(
     key=["marts", "commission_lines"],
-    deps=[["marts", "conversions"], ["marts", "payment_adjustments"], ["program", "offers"]],
+    deps=[["marts", "conversions"], ["marts", "payment_adjustments"]],
     group_name="marts",
     kinds={"polars"},
 )
@@ -154,18 +154,15 @@ def commission_lines_mart(attro: AttroResource) -> dg.MaterializeResult:
     """The commission ledger: one signed line per commission, reversal or reinstatement."""
     now = attro.now()
     with connect(attro.settings) as con:
-        commissions = commission_lines(
-            read_table(con, "marts.conversions"), read_table(con, "program.offers", OFFER_SCHEMA), now
-        )
-        reversals = adjustment_lines(
+        closed = load_closed(attro.settings)
+        lines = build_ledger(
+            read_table(con, "marts.conversions"),
             read_table(con, "marts.payment_adjustments", ADJUSTMENT_SCHEMA),
-            commissions,
             read_table(con, "marts.payments", PAYMENT_SCHEMA),
+            closed.lines,
+            closed.periods,
             now,
         )
-        computed = void_fully_reversed(pl.concat([commissions, reversals]))
-        closed = load_closed(attro.settings)
-        lines = apply_closed_periods(computed, closed.lines, closed.periods, now)
         write_tables(con, {"marts.commission_lines": lines})
     carried = lines.filter(pl.col("carried_from_period").is_not_null()).height
     return dg.MaterializeResult(

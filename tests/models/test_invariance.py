@@ -152,7 +152,7 @@ def build_marts(raw: pl.DataFrame, clicks: pl.DataFrame, offers: pl.DataFrame) -
     adjustments, _rejected_adjustments = build_adjustments(raw, payments)
     conversions, _unattributed = attribute(payments, clicks, offers)
     evaluated = evaluate_conversions(conversions, offers)
-    commissions = commission_lines(evaluated, offers, NOW)
+    commissions = commission_lines(evaluated, NOW)
     reversals = adjustment_lines(adjustments, commissions, payments, NOW)
     lines = void_fully_reversed(pl.concat([commissions, reversals]))
     marts = {

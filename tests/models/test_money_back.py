@@ -62,7 +62,7 @@ def ledger(clicks_frame: Callable, offers_frame: Callable) -> Callable[..., Mart
         adjustments, rejected_adjustments = build_adjustments(raw, payments)
         offers = offers_frame()
         conversions, _unattributed = attribute(payments, clicks_frame(*clicks), offers)
-        commissions = commission_lines(evaluate_conversions(conversions, offers), offers, now)
+        commissions = commission_lines(evaluate_conversions(conversions, offers), now)
         reversals = adjustment_lines(adjustments, commissions, payments, now)
         lines = void_fully_reversed(pl.concat([commissions, reversals])).sort("earned_at", "line_id")
         return Marts(payments, adjustments, pl.concat([rejected, rejected_adjustments]), lines)

@@ -105,7 +105,7 @@ def test_test_mode_payments_never_reach_a_statement_end_to_end(
     test = StripeSim(seed=2, livemode=False).one_time_checkout(START, 9900, click_id=test_visit["click_id"])
 
     evaluated = evaluate_flows([live, test], [live_visit, test_visit], offers)
-    statements = affiliate_statements(commission_lines(evaluated, offers, now=START + timedelta(days=60)))
+    statements = affiliate_statements(commission_lines(evaluated, now=START + timedelta(days=60)))
 
     assert statements.select("period", "affiliate_id", "currency", "net_minor", "approved_minor").rows() == [
         ("2026-01", "omar", "usd", 490, 490)

@@ -1,0 +1,27 @@
+"""The commission ledger: commission lines, their reversals and reinstatements, void, closed months."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+
+from models.adjustments import adjustment_lines, void_fully_reversed
+from models.commissions import commission_lines
+from models.periods import apply_closed_periods
+
+
+def build_ledger(
+    evaluated: pl.DataFrame,
+    adjustments: pl.DataFrame,
+    payments: pl.DataFrame,
+    frozen: pl.DataFrame,
+    closed: set[str],
+    now: datetime,
+) -> pl.DataFrame:
+    """Every line as of `now`: recomputed from conversions and adjustments, then closed months kept
+    as frozen and the differences carried into the first open month."""
+    commissions = commission_lines(evaluated, now)
+    reversals = adjustment_lines(adjustments, commissions, payments, now)
+    computed = void_fully_reversed(pl.concat([commissions, reversals]))
+    return apply_closed_periods(computed, frozen, closed, now)
