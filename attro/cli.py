@@ -34,11 +34,23 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except (ProgramError, PipelineFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for key in ("raw/stripe_events", "raw/clicks"):
-        print(f"  {key}: {report.get(key, {})}")
-    for key, values in report.items():
-        if key.startswith("marts/"):
-            print(f"  {key}: {values}")
+    events, clicks = report.get("raw/stripe_events", {}), report.get("raw/clicks", {})
+    print(
+        f"  loaded {events.get('new_events', 0)} new events and {clicks.get('new_clicks', 0)} new clicks"
+        f" ({events.get('rejected_lines', 0) + clicks.get('rejected_lines', 0)} corrupt landing lines"
+        " quarantined in raw.landing_rejects)"
+    )
+    for key, label in (
+        ("marts/payments", "payments"),
+        ("marts/payment_adjustments", "refunds and disputes"),
+        ("marts/conversions", "conversions"),
+        ("marts/unattributed_payments", "unattributed payments"),
+        ("marts/commission_lines", "commission lines"),
+        ("marts/affiliate_statements", "statement rows"),
+        ("marts/rejected_events", "events rejected (see marts.rejected_events)"),
+    ):
+        rows = next((v for k, v in report.get(key, {}).items() if k.endswith("_rows")), 0)
+        print(f"  {rows:>8} {label}")
     print(f"published {settings.warehouse_path}")
     return 0
 
