@@ -154,6 +154,25 @@ def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _atomic_write_all(writers: dict[Path, Callable[[Path], None]]) -> None:
+    """Write every file to a temp name first; rename them only once all were written."""
+    temps: dict[Path, Path] = {}
+    for target in writers:
+        if target.exists() and not target.is_file():
+            raise IsADirectoryError(f"{target} exists and is not a file")
+    try:
+        for target, write in writers.items():
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            os.close(fd)
+            temps[target] = Path(tmp_name)
+            write(temps[target])
+        for target, tmp in temps.items():
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+
+
 def _csv(header: list[str], statement: pl.DataFrame, lines: pl.DataFrame) -> bytes:
     out = io.StringIO()
     for line in header:
@@ -206,10 +225,11 @@ def export_commissions(
             files.append(target)
         elif fmt == "parquet":
             meta = {"attro.header": json.dumps(header)}
-            for name, frame in (("statement", statement), ("lines", lines)):
-                target = out / f"{stem}.{name}.parquet"
-                _atomic_write(target, lambda tmp, f=frame: f.write_parquet(tmp, metadata=meta))
-                files.append(target)
+            targets = {out / f"{stem}.statement.parquet": statement, out / f"{stem}.lines.parquet": lines}
+            _atomic_write_all(
+                {t: (lambda tmp, f=f: f.write_parquet(tmp, metadata=meta)) for t, f in targets.items()}
+            )
+            files.extend(targets)
         else:
             target = out / f"{stem}.xlsx"
 

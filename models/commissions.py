@@ -212,8 +212,11 @@ def evaluate_conversions(
     )
     occurred, anchor = pl.col("occurred_at"), pl.col("attributed_from_at")
     month_diff = (occurred.dt.year() - anchor.dt.year()) * 12 + occurred.dt.month() - anchor.dt.month()
-    # whole months since the first attributed payment (0 during the first month)
-    months_in = month_diff - (anchor.dt.offset_by(text(month_diff, "mo")) > occurred).cast(pl.Int64)
+    # whole months since the first attributed payment (0 during the first month), by calendar day
+    # like the end of a fixed period
+    months_in = month_diff - (
+        anchor.dt.offset_by(text(month_diff, "mo")).dt.date() > occurred.dt.date()
+    ).cast(pl.Int64)
     reason = (
         pl.when(pl.col("offer_type").is_null())
         .then(pl.lit("unknown_offer"))

@@ -2,8 +2,9 @@
 
 A statement's `net_minor` is the period's (non-void, live) lines. Balances carry: a negative
 closing balance (more taken back than earned) is carried into the next statement of that
-affiliate and currency as `opening_balance_minor`; a positive one is payable (`payable_minor`)
-and not carried. Closed periods keep the statement frozen at closing.
+affiliate and currency as `opening_balance_minor`; a positive one is paid, not carried.
+`payable_minor` is what can be paid now: opening balance plus approved lines, never negative.
+Closed periods keep the statement frozen at closing.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def affiliate_statements(
                 **row,
                 "opening_balance_minor": opening,
                 "closing_balance_minor": closing,
-                "payable_minor": max(0, closing),
+                # what can be paid now: approved lines (pending ones become payable once approved)
+                "payable_minor": max(0, opening + row["approved_minor"]),
                 "carried_forward_minor": min(0, closing),
                 "closed_at": closed.get(row["period"]),
             }

@@ -101,7 +101,7 @@ def compute_ledger(
     )
     conversions, _unattributed = attribute(payments, click_frame, offers)
     evaluated = evaluate_conversions(conversions, offers, tiers).sort("occurred_at", "payment_id")
-    commissions = commission_lines(evaluated, offers, now)
+    commissions = commission_lines(evaluated, now)
     reversals = adjustment_lines(adjustments, commissions, payments, now)
     computed = void_fully_reversed(pl.concat([commissions, reversals]))
     frozen = frozen if frozen is not None else pl.DataFrame(schema=LEDGER_SCHEMA)
@@ -249,10 +249,10 @@ class Site:
     def settings(self) -> Settings:
         return Settings(data_dir=self.root / "data", program=self.root / "program.toml")
 
-    def land_events(self, events: Iterable[Event], received_at: datetime, name: str = "host-1-0000aaaa") -> None:
-        path = (
-            self.settings.landing_dir / "stripe_events" / f"date={received_at:%Y-%m-%d}" / f"{name}.ndjson"
-        )
+    def land_events(
+        self, events: Iterable[Event], received_at: datetime, name: str = "host-1-0000aaaa"
+    ) -> None:
+        path = self.settings.landing_dir / "stripe_events" / f"date={received_at:%Y-%m-%d}" / f"{name}.ndjson"
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
             fh.write("".join(event_line(e, received_at) for e in events))
@@ -340,11 +340,15 @@ def _base_story(site: Site) -> None:
     def click(link: str, when: str) -> str:
         return site.land_click(link, utc(when) - timedelta(days=1))
 
-    sub = site.land(sim.subscription_checkout(utc("2026-01-10"), 9900, click_id=click("jane-pro", "2026-01-10")))
+    sub = site.land(
+        sim.subscription_checkout(utc("2026-01-10"), 9900, click_id=click("jane-pro", "2026-01-10"))
+    )
     assert sub.sub is not None and sub.invoice is not None
     ids["sub_first_invoice"] = sub.invoice
     ids["sub"] = sub.subscription or ""
-    ebook = site.land(sim.one_time_checkout(utc("2026-01-12"), 2500, click_id=click("lena-ebook", "2026-01-12")))
+    ebook = site.land(
+        sim.one_time_checkout(utc("2026-01-12"), 2500, click_id=click("lena-ebook", "2026-01-12"))
+    )
     ids["ebook_jan"] = ebook.payment_intent or ""
     site.flows["ebook_jan"] = ebook
     for key, when, amount, currency in (
@@ -395,6 +399,27 @@ def copy_site(tmp_path: Path) -> Callable[[Site], Site]:
     """`copy_site(site)`: a private copy of a site (data dir and program file) to change freely."""
     count = iter(range(100))
     return lambda site: _copy(site, tmp_path / f"copy-{next(count)}")
+
+
+@pytest.fixture(scope="session")
+def clone_site() -> Callable[[Site, Path], Site]:
+    """`clone_site(site, root)`: a copy of the site at `root` (for module-scoped fixtures)."""
+    return _copy
+
+
+def _landing_only(site: Site, root: Path) -> Site:
+    fresh = Site(root)
+    (root / "data").mkdir(parents=True)
+    shutil.copyfile(site.root / "program.toml", root / "program.toml")
+    shutil.copytree(site.settings.landing_dir, fresh.settings.landing_dir)
+    return fresh
+
+
+@pytest.fixture
+def landing_only(tmp_path: Path) -> Callable[[Site], Site]:
+    """`landing_only(site)`: a new site with the same program file and landing zone, nothing else
+    (no build, no warehouse, no closed periods): what a full recomputation starts from."""
+    return lambda site: _landing_only(site, tmp_path / "landing-only")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,140 @@
+"""`attro export commissions` and `attro close-period`: exit codes 0/2 and clear messages on bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from attro.cli import main
+
+
+@pytest.fixture
+def cli_site(closed_jan_site: Any, copy_site: Callable, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A copy of the January-closed site, named by ATTRO_DATA_DIR / ATTRO_PROGRAM as a user would."""
+    site = copy_site(closed_jan_site)
+    monkeypatch.setenv("ATTRO_DATA_DIR", str(site.settings.data_dir))
+    monkeypatch.setenv("ATTRO_PROGRAM", str(site.settings.program_path))
+    return site
+
+
+def closed_periods(site: Any) -> list[str]:
+    root = site.settings.state_dir / "closed_periods"
+    return sorted(p.name for p in root.iterdir())
+
+
+def test_export_commissions_writes_the_csv_and_prints_the_statement(
+    cli_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "exports"
+
+    code = main(["export", "commissions", "--period", "2026-01", "--format", "csv", "--out", str(out)])
+
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert (out / "commissions-2026-01.csv").is_file()
+    assert "period: 2026-01" in printed
+    assert "status: closed at 2026-03-20T12:00:00Z" in printed
+    assert "totals usd: gross 28.80, net 28.80, payable 28.80 (3 affiliates)" in printed
+    assert "jane" in printed and "19.80" in printed
+    assert f"wrote {out / 'commissions-2026-01.csv'}" in printed
+
+
+def test_export_defaults_to_the_data_dirs_exports_folder(
+    cli_site: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["export", "commissions", "--period", "2026-01", "--format", "xlsx"])
+
+    assert code == 0
+    assert (cli_site.settings.exports_dir / "commissions-2026-01.xlsx").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(
+            ["--period", "2026-13"], "error: period must be YYYY-MM (e.g. 2026-10), got '2026-13'", id="month"
+        ),
+        pytest.param(["--period", "26-10"], "error: period must be YYYY-MM", id="year"),
+        pytest.param(
+            ["--period", "2026-01", "--out", "{file}/sub"], "error: cannot write to", id="out-under-a-file"
+        ),
+    ],
+)
+def test_export_bad_input_exits_2_with_a_clear_message(
+    cli_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+
+    code = main(["export", "commissions", *[a.replace("{file}", str(blocker)) for a in args]])
+
+    captured = capsys.readouterr()
+    assert code == 2
+    assert message in captured.err
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(
+            ["export", "commissions", "--period", "2026-01", "--format", "pdf"], id="unknown-format"
+        ),
+        pytest.param(["export", "commissions"], id="no-period"),
+        pytest.param(["close-period"], id="close-without-period"),
+    ],
+)
+def test_usage_errors_exit_2(cli_site: Any, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+
+    assert exited.value.code == 2
+    assert "usage: attro" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("period", ["2026-13", "26-10", "2026-1", "last-month"])
+def test_close_period_refuses_a_malformed_period_before_touching_anything(
+    cli_site: Any, snapshot_tree: Callable, capsys: pytest.CaptureFixture[str], period: str
+) -> None:
+    before = snapshot_tree(cli_site.settings.data_dir)
+
+    code = main(["close-period", period])
+
+    assert code == 2
+    assert f"error: period must be YYYY-MM (e.g. 2026-10), got '{period}'" in capsys.readouterr().err
+    assert snapshot_tree(cli_site.settings.data_dir) == before
+
+
+def test_close_period_refuses_a_future_month_and_closes_nothing(
+    cli_site: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    future = datetime.now(UTC).year + 1
+
+    code = main(["close-period", f"{future}-01"])
+
+    assert code == 2
+    assert f"error: {future}-01 is not over yet" in capsys.readouterr().err
+    assert closed_periods(cli_site) == ["2026-01"]
+
+
+def test_close_period_closes_a_past_month_once(cli_site: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["close-period", "2026-02"])
+
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "closed 2026-02 at " in printed
+    assert f"kept in {cli_site.settings.state_dir / 'closed_periods' / '2026-02'}" in printed
+    assert closed_periods(cli_site) == ["2026-01", "2026-02"]
+    (count,) = cli_site.query(
+        "select count(*) from marts.affiliate_statements where period = '2026-02' and closed_at is not null"
+    )[0]
+    assert count == 2  # jane and omar, published with their closed_at
+
+    again = main(["close-period", "2026-02"])
+
+    assert again == 2
+    assert "error: 2026-02 was already closed at " in capsys.readouterr().err

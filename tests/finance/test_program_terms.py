@@ -1,0 +1,220 @@
+"""Offer terms in the program file: validated at load (file, entry and problem named), versions resolved."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from attro.program import ProgramError, load_program
+
+HEAD = """
+[[affiliates]]
+id = "jane"
+name = "Jane"
+"""
+LINK = """
+[[links]]
+code = "jane-x"
+affiliate = "jane"
+offer = "x"
+destination = "https://shop.example/"
+"""
+
+
+def program_file(tmp_path: Path, offer: str) -> Path:
+    path = tmp_path / "program.toml"
+    path.write_text(HEAD + '\n[[offers]]\nid = "x"\nname = "Offer X"\n' + offer + LINK, encoding="utf-8")
+    return path
+
+
+BAD_OFFERS = [
+    pytest.param(
+        'type = "percent"\npercent = 20\nrecurring = "monthly"\n',
+        ["offers[0] (id 'x').recurring", "'first_payment', 'lifetime' or 'fixed_period'"],
+        id="unknown-recurring-mode",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = -5\n',
+        ["offers[0] (id 'x').percent", "greater than 0"],
+        id="negative-rate",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 101\n',
+        ["offers[0] (id 'x').percent", "less than or equal to 100"],
+        id="rate-over-100",
+    ),
+    pytest.param(
+        'type = "flat"\namount_minor = -500\ncurrency = "usd"\n',
+        ["offers[0] (id 'x').amount_minor", "greater than 0"],
+        id="negative-flat-amount",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 10\n'
+        '[[offers.tiers]]\nname = "gold"\nmin_conversions = 5\npercent = 15\n'
+        '[[offers.tiers]]\nname = "silver"\nmin_conversions = 3\npercent = 12\n',
+        ["offers[0] (id 'x')", "tiers[1] ('silver'): min_conversions must increase (3 after 5)"],
+        id="tier-thresholds-do-not-increase",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 10\n'
+        '[[offers.tiers]]\nname = "a"\nmin_conversions = 3\npercent = 12\n'
+        '[[offers.tiers]]\nname = "b"\nmin_conversions = 3\npercent = 15\n',
+        ["offers[0] (id 'x')", "tiers[1] ('b'): min_conversions must increase (3 after 3)"],
+        id="tier-thresholds-repeat",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\n'
+        '[[offers.tiers]]\nname = "top"\nmin_conversions = 10\npercent = 15\n',
+        ["offers[0] (id 'x')", "tiers[0] ('top'): percent 15 is below the offer's 20"],
+        id="tier-rate-below-base-rate",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\n'
+        "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 25\n"
+        "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 30\n",
+        ["offers[0] (id 'x')", "versions[1]: effective_from 2026-02-01 repeats versions[0]"],
+        id="two-versions-same-effective-from",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\n'
+        "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 25\n"
+        "[[offers.versions]]\neffective_from = 2026-02-01T00:00:00Z\npercent = 30\n",
+        ["offers[0] (id 'x')", "versions[1]", "repeats versions[0]"],
+        id="same-effective-from-as-date-and-midnight",
+    ),
+    pytest.param(
+        'type = "flat"\namount_minor = 500\n',
+        ["offers[0] (id 'x')", "type = 'flat' needs amount_minor and currency"],
+        id="flat-without-currency",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\nmax_commission_minor = 5000\n',
+        ["offers[0] (id 'x')", "caps (max_commission_minor, max_customer_commission_minor) need currency"],
+        id="per-conversion-cap-without-currency",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\nmax_customer_commission_minor = 5000\n',
+        ["offers[0] (id 'x')", "need currency"],
+        id="per-customer-cap-without-currency",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\nrecurring = "fixed_period"\n',
+        ["offers[0] (id 'x')", "recurring = 'fixed_period' needs recurring_months"],
+        id="fixed-period-without-months",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\n[[offers.versions]]\neffective_from = 2026-02-01\ntype = "flat"\n',
+        ["offers[0] (id 'x')", "version from 2026-02-01: type = 'flat' needs amount_minor and currency"],
+        id="version-leaves-terms-incomplete",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\n[[offers.tiers]]\nname = "top"\nmin_conversions = 3\npercent = 25\n'
+        "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 30\n",
+        [
+            "offers[0] (id 'x')",
+            "version from 2026-02-01",
+            "tiers[0] ('top'): percent 25 is below the offer's 30",
+        ],
+        id="version-raises-base-above-inherited-tier",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\n[[offers.versions]]\neffective_from = 2026-02-01\npercentage = 25\n',
+        ["offers[0] (id 'x').versions[0].percentage", "Extra inputs are not permitted"],
+        id="misspelled-key-in-a-version",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 12.34567\n',
+        ["offers[0] (id 'x').percent", "decimal places"],
+        id="percent-with-more-than-4-decimals",
+    ),
+]
+
+
+@pytest.mark.parametrize(("offer", "fragments"), BAD_OFFERS)
+def test_a_bad_offer_is_refused_at_load_naming_file_entry_and_problem(
+    tmp_path: Path, offer: str, fragments: list[str]
+) -> None:
+    path = program_file(tmp_path, offer)
+
+    with pytest.raises(ProgramError) as refused:
+        load_program(path)
+
+    message = str(refused.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_decimal_percent_is_kept_exactly(tmp_path: Path) -> None:
+    offer = load_program(program_file(tmp_path, 'type = "percent"\npercent = 12.35\n')).offer("x")
+
+    assert offer.percent == Decimal("12.35")
+    assert load_program(program_file(tmp_path, 'type = "percent"\npercent = "12.5"\n')).offer(
+        "x"
+    ).percent == (Decimal("12.5"))
+
+
+def test_versions_build_on_the_previous_one_in_effective_from_order(tmp_path: Path) -> None:
+    offer = load_program(
+        program_file(
+            tmp_path,
+            'type = "percent"\npercent = 20\nrecurring = "fixed_period"\nrecurring_months = 12\n'
+            "holding_days = 14\n"
+            # listed out of order on purpose
+            '[[offers.versions]]\neffective_from = 2026-04-01\nrecurring = "lifetime"\n'
+            "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 25\n",
+        )
+    ).offer("x")
+
+    v1, v2, v3 = offer.resolved_versions()
+
+    assert (v1.version, v1.effective_at) == (1, None)
+    assert (v1.terms.percent, v1.terms.recurring, v1.terms.recurring_months) == (20, "fixed_period", 12)
+    assert (v2.version, v2.effective_at) == (2, datetime(2026, 2, 1, tzinfo=UTC))
+    assert (v2.terms.percent, v2.terms.recurring, v2.terms.recurring_months) == (25, "fixed_period", 12)
+    assert (v3.version, v3.effective_at) == (3, datetime(2026, 4, 1, tzinfo=UTC))
+    assert (v3.terms.percent, v3.terms.recurring, v3.terms.recurring_months) == (25, "lifetime", None)
+    assert v1.terms.holding_days == v2.terms.holding_days == v3.terms.holding_days == 14
+
+
+def test_a_version_switching_to_flat_drops_percent_and_tiers(tmp_path: Path) -> None:
+    offer = load_program(
+        program_file(
+            tmp_path,
+            'type = "percent"\npercent = 10\n'
+            '[[offers.tiers]]\nname = "top"\nmin_conversions = 3\npercent = 15\n'
+            '[[offers.versions]]\neffective_from = 2026-03-01\ntype = "flat"\n'
+            'amount_minor = 700\ncurrency = "eur"\n',
+        )
+    ).offer("x")
+
+    v1, v2 = offer.resolved_versions()
+
+    assert [t.name for t in v1.terms.tiers] == ["top"]
+    assert (v2.terms.type, v2.terms.percent, v2.terms.tiers) == ("flat", None, [])
+    assert (v2.terms.amount_minor, v2.terms.currency) == (700, "eur")
+
+
+def test_caps_with_their_currency_load(tmp_path: Path) -> None:
+    offer = load_program(
+        program_file(
+            tmp_path,
+            'type = "percent"\npercent = 20\ncurrency = "usd"\n'
+            "max_commission_minor = 5000\nmax_customer_commission_minor = 20000\n",
+        )
+    ).offer("x")
+
+    assert (offer.max_commission_minor, offer.max_customer_commission_minor, offer.currency) == (
+        5000,
+        20000,
+        "usd",
+    )
+
+
+def test_the_demo_program_file_loads() -> None:
+    program = load_program(Path(__file__).resolve().parents[2] / "data" / "program.toml")
+
+    assert {o.id for o in program.offers} >= {"pro-20", "lifetime-10", "ebook-flat"}
