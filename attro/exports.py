@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
-from attro.periods import PeriodError, check_period, load_closed
+from attro.periods import PeriodError, check_period, load_closed, read_published_period
 from attro.settings import Settings
 from models.money import format_minor, format_minor_expr
 
@@ -49,29 +48,6 @@ class Export:
     lines: pl.DataFrame
     statement: pl.DataFrame
     header: list[str]
-
-
-def _utc(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(
-        [
-            pl.col(n).dt.convert_time_zone("UTC")
-            for n, t in frame.schema.items()
-            if isinstance(t, pl.Datetime) and t.time_zone
-        ]
-    )
-
-
-def _from_warehouse(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    path = settings.warehouse_path
-    if not path.exists():
-        raise ExportError(f"no published warehouse at {path}: run `attro run` first")
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        lines = con.sql("select * from marts.commission_lines where period = ?", params=[period]).pl()
-        statement = con.sql("select * from marts.affiliate_statements where period = ?", params=[period]).pl()
-    finally:
-        con.close()
-    return _utc(lines), _utc(statement)
 
 
 def _shape(lines: pl.DataFrame, statement: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -212,7 +188,10 @@ def export_commissions(
         lines = closed.lines.filter(pl.col("period") == period)
         statement = closed.statements.filter(pl.col("period") == period)
     else:
-        lines, statement = _from_warehouse(settings, period)
+        try:
+            lines, statement = read_published_period(settings, period)
+        except PeriodError as exc:
+            raise ExportError(str(exc)) from None
     header = _header(period, closed_at, statement, now)
     lines, statement = _shape(lines, statement)
     stem = f"commissions-{period}"

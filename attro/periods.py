@@ -19,6 +19,7 @@ import duckdb
 import polars as pl
 
 from attro.settings import Settings
+from models.exprs import to_utc
 from models.periods import LEDGER_SCHEMA
 from models.statements import STATEMENT_SCHEMA
 
@@ -66,7 +67,8 @@ def load_closed(settings: Settings) -> ClosedPeriods:
     return ClosedPeriods(closed, pl.concat(lines), pl.concat(statements))
 
 
-def _published(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def read_published_period(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A period's commission lines and statements as the published warehouse has them."""
     path = settings.warehouse_path
     if not path.exists():
         raise PeriodError(f"no published warehouse at {path}: run `attro run` first")
@@ -78,21 +80,7 @@ def _published(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFr
         ).pl()
     finally:
         con.close()
-    utc = [
-        pl.col(n).dt.convert_time_zone("UTC")
-        for frame in (lines,)
-        for n, t in frame.schema.items()
-        if isinstance(t, pl.Datetime) and t.time_zone
-    ]
-    lines = lines.with_columns(utc)
-    statements = statements.with_columns(
-        [
-            pl.col(n).dt.convert_time_zone("UTC")
-            for n, t in statements.schema.items()
-            if isinstance(t, pl.Datetime) and t.time_zone
-        ]
-    )
-    return lines, statements
+    return to_utc(lines), to_utc(statements)
 
 
 def close_period(
@@ -108,7 +96,7 @@ def close_period(
     closed = load_closed(settings)
     if period in closed.closed_at:
         raise PeriodError(f"{period} was already closed at {closed.closed_at[period].isoformat()}")
-    lines, statements = _published(settings, period)
+    lines, statements = read_published_period(settings, period)
     pending = lines.filter(pl.col("status") == "pending")
     if pending.height and not force:
         last = pending["payable_on"].max()

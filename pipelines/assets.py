@@ -26,32 +26,28 @@ def _counts(**frames: pl.DataFrame) -> dict[str, int]:
     return {f"{name}_rows": frame.height for name, frame in frames.items()}
 
 
-@dg.asset(key=["raw", "stripe_events"], group_name="raw", kinds={"dlt", "duckdb"})
-def raw_stripe_events(attro: AttroResource) -> dg.MaterializeResult:
-    """Verified Stripe events as landed, one row per event id, the event JSON whole in `payload`."""
-    stats = load_landing(attro.settings, ("stripe_events",))["stripe_events"]
+def _landed(stream: str, new_label: str, attro: AttroResource) -> dg.MaterializeResult:
+    stats = load_landing(attro.settings, (stream,))[stream]
     return dg.MaterializeResult(
         metadata={
-            "new_events": stats["new"],
+            new_label: stats["new"],
             "records_read": stats["records"],
             "rejected_lines": stats["rejected_lines"],
             "torn_lines_waiting": stats.get("torn_lines_waiting", 0),
         }
     )
+
+
+@dg.asset(key=["raw", "stripe_events"], group_name="raw", kinds={"dlt", "duckdb"})
+def raw_stripe_events(attro: AttroResource) -> dg.MaterializeResult:
+    """Verified Stripe events as landed, one row per event id, the event JSON whole in `payload`."""
+    return _landed("stripe_events", "new_events", attro)
 
 
 @dg.asset(key=["raw", "clicks"], group_name="raw", kinds={"dlt", "duckdb"})
 def raw_clicks(attro: AttroResource) -> dg.MaterializeResult:
     """Tracking-link clicks as landed (redirects and the bulk API), one row per click id."""
-    stats = load_landing(attro.settings, ("clicks",))["clicks"]
-    return dg.MaterializeResult(
-        metadata={
-            "new_clicks": stats["new"],
-            "records_read": stats["records"],
-            "rejected_lines": stats["rejected_lines"],
-            "torn_lines_waiting": stats.get("torn_lines_waiting", 0),
-        }
-    )
+    return _landed("clicks", "new_clicks", attro)
 
 
 @dg.multi_asset(

@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from attro.settings import Settings
+from models.exprs import to_utc
 
 
 class PipelineBusyError(RuntimeError):
@@ -81,14 +82,7 @@ def read_table(
     if not table_exists(con, qualified):
         return pl.DataFrame(schema=dict(schema or {}))
     frame = con.sql(f"select * from {qualified}").pl()
-    # DuckDB hands TIMESTAMPTZ back in the session zone (e.g. Etc/UTC); the models speak UTC.
-    frame = frame.with_columns(
-        [
-            pl.col(name).dt.convert_time_zone("UTC")
-            for name, dtype in frame.schema.items()
-            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None
-        ]
-    )
+    frame = to_utc(frame)
     if schema is None:
         return frame
     return frame.select(
