@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from attro.secrets_cli import add_secrets_parser
 from attro.settings import Settings
 
 
@@ -101,6 +102,7 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attro", description="Affiliate conversion tracking for Stripe.")
     sub = parser.add_subparsers(dest="command", required=True)
+    add_secrets_parser(sub)
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
     serve.add_argument("--host", default="127.0.0.1")

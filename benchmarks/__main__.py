@@ -1,10 +1,26 @@
-"""`python -m benchmarks`: run every benchmark (today: the webhook load benchmark)."""
+"""`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
+
+`python -m benchmarks webhooks [...]` or `python -m benchmarks landing [...]` runs one of them.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks.webhook_load import main
+from benchmarks import landing_load, webhook_load
+
+BENCHMARKS = {"webhooks": webhook_load.main, "landing": landing_load.main}
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in BENCHMARKS:
+        return BENCHMARKS[argv[0]](argv[1:])
+    status = 0
+    for name, run in BENCHMARKS.items():
+        print(f"== {name} ==", flush=True)
+        status |= run([])
+    return status
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

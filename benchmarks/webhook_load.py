@@ -250,9 +250,8 @@ def run(concurrency: int, seconds: float, rate: float) -> int:
     )
     print(_row(f"p99 latency at {rate:.0f} req/s", p99_at_rate, base_rate.percentile_ms(0.99), "ms"))
     print()
-    print(
-        f"  webhooks answered 2xx: {len(acknowledged)}, found in the landing zone: {len(acknowledged) - len(missing)}"
-    )
+    found = len(acknowledged) - len(missing)
+    print(f"  webhooks answered 2xx: {len(acknowledged)}, found in the landing zone: {found}")
     for name, result in (
         ("webhooks", hook),
         ("no-op", base),
@@ -266,7 +265,8 @@ def run(concurrency: int, seconds: float, rate: float) -> int:
     verdict = {True: "met", False: "MISSED"}
     print()
     print(
-        f"  target: webhook throughput >= {TARGET_RATIO:.0%} of no-op: {ratio:.0%}, {verdict[ratio >= TARGET_RATIO]}"
+        f"  target: webhook throughput >= {TARGET_RATIO:.0%} of no-op: {ratio:.0%}, "
+        f"{verdict[ratio >= TARGET_RATIO]}"
     )
     print(
         f"  target: p99 < {TARGET_P99_MS:.0f} ms at {rate:.0f} req/s: {p99_at_rate:.1f} ms, "

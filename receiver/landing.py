@@ -18,6 +18,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,6 +40,25 @@ def dumps_record(record: dict[str, Any]) -> str:
         if char in text:
             text = text.replace(char, escaped)
     return text + "\n"
+
+
+_LINE_BREAKERS_UTF8 = tuple((c.encode(), e.encode()) for c, e in _LINE_BREAKERS)
+
+
+def encode_record(record: dict[str, Any]) -> bytes:
+    """`dumps_record(record)` as UTF-8 bytes, through orjson (several times faster on big payloads).
+
+    Falls back to the standard library for what orjson refuses (integers over 64 bits, odd types),
+    so both paths give the same line for every record.
+    """
+    try:
+        data = orjson.dumps(record)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return dumps_record(record).encode("utf-8")
+    for char, escaped in _LINE_BREAKERS_UTF8:
+        if char in data:
+            data = data.replace(char, escaped)
+    return data + b"\n"
 
 
 def utc_timestamp(at: datetime) -> str:
@@ -122,7 +143,7 @@ class LandingWriter:
         if not records:
             return
         try:
-            data = "".join(dumps_record(r) for r in records).encode("utf-8")
+            data = b"".join([encode_record(r) for r in records])
         except (TypeError, ValueError) as exc:
             raise LandingError(f"record is not JSON-serialisable: {exc}") from exc
         loop = asyncio.get_running_loop()

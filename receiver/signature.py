@@ -8,6 +8,8 @@ import json
 import time
 from typing import Any
 
+import orjson
+
 # A Stripe header holds a timestamp and one v1 signature per active endpoint secret; more than this
 # is not Stripe, and bounding it bounds the work an attacker can ask for.
 MAX_SIGNATURES = 8
@@ -31,9 +33,11 @@ def parse_signature_header(header: str) -> tuple[int, list[bytes]]:
     signatures: list[bytes] = []
     for part in header.split(","):
         key, sep, value = part.partition("=")
-        if not sep:
-            continue
         key, value = key.strip(), value.strip()
+        if not sep:
+            if key in ("t", "v1"):  # a bare `t` or `v1` is no Stripe header (Stripe's parser fails too)
+                raise WebhookRejected(f"malformed Stripe-Signature header ({key!r} without a value)")
+            continue
         if key == "t":
             timestamps.append(value)
         elif key == "v1" and value:
@@ -93,11 +97,14 @@ def parse_event(body: bytes) -> tuple[str, dict[str, Any]]:
     except UnicodeDecodeError:
         raise WebhookRejected("body is not UTF-8 text") from None
     try:
-        event = json.loads(payload)
-    except ValueError:  # RecursionError is not a ValueError: see below
-        raise WebhookRejected("body is not JSON") from None
-    except RecursionError:
-        raise WebhookRejected("body is not JSON (nested too deeply)") from None
+        event = orjson.loads(body)  # fast path; it refuses some valid JSON (big ints, NaN, depth)
+    except orjson.JSONDecodeError:
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            raise WebhookRejected("body is not JSON") from None
+        except RecursionError:  # not a ValueError
+            raise WebhookRejected("body is not JSON (nested too deeply)") from None
     problem = event_shape_problem(event)
     if problem:
         raise WebhookRejected(f"not a Stripe event: {problem}")

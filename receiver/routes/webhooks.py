@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from receiver.body import read_limited_body
 from receiver.landing import LandingError, LandingWriter, utc_timestamp
@@ -27,6 +28,22 @@ _OPENAPI = {
     ],
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the event is durably landed (also for a duplicate delivery)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["received", "event_id", "type"],
+                    "properties": {
+                        "received": {"type": "boolean"},
+                        "event_id": {"type": "string"},
+                        "type": {"type": "string"},
+                    },
+                }
+            }
+        },
+    },
     400: {"description": "missing or invalid signature, stale or future timestamp, not a Stripe event"},
     413: {"description": "body larger than ATTRO_MAX_BODY_BYTES"},
     503: {"description": "no signing secret, or the event could not be landed durably (retry)"},
@@ -34,7 +51,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/api/webhooks/stripe", openapi_extra=_OPENAPI, responses=_RESPONSES)
-async def receive_stripe_webhook(request: Request) -> JSONResponse:
+async def receive_stripe_webhook(request: Request) -> Response:
     """Land a verified Stripe event; 200 only once it is fsynced (Stripe retries otherwise)."""
     state = request.app.state
     signing_secrets: list[str] = state.signing_secrets.current()
@@ -76,4 +93,5 @@ async def receive_stripe_webhook(request: Request) -> JSONResponse:
             status.HTTP_503_SERVICE_UNAVAILABLE, "event could not be stored durably; retry later"
         ) from None
     annotate_request(request, outcome="landed")
-    return JSONResponse({"received": True, "event_id": event_id, "type": event_type})
+    answer = {"received": True, "event_id": event_id, "type": event_type}
+    return Response(orjson.dumps(answer), media_type="application/json")

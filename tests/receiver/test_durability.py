@@ -174,7 +174,7 @@ def test_kill_9_mid_flood_loses_no_acknowledged_event_and_duplicates_none(settin
 
         async def flood_and_kill(server: Server = server, cycle: int = cycle) -> dict:
             flood = asyncio.create_task(_flood(kit, [server.url], f"c{cycle}", 3000, stop_after=5))
-            await asyncio.sleep(rng.uniform(1.0, 2.0))
+            await asyncio.sleep(rng.uniform(1.5, 2.5))
             server.kill()
             return await flood
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import schemathesis
 import stripe
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from schemathesis.checks import (
     content_type_conformance,
@@ -118,6 +118,7 @@ def _v1_values(noise: list[str]) -> list[str]:
 def test_verification_agrees_with_stripe_except_that_it_also_refuses_the_future(
     body, age, noise, position, other_secret_first
 ):
+    assume(abs(abs(age) - TOLERANCE) > 2)  # two clocks read at different moments: no coin flips
     now = int(time.time())
     t = now - age
     parts = [f"t={t}", f"v1={expected_signature(body, t, SECRET).decode()}"]
@@ -126,6 +127,7 @@ def test_verification_agrees_with_stripe_except_that_it_also_refuses_the_future(
     header = ",".join(parts)
     secrets = ["whsec_other", SECRET] if other_secret_first else [SECRET]
     stripe_accepts = _stripe_accepts(body, header)
+    note(f"header={header!r} age={age}")
     try:
         verify_signature(body, header, secrets, TOLERANCE, now=time.time())
     except WebhookRejected:
@@ -138,7 +140,7 @@ def test_verification_agrees_with_stripe_except_that_it_also_refuses_the_future(
         assert abs(time.time() - t) <= TOLERANCE + 1
     # Stricter than Stripe only where meant: a future timestamp, a second `t`, a non-ASCII v1.
     plain = "t" not in _keys(noise) and all(v.isascii() for v in _v1_values(noise))
-    if stripe_accepts and plain and age >= -TOLERANCE + 1:
+    if stripe_accepts and plain and age >= -TOLERANCE:
         assert ours
 
 
@@ -221,3 +223,14 @@ def test_api_conforms_to_its_own_openapi_schema_and_never_answers_500(make_setti
             case.call_and_validate(headers={"Authorization": f"Bearer {kit.API_TOKEN}"}, checks=checks)
 
         call()
+
+
+@pytest.mark.parametrize("extra", [",v1", ",t", ", v1 "])
+def test_a_bare_t_or_v1_item_makes_the_header_malformed_even_beside_a_good_signature(extra):
+    # Found by the property above: Stripe's parser fails on these, so we refuse them too.
+    body = b'{"id":"evt_1"}'
+    t = int(time.time())
+    header = f"t={t},v1={expected_signature(body, t, SECRET).decode()}{extra}"
+
+    with pytest.raises(WebhookRejected, match="malformed"):
+        verify_signature(body, header, [SECRET], TOLERANCE)
