@@ -17,8 +17,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from attro.stripe_sim import sign_header
 from receiver.main import create_app
-from receiver.signature import WebhookRejected, expected_signature, parse_signature_header, verify_signature
+from receiver.signature import WebhookRejected, parse_signature_header, verify_signature
 
 SECRET = "whsec_fuzz_0123456789"
 TOLERANCE = 300
@@ -29,6 +30,11 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
+
+
+def v1(body: bytes, t: int, secret: str) -> str:
+    """The hex signature Stripe would send for this body and timestamp."""
+    return sign_header(body, secret, t).split(",v1=")[1]
 
 
 def event_like() -> st.SearchStrategy[dict]:
@@ -121,7 +127,7 @@ def test_verification_agrees_with_stripe_except_that_it_also_refuses_the_future(
     assume(abs(abs(age) - TOLERANCE) > 2)  # two clocks read at different moments: no coin flips
     now = int(time.time())
     t = now - age
-    parts = [f"t={t}", f"v1={expected_signature(body, t, SECRET).decode()}"]
+    parts = [f"t={t}", f"v1={v1(body, t, SECRET)}"]
     parts[1:1] = noise[:position]
     parts += noise[position:]
     header = ",".join(parts)
@@ -148,7 +154,7 @@ def test_a_signature_for_any_of_several_secrets_verifies():
     body = b'{"id":"evt_1"}'
     t = int(time.time())
     for secret in ("whsec_a", "whsec_b"):
-        header = f"t={t},v1={expected_signature(body, t, secret).decode()}"
+        header = f"t={t},v1={v1(body, t, secret)}"
         assert verify_signature(body, header, ["whsec_a", "whsec_b"], TOLERANCE) == t
 
 
@@ -230,7 +236,7 @@ def test_a_bare_t_or_v1_item_makes_the_header_malformed_even_beside_a_good_signa
     # Found by the property above: Stripe's parser fails on these, so we refuse them too.
     body = b'{"id":"evt_1"}'
     t = int(time.time())
-    header = f"t={t},v1={expected_signature(body, t, SECRET).decode()}{extra}"
+    header = f"t={t},v1={v1(body, t, SECRET)}{extra}"
 
     with pytest.raises(WebhookRejected, match="malformed"):
         verify_signature(body, header, [SECRET], TOLERANCE)
