@@ -24,6 +24,18 @@ RAW_EVENT_SCHEMA = {
 
 _META = pl.Struct({"rd_click_id": pl.String})
 _SUB_DETAILS = pl.Struct({"metadata": _META, "subscription": pl.String})
+# refunds and disputes carry the same fields the models read
+_MONEY_BACK = pl.Struct(
+    {
+        "id": pl.String,
+        "amount": pl.Int64,
+        "currency": pl.String,
+        "charge": pl.String,
+        "payment_intent": pl.String,
+        "status": pl.String,
+        "created": pl.Int64,
+    }
+)
 
 # Only the fields the models read; everything else in the payload is ignored (and kept in raw).
 OBJECT_SCHEMAS: dict[str, pl.Struct] = {
@@ -93,28 +105,8 @@ OBJECT_SCHEMAS: dict[str, pl.Struct] = {
             "amount_refunded": pl.Int64,
         }
     ),
-    "refund": pl.Struct(
-        {
-            "id": pl.String,
-            "amount": pl.Int64,
-            "currency": pl.String,
-            "charge": pl.String,
-            "payment_intent": pl.String,
-            "status": pl.String,
-            "created": pl.Int64,
-        }
-    ),
-    "dispute": pl.Struct(
-        {
-            "id": pl.String,
-            "amount": pl.Int64,
-            "currency": pl.String,
-            "charge": pl.String,
-            "payment_intent": pl.String,
-            "status": pl.String,
-            "created": pl.Int64,
-        }
-    ),
+    "refund": _MONEY_BACK,
+    "dispute": _MONEY_BACK,
     "payment_intent": pl.Struct(
         {
             "id": pl.String,
