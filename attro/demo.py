@@ -380,6 +380,14 @@ def _money_back(settings: Settings) -> list[tuple[str, int, int]]:
         con.close()
 
 
+def _test_mode(settings: Settings) -> int:
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute("select count(*) from marts.conversions where not livemode").fetchall()[0][0]
+    finally:
+        con.close()
+
+
 def _unattributed(settings: Settings) -> list[tuple[str, int]]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
@@ -462,6 +470,7 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
     print()
     back = ", ".join(f"{n} {kind} {format_minor(t, 'usd')}" for kind, n, t in _money_back(settings))
     print(f"money back (usd): {back}")
+    print(f"test-mode conversions: {_test_mode(settings)} (visible in marts.conversions, never payable)")
     print("unattributed payments: " + ", ".join(f"{reason} {n}" for reason, n in _unattributed(settings)))
     print(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
     print(f"export of {last_month}: " + ", ".join(str(p) for p in export.files))
