@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import orjson
-import stripe
+from stripe import WebhookSignature
 
 # A Stripe header holds a timestamp and one v1 signature per active endpoint secret; more than this
 # is not Stripe, and bounding it bounds the work an attacker can ask for.
@@ -76,7 +76,7 @@ def verify_signature(
     matched = False
     for secret in signing_secrets:
         try:
-            stripe.WebhookSignature.verify_header(payload, header, secret)  # age is checked below
+            WebhookSignature.verify_header(payload, header, secret)  # age is checked below
             matched = True
         except Exception:  # noqa: BLE001 - any failure of the library is a refusal, never a pass
             continue
