@@ -17,11 +17,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from receiver.main import create_app
 
     try:
-        app = create_app(settings)
+        app = create_app(settings)  # also validates the program file before anything listens
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level="info", access_log=False)
+    # uvicorn's access log would print raw client IPs and query strings: the receiver logs its own
+    # JSON line per request instead.
+    options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
+    if args.workers > 1:
+        # each worker process builds its own app (and landing files) from the same ATTRO_* settings
+        uvicorn.run("receiver.main:create_app", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(app, **options)
     return 0
 
 
@@ -107,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="receiver processes (default 1)")
     serve.set_defaults(func=_serve)
 
     run = sub.add_parser("run", help="materialize the whole asset graph once, in-process")
