@@ -75,18 +75,13 @@ def _shape(lines: pl.DataFrame, statement: pl.DataFrame) -> tuple[pl.DataFrame, 
     statement = (
         statement.sort("affiliate_id", "currency")
         .with_columns(
-            [
-                format_minor_expr(pl.col(c), pl.col("currency")).alias(c.removesuffix("_minor"))
-                for c in _MONEY
-            ],
-            closed_at=pl.col("closed_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            [format_minor_expr(pl.col(c), pl.col("currency")).alias(c.removesuffix("_minor")) for c in _MONEY]
         )
-        .drop("closed_at")
         .select(
             "period",
             "affiliate_id",
             "currency",
-            *[c for c in _MONEY],
+            *_MONEY,
             *[c.removesuffix("_minor") for c in _MONEY],
             "commission_lines",
             "reversal_lines",
@@ -117,17 +112,6 @@ def _header(period: str, closed_at: datetime | None, statement: pl.DataFrame, no
     if totals.is_empty():
         header.append("totals: no commission lines in this period")
     return header
-
-
-def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _atomic_write_all(writers: dict[Path, Callable[[Path], None]]) -> None:
@@ -200,7 +184,7 @@ def export_commissions(
         if fmt == "csv":
             target = out / f"{stem}.csv"
             data = _csv(header, statement, lines)
-            _atomic_write(target, lambda tmp: tmp.write_bytes(data))
+            _atomic_write_all({target: lambda tmp: tmp.write_bytes(data)})
             files.append(target)
         elif fmt == "parquet":
             meta = {"attro.header": json.dumps(header)}
@@ -226,7 +210,7 @@ def export_commissions(
                     statement.write_excel(wb, worksheet="statement", autofit=False)
                     lines.write_excel(wb, worksheet="lines", autofit=False)
 
-            _atomic_write(target, workbook)
+            _atomic_write_all({target: workbook})
             files.append(target)
     except OSError as exc:
         raise ExportError(f"cannot write export to {out}: {exc}") from None

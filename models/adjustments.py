@@ -75,14 +75,11 @@ def refund_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataF
     charges, rejected_charges = decode_objects(
         raw_events.filter(pl.col("event_type") == "charge.refunded"), "charge"
     )
-    # cumulative amount_refunded → one delta per new value, in value order (order-independent)
+    # cumulative amount_refunded: one step per new value, in value order (order-independent)
     steps = (
         charges.filter(pl.col("amount_refunded") > 0)
         .sort("amount_refunded", "created_at", "event_id")
         .unique(["obj_id", "amount_refunded"], keep="first", maintain_order=True)
-        .with_columns(
-            delta=pl.col("amount_refunded") - pl.col("amount_refunded").shift(1, fill_value=0).over("obj_id"),
-        )
     )
     cumulative = (
         steps.join(seen, left_on="obj_id", right_on="charge", how="left")
@@ -118,22 +115,16 @@ def dispute_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
     """Disputes: funds withdrawn (negative) and, when won, reinstated (positive)."""
     objs, rejected = decode_objects(raw_events.filter(pl.col("event_type").is_in(DISPUTE_EVENTS)), "dispute")
     inquiry = pl.col("status").str.starts_with("warning_")
+    withdraws = (pl.col("event_type") == "charge.dispute.funds_withdrawn") | ~inquiry
+    wins = (pl.col("event_type") == "charge.dispute.funds_reinstated") | (pl.col("status") == "won")
     per_dispute = (
         objs.sort("created_at", "event_id")
         .group_by("obj_id")
         .agg(
-            withdrawn_at=pl.col("created_at")
-            .filter((pl.col("event_type") == "charge.dispute.funds_withdrawn") | ~inquiry)
-            .min(),
-            withdrawn_event=pl.col("event_id")
-            .filter((pl.col("event_type") == "charge.dispute.funds_withdrawn") | ~inquiry)
-            .first(),
-            won_at=pl.col("created_at")
-            .filter((pl.col("event_type") == "charge.dispute.funds_reinstated") | (pl.col("status") == "won"))
-            .min(),
-            won_event=pl.col("event_id")
-            .filter((pl.col("event_type") == "charge.dispute.funds_reinstated") | (pl.col("status") == "won"))
-            .first(),
+            withdrawn_at=pl.col("created_at").filter(withdraws).min(),
+            withdrawn_event=pl.col("event_id").filter(withdraws).first(),
+            won_at=pl.col("created_at").filter(wins).min(),
+            won_event=pl.col("event_id").filter(wins).first(),
             amount=pl.col("amount").last(),
             currency=pl.col("currency").last().str.to_lowercase(),
             charge=pl.col("charge").last(),

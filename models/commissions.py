@@ -3,7 +3,7 @@
 Percent offers earn `percent` of the amount paid less tax, flat offers a fixed amount in their
 currency; rounding is half up at the minor unit, once, per line. Recurring terms decide which
 payments of an attributed chain earn: `first_payment`, `lifetime`, or `fixed_period` of N months
-from the first attributed payment (a payment at or after first + N months earns nothing).
+from the first attributed payment (a payment on or after its N-month anniversary day earns nothing).
 """
 
 from __future__ import annotations
@@ -205,15 +205,11 @@ def evaluate_conversions(
     tiers = tiers if tiers is not None else pl.DataFrame(schema=TIER_SCHEMA)
     frame = reached_tier(month_initial_conversions(lock_terms(conversions, offers)), tiers)
     is_percent = pl.col("offer_type") == "percent"
-    # N months are counted in calendar days (UTC): a renewal billed on the anniversary day is outside
-    # the period even when it was paid a few seconds earlier in the day than the first payment.
-    period_end = pl.col("attributed_from_at").dt.offset_by(
-        text(pl.col("recurring_months").fill_null(0), "mo")
-    )
     occurred, anchor = pl.col("occurred_at"), pl.col("attributed_from_at")
     month_diff = (occurred.dt.year() - anchor.dt.year()) * 12 + occurred.dt.month() - anchor.dt.month()
-    # whole months since the first attributed payment (0 during the first month), by calendar day
-    # like the end of a fixed period
+    # Whole months since the first attributed payment (0 during the first month), counted in
+    # calendar days (UTC): a renewal billed on the anniversary day is in the next month even when
+    # it was paid a few seconds earlier in the day than the first payment.
     months_in = month_diff - (
         anchor.dt.offset_by(text(month_diff, "mo")).dt.date() > occurred.dt.date()
     ).cast(pl.Int64)
@@ -224,10 +220,7 @@ def evaluate_conversions(
         .then(pl.lit("test_mode"))
         .when((pl.col("recurring") == "first_payment") & (pl.col("payment_number") > 1))
         .then(pl.lit("outside_recurring_period"))
-        .when(
-            (pl.col("recurring") == "fixed_period")
-            & (pl.col("occurred_at").dt.date() >= period_end.dt.date())
-        )
+        .when((pl.col("recurring") == "fixed_period") & (months_in >= pl.col("recurring_months")))
         .then(pl.lit("outside_recurring_period"))
         .when(~is_percent & (pl.col("currency") != pl.col("offer_currency")))
         .then(pl.lit("currency_mismatch"))
