@@ -334,11 +334,16 @@ def _deliver(receiver: Receiver, events: list[dict[str, Any]], rng: random.Rando
     return len(plan), len(plan) - len(events)
 
 
-def _summary(settings: Settings) -> list[tuple[str, ...]]:
+def _query(settings: Settings, sql: str) -> list[tuple]:
+    """Rows of a read-only query on the published warehouse, as an analyst would run it."""
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        return con.execute(
-            """
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+SUMMARY_SQL = """
             with c as (
                 select affiliate_id, count(*) filter (not is_bot) as clicks from marts.clicks group by 1
             ), v as (
@@ -363,39 +368,13 @@ def _summary(settings: Settings) -> list[tuple[str, ...]]:
             left join v using (affiliate_id)
             left join l on l.affiliate_id = a.affiliate_id and l.currency = v.currency
             order by 1, 5
-            """
-        ).fetchall()
-    finally:
-        con.close()
-
-
-def _money_back(settings: Settings) -> list[tuple[str, int, int]]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(
-            "select kind, count(*), -sum(amount_minor) from marts.payment_adjustments "
-            "where livemode and currency = 'usd' group by 1 order by 1"
-        ).fetchall()
-    finally:
-        con.close()
-
-
-def _test_mode(settings: Settings) -> int:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute("select count(*) from marts.conversions where not livemode").fetchall()[0][0]
-    finally:
-        con.close()
-
-
-def _unattributed(settings: Settings) -> list[tuple[str, int]]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        return con.execute(
-            "select reason, count(*) from marts.unattributed_payments group by 1 order by 2 desc, 1"
-        ).fetchall()
-    finally:
-        con.close()
+"""
+MONEY_BACK_SQL = (
+    "select kind, count(*), -sum(amount_minor) from marts.payment_adjustments "
+    "where livemode and currency = 'usd' group by 1 order by 1"
+)
+TEST_MODE_SQL = "select count(*) from marts.conversions where not livemode"
+UNATTRIBUTED_SQL = "select reason, count(*) from marts.unattributed_payments group by 1 order by 2 desc, 1"
 
 
 def run_demo(settings: Settings, seed: int = 7) -> int:
@@ -457,8 +436,8 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
     )
     print(header)
     print("-" * len(header))
-    for aff, clicks, customers, payments, currency, revenue, earned, taken, net, approved in _summary(
-        settings
+    for aff, clicks, customers, payments, currency, revenue, earned, taken, net, approved in _query(
+        settings, SUMMARY_SQL
     ):
         cur = currency or "usd"
         revenue_text = f"{format_minor(revenue, cur)} {cur}"
@@ -468,10 +447,16 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
             f"{format_minor(approved, cur):>9}"
         )
     print()
-    back = ", ".join(f"{n} {kind} {format_minor(t, 'usd')}" for kind, n, t in _money_back(settings))
+    back = ", ".join(
+        f"{n} {kind} {format_minor(t, 'usd')}" for kind, n, t in _query(settings, MONEY_BACK_SQL)
+    )
     print(f"money back (usd): {back}")
-    print(f"test-mode conversions: {_test_mode(settings)} (visible in marts.conversions, never payable)")
-    print("unattributed payments: " + ", ".join(f"{reason} {n}" for reason, n in _unattributed(settings)))
+    test_mode = _query(settings, TEST_MODE_SQL)[0][0]
+    print(f"test-mode conversions: {test_mode} (visible in marts.conversions, never payable)")
+    print(
+        "unattributed payments: "
+        + ", ".join(f"{reason} {n}" for reason, n in _query(settings, UNATTRIBUTED_SQL))
+    )
     print(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
     print(f"export of {last_month}: " + ", ".join(str(p) for p in export.files))
     print(f"done in {time.monotonic() - started:.1f} s")
