@@ -1,0 +1,54 @@
+"""`attro demo`, the newcomer's first command: the whole story through the real receiver, then a summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from attro.cli import main
+
+pytestmark = pytest.mark.e2e
+
+PROGRAM = Path(__file__).resolve().parents[2] / "data" / "program.toml"
+
+
+def test_demo_runs_the_story_and_prints_a_summary_and_an_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("ATTRO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ATTRO_PROGRAM", str(PROGRAM))
+
+    assert main(["demo"]) == 0
+
+    out = capsys.readouterr().out
+    for affiliate in ("jane", "omar", "lena"):
+        assert f"\n{affiliate} " in out
+    assert "money back (usd): 2 dispute 198.00, 1 dispute_reversal -99.00, 3 refund 72.00" in out
+    assert "test-mode conversions: 1" in out
+    assert "unattributed payments: no_click_id 5, click_expired 1" in out
+    con = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
+    try:
+        kinds = dict(con.sql("select kind, count(*) from marts.commission_lines group by 1").fetchall())
+        versions = {v for (v,) in con.sql("select distinct api_version from raw.stripe_events").fetchall()}
+    finally:
+        con.close()
+    assert set(kinds) == {"commission", "reversal", "reinstatement"}
+    assert {"2020-03-02", "2025-03-31.basil"} <= versions  # both payload generations
+    assert list((tmp_path / "data" / "exports").glob("commissions-*.csv"))
+
+
+def test_demo_refuses_a_data_dir_holding_data_it_did_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    landed = tmp_path / "data" / "landing" / "stripe_events" / "date=2026-01-01" / "real.ndjson"
+    landed.parent.mkdir(parents=True)
+    landed.write_text('{"event_id": "evt_real"}\n')
+    monkeypatch.setenv("ATTRO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ATTRO_PROGRAM", str(PROGRAM))
+
+    assert main(["demo"]) == 2
+
+    assert "already holds landed data" in capsys.readouterr().err
+    assert landed.read_text() == '{"event_id": "evt_real"}\n'
