@@ -154,6 +154,15 @@ def _landed_lines(settings: Settings) -> tuple[list[dict], list[bytes]]:
     return records, bad
 
 
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (Linux /proc)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += _process_tree(int(child))
+    return found
+
+
 def _raw_event_counts(settings: Settings) -> Counter[str]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
@@ -223,11 +232,16 @@ def test_full_or_unwritable_landing_answers_503_and_recovers_without_restart(set
 
     # Disk full: root ignores permissions and quotas, but not the file-size limit, which makes
     # every write fail with EFBIG as ENOSPC would. Python ignores SIGXFSZ, so the write just fails.
+    # The limit goes on the receiver and its landing processes alike, as a full disk would.
+    tree = _process_tree(server.process.pid)
+    assert len(tree) == 3  # the receiver and one landing process per stream
     soft, hard = resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE)
-    resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (0, hard))
+    for pid in tree:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, hard))
     full = [post(f"evt_full_{n}") for n in range(5)]
     full_health = client.get("/healthz")
-    resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE, (soft, hard))
+    for pid in tree:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
     after_full = post("evt_after_full")
 
     # Read-only / gone: the landing folder replaced by a regular file under the running writer.

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
-import os
+import resource
 import time
 
 import pytest
@@ -279,18 +278,16 @@ def test_unwritable_landing_answers_503_and_recovers_without_restart(client, set
     assert len(kit.landed(settings, "stripe_events")) == 1
 
 
-def test_disk_full_answers_503_and_later_events_land_cleanly(client, settings, kit, monkeypatch):
+def test_disk_full_answers_503_and_later_events_land_cleanly(client, settings, kit):
     first = kit.event_body(kit.stripe_event("evt_first"))
     assert post_event(client, first, kit.sign(first)).status_code == 200
-    real_write = os.write
-
-    def disk_full(fd, data):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "write", disk_full)
+    # A full disk for the landing process: root ignores quotas but not the file-size limit (EFBIG).
+    lander_pid = client.app.state.event_writer._process.pid
+    soft, hard = resource.prlimit(lander_pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(lander_pid, resource.RLIMIT_FSIZE, (0, hard))
     lost = kit.event_body(kit.stripe_event("evt_lost"))
     refused = post_event(client, lost, kit.sign(lost))
-    monkeypatch.setattr(os, "write", real_write)
+    resource.prlimit(lander_pid, resource.RLIMIT_FSIZE, (soft, hard))
     later = kit.event_body(kit.stripe_event("evt_later"))
     accepted = post_event(client, later, kit.sign(later))
 

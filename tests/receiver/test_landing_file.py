@@ -1,0 +1,190 @@
+"""Landing files and the landing process's protocol: layout, one write per commit, cut-back, rotation."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from datetime import UTC, datetime
+
+import pytest
+
+from receiver import lander, landing_file
+from receiver.landing_file import LandingFiles, file_prefix
+
+
+@pytest.fixture
+def files(tmp_path):
+    f = LandingFiles(tmp_path / "landing", "clicks", file_prefix(4242))
+    yield f
+    f.close()
+
+
+def test_commits_append_to_one_file_per_utc_date_named_after_host_and_pid(files, tmp_path):
+    first = files.commit(b'{"n":1}\n')
+    second = files.commit(b'{"n":2}\n')
+
+    today = datetime.now(UTC).date().isoformat()
+    assert first == second == files.current_path
+    assert first.parent == tmp_path / "landing" / "clicks" / f"date={today}"
+    assert first.name.startswith(file_prefix(4242) + "-") and first.suffix == ".ndjson"
+    assert first.read_bytes() == b'{"n":1}\n{"n":2}\n'
+
+
+def test_one_commit_is_one_contiguous_write(files, monkeypatch):
+    real_write = os.write
+    writes: list[bytes] = []
+
+    def recording_write(fd, data):
+        writes.append(bytes(data))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", recording_write)
+    files.commit(b'{"n":0}\n{"n":1}\n')
+
+    assert writes == [b'{"n":0}\n{"n":1}\n']
+
+
+def test_failed_write_raises_and_leaves_no_torn_line_before_later_records(files, monkeypatch):
+    first_file = files.commit(b'{"n":1}\n')
+    real_write = os.write
+    calls = {"n": 0}
+
+    def torn_write(fd, data):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return real_write(fd, bytes(data[: len(data) // 2]))  # half a line reaches the disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", torn_write)
+    with pytest.raises(OSError, match="No space left"):
+        files.commit(b'{"n":2,"text":"a record long enough to be cut in half"}\n')
+    monkeypatch.setattr(os, "write", real_write)
+    assert files.current_path is None
+    later = files.commit(b'{"n":3}\n')
+
+    assert first_file.read_bytes() == b'{"n":1}\n'  # the torn half was cut off again
+    assert later != first_file  # and writing went on in a fresh file
+    assert later.read_bytes() == b'{"n":3}\n'
+
+
+def test_failed_fsync_raises_and_the_next_commit_goes_to_a_fresh_file(files, monkeypatch):
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        files.commit(b'{"n":1}\n')
+    monkeypatch.setattr(os, "fsync", real_fsync)
+
+    assert files.commit(b'{"n":2}\n').read_bytes() == b'{"n":2}\n'
+
+
+def test_a_new_file_starts_at_midnight_utc(files, monkeypatch):
+    clock = {"now": datetime(2026, 11, 27, 23, 59, 59, tzinfo=UTC)}
+
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return clock["now"]
+
+    monkeypatch.setattr(landing_file, "datetime", FrozenDatetime)
+    before = files.commit(b'{"n":1}\n')
+    clock["now"] = datetime(2026, 11, 28, 0, 0, 1, tzinfo=UTC)
+    after = files.commit(b'{"n":2}\n')
+
+    assert before.parent.name == "date=2026-11-27"
+    assert after.parent.name == "date=2026-11-28"
+    assert before.read_bytes() == b'{"n":1}\n'
+    assert after.read_bytes() == b'{"n":2}\n'
+
+
+def test_a_file_moved_away_is_left_behind_and_writing_goes_on_in_a_new_one(files, tmp_path):
+    first = files.commit(b'{"n":1}\n')
+    moved = tmp_path / "moved.ndjson"
+    first.rename(moved)
+
+    second = files.commit(b'{"n":2}\n')
+
+    assert files.moved_files == 1
+    assert second != first and second.read_bytes() == b'{"n":2}\n'
+    assert moved.read_bytes() == b'{"n":1}\n'
+
+
+def test_a_file_where_the_folder_should_be_raises_then_recovers(tmp_path):
+    landing_dir = tmp_path / "landing"
+    landing_dir.mkdir()
+    (landing_dir / "clicks").write_text("not a folder")
+    files = LandingFiles(landing_dir, "clicks", "host-1")
+
+    with pytest.raises(OSError):
+        files.commit(b'{"n":1}\n')
+    (landing_dir / "clicks").unlink()
+
+    assert files.commit(b'{"n":2}\n').read_bytes() == b'{"n":2}\n'
+
+
+# -- the landing process's protocol, served in this process -----------------------------------------
+
+
+def _frame(seq: int, data: bytes) -> bytes:
+    return lander.REQUEST.pack(seq, len(data)) + data
+
+
+def _acks(sock: socket.socket) -> list[tuple[int, int, str]]:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    acks, offset = [], 0
+    while offset < len(data):
+        seq, status, length = lander.ACK.unpack_from(data, offset)
+        offset += lander.ACK.size
+        acks.append((seq, status, data[offset : offset + length].decode()))
+        offset += length
+    return acks
+
+
+def test_everything_waiting_is_committed_together_and_acknowledged_once(files):
+    receiver_end, lander_end = socket.socketpair()
+    receiver_end.sendall(b"".join(_frame(n, b'{"n":%d}\n' % n) for n in range(1, 51)))
+    receiver_end.shutdown(socket.SHUT_WR)
+
+    lander.serve(lander_end, files, "clicks")
+    lander_end.close()
+
+    (path,) = files.stream_dir.glob("date=*/*.ndjson")
+    assert _acks(receiver_end) == [(50, lander.OK, str(path))]
+    assert path.read_bytes() == b"".join(b'{"n":%d}\n' % n for n in range(1, 51))
+
+
+def test_a_frame_cut_off_by_the_receiver_dying_is_not_committed(files):
+    receiver_end, lander_end = socket.socketpair()
+    whole, cut = _frame(1, b'{"n":1}\n'), _frame(2, b'{"n":2,"pad":"xxxxxxxx"}\n')[:-5]
+    receiver_end.sendall(whole + cut)
+    receiver_end.shutdown(socket.SHUT_WR)
+
+    lander.serve(lander_end, files, "clicks")
+    lander_end.close()
+
+    (path,) = files.stream_dir.glob("date=*/*.ndjson")
+    assert [(seq, status) for seq, status, _ in _acks(receiver_end)] == [(1, lander.OK)]
+    assert path.read_bytes() == b'{"n":1}\n'
+
+
+def test_a_failed_commit_is_acknowledged_as_failed_with_the_reason(tmp_path):
+    landing_dir = tmp_path / "landing"
+    landing_dir.mkdir()
+    (landing_dir / "clicks").write_text("not a folder")
+    files = LandingFiles(landing_dir, "clicks", "host-1")
+    receiver_end, lander_end = socket.socketpair()
+    receiver_end.sendall(_frame(7, b'{"n":1}\n'))
+    receiver_end.shutdown(socket.SHUT_WR)
+
+    lander.serve(lander_end, files, "clicks")
+    lander_end.close()
+
+    ((seq, status, reason),) = _acks(receiver_end)
+    assert (seq, status) == (7, lander.FAILED)
+    assert "Not a directory" in reason or "File exists" in reason
