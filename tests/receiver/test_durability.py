@@ -163,6 +163,15 @@ def _process_tree(pid: int) -> list[int]:
     return found
 
 
+def _running(pid: int) -> bool:
+    """True while `pid` runs (an exited process waiting to be reaped, a zombie, does not count)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
 def _raw_event_counts(settings: Settings) -> Counter[str]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
@@ -181,6 +190,9 @@ def test_kill_9_mid_flood_loses_no_acknowledged_event_and_duplicates_none(settin
     for cycle in range(3):
         server = servers(settings, kit.SECRET)
 
+        assert server.process is not None
+        landers = _process_tree(server.process.pid)[1:]
+
         async def flood_and_kill(server: Server = server, cycle: int = cycle) -> dict:
             flood = asyncio.create_task(_flood(kit, [server.url], f"c{cycle}", 3000, stop_after=5))
             await asyncio.sleep(rng.uniform(1.5, 2.5))
@@ -188,6 +200,11 @@ def test_kill_9_mid_flood_loses_no_acknowledged_event_and_duplicates_none(settin
             return await flood
 
         result = asyncio.run(flood_and_kill())
+        # The landing processes notice their receiver is gone, commit what they hold and exit.
+        deadline = time.monotonic() + 10
+        while any(map(_running, landers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(landers) == 2 and not any(map(_running, landers))
         acked += result["acked"]
         answers += result["answers"]
         if cycle == 0:
