@@ -58,7 +58,10 @@ def serve(sock: socket.socket, files: LandingFiles, stream: str) -> None:
     buffer = bytearray()
     open_ = True
     while open_:
-        chunk = sock.recv(_READ_SIZE)  # blocks until the receiver sends (or goes away)
+        try:
+            chunk = sock.recv(_READ_SIZE)  # blocks until the receiver sends (or goes away)
+        except OSError:
+            chunk = b""
         if not chunk:
             open_ = False
         buffer += chunk
@@ -67,6 +70,8 @@ def serve(sock: socket.socket, files: LandingFiles, stream: str) -> None:
                 more = sock.recv(_READ_SIZE, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 break
+            except OSError:
+                more = b""
             if not more:
                 open_ = False
             buffer += more

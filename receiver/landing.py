@@ -288,6 +288,8 @@ class LandingWriter:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()  # alive with a broken socket: of no use any more
         self._reap()
         self._outbox.clear()
         self._acks.clear()
