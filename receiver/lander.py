@@ -39,18 +39,21 @@ def _log(event: str, **fields: object) -> None:
         print(json.dumps({"event": event, **fields}, default=str), file=sys.stderr, flush=True)
 
 
-def take_frames(buffer: bytearray) -> tuple[int | None, list[memoryview], int]:
-    """(last complete sequence number or None, their payloads, bytes they use) at `buffer`'s start."""
-    view = memoryview(buffer)
+def take_frames(buffer: bytearray) -> tuple[int | None, bytes, int]:
+    """(last complete sequence number or None, their payloads joined, bytes they use) of `buffer`."""
     offset, last, payloads = 0, None, []
-    while len(view) - offset >= REQUEST.size:
-        seq, length = REQUEST.unpack_from(view, offset)
-        end = offset + REQUEST.size + length
-        if end > len(view):
-            break
-        payloads.append(view[offset + REQUEST.size : end])
-        offset, last = end, seq
-    return last, payloads, offset
+    with memoryview(buffer) as view:
+        while len(view) - offset >= REQUEST.size:
+            seq, length = REQUEST.unpack_from(view, offset)
+            end = offset + REQUEST.size + length
+            if end > len(view):
+                break
+            payloads.append(view[offset + REQUEST.size : end])
+            offset, last = end, seq
+        data = b"".join(payloads)
+        for payload in payloads:
+            payload.release()  # `buffer` can be resized again once no view of it is left
+    return last, data, offset
 
 
 def serve(sock: socket.socket, files: LandingFiles, stream: str) -> None:
@@ -75,11 +78,9 @@ def serve(sock: socket.socket, files: LandingFiles, stream: str) -> None:
             if not more:
                 open_ = False
             buffer += more
-        last, payloads, used = take_frames(buffer)
+        last, data, used = take_frames(buffer)
         if last is None:
             continue
-        data = b"".join(payloads)
-        del payloads
         moved = files.moved_files
         try:
             path = files.commit(data)

@@ -19,6 +19,7 @@ import orjson
 
 from receiver import lander
 from receiver.landing_file import file_prefix
+from receiver.logs import log_json
 
 logger = logging.getLogger(__name__)
 
@@ -312,7 +313,7 @@ class LandingWriter:
             process.wait()
 
     def _log_error(self, event: str, **fields: str) -> None:
-        logger.error(json.dumps({"event": event, "stream": self.stream, **fields}))
+        log_json(logger, logging.ERROR, event, stream=self.stream, **fields)
 
     def _fail_pending(self, error: LandingError) -> None:
         while self._pending:
