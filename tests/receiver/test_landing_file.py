@@ -113,17 +113,21 @@ def test_a_file_moved_away_is_left_behind_and_writing_goes_on_in_a_new_one(files
     assert moved.read_bytes() == b'{"n":1}\n'
 
 
-def test_a_file_where_the_folder_should_be_raises_then_recovers(tmp_path):
+@pytest.fixture
+def blocked(tmp_path):
+    """Landing files whose stream folder is taken by a regular file."""
     landing_dir = tmp_path / "landing"
     landing_dir.mkdir()
     (landing_dir / "clicks").write_text("not a folder")
-    files = LandingFiles(landing_dir, "clicks", "host-1")
+    return LandingFiles(landing_dir, "clicks", "host-1")
 
+
+def test_a_file_where_the_folder_should_be_raises_then_recovers(blocked):
     with pytest.raises(OSError):
-        files.commit(b'{"n":1}\n')
-    (landing_dir / "clicks").unlink()
+        blocked.commit(b'{"n":1}\n')
+    blocked.stream_dir.unlink()
 
-    assert files.commit(b'{"n":2}\n').read_bytes() == b'{"n":2}\n'
+    assert blocked.commit(b'{"n":2}\n').read_bytes() == b'{"n":2}\n'
 
 
 # -- the landing process's protocol, served in this process -----------------------------------------
@@ -133,10 +137,17 @@ def _frame(seq: int, data: bytes) -> bytes:
     return lander.REQUEST.pack(seq, len(data)) + data
 
 
-def _acks(sock: socket.socket) -> list[tuple[int, int, str]]:
+def _serve(files: LandingFiles, sent: bytes) -> list[tuple[int, int, str]]:
+    """Serve `sent` (then the receiver closing its end); the acknowledgements as (seq, status, text)."""
+    receiver_end, lander_end = socket.socketpair()
+    receiver_end.sendall(sent)
+    receiver_end.shutdown(socket.SHUT_WR)
+    lander.serve(lander_end, files, "clicks")
+    lander_end.close()
     data = b""
-    while chunk := sock.recv(65536):
+    while chunk := receiver_end.recv(65536):
         data += chunk
+    receiver_end.close()
     acks, offset = [], 0
     while offset < len(data):
         seq, status, length = lander.ACK.unpack_from(data, offset)
@@ -147,44 +158,25 @@ def _acks(sock: socket.socket) -> list[tuple[int, int, str]]:
 
 
 def test_everything_waiting_is_committed_together_and_acknowledged_once(files):
-    receiver_end, lander_end = socket.socketpair()
-    receiver_end.sendall(b"".join(_frame(n, b'{"n":%d}\n' % n) for n in range(1, 51)))
-    receiver_end.shutdown(socket.SHUT_WR)
-
-    lander.serve(lander_end, files, "clicks")
-    lander_end.close()
+    acks = _serve(files, b"".join(_frame(n, b'{"n":%d}\n' % n) for n in range(1, 51)))
 
     (path,) = files.stream_dir.glob("date=*/*.ndjson")
-    assert _acks(receiver_end) == [(50, lander.OK, str(path))]
+    assert acks == [(50, lander.OK, str(path))]
     assert path.read_bytes() == b"".join(b'{"n":%d}\n' % n for n in range(1, 51))
 
 
 def test_a_frame_cut_off_by_the_receiver_dying_is_not_committed(files):
-    receiver_end, lander_end = socket.socketpair()
     whole, cut = _frame(1, b'{"n":1}\n'), _frame(2, b'{"n":2,"pad":"xxxxxxxx"}\n')[:-5]
-    receiver_end.sendall(whole + cut)
-    receiver_end.shutdown(socket.SHUT_WR)
 
-    lander.serve(lander_end, files, "clicks")
-    lander_end.close()
+    acks = _serve(files, whole + cut)
 
     (path,) = files.stream_dir.glob("date=*/*.ndjson")
-    assert [(seq, status) for seq, status, _ in _acks(receiver_end)] == [(1, lander.OK)]
+    assert [(seq, status) for seq, status, _ in acks] == [(1, lander.OK)]
     assert path.read_bytes() == b'{"n":1}\n'
 
 
-def test_a_failed_commit_is_acknowledged_as_failed_with_the_reason(tmp_path):
-    landing_dir = tmp_path / "landing"
-    landing_dir.mkdir()
-    (landing_dir / "clicks").write_text("not a folder")
-    files = LandingFiles(landing_dir, "clicks", "host-1")
-    receiver_end, lander_end = socket.socketpair()
-    receiver_end.sendall(_frame(7, b'{"n":1}\n'))
-    receiver_end.shutdown(socket.SHUT_WR)
+def test_a_failed_commit_is_acknowledged_as_failed_with_the_reason(blocked):
+    ((seq, status, reason),) = _serve(blocked, _frame(7, b'{"n":1}\n'))
 
-    lander.serve(lander_end, files, "clicks")
-    lander_end.close()
-
-    ((seq, status, reason),) = _acks(receiver_end)
     assert (seq, status) == (7, lander.FAILED)
     assert "Not a directory" in reason or "File exists" in reason
