@@ -50,6 +50,19 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def stripe_event_record(event: dict[str, Any], payload: str, received_at: datetime) -> dict[str, Any]:
+    """The `stripe_events` landing record of a verified event; `payload` is the body exactly as sent."""
+    return {
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "api_version": event.get("api_version"),
+        "livemode": bool(event.get("livemode", False)),
+        "created": event["created"],
+        "received_at": utc_timestamp(received_at),
+        "payload": payload,
+    }
+
+
 @router.post("/api/webhooks/stripe", openapi_extra=_OPENAPI, responses=_RESPONSES)
 async def receive_stripe_webhook(request: Request) -> Response:
     """Land a verified Stripe event; 200 only once it is fsynced (Stripe retries otherwise)."""
@@ -75,18 +88,9 @@ async def receive_stripe_webhook(request: Request) -> Response:
 
     event_id, event_type = event["id"], event["type"]
     annotate_request(request, event="stripe_webhook", event_id=event_id, event_type=event_type)
-    record = {
-        "event_id": event_id,
-        "event_type": event_type,
-        "api_version": event.get("api_version"),
-        "livemode": bool(event.get("livemode", False)),
-        "created": event["created"],
-        "received_at": utc_timestamp(datetime.now(UTC)),
-        "payload": payload,
-    }
     writer: LandingWriter = state.event_writer
     try:
-        await writer.append([record])
+        await writer.append([stripe_event_record(event, payload, datetime.now(UTC))])
     except LandingError:
         annotate_request(request, outcome="landing_failed")
         raise HTTPException(

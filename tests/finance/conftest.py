@@ -34,7 +34,8 @@ from models.periods import LEDGER_SCHEMA, apply_closed_periods
 from pipelines.run import run_pipeline
 from pipelines.sources.program import program_tables
 from receiver.click_record import click_record
-from receiver.landing import dumps_record, utc_timestamp
+from receiver.landing import dumps_record
+from receiver.routes.webhooks import stripe_event_record
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PROGRAM = REPO / "data" / "program.toml"
@@ -223,17 +224,7 @@ NOW1 = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # January and February over; Fe
 
 def event_line(event: Event, received_at: datetime) -> str:
     """The stripe_events landing line the receiver writes for a verified delivery of `event`."""
-    return dumps_record(
-        {
-            "event_id": event["id"],
-            "event_type": event["type"],
-            "api_version": event["api_version"],
-            "livemode": event["livemode"],
-            "created": event["created"],
-            "received_at": utc_timestamp(received_at),
-            "payload": encode(event).decode("utf-8"),
-        }
-    )
+    return dumps_record(stripe_event_record(event, encode(event).decode("utf-8"), received_at))
 
 
 @dataclass

@@ -21,7 +21,8 @@ from attro.settings import Settings
 from attro.stripe_sim import StripeSim, encode
 from pipelines.run import run_pipeline
 from receiver.click_record import click_record
-from receiver.landing import dumps_record, utc_timestamp
+from receiver.landing import dumps_record
+from receiver.routes.webhooks import stripe_event_record
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PROGRAM = REPO / "data" / "program.toml"
@@ -34,17 +35,7 @@ Event = dict[str, Any]
 
 def event_line(event: Event, received_at: datetime = AT) -> str:
     """The stripe_events landing line the receiver writes for a verified delivery of `event`."""
-    return dumps_record(
-        {
-            "event_id": event["id"],
-            "event_type": event["type"],
-            "api_version": event["api_version"],
-            "livemode": event["livemode"],
-            "created": event["created"],
-            "received_at": utc_timestamp(received_at),
-            "payload": encode(event).decode("utf-8"),
-        }
-    )
+    return dumps_record(stripe_event_record(event, encode(event).decode("utf-8"), received_at))
 
 
 def click_line(settings: Settings, click_id: str, link_code: str, clicked_at: datetime) -> str:
