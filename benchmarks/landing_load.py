@@ -22,7 +22,7 @@ import dlt
 from attro.settings import Settings
 from attro.stripe_sim import StripeSim, encode
 from pipelines.lib.loading import load_landing
-from receiver.landing import dumps_record, utc_timestamp
+from receiver.records import dumps_record, utc_timestamp
 
 dlt.config["runtime.dlthub_telemetry"] = False
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from attro.program import Link
 from receiver.bots import is_bot
-from receiver.landing import utc_timestamp
+from receiver.records import utc_timestamp
 
 UTM_FIELDS = ("source", "medium", "campaign", "term", "content")
 

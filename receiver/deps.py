@@ -24,10 +24,6 @@ def get_ip_salt(request: Request) -> bytes:
     return request.app.state.ip_salt
 
 
-def get_event_writer(request: Request) -> LandingWriter:
-    return request.app.state.event_writer
-
-
 def get_click_writer(request: Request) -> LandingWriter:
     return request.app.state.click_writer
 
@@ -35,7 +31,6 @@ def get_click_writer(request: Request) -> LandingWriter:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ProgramDep = Annotated[Program, Depends(get_program)]
 IpSaltDep = Annotated[bytes, Depends(get_ip_salt)]
-EventWriterDep = Annotated[LandingWriter, Depends(get_event_writer)]
 ClickWriterDep = Annotated[LandingWriter, Depends(get_click_writer)]
 
 

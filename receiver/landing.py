@@ -1,4 +1,4 @@
-"""The landing writer: append-only NDJSON per stream and UTC date, group-committed with fsync."""
+"""The landing writers: append-only NDJSON per stream and UTC date, group-committed with fsync."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ import socket
 import subprocess
 import sys
 from collections import deque
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from receiver import lander
 from receiver.landing_file import file_prefix
 from receiver.logs import log_json
+from receiver.records import encode_record
+from receiver.signature import WebhookRejected
+from receiver.stripe_events import Delivery, pack_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -28,67 +29,32 @@ class LandingError(RuntimeError):
     """Records could not be landed durably (disk full, read-only, bad directory, writer closed)."""
 
 
-# Characters that str.splitlines() and some readers treat as line ends although JSON lets them
-# stand unescaped inside strings; escaping them keeps every record on one line for any reader.
-_LINE_BREAKERS = (("\x85", "\\u0085"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+Ack = tuple[int, str]  # (lander status, text) of one request
 
 
-def dumps_record(record: dict[str, Any]) -> str:
-    """One record as one NDJSON line (compact, UTF-8 kept as is, '\\n' terminated)."""
-    text = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
-    # str.replace, each only when needed: str.translate with a table costs ~1 ms per 5 KB payload.
-    for char, escaped in _LINE_BREAKERS:
-        if char in text:
-            text = text.replace(char, escaped)
-    return text + "\n"
+class _LandingProcess:
+    """One stream of the landing zone, written by a landing process of its own (`receiver.lander`).
 
-
-_LINE_BREAKERS_UTF8 = tuple((c.encode(), e.encode()) for c, e in _LINE_BREAKERS)
-
-
-def encode_record(record: dict[str, Any]) -> bytes:
-    """`dumps_record(record)` as UTF-8 bytes, through orjson (several times faster on big payloads).
-
-    Falls back to the standard library for what orjson refuses (integers over 64 bits, odd types),
-    so both paths give the same line for every record.
-    """
-    try:
-        data = orjson.dumps(record)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return dumps_record(record).encode("utf-8")
-    if not data.isascii():  # all three are multi-byte in UTF-8; searching for them costs ~20 us
-        for char, escaped in _LINE_BREAKERS_UTF8:
-            if char in data:
-                data = data.replace(char, escaped)
-    return data + b"\n"
-
-
-def utc_timestamp(at: datetime) -> str:
-    """RFC 3339 UTC with microseconds and a 'Z', the landing zone's one time format."""
-    return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
-
-
-class LandingWriter:
-    """Append-only NDJSON writer for one stream (`stripe_events`, `clicks`) of the landing zone.
-
-    The disk work happens in a landing process of its own (`receiver.lander`), started here and
-    fed over a Unix socket pair: `append` queues its records and waits; once per event-loop turn
-    everything queued is sent in one go; the lander writes all that has arrived with one write and
-    one fsync (group commit) and acknowledges it, and only then do the waiting `append`s return.
+    The process is started here and fed over a Unix socket pair: a request queues its frame and
+    waits; once per event-loop turn everything queued is sent in one go; the lander writes all
+    that has arrived with one write and one fsync (group commit) and acknowledges it, and only then
+    do the waiting requests return.
     Files: `<landing_dir>/<stream>/date=YYYY-MM-DD/<host>-<pid>-<8 hex>.ndjson` (`pid`: this
     process), a new one per UTC date, and a new one after any failed write. If the lander dies, the
-    appends it had not acknowledged fail with LandingError and a new lander starts at once.
+    requests it had not acknowledged fail with LandingError and a new lander starts at once.
     """
+
+    _mode = lander.RECORDS
 
     def __init__(self, landing_dir: Path, stream: str) -> None:
         self.landing_dir = Path(landing_dir)
         self.stream = stream
         self.stream_dir = self.landing_dir / stream
-        self.commits = 0  # acknowledged group commits, failed ones included
+        self.commits = 0  # acknowledgements: one per group commit of records, one per Stripe delivery
         self._prefix = file_prefix(os.getpid())
         self._closed = False
         self._seq = 0
-        self._pending: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._pending: deque[tuple[int, asyncio.Future[Ack]]] = deque()
         self._outbox = bytearray()  # request frames not yet taken by the socket
         self._acks = bytearray()  # acknowledgement bytes not yet parsed
         self._flush_scheduled = False
@@ -99,16 +65,8 @@ class LandingWriter:
         self._sock: socket.socket | None = None
         self._start_lander()
 
-    # -- public API ---------------------------------------------------------------------------
-
-    async def append(self, records: list[dict[str, Any]]) -> None:
-        """Land `records` in order, contiguously; return once fsynced, else raise LandingError."""
-        if not records:
-            return
-        try:
-            data = b"".join([encode_record(r) for r in records])
-        except (TypeError, ValueError) as exc:
-            raise LandingError(f"record is not JSON-serialisable: {exc}") from exc
+    async def _submit(self, payload: bytes) -> Ack:
+        """The lander's (status, text) for one request frame; LandingError if it never answers."""
         if self._closed:
             raise LandingError(f"landing writer for {self.stream!r} is closed")
         if self._sock is None:
@@ -117,15 +75,15 @@ class LandingWriter:
         if loop is not self._loop:
             self._attach(loop)
         self._seq += 1
-        future = loop.create_future()
+        future: asyncio.Future[Ack] = loop.create_future()
         self._pending.append((self._seq, future))
-        self._outbox += lander.REQUEST.pack(self._seq, len(data))
-        self._outbox += data
+        self._outbox += lander.REQUEST.pack(self._seq, len(payload))
+        self._outbox += payload
         if not self._flush_scheduled:
-            # Everything appended during this turn of the loop goes out with one send.
+            # Everything submitted during this turn of the loop goes out with one send.
             self._flush_scheduled = True
             loop.call_soon(self._flush)
-        await future
+        return await future
 
     def close(self) -> None:
         """Send what is queued, let the lander commit it, stop it and wait for it to exit."""
@@ -189,7 +147,7 @@ class LandingWriter:
         ours, theirs = socket.socketpair()
         try:
             command = [sys.executable, "-m", "receiver.lander", str(theirs.fileno())]
-            command += [str(self.landing_dir), self.stream, self._prefix]
+            command += [str(self.landing_dir), self.stream, self._prefix, self._mode]
             self._process = subprocess.Popen(
                 command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
             )
@@ -272,14 +230,8 @@ class LandingWriter:
             text = bytes(acks[offset + lander.ACK.size : end]).decode("utf-8", "replace")
             offset = end
             self.commits += 1
-            error = None
-            if status == lander.OK:
-                self._current_path = Path(text)
-            else:
-                self._current_path = None
-                error = LandingError(f"could not land {self.stream} records: {text}")
             while self._pending and self._pending[0][0] <= seq:
-                _settle(self._pending.popleft()[1], error)
+                _settle(self._pending.popleft()[1], (status, text))
         del acks[:offset]
 
     def _lander_lost(self, reason: str) -> None:
@@ -320,11 +272,61 @@ class LandingWriter:
             _settle(self._pending.popleft()[1], error)
 
 
-def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
+def _settle(future: asyncio.Future[Ack], outcome: Ack | LandingError) -> None:
     if future.done():
         return  # the request was cancelled (client went away); its records are landed regardless
     with contextlib.suppress(RuntimeError):  # its event loop is closed: nobody is listening
-        if error is None:
-            future.set_result(None)
+        if isinstance(outcome, LandingError):
+            future.set_exception(outcome)
         else:
-            future.set_exception(error)
+            future.set_result(outcome)
+
+
+class LandingWriter(_LandingProcess):
+    """Append-only NDJSON records (e.g. `clicks`): `append` returns once they are fsynced."""
+
+    async def append(self, records: list[dict[str, Any]]) -> None:
+        """Land `records` in order, contiguously; return once fsynced, else raise LandingError."""
+        if not records:
+            return
+        try:
+            data = b"".join([encode_record(r) for r in records])
+        except (TypeError, ValueError) as exc:
+            raise LandingError(f"record is not JSON-serialisable: {exc}") from exc
+        status, text = await self._submit(data)
+        if status != lander.OK:
+            self._current_path = None
+            raise LandingError(f"could not land {self.stream} records: {text}")
+        self._current_path = Path(text)
+
+
+@dataclass(frozen=True)
+class LandedEvent:
+    """A verified Stripe event, fsynced in `path`."""
+
+    event_id: str
+    event_type: str
+    path: Path
+
+
+class StripeEventWriter(_LandingProcess):
+    """Stripe webhook deliveries: its landing process verifies each one, then lands the event.
+
+    Verification (HMAC over the body), parsing and encoding run in the landing process, on another
+    core than the event loop; a delivery is answered only once its event is fsynced or refused.
+    """
+
+    _mode = lander.STRIPE_EVENTS
+
+    async def land(self, delivery: Delivery) -> LandedEvent:
+        """The landed event; WebhookRejected when it is not a verified Stripe event, LandingError
+        when it could not be stored durably."""
+        status, text = await self._submit(pack_delivery(delivery))
+        if status == lander.REJECTED:
+            raise WebhookRejected(text)
+        if status != lander.OK:
+            self._current_path = None
+            raise LandingError(f"could not land a {self.stream} event: {text}")
+        landed = json.loads(text)
+        self._current_path = Path(landed["path"])
+        return LandedEvent(landed["event_id"], landed["type"], self._current_path)

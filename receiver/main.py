@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from attro.program import load_program
 from attro.settings import Settings
-from receiver.landing import LandingWriter
+from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
 from receiver.routes import routers
 from receiver.signing_secrets import SigningSecrets
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.event_writer = LandingWriter(settings.landing_dir, EVENTS_STREAM)
+        app.state.event_writer = StripeEventWriter(settings.landing_dir, EVENTS_STREAM)
         app.state.click_writer = LandingWriter(settings.landing_dir, CLICKS_STREAM)
         try:
             yield

@@ -1,8 +1,8 @@
-"""POST /api/webhooks/stripe: verify the Stripe signature (any configured secret), land it."""
+"""POST /api/webhooks/stripe: hand the delivery to the events lander, which verifies and lands it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 from typing import Any
 
 import orjson
@@ -10,9 +10,10 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import Response
 
 from receiver.body import read_limited_body
-from receiver.landing import LandingError, LandingWriter, utc_timestamp
+from receiver.landing import LandingError, StripeEventWriter
 from receiver.logs import annotate_request
-from receiver.signature import WebhookRejected, parse_event, verify_signature
+from receiver.signature import WebhookRejected
+from receiver.stripe_events import Delivery
 
 router = APIRouter(tags=["webhooks"])
 
@@ -50,19 +51,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def stripe_event_record(event: dict[str, Any], payload: str, received_at: datetime) -> dict[str, Any]:
-    """The `stripe_events` landing record of a verified event; `payload` is the body exactly as sent."""
-    return {
-        "event_id": event["id"],
-        "event_type": event["type"],
-        "api_version": event.get("api_version"),
-        "livemode": bool(event.get("livemode", False)),
-        "created": event["created"],
-        "received_at": utc_timestamp(received_at),
-        "payload": payload,
-    }
-
-
 @router.post("/api/webhooks/stripe", openapi_extra=_OPENAPI, responses=_RESPONSES)
 async def receive_stripe_webhook(request: Request) -> Response:
     """Land a verified Stripe event; 200 only once it is fsynced (Stripe retries otherwise)."""
@@ -74,28 +62,24 @@ async def receive_stripe_webhook(request: Request) -> Response:
     settings = state.settings
     annotate_request(request, event="stripe_webhook", outcome="rejected")  # until proven otherwise
     body = await read_limited_body(request, settings.max_body_bytes)
+    delivery = Delivery(
+        body=body,
+        signature_header=request.headers.get("stripe-signature"),
+        signing_secrets=signing_secrets,
+        tolerance_seconds=settings.webhook_tolerance_seconds,
+        received_at=time.time(),
+    )
+    writer: StripeEventWriter = state.event_writer
     try:
-        verify_signature(
-            body,
-            request.headers.get("stripe-signature"),
-            signing_secrets,
-            settings.webhook_tolerance_seconds,
-        )
-        payload, event = parse_event(body)
+        landed = await writer.land(delivery)  # verified and parsed in the landing process
     except WebhookRejected as exc:
         annotate_request(request, event="stripe_webhook", outcome="rejected", reason=exc.reason)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.reason) from None
-
-    event_id, event_type = event["id"], event["type"]
-    annotate_request(request, event="stripe_webhook", event_id=event_id, event_type=event_type)
-    writer: LandingWriter = state.event_writer
-    try:
-        await writer.append([stripe_event_record(event, payload, datetime.now(UTC))])
     except LandingError:
         annotate_request(request, outcome="landing_failed")
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "event could not be stored durably; retry later"
         ) from None
-    annotate_request(request, outcome="landed")
-    answer = {"received": True, "event_id": event_id, "type": event_type}
+    annotate_request(request, event_id=landed.event_id, event_type=landed.event_type, outcome="landed")
+    answer = {"received": True, "event_id": landed.event_id, "type": landed.event_type}
     return Response(orjson.dumps(answer), media_type="application/json")

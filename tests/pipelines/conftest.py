@@ -21,8 +21,8 @@ from attro.settings import Settings
 from attro.stripe_sim import StripeSim, encode
 from pipelines.run import run_pipeline
 from receiver.click_record import click_record
-from receiver.landing import dumps_record
-from receiver.routes.webhooks import stripe_event_record
+from receiver.records import dumps_record
+from receiver.stripe_events import stripe_event_record
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PROGRAM = REPO / "data" / "program.toml"

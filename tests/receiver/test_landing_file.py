@@ -1,15 +1,14 @@
-"""Landing files and the landing process's protocol: layout, one write per commit, cut-back, rotation."""
+"""Landing files: layout, one write per commit, cut-back of torn writes, rotation."""
 
 from __future__ import annotations
 
 import errno
 import os
-import socket
 from datetime import UTC, datetime
 
 import pytest
 
-from receiver import lander, landing_file
+from receiver import landing_file
 from receiver.landing_file import LandingFiles, file_prefix
 
 
@@ -128,55 +127,3 @@ def test_a_file_where_the_folder_should_be_raises_then_recovers(blocked):
     blocked.stream_dir.unlink()
 
     assert blocked.commit(b'{"n":2}\n').read_bytes() == b'{"n":2}\n'
-
-
-# -- the landing process's protocol, served in this process -----------------------------------------
-
-
-def _frame(seq: int, data: bytes) -> bytes:
-    return lander.REQUEST.pack(seq, len(data)) + data
-
-
-def _serve(files: LandingFiles, sent: bytes) -> list[tuple[int, int, str]]:
-    """Serve `sent` (then the receiver closing its end); the acknowledgements as (seq, status, text)."""
-    receiver_end, lander_end = socket.socketpair()
-    receiver_end.sendall(sent)
-    receiver_end.shutdown(socket.SHUT_WR)
-    lander.serve(lander_end, files, "clicks")
-    lander_end.close()
-    data = b""
-    while chunk := receiver_end.recv(65536):
-        data += chunk
-    receiver_end.close()
-    acks, offset = [], 0
-    while offset < len(data):
-        seq, status, length = lander.ACK.unpack_from(data, offset)
-        offset += lander.ACK.size
-        acks.append((seq, status, data[offset : offset + length].decode()))
-        offset += length
-    return acks
-
-
-def test_everything_waiting_is_committed_together_and_acknowledged_once(files):
-    acks = _serve(files, b"".join(_frame(n, b'{"n":%d}\n' % n) for n in range(1, 51)))
-
-    (path,) = files.stream_dir.glob("date=*/*.ndjson")
-    assert acks == [(50, lander.OK, str(path))]
-    assert path.read_bytes() == b"".join(b'{"n":%d}\n' % n for n in range(1, 51))
-
-
-def test_a_frame_cut_off_by_the_receiver_dying_is_not_committed(files):
-    whole, cut = _frame(1, b'{"n":1}\n'), _frame(2, b'{"n":2,"pad":"xxxxxxxx"}\n')[:-5]
-
-    acks = _serve(files, whole + cut)
-
-    (path,) = files.stream_dir.glob("date=*/*.ndjson")
-    assert [(seq, status) for seq, status, _ in acks] == [(1, lander.OK)]
-    assert path.read_bytes() == b'{"n":1}\n'
-
-
-def test_a_failed_commit_is_acknowledged_as_failed_with_the_reason(blocked):
-    ((seq, status, reason),) = _serve(blocked, _frame(7, b'{"n":1}\n'))
-
-    assert (seq, status) == (7, lander.FAILED)
-    assert "Not a directory" in reason or "File exists" in reason

@@ -1,4 +1,4 @@
-"""The landing writer: records reach this process's file only through its landing process, fsynced."""
+"""The landing writers: records and Stripe deliveries reach the file only via the landing process."""
 
 from __future__ import annotations
 
@@ -8,11 +8,16 @@ import os
 import re
 import signal
 import socket
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from receiver.landing import LandingError, LandingWriter, dumps_record, encode_record
+from attro.stripe_sim import encode, sign_header
+from receiver.landing import LandedEvent, LandingError, LandingWriter, StripeEventWriter
+from receiver.records import dumps_record
+from receiver.signature import WebhookRejected
+from receiver.stripe_events import Delivery
 
 
 @pytest.fixture
@@ -147,13 +152,57 @@ def test_writable_probe_leaves_nothing_behind(writer, tmp_path):
     assert list((tmp_path / "landing" / "clicks").iterdir()) == []
 
 
-def test_unicode_line_separators_are_escaped_so_every_record_stays_one_line():
-    record = {"text": "a\u2028b\u2029c\x85d é"}
+# -- Stripe deliveries ------------------------------------------------------------------------------
 
-    line = dumps_record(record)
+SECRET = "whsec_writer_test"
 
-    assert line.count("\n") == 1
-    assert len(line.splitlines()) == 1
-    assert "é" in line
-    assert json.loads(line) == record
-    assert encode_record(record) == line.encode()  # the orjson path writes the same line
+
+def _delivery(event_id: str, secret: str = SECRET) -> Delivery:
+    event = {"id": event_id, "object": "event", "type": "invoice.paid", "created": 1_760_000_000}
+    body = encode({**event, "data": {"object": {"object": "invoice"}}})
+    now = time.time()
+    return Delivery(body, sign_header(body, secret, int(now)), ["whsec_old", SECRET], 300, now)
+
+
+@pytest.fixture
+def event_writer(tmp_path):
+    w = StripeEventWriter(tmp_path / "landing", "stripe_events")
+    yield w
+    w.close()
+
+
+def test_concurrent_deliveries_are_verified_and_landed_each_answered_for_itself(event_writer):
+    async def one(n: int) -> object:
+        secret = SECRET if n % 10 else "whsec_forger"
+        try:
+            return await event_writer.land(_delivery(f"evt_{n:03d}", secret))
+        except WebhookRejected as exc:
+            return exc.reason
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(one(n) for n in range(100)))
+
+    outcomes = asyncio.run(main())
+
+    for n, outcome in enumerate(outcomes):
+        if n % 10:
+            assert outcome == LandedEvent(f"evt_{n:03d}", "invoice.paid", event_writer.current_path)
+        else:
+            assert outcome == "no signature matches a configured webhook secret"
+    landed = [json.loads(line) for line in event_writer.current_path.read_bytes().splitlines()]
+    assert sorted(record["event_id"] for record in landed) == [f"evt_{n:03d}" for n in range(100) if n % 10]
+    assert all(json.loads(record["payload"])["id"] == record["event_id"] for record in landed)
+
+
+def test_a_delivery_that_cannot_be_stored_fails_and_the_writer_recovers(tmp_path):
+    landing_dir = tmp_path / "landing"
+    landing_dir.mkdir()
+    (landing_dir / "stripe_events").write_text("not a folder")
+    writer = StripeEventWriter(landing_dir, "stripe_events")
+    try:
+        with pytest.raises(LandingError, match="could not land a stripe_events event"):
+            asyncio.run(writer.land(_delivery("evt_1")))
+        (landing_dir / "stripe_events").unlink()
+        assert asyncio.run(writer.land(_delivery("evt_2"))).event_id == "evt_2"
+    finally:
+        writer.close()
