@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -14,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from receiver import lander
 from receiver.landing_file import file_prefix
@@ -84,6 +85,12 @@ class _LandingProcess:
             self._flush_scheduled = True
             loop.call_soon(self._flush)
         return await future
+
+    def _landed_in(self, path: str) -> Path:
+        """Note the file a commit went to (a Path per file, not per request: they cost ~5 us)."""
+        if self._current_path is None or str(self._current_path) != path:
+            self._current_path = Path(path)
+        return self._current_path
 
     def close(self) -> None:
         """Send what is queued, let the lander commit it, stop it and wait for it to exit."""
@@ -297,7 +304,7 @@ class LandingWriter(_LandingProcess):
         if status != lander.OK:
             self._current_path = None
             raise LandingError(f"could not land {self.stream} records: {text}")
-        self._current_path = Path(text)
+        self._landed_in(text)
 
 
 @dataclass(frozen=True)
@@ -327,6 +334,5 @@ class StripeEventWriter(_LandingProcess):
         if status != lander.OK:
             self._current_path = None
             raise LandingError(f"could not land a {self.stream} event: {text}")
-        landed = json.loads(text)
-        self._current_path = Path(landed["path"])
-        return LandedEvent(landed["event_id"], landed["type"], self._current_path)
+        landed = orjson.loads(text)
+        return LandedEvent(landed["event_id"], landed["type"], self._landed_in(landed["path"]))
