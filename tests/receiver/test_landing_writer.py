@@ -79,10 +79,16 @@ def test_one_append_stays_contiguous_among_concurrent_ones(writer):
     assert sorted(runs) == list(range(30))  # each append's 20 records form one unbroken run
 
 
-def test_a_failed_commit_raises_and_the_writer_recovers(tmp_path):
+def _blocked(tmp_path, stream: str):
+    """A landing folder whose `stream` folder is taken by a regular file."""
     landing_dir = tmp_path / "landing"
     landing_dir.mkdir()
-    (landing_dir / "clicks").write_text("not a folder")
+    (landing_dir / stream).write_text("not a folder")
+    return landing_dir
+
+
+def test_a_failed_commit_raises_and_the_writer_recovers(tmp_path):
+    landing_dir = _blocked(tmp_path, "clicks")
     writer = LandingWriter(landing_dir, "clicks")
     try:
         assert not writer.writable()
@@ -195,9 +201,7 @@ def test_concurrent_deliveries_are_verified_and_landed_each_answered_for_itself(
 
 
 def test_a_delivery_that_cannot_be_stored_fails_and_the_writer_recovers(tmp_path):
-    landing_dir = tmp_path / "landing"
-    landing_dir.mkdir()
-    (landing_dir / "stripe_events").write_text("not a folder")
+    landing_dir = _blocked(tmp_path, "stripe_events")
     writer = StripeEventWriter(landing_dir, "stripe_events")
     try:
         with pytest.raises(LandingError, match="could not land a stripe_events event"):
