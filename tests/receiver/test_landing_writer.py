@@ -210,3 +210,21 @@ def test_a_delivery_that_cannot_be_stored_fails_and_the_writer_recovers(tmp_path
         assert asyncio.run(writer.land(_delivery("evt_2"))).event_id == "evt_2"
     finally:
         writer.close()
+
+
+def test_a_delivery_larger_than_the_socket_buffer_is_sent_in_parts_and_lands_whole(event_writer):
+    event = {"id": "evt_big", "object": "event", "type": "invoice.paid", "created": 1_760_000_000}
+    body = encode({**event, "data": {"object": {"object": "invoice", "description": "é" * 450_000}}})
+    now = time.time()
+    delivery = Delivery(body, sign_header(body, SECRET, int(now)), [SECRET], 300, now)
+    assert len(body) > 4 * event_writer._sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+
+    async def main() -> list[LandedEvent]:
+        return await asyncio.gather(event_writer.land(delivery), event_writer.land(_delivery("evt_small")))
+
+    big, small = asyncio.run(main())
+
+    assert (big.event_id, small.event_id) == ("evt_big", "evt_small")
+    first, second = event_writer.current_path.read_bytes().splitlines()
+    assert json.loads(first)["payload"].encode() == body
+    assert json.loads(second)["event_id"] == "evt_small"
