@@ -1,15 +1,19 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks [...]` or `python -m benchmarks landing [...]` runs one of them.
+`python -m benchmarks webhooks|redirects|landing [...]` runs one of them.
 """
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import landing_load, webhook_load
+from benchmarks import landing_load, redirects_under_flood, webhook_load
 
-BENCHMARKS = {"webhooks": webhook_load.main, "landing": landing_load.main}
+BENCHMARKS = {
+    "webhooks": webhook_load.main,
+    "redirects": redirects_under_flood.main,
+    "landing": landing_load.main,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -154,9 +154,17 @@ async def closed_loop(
 
 
 async def open_loop(
-    host: str, port: int, make: Callable[[], tuple[str, bytes]], rate: float, seconds: float
+    host: str,
+    port: int,
+    make: Callable[[], tuple[str, bytes]],
+    rate: float,
+    seconds: float,
+    ok: int | None = None,
 ) -> Result:
-    """Requests sent on a fixed schedule (`rate` per second) whatever the answers' pace."""
+    """Requests sent on a fixed schedule (`rate` per second) whatever the answers' pace.
+
+    An answer counts as a success when it is 2xx, or exactly `ok` when given (e.g. 302).
+    """
     result = Result()
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(64):
@@ -171,7 +179,7 @@ async def open_loop(
             status = await conn.send(request)
         finally:
             pool.put_nowait(conn)
-        if 200 <= status < 300:
+        if status == ok if ok is not None else 200 <= status < 300:
             result.latencies.append(time.perf_counter() - scheduled)
             result.landed_ids.append(event_id)
         else:
