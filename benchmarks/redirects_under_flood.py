@@ -19,7 +19,7 @@ from pathlib import Path
 
 from attro.demo import Receiver
 from attro.settings import Settings
-from benchmarks.webhook_load import PROGRAM, SECRET, WEBHOOK_PATH, Connection, Result, open_loop
+from benchmarks.webhook_load import PROGRAM, SECRET, WEBHOOK_PATH, Result, closed_loop, open_loop
 
 LINK_CODE = "jane-pro"
 BROWSER = b"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Version/17.4 Safari/605.1.15"
@@ -47,33 +47,14 @@ def forged_webhook(host: str, body_kib: int) -> bytes:
     )
 
 
-async def flood(host: str, port: int, request: bytes, connections: int, stop: asyncio.Event) -> Result:
-    """Closed loop of forged webhooks until `stop`; their latencies (every answer must be 400)."""
-    result = Result()
-    conns = [await Connection.open(host, port) for _ in range(connections)]
-
-    async def client(conn: Connection) -> None:
-        while not stop.is_set():
-            started = time.perf_counter()
-            status = await conn.send(request)
-            if status == 400:
-                result.latencies.append(time.perf_counter() - started)
-            else:
-                result.failures[status] = result.failures.get(status, 0) + 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(client(c) for c in conns))
-    result.elapsed = time.perf_counter() - started
-    for conn in conns:
-        conn.close()
-    return result
-
-
 async def redirects_during_flood(
     host: str, port: int, rate: float, seconds: float, forged: bytes, connections: int
 ) -> tuple[Result, Result]:
     stop = asyncio.Event()
-    flooding = asyncio.create_task(flood(host, port, forged, connections, stop))
+    # Every forged webhook must be refused with 400; any other answer is counted as a failure.
+    flooding = asyncio.create_task(
+        closed_loop(host, port, lambda: ("", forged), connections, stop=stop, ok=400)
+    )
     await asyncio.sleep(0.5)  # the flood is running before the first redirect is scheduled
     redirects = await open_loop(host, port, lambda: redirect_request(f"{host}:{port}"), rate, seconds, ok=302)
     stop.set()

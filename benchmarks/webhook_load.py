@@ -126,20 +126,33 @@ class Result:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+def _succeeded(status: int, ok: int | None) -> bool:
+    """2xx, or exactly `ok` when given (a redirect's 302, a forgery's 400)."""
+    return status == ok if ok is not None else 200 <= status < 300
+
+
 async def closed_loop(
-    host: str, port: int, make: Callable[[], tuple[str, bytes]], concurrency: int, seconds: float
+    host: str,
+    port: int,
+    make: Callable[[], tuple[str, bytes]],
+    concurrency: int,
+    seconds: float = float("inf"),
+    *,
+    stop: asyncio.Event | None = None,
+    ok: int | None = None,
 ) -> Result:
-    """`concurrency` connections, each sending its next request as soon as the last is answered."""
+    """`concurrency` connections, each sending its next request as soon as the last is answered,
+    for `seconds` or until `stop` is set."""
     result = Result()
     connections = [await Connection.open(host, port) for _ in range(concurrency)]
     deadline = time.perf_counter() + seconds
 
     async def client(conn: Connection) -> None:
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline and not (stop is not None and stop.is_set()):
             event_id, request = make()
             started = time.perf_counter()
             status = await conn.send(request)
-            if 200 <= status < 300:
+            if _succeeded(status, ok):
                 result.latencies.append(time.perf_counter() - started)
                 result.landed_ids.append(event_id)
             else:
@@ -161,10 +174,7 @@ async def open_loop(
     seconds: float,
     ok: int | None = None,
 ) -> Result:
-    """Requests sent on a fixed schedule (`rate` per second) whatever the answers' pace.
-
-    An answer counts as a success when it is 2xx, or exactly `ok` when given (e.g. 302).
-    """
+    """Requests sent on a fixed schedule (`rate` per second) whatever the answers' pace."""
     result = Result()
     pool: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(64):
@@ -179,7 +189,7 @@ async def open_loop(
             status = await conn.send(request)
         finally:
             pool.put_nowait(conn)
-        if status == ok if ok is not None else 200 <= status < 300:
+        if _succeeded(status, ok):
             result.latencies.append(time.perf_counter() - scheduled)
             result.landed_ids.append(event_id)
         else:
