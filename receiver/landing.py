@@ -144,10 +144,6 @@ class _LandingProcess:
             return f"{self.stream_dir} is not writable: {exc.strerror or exc}"
         return None
 
-    def writable(self) -> bool:
-        """True when the landing folder for this stream accepts durable writes (for /healthz)."""
-        return self.check_writable() is None
-
     # -- the lander and its socket --------------------------------------------------------------
 
     def _start_lander(self) -> None:

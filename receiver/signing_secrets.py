@@ -32,10 +32,6 @@ class SigningSecrets:
         if self._store is not None:
             self._refresh()
 
-    @property
-    def source(self) -> str:
-        return "environment" if self._env else "store"
-
     def current(self) -> list[str]:
         """The secrets to verify with now."""
         if self._store is not None and time.monotonic() - self._checked_at >= self.check_interval:
