@@ -73,7 +73,7 @@ async def receive_stripe_webhook(request: Request) -> Response:
     try:
         landed = await writer.land(delivery)  # verified and parsed in the landing process
     except WebhookRejected as exc:
-        annotate_request(request, event="stripe_webhook", outcome="rejected", reason=exc.reason)
+        annotate_request(request, reason=exc.reason)  # event and outcome are set above
         raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.reason) from None
     except LandingError:
         annotate_request(request, outcome="landing_failed")

@@ -254,6 +254,10 @@ def test_log_lines_name_the_event_and_outcome_but_no_secret_or_signature(client,
         lines[0].items()
     )
     assert lines[1]["outcome"] == "rejected"
+    assert {
+        "event": "stripe_webhook",
+        "reason": "no signature matches a configured webhook secret",
+    }.items() <= (lines[1].items())
     assert kit.SECRET not in caplog.text
     assert header.split("v1=")[1] not in caplog.text
     assert kit.VISITOR_IP not in caplog.text
