@@ -22,7 +22,8 @@ import dlt
 from attro.settings import Settings
 from attro.stripe_sim import StripeSim, encode
 from pipelines.lib.loading import load_landing
-from receiver.records import dumps_record, utc_timestamp
+from receiver.records import dumps_record
+from receiver.stripe_events import stripe_event_record
 
 dlt.config["runtime.dlthub_telemetry"] = False
 
@@ -36,19 +37,7 @@ def land_events(landing_dir: Path, count: int) -> list[dict]:
         flow = sim.subscription_checkout(at, 9900)
         for month in range(1, 6):
             flow.events.extend(sim.renewal(flow.sub, at + timedelta(days=30 * month)).events)
-        for event in flow.events:
-            body = encode(event).decode()
-            records.append(
-                {
-                    "event_id": event["id"],
-                    "event_type": event["type"],
-                    "api_version": event["api_version"],
-                    "livemode": event["livemode"],
-                    "created": event["created"],
-                    "received_at": utc_timestamp(at),
-                    "payload": body,
-                }
-            )
+        records.extend(stripe_event_record(event, encode(event).decode(), at) for event in flow.events)
         at += timedelta(minutes=7)
     records = records[:count]
     folder = landing_dir / "stripe_events" / "date=2026-01-01"

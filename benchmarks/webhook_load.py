@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import statistics
@@ -31,6 +29,7 @@ from pathlib import Path
 
 from attro.demo import Receiver
 from attro.settings import Settings
+from attro.stripe_sim import sign_header
 
 SECRET = "whsec_benchmark_0123456789abcdef"
 WEBHOOK_PATH = "/api/webhooks/stripe"
@@ -55,7 +54,6 @@ class SignedRequests:
         prefix, suffix = json.dumps(event, indent=2).encode().split(b"evt_@@ID@@")
         self._prefix, self._suffix = prefix + b"evt_bench", suffix
         self._host = host.encode()
-        self._secret = SECRET.encode()
         self._n = 0
         self.run_tag = os.urandom(4).hex().encode()
 
@@ -64,12 +62,10 @@ class SignedRequests:
         self._n += 1
         event_id = b"%s%s%08d" % (self._prefix[-9:], self.run_tag, self._n)
         body = self._prefix + self.run_tag + b"%08d" % self._n + self._suffix
-        t = int(time.time())
-        signature = hmac.new(self._secret, b"%d." % t + body, hashlib.sha256).hexdigest().encode()
+        signature = sign_header(body, SECRET).encode()
         head = (
             b"POST " + path.encode() + b" HTTP/1.1\r\nHost: " + self._host + b"\r\n"
-            b"Content-Type: application/json\r\nStripe-Signature: t=%d,v1="
-            % t
+            b"Content-Type: application/json\r\nStripe-Signature: "
             + signature
             + b"\r\nContent-Length: %d\r\n\r\n" % len(body)
         )
