@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -230,6 +230,30 @@ def test_a_line_with_an_unreadable_timestamp_is_quarantined_not_fatal(kit, strea
     stats = load(settings, (stream,))[stream]
 
     assert read(stats) == {"records": 1, "rejected_lines": 1}
+
+
+def test_timestamps_are_read_as_rfc_3339_whichever_line_comes_first_and_others_are_quarantined(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    landing.click("jane-pro", kit.at)
+    template = json.loads(landing.path("clicks").read_text(encoding="utf-8"))
+    landing.path("clicks").write_text("", encoding="utf-8")
+    stamps = {
+        "01KJ" + "1" * 26: "2026-03-01 11:00:00+01:00",  # first: Polars would guess its format
+        "01KJ" + "2" * 26: "2026-03-01T10:00:00.250000Z",
+        "01KJ" + "3" * 26: "20260301T100000Z",  # ISO 8601 basic format: not RFC 3339
+    }
+    for click_id, clicked_at in stamps.items():
+        line = json.dumps({**template, "click_id": click_id, "clicked_at": clicked_at})
+        landing.append("clicks", line + "\n")
+
+    stats = load(settings, ("clicks",))["clicks"]
+
+    assert read(stats) == {"records": 2, "rejected_lines": 1}
+    assert rows(settings, "select click_id, clicked_at from raw.clicks order by click_id") == [
+        ("01KJ" + "1" * 26, datetime(2026, 3, 1, 10, 0, tzinfo=UTC)),
+        ("01KJ" + "2" * 26, datetime(2026, 3, 1, 10, 0, 0, 250000, tzinfo=UTC)),
+    ]
 
 
 def test_a_rebuild_keeps_the_same_copy_of_a_redelivered_event_as_the_incremental_loads(kit) -> None:
