@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from attro.program import ProgramError, load_program
+from attro.program import Offer, ProgramError, load_program
 
 HEAD = """
 [[affiliates]]
@@ -28,6 +28,11 @@ def program_file(tmp_path: Path, offer: str) -> Path:
     path = tmp_path / "program.toml"
     path.write_text(HEAD + '\n[[offers]]\nid = "x"\nname = "Offer X"\n' + offer + LINK, encoding="utf-8")
     return path
+
+
+def load_offer(tmp_path: Path, offer: str) -> Offer:
+    """Offer "x" as loaded from a program file with these terms."""
+    return load_program(program_file(tmp_path, offer)).offer("x")
 
 
 BAD_OFFERS = [
@@ -149,25 +154,21 @@ def test_a_bad_offer_is_refused_at_load_naming_file_entry_and_problem(
 
 
 def test_decimal_percent_is_kept_exactly(tmp_path: Path) -> None:
-    offer = load_program(program_file(tmp_path, 'type = "percent"\npercent = 12.35\n')).offer("x")
+    offer = load_offer(tmp_path, 'type = "percent"\npercent = 12.35\n')
 
     assert offer.percent == Decimal("12.35")
-    assert load_program(program_file(tmp_path, 'type = "percent"\npercent = "12.5"\n')).offer(
-        "x"
-    ).percent == (Decimal("12.5"))
+    assert load_offer(tmp_path, 'type = "percent"\npercent = "12.5"\n').percent == Decimal("12.5")
 
 
 def test_versions_build_on_the_previous_one_in_effective_from_order(tmp_path: Path) -> None:
-    offer = load_program(
-        program_file(
-            tmp_path,
-            'type = "percent"\npercent = 20\nrecurring = "fixed_period"\nrecurring_months = 12\n'
-            "holding_days = 14\n"
-            # listed out of order on purpose
-            '[[offers.versions]]\neffective_from = 2026-04-01\nrecurring = "lifetime"\n'
-            "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 25\n",
-        )
-    ).offer("x")
+    offer = load_offer(
+        tmp_path,
+        'type = "percent"\npercent = 20\nrecurring = "fixed_period"\nrecurring_months = 12\n'
+        "holding_days = 14\n"
+        # listed out of order on purpose
+        '[[offers.versions]]\neffective_from = 2026-04-01\nrecurring = "lifetime"\n'
+        "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 25\n",
+    )
 
     v1, v2, v3 = offer.resolved_versions()
 
@@ -181,15 +182,13 @@ def test_versions_build_on_the_previous_one_in_effective_from_order(tmp_path: Pa
 
 
 def test_a_version_switching_to_flat_drops_percent_and_tiers(tmp_path: Path) -> None:
-    offer = load_program(
-        program_file(
-            tmp_path,
-            'type = "percent"\npercent = 10\n'
-            '[[offers.tiers]]\nname = "top"\nmin_conversions = 3\npercent = 15\n'
-            '[[offers.versions]]\neffective_from = 2026-03-01\ntype = "flat"\n'
-            'amount_minor = 700\ncurrency = "eur"\n',
-        )
-    ).offer("x")
+    offer = load_offer(
+        tmp_path,
+        'type = "percent"\npercent = 10\n'
+        '[[offers.tiers]]\nname = "top"\nmin_conversions = 3\npercent = 15\n'
+        '[[offers.versions]]\neffective_from = 2026-03-01\ntype = "flat"\n'
+        'amount_minor = 700\ncurrency = "eur"\n',
+    )
 
     v1, v2 = offer.resolved_versions()
 
@@ -199,13 +198,11 @@ def test_a_version_switching_to_flat_drops_percent_and_tiers(tmp_path: Path) -> 
 
 
 def test_caps_with_their_currency_load(tmp_path: Path) -> None:
-    offer = load_program(
-        program_file(
-            tmp_path,
-            'type = "percent"\npercent = 20\ncurrency = "usd"\n'
-            "max_commission_minor = 5000\nmax_customer_commission_minor = 20000\n",
-        )
-    ).offer("x")
+    offer = load_offer(
+        tmp_path,
+        'type = "percent"\npercent = 20\ncurrency = "usd"\n'
+        "max_commission_minor = 5000\nmax_customer_commission_minor = 20000\n",
+    )
 
     assert (offer.max_commission_minor, offer.max_customer_commission_minor, offer.currency) == (
         5000,

@@ -70,14 +70,38 @@ def test_click_older_than_the_offers_window_is_click_expired(
     assert "61 days before the purchase; window 60 days" in unattributed["detail"][0]
 
 
-def test_bot_click_is_never_attributed(sim: StripeSim, click: Callable, attribute_flows: Attribute) -> None:
-    visit = click(START - timedelta(days=1), is_bot=True)
+@pytest.mark.parametrize(
+    ("clicked_at", "click_terms", "reason"),
+    [
+        pytest.param(
+            START - timedelta(days=1), {"is_bot": True}, "bot_click", id="bot-click-is-never-attributed"
+        ),
+        pytest.param(
+            START + timedelta(hours=1), {}, "click_after_payment", id="click-after-the-first-payment"
+        ),
+        pytest.param(
+            START - timedelta(days=1),
+            {"offer": "retired-offer"},
+            "unknown_offer",
+            id="click-of-an-offer-missing-from-the-program",
+        ),
+    ],
+)
+def test_landed_click_that_cannot_earn_leaves_its_payment_unattributed_with_the_reason(
+    clicked_at: datetime,
+    click_terms: dict,
+    reason: str,
+    sim: StripeSim,
+    click: Callable,
+    attribute_flows: Attribute,
+) -> None:
+    visit = click(clicked_at, **click_terms)
     flow = sim.one_time_checkout(START, 4900, click_id=visit["click_id"])
 
     conversions, unattributed = attribute_flows([flow], [visit])
 
     assert conversions.is_empty()
-    assert reasons(unattributed) == ["bot_click"]
+    assert reasons(unattributed) == [reason]
 
 
 def test_click_id_in_our_format_that_never_landed_is_unknown_click(
@@ -125,30 +149,6 @@ def test_payment_without_a_click_id_is_no_click_id(
     assert conversions.is_empty()
     assert reasons(unattributed) == ["no_click_id"]
     assert unattributed["payment_id"].to_list() == [flow.payment_intent]
-
-
-def test_click_after_the_first_payment_is_click_after_payment(
-    sim: StripeSim, click: Callable, attribute_flows: Attribute
-) -> None:
-    late_visit = click(START + timedelta(hours=1))
-    flow = sim.one_time_checkout(START, 4900, click_id=late_visit["click_id"])
-
-    conversions, unattributed = attribute_flows([flow], [late_visit])
-
-    assert conversions.is_empty()
-    assert reasons(unattributed) == ["click_after_payment"]
-
-
-def test_click_of_an_offer_missing_from_the_program_is_unknown_offer(
-    sim: StripeSim, click: Callable, attribute_flows: Attribute
-) -> None:
-    visit = click(START - timedelta(days=1), offer="retired-offer")
-    flow = sim.one_time_checkout(START, 4900, click_id=visit["click_id"])
-
-    conversions, unattributed = attribute_flows([flow], [visit])
-
-    assert conversions.is_empty()
-    assert reasons(unattributed) == ["unknown_offer"]
 
 
 # subscriptions and customers ----------------------------------------------------------------

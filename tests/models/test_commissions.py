@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from attro.stripe_sim import StripeSim
@@ -291,13 +292,24 @@ def test_not_commissionable_conversions_make_no_lines(
     assert commission_lines(evaluate_conversions(conversions, offers), now=START).is_empty()
 
 
-def test_line_is_pending_before_payable_on_and_approved_from_it(
+@pytest.fixture
+def held_for(
     conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
-) -> None:
-    offers = offers_frame(offer("pro-20", holding_days=30))
-    evaluated = evaluate_conversions(
-        conversions_frame(conversion(9900), conversion(4900, payment_id="b")), offers
-    )
+) -> Callable[[int], pl.DataFrame]:
+    """`held_for(days)`: two first payments at START (99.00 and 49.00) evaluated under pro-20 with
+    `days` holding days."""
+
+    def evaluate(holding_days: int) -> pl.DataFrame:
+        offers = offers_frame(offer("pro-20", holding_days=holding_days))
+        return evaluate_conversions(
+            conversions_frame(conversion(9900), conversion(4900, payment_id="b")), offers
+        )
+
+    return evaluate
+
+
+def test_line_is_pending_before_payable_on_and_approved_from_it(held_for: Callable) -> None:
+    evaluated = held_for(30)
 
     day_before = commission_lines(evaluated, now=datetime(2026, 2, 13, 23, 59, tzinfo=UTC))
     on_the_day = commission_lines(evaluated, now=datetime(2026, 2, 14, 0, 0, tzinfo=UTC))
@@ -324,13 +336,8 @@ def test_rerun_with_a_later_now_changes_status_never_amounts(
     assert_frame_equal(early.drop("status"), late.drop("status"))
 
 
-def test_zero_holding_days_approves_on_the_day_earned(
-    conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
-) -> None:
-    offers = offers_frame(offer("pro-20", holding_days=0))
-    evaluated = evaluate_conversions(
-        conversions_frame(conversion(9900), conversion(4900, payment_id="b")), offers
-    )
+def test_zero_holding_days_approves_on_the_day_earned(held_for: Callable) -> None:
+    evaluated = held_for(0)
 
     lines = commission_lines(evaluated, now=START)
 

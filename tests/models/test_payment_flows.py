@@ -315,15 +315,22 @@ def test_basil_renewal_linked_by_invoice_payment_paid_is_matched_by_shared_id(si
     assert payment["charge_id"] == renewal.charge
 
 
-def test_two_same_amount_invoices_of_one_customer_a_minute_apart_are_matched_one_to_one_nearest_first(
-    sim: StripeSim,
-) -> None:
+def same_amount_renewals_of_one_customer(sim: StripeSim, apart: timedelta) -> tuple[Flow, Flow, Flow, Flow]:
+    """One customer's two basil 99.00 subscriptions (started 3 days apart), renewed on day 31 `apart` from
+    each other: (one, two, renewal of one, renewal of two)."""
     customer = sim.new_customer()
     one = sim.subscription_checkout(START, 9900, customer=customer, api_version=BASIL)
     two = sim.subscription_checkout(START + timedelta(days=3), 9900, customer=customer, api_version=BASIL)
     renewal_at = START + timedelta(days=31)
     renew_one = sim.renewal(one.sub, renewal_at, api_version=BASIL)
-    renew_two = sim.renewal(two.sub, renewal_at + timedelta(minutes=1), api_version=BASIL)
+    renew_two = sim.renewal(two.sub, renewal_at + apart, api_version=BASIL)
+    return one, two, renew_one, renew_two
+
+
+def test_two_same_amount_invoices_of_one_customer_a_minute_apart_are_matched_one_to_one_nearest_first(
+    sim: StripeSim,
+) -> None:
+    one, two, renew_one, renew_two = same_amount_renewals_of_one_customer(sim, timedelta(minutes=1))
     events = [
         e for flow in (renew_two, renew_one) for e in of_types(flow, {"invoice.paid", "charge.succeeded"})
     ]
@@ -339,11 +346,7 @@ def test_two_same_amount_invoices_of_one_customer_a_minute_apart_are_matched_one
 def test_two_same_amount_invoices_of_one_customer_seconds_apart_each_keep_their_own_charge(
     sim: StripeSim,
 ) -> None:
-    customer = sim.new_customer()
-    one = sim.subscription_checkout(START, 9900, customer=customer, api_version=BASIL)
-    two = sim.subscription_checkout(START + timedelta(days=3), 9900, customer=customer, api_version=BASIL)
-    renew_one = sim.renewal(one.sub, START + timedelta(days=31), api_version=BASIL)
-    renew_two = sim.renewal(two.sub, START + timedelta(days=31, seconds=5), api_version=BASIL)
+    _one, _two, renew_one, renew_two = same_amount_renewals_of_one_customer(sim, timedelta(seconds=5))
     charged = [
         datetime.fromtimestamp(f.first("charge.succeeded")["data"]["object"]["created"], UTC)
         for f in (renew_one, renew_two)
