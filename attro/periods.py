@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from attro.durable import fsync_dir, make_dirs_durably
 from attro.settings import Settings
 from models.exprs import to_utc
 from models.periods import LEDGER_SCHEMA
@@ -107,7 +108,7 @@ def close_period(
     closed_at = now.replace(microsecond=0)
     statements = statements.with_columns(closed_at=pl.lit(closed_at).cast(pl.Datetime("us", "UTC")))
     root = periods_dir(settings)
-    root.mkdir(parents=True, exist_ok=True)
+    make_dirs_durably(root)
     tmp = root / f".{period}.{uuid.uuid4().hex}.tmp"
     tmp.mkdir()
     try:
@@ -123,6 +124,7 @@ def close_period(
             with child.open("rb") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, root / period)
+        fsync_dir(root)  # the closed month is the only copy of its figures: its name must survive a crash
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return meta

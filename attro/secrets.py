@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from attro.durable import fsync_dir
 from attro.settings import Settings
 
 STORE_FORMAT = "attro-secrets-v1"
@@ -169,11 +170,7 @@ class SecretStore:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        dir_fd = os.open(self.state_dir, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.state_dir)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -1,6 +1,7 @@
 """One stream's append-only landing files: write, fsync, rotate by UTC date, cut back torn writes.
 
-Standard library only: the landing process (`receiver.lander`) imports this and nothing heavier.
+Standard library only (and attro.durable, which is too): the landing process (`receiver.lander`)
+imports this and nothing heavier.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import socket
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+from attro.durable import fsync_dir, make_dirs_durably
 
 
 def file_prefix(pid: int) -> str:
@@ -36,26 +39,6 @@ class _OpenFile:
         except OSError:
             return False
         return (st.st_dev, st.st_ino) == self.inode
-
-
-def _make_dirs_durably(path: Path) -> None:
-    """mkdir -p, then fsync the parent of every folder created so the new names survive a crash."""
-    missing: list[Path] = []
-    node = path
-    while not node.is_dir():
-        missing.append(node)
-        node = node.parent
-    for folder in reversed(missing):
-        folder.mkdir(exist_ok=True)
-        _fsync_dir(folder.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class LandingFiles:
@@ -114,11 +97,11 @@ class LandingFiles:
 
     def _open_new_file(self, day: date) -> _OpenFile:
         day_dir = self.stream_dir / f"date={day.isoformat()}"
-        _make_dirs_durably(day_dir)
+        make_dirs_durably(day_dir)
         path = day_dir / f"{self.prefix}-{secrets.token_hex(4)}.ndjson"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            _fsync_dir(day_dir)  # the new file's name is durable before anything is acknowledged
+            fsync_dir(day_dir)  # the new file's name is durable before anything is acknowledged
             st = os.fstat(fd)
         except OSError:
             os.close(fd)
