@@ -107,22 +107,6 @@ def test_destination_parameters_win_over_visitor_parameters_of_the_same_name(cli
     assert ("plan", "free") not in parse_qsl(urlsplit(response.headers["location"]).query)
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/r/jane-pro?next=https://evil.example/",
-        "/r/jane-pro?@evil.example",
-        "/r/jane-pro?x=%0d%0aLocation:%20https://evil.example",
-    ],
-)
-def test_redirect_never_leaves_the_destination_named_in_the_program(client, path):
-    response = client.get(path)
-
-    location = urlsplit(response.headers["location"])
-    assert (location.scheme, location.netloc, location.path) == ("https", "shop.example", "/pricing")
-    assert "\n" not in response.headers["location"]
-
-
 @pytest.mark.parametrize("path", ["/r/nope", "/r/JANE-PRO", "/r/jane-pro.evil"])
 def test_unknown_code_is_404_and_lands_nothing(client, settings, kit, path):
     response = client.get(path)
