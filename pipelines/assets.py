@@ -60,7 +60,7 @@ def program_tables(attro: AttroResource) -> dg.MaterializeResult:
     """The program file (affiliates, tracking links, offers), replaced whole on every run."""
     counts = load_program(attro.settings, attro.program())
     for name in ("affiliates", "links", "offers", "offer_tiers"):
-        yield dg.MaterializeResult(asset_key=["program", name], metadata={"rows": counts.get(name, 0)})
+        yield dg.MaterializeResult(asset_key=["program", name], metadata={"rows": counts[name]})
 
 
 @dg.asset(key=["marts", "clicks"], deps=[raw_clicks.key], group_name="marts", kinds={"polars", "duckdb"})

@@ -12,7 +12,7 @@ from attro.program import Program
 from attro.settings import Settings
 from pipelines.lib.warehouse import connect, table_exists
 from pipelines.sources.landing import landing_source
-from pipelines.sources.program import program_source
+from pipelines.sources.program import program_source, program_tables
 
 dlt.config["runtime.dlthub_telemetry"] = False
 # dlt notes that the arrow string column differs from the `json` hint on payload: expected here.
@@ -60,11 +60,8 @@ def _row_counts(settings: Settings, streams: tuple[str, ...]) -> dict[str, int]:
 
 
 def load_program(settings: Settings, program: Program) -> dict[str, int]:
-    """Replace the program.* tables with the program file's content; returns row counts."""
+    """Replace the program.* tables with the program file's content; returns each table's rows."""
+    tables = program_tables(program)
     pipeline = _pipeline(settings, "attro_program", "program")
-    pipeline.run(program_source(program))
-    return {
-        "affiliates": len(program.affiliates),
-        "offers": len(program.offers),
-        "links": len(program.links),
-    }
+    pipeline.run(program_source(tables))
+    return {name: table.num_rows for name, table in tables.items()}

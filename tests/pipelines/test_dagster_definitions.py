@@ -11,12 +11,14 @@ import duckdb
 import yaml
 
 from attro.settings import Settings
+from pipelines.assets import program_tables
 from pipelines.checks import conversion_ids_unique, payment_ids_unique
 from pipelines.definitions import build_definitions
 from pipelines.lib.warehouse import pipeline_lock
 from pipelines.resources import AttroResource
 
 REPO = Path(__file__).resolve().parents[2]
+TABLES = ("affiliates", "links", "offers", "offer_tiers")
 ASSET_KEYS = {  # at least these (DESIGN §3 tables and the published snapshot)
     "raw/stripe_events",
     "raw/clicks",
@@ -116,6 +118,31 @@ def test_the_sensor_does_not_wait_for_a_run_in_progress(kit) -> None:
         finished_during_run = bool(results)
     thread.join(timeout=10)
     assert finished_during_run
+
+
+def test_the_program_assets_report_the_rows_each_table_holds(kit) -> None:
+    settings = kit.settings()
+    with settings.program_path.open("a", encoding="utf-8") as fh:
+        fh.write(
+            '\n[[offers]]\nid = "tiered"\nname = "Tiered"\ntype = "percent"\npercent = 10\n'
+            '[[offers.tiers]]\nname = "silver"\nmin_conversions = 3\npercent = 12\n'
+            '[[offers.tiers]]\nname = "gold"\nmin_conversions = 5\npercent = 15\n'
+            "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 11\n"
+        )
+
+    result = dg.materialize([program_tables], resources={"attro": AttroResource.from_settings(settings)})
+
+    reported = {
+        "/".join(m.asset_key.path): m.metadata["rows"].value
+        for m in result.asset_materializations_for_node("program_tables")
+    }
+    con = duckdb.connect(str(settings.build_db_path), read_only=True)
+    try:
+        held = {f"program/{t}": con.sql(f"select count(*) from program.{t}").fetchall()[0][0] for t in TABLES}
+    finally:
+        con.close()
+    assert reported == held
+    assert held["program/offer_tiers"] >= 2  # the tiered offer's two tiers, which were reported as 0
 
 
 def test_the_uniqueness_checks_fail_on_a_duplicate_id(kit) -> None:

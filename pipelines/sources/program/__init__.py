@@ -100,9 +100,8 @@ def program_tables(program: Program) -> dict[str, pa.Table]:
 
 
 @dlt.source(name="program", max_table_nesting=0)
-def program_source(program: Program) -> list[DltResource]:
-    """Each program table replaced whole on every load (the file is the truth)."""
-    tables = program_tables(program)
+def program_source(tables: dict[str, pa.Table]) -> list[DltResource]:
+    """Each program table (`program_tables`) replaced whole on every load (the file is the truth)."""
 
     def make(name: str) -> DltResource:
         @dlt.resource(name=name, write_disposition="replace")
