@@ -150,7 +150,6 @@ class Offer(Terms):
             }
             data = current.model_dump() | changes
             if changes.get("type") == "flat":
-                data.setdefault("percent", None)
                 data["percent"] = changes.get("percent")
                 data["tiers"] = changes.get("tiers", [])
             if changes.get("recurring") not in (None, "fixed_period") and "recurring_months" not in changes:

@@ -58,9 +58,6 @@ class SecretStore:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def exists(self) -> bool:
-        return self.path.exists()
-
     def load(self) -> list[StoredSecret]:
         """Every stored secret, oldest first; [] when there is no store yet."""
         try:
