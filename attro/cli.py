@@ -88,11 +88,11 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _close_period(args: argparse.Namespace, settings: Settings) -> int:
-    from attro.periods import PeriodError, check_period, close_period
+    from attro.periods import PeriodError, check_closable, close_period
     from pipelines.run import PipelineFailed, run_pipeline
 
     try:
-        check_period(args.period)
+        check_closable(settings, args.period)  # refuse a wrong month before a full run, not after
         print("bringing the warehouse up to date before closing…", flush=True)
         run_pipeline(settings)
         meta = close_period(settings, args.period, force=args.force)

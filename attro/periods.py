@@ -52,20 +52,41 @@ def check_period(period: str) -> str:
     return period
 
 
-def load_closed(settings: Settings) -> ClosedPeriods:
-    """Every closed month's frozen lines and statements."""
+def closed_at(settings: Settings) -> dict[str, datetime]:
+    """When each closed month was closed, from its closed.json alone (its figures are not read)."""
     root = periods_dir(settings)
     closed: dict[str, datetime] = {}
-    lines, statements = [pl.DataFrame(schema=LEDGER_SCHEMA)], [pl.DataFrame(schema=STATEMENT_SCHEMA)]
     for folder in sorted(root.glob("????-??")) if root.exists() else []:
         meta_path = folder / "closed.json"
         if not meta_path.exists():
             continue  # an interrupted close: not closed
         meta = json.loads(meta_path.read_text())
         closed[meta["period"]] = datetime.fromisoformat(meta["closed_at"])
+    return closed
+
+
+def load_closed(settings: Settings) -> ClosedPeriods:
+    """Every closed month's frozen lines and statements."""
+    closed = closed_at(settings)
+    lines, statements = [pl.DataFrame(schema=LEDGER_SCHEMA)], [pl.DataFrame(schema=STATEMENT_SCHEMA)]
+    for period in closed:
+        folder = periods_dir(settings) / period
         lines.append(pl.read_parquet(folder / "lines.parquet").cast(LEDGER_SCHEMA))  # type: ignore[arg-type]
         statements.append(pl.read_parquet(folder / "statements.parquet").cast(STATEMENT_SCHEMA))  # type: ignore[arg-type]
     return ClosedPeriods(closed, pl.concat(lines), pl.concat(statements))
+
+
+def check_closable(settings: Settings, period: str, now: datetime | None = None) -> None:
+    """PeriodError unless `period` is YYYY-MM, over by `now` and not closed yet (cheap: no run)."""
+    check_period(period)
+    now = now or datetime.now(UTC)
+    if period >= now.strftime("%Y-%m"):
+        raise PeriodError(
+            f"{period} is not over yet (today is {now:%Y-%m-%d}); only past months can be closed"
+        )
+    closed = closed_at(settings)
+    if period in closed:
+        raise PeriodError(f"{period} was already closed at {closed[period].isoformat()}")
 
 
 def read_published_period(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -88,15 +109,8 @@ def close_period(
     settings: Settings, period: str, *, force: bool = False, now: datetime | None = None
 ) -> dict:
     """Freeze `period` as the published warehouse has it now. Nothing changes when it refuses."""
-    check_period(period)
     now = now or datetime.now(UTC)
-    if period >= now.strftime("%Y-%m"):
-        raise PeriodError(
-            f"{period} is not over yet (today is {now:%Y-%m-%d}); only past months can be closed"
-        )
-    closed = load_closed(settings)
-    if period in closed.closed_at:
-        raise PeriodError(f"{period} was already closed at {closed.closed_at[period].isoformat()}")
+    check_closable(settings, period, now)
     lines, statements = read_published_period(settings, period)
     pending = lines.filter(pl.col("status") == "pending")
     if pending.height and not force:
@@ -105,8 +119,8 @@ def close_period(
             f"{period} has {pending.height} pending line(s) (payable on {last} at the latest); "
             "wait until they are approved or pass --force"
         )
-    closed_at = now.replace(microsecond=0)
-    statements = statements.with_columns(closed_at=pl.lit(closed_at).cast(pl.Datetime("us", "UTC")))
+    stamp = now.replace(microsecond=0)
+    statements = statements.with_columns(closed_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC")))
     root = periods_dir(settings)
     make_dirs_durably(root)
     tmp = root / f".{period}.{uuid.uuid4().hex}.tmp"
@@ -118,7 +132,7 @@ def close_period(
         statements.select([pl.col(n).cast(t) for n, t in STATEMENT_SCHEMA.items()]).write_parquet(
             tmp / "statements.parquet"
         )
-        meta = {"period": period, "closed_at": closed_at.isoformat(), "forced": force, "lines": lines.height}
+        meta = {"period": period, "closed_at": stamp.isoformat(), "forced": force, "lines": lines.height}
         (tmp / "closed.json").write_text(json.dumps(meta, indent=2) + "\n")
         for child in tmp.iterdir():
             with child.open("rb") as fh:

@@ -109,19 +109,23 @@ def test_close_period_refuses_a_malformed_period_before_touching_anything(
     assert snapshot_tree(cli_site.settings.data_dir) == before
 
 
-def test_close_period_refuses_a_future_month_and_closes_nothing(
-    cli_site: Any, capsys: pytest.CaptureFixture[str]
+def test_close_period_refuses_a_future_month_before_running_anything(
+    cli_site: Any, snapshot_tree: Callable, capsys: pytest.CaptureFixture[str]
 ) -> None:
     future = datetime.now(UTC).year + 1
+    before = snapshot_tree(cli_site.settings.data_dir)
 
     code = main(["close-period", f"{future}-01"])
 
     assert code == 2
     assert f"error: {future}-01 is not over yet" in capsys.readouterr().err
     assert closed_periods(cli_site) == ["2026-01"]
+    assert snapshot_tree(cli_site.settings.data_dir) == before  # no pipeline run either
 
 
-def test_close_period_closes_a_past_month_once(cli_site: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_close_period_closes_a_past_month_once(
+    cli_site: Any, snapshot_tree: Callable, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["close-period", "2026-02"])
 
     printed = capsys.readouterr().out
@@ -134,7 +138,9 @@ def test_close_period_closes_a_past_month_once(cli_site: Any, capsys: pytest.Cap
     )[0]
     assert count == 2  # jane and omar, published with their closed_at
 
+    before = snapshot_tree(cli_site.settings.data_dir)
     again = main(["close-period", "2026-02"])
 
     assert again == 2
     assert "error: 2026-02 was already closed at " in capsys.readouterr().err
+    assert snapshot_tree(cli_site.settings.data_dir) == before  # refused before any run
