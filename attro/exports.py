@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from attro.periods import PeriodError, check_period, load_closed, read_published_period
+from attro.periods import PeriodError, check_period, closed_at, frozen_period, read_published_period
 from attro.settings import Settings
 from models.money import format_minor, format_minor_expr
 
@@ -166,17 +166,15 @@ def export_commissions(
         probe.close()
     except OSError as exc:
         raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from None
-    closed = load_closed(settings)
-    closed_at = closed.closed_at.get(period)
-    if closed_at is not None:
-        lines = closed.lines.filter(pl.col("period") == period)
-        statement = closed.statements.filter(pl.col("period") == period)
+    period_closed_at = closed_at(settings).get(period)
+    if period_closed_at is not None:
+        lines, statement = frozen_period(settings, period)
     else:
         try:
             lines, statement = read_published_period(settings, period)
         except PeriodError as exc:
             raise ExportError(str(exc)) from None
-    header = _header(period, closed_at, statement, now)
+    header = _header(period, period_closed_at, statement, now)
     lines, statement = _shape(lines, statement)
     stem = f"commissions-{period}"
     files: list[Path] = []
@@ -202,7 +200,7 @@ def export_commissions(
                 with xlsxwriter.Workbook(tmp) as wb:
                     # a fixed creation time keeps a closed period's workbook byte-identical
                     wb.set_properties(
-                        {"created": (closed_at or now).replace(tzinfo=None), "title": header[1]}
+                        {"created": (period_closed_at or now).replace(tzinfo=None), "title": header[1]}
                     )
                     summary = wb.add_worksheet("summary")
                     for row, line in enumerate(header):

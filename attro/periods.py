@@ -65,14 +65,22 @@ def closed_at(settings: Settings) -> dict[str, datetime]:
     return closed
 
 
+def frozen_period(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A closed month's frozen commission lines and statements."""
+    folder = periods_dir(settings) / period
+    lines = pl.read_parquet(folder / "lines.parquet").cast(LEDGER_SCHEMA)  # type: ignore[arg-type]
+    statements = pl.read_parquet(folder / "statements.parquet").cast(STATEMENT_SCHEMA)  # type: ignore[arg-type]
+    return lines, statements
+
+
 def load_closed(settings: Settings) -> ClosedPeriods:
     """Every closed month's frozen lines and statements."""
     closed = closed_at(settings)
     lines, statements = [pl.DataFrame(schema=LEDGER_SCHEMA)], [pl.DataFrame(schema=STATEMENT_SCHEMA)]
     for period in closed:
-        folder = periods_dir(settings) / period
-        lines.append(pl.read_parquet(folder / "lines.parquet").cast(LEDGER_SCHEMA))  # type: ignore[arg-type]
-        statements.append(pl.read_parquet(folder / "statements.parquet").cast(STATEMENT_SCHEMA))  # type: ignore[arg-type]
+        period_lines, period_statements = frozen_period(settings, period)
+        lines.append(period_lines)
+        statements.append(period_statements)
     return ClosedPeriods(closed, pl.concat(lines), pl.concat(statements))
 
 

@@ -6,7 +6,7 @@ import dagster as dg
 import polars as pl
 
 from attro.exports import export_commissions
-from attro.periods import load_closed
+from attro.periods import closed_at, load_closed
 from models.adjustments import ADJUSTMENT_SCHEMA, build_adjustments
 from models.attribution import attribute
 from models.clicks import CLICK_SCHEMA, build_clicks
@@ -219,10 +219,10 @@ def warehouse_snapshot(attro: AttroResource) -> dg.MaterializeResult:
 )
 def last_closed_period_export(attro: AttroResource) -> dg.MaterializeResult:
     """Finance's export (CSV, Parquet, XLSX) of the most recently closed month; byte-identical reruns."""
-    closed = load_closed(attro.settings)
-    if not closed.periods:
+    closed = closed_at(attro.settings)
+    if not closed:
         return dg.MaterializeResult(metadata={"period": "none closed yet"})
-    period = max(closed.periods)
+    period = max(closed)
     files = [
         path
         for fmt in ("csv", "parquet", "xlsx")
