@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -493,6 +493,19 @@ def test_cap_in_the_offers_currency_does_not_limit_another_currency(book: Callab
     evaluated = b.ledger(NOW).evaluated
 
     assert evaluated["commission_minor"].to_list() == [1980]
+
+
+def test_a_line_carried_into_the_first_open_month_is_payable_no_earlier_than_that_month(
+    book: Callable[..., Any],
+) -> None:
+    b = book(PCT20)
+    late_refund_into_closed_month(b)  # refunded Feb 20, arrived after February was closed
+
+    carried = b.ledger(NOW).lines.filter(pl.col("carried_from_period").is_not_null())
+
+    assert carried.select("period", "carried_from_period", "payable_on").rows() == [
+        ("2026-03", "2026-02", date(2026, 3, 1))
+    ]
 
 
 def test_rerun_later_changes_status_never_amounts(book: Callable[..., Any]) -> None:

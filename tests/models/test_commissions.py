@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from attro.stripe_sim import StripeSim
-from models.commissions import commission_lines, evaluate_conversions, with_status
+from models.commissions import TIER_SCHEMA, commission_lines, evaluate_conversions, with_status
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 Factory = Callable[..., pl.DataFrame]
@@ -102,6 +103,44 @@ def test_lifetime_offer_pays_every_payment_however_late(
 
     assert evaluated["commission_minor"].to_list() == [490, 490, 490]
     assert evaluated["commissionable"].all()
+
+
+def test_the_customer_cap_fills_in_payment_order_whatever_order_the_conversions_come_in(
+    conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
+) -> None:
+    offers = offers_frame({**offer("lifetime-10", currency="usd"), "max_customer_commission_minor": 1000})
+    payments = [
+        conversion(
+            4900,
+            offer="lifetime-10",
+            payment_number=n,
+            at=START + timedelta(days=31 * (n - 1)),
+            first_at=START,
+        )
+        for n in (1, 2, 3)
+    ]
+
+    evaluated = by_payment_number(evaluate_conversions(conversions_frame(*reversed(payments)), offers))
+
+    # 490 a payment: the first two fill 980 of the 1000, the third gets the 20 left
+    assert evaluated["commission_minor"].to_list() == [490, 490, 20]
+
+
+def test_tiers_count_the_months_initial_conversions_in_payment_order_whatever_order_they_come_in(
+    conversion: Callable, conversions_frame: Factory, offers_frame: Factory, offer: Callable
+) -> None:
+    offers = offers_frame({**offer("pro-20"), "version": 1})
+    tiers = pl.DataFrame(
+        [{"offer_id": "pro-20", "version": 1, "name": "top", "min_conversions": 2, "percent": Decimal(30)}],
+        schema=TIER_SCHEMA,
+    )
+    sales = [conversion(10000, at=START + timedelta(days=n), payment_id=f"pi_{n}") for n in (1, 2, 3)]
+
+    evaluated = evaluate_conversions(conversions_frame(*reversed(sales)), offers, tiers).sort("occurred_at")
+
+    assert evaluated["month_initial_conversions"].to_list() == [1, 2, 3]
+    assert evaluated["tier"].to_list() == [None, "top", "top"]
+    assert evaluated["commission_minor"].to_list() == [2000, 3000, 3000]
 
 
 # amounts -----------------------------------------------------------------------------------
