@@ -128,12 +128,10 @@ def month_initial_conversions(conversions: pl.DataFrame) -> pl.DataFrame:
     including the payment (what tiers count)."""
     month = pl.col("occurred_at").dt.strftime("%Y-%m")
     is_initial = ((pl.col("conversion_type") == "initial") & pl.col("livemode")).cast(pl.Int64)
-    return (
-        conversions.with_row_index("_row")
-        .sort("occurred_at", "payment_id")
-        .with_columns(month_initial_conversions=is_initial.cum_sum().over(["affiliate_id", month]))
-        .sort("_row")
-        .drop("_row")
+    return conversions.with_columns(
+        month_initial_conversions=is_initial.cum_sum().over(
+            ["affiliate_id", month], order_by=["occurred_at", "payment_id"]
+        )
     )
 
 
@@ -181,9 +179,7 @@ def _apply_caps(frame: pl.DataFrame) -> pl.DataFrame:
     running = pl.when(capped_customer).then(pl.col("commission_minor")).otherwise(0).cum_sum()
     cap = pl.col("max_customer_commission_minor")
     return (
-        frame.with_row_index("_row")
-        .sort("occurred_at", "payment_id")
-        .with_columns(_total=running.over("attribution_id"))
+        frame.with_columns(_total=running.over("attribution_id", order_by=["occurred_at", "payment_id"]))
         .with_columns(
             commission_minor=pl.when(capped_customer)
             .then(
@@ -192,8 +188,7 @@ def _apply_caps(frame: pl.DataFrame) -> pl.DataFrame:
             )
             .otherwise(pl.col("commission_minor"))
         )
-        .sort("_row")
-        .drop("_row", "_total")
+        .drop("_total")
     )
 
 

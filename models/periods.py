@@ -8,7 +8,7 @@ line of the difference. So sum(frozen) + sum(new lines) always equals a full rec
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import polars as pl
 
@@ -32,10 +32,6 @@ def first_open_after(period: str, closed: set[str]) -> str:
 
 def _base_id(line_id: pl.Expr) -> pl.Expr:
     return line_id.str.replace(r":correction:\d{4}-\d{2}$", "")
-
-
-def _month_start(period: str) -> date:
-    return date(int(period[:4]), int(period[5:7]), 1)
 
 
 def apply_closed_periods(
@@ -98,9 +94,7 @@ def apply_closed_periods(
         # A carried line is never void: what it corrects was already frozen (and maybe paid).
         moved = with_status(
             moved.with_columns(
-                payable_on=pl.max_horizontal(
-                    "payable_on", pl.col("period").map_elements(_month_start, return_dtype=pl.Date)
-                )
+                payable_on=pl.max_horizontal("payable_on", (pl.col("period") + "-01").str.to_date("%Y-%m-%d"))
             ),
             now,
         )
