@@ -120,7 +120,9 @@ class Receiver:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)  # not up yet, or up but unhealthy (each probe fsyncs): ask again shortly
+        self.__exit__()  # the caller's `with` never gets it: stop it here
         raise DemoError("the receiver did not become healthy within 30 s")
 
     def __exit__(self, *exc: object) -> None:
