@@ -1,4 +1,5 @@
-"""Affiliate statements: what the ledger owes per period, affiliate and currency; test mode never owes."""
+"""Affiliate statements: what the ledger owes per period, affiliate and currency, balances carried
+forward, closed periods kept as frozen; test mode never owes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import polars as pl
 
 from attro.stripe_sim import StripeSim
 from models.commissions import commission_lines
-from models.statements import affiliate_statements
+from models.statements import STATEMENT_SCHEMA, affiliate_statements
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 Factory = Callable[..., pl.DataFrame]
@@ -110,3 +111,121 @@ def test_test_mode_payments_never_reach_a_statement_end_to_end(
     assert statements.select("period", "affiliate_id", "currency", "net_minor", "approved_minor").rows() == [
         ("2026-01", "omar", "usd", 490, 490)
     ]
+
+
+# balances carried between periods; a closed period's frozen statement -------------------------
+
+
+def by_period(statements: pl.DataFrame, *columns: str) -> dict[str, tuple]:
+    return {row[0]: tuple(row[1:]) for row in statements.select("period", *columns).rows()}
+
+
+BALANCE = (
+    "opening_balance_minor",
+    "net_minor",
+    "closing_balance_minor",
+    "payable_minor",
+    "carried_forward_minor",
+)
+
+
+def test_a_negative_balance_is_carried_forward_not_paid_out_as_a_negative(
+    line: Callable, lines_frame: Factory
+) -> None:
+    ledger = lines_frame(
+        line(1000, period="2026-01"),
+        line(-1500, period="2026-02", kind="reversal"),  # more taken back than earned this month
+        line(800, period="2026-03"),
+        line(1000, period="2026-04"),
+    )
+
+    statements = affiliate_statements(ledger)
+
+    assert by_period(statements, *BALANCE) == {
+        "2026-01": (0, 1000, 1000, 1000, 0),
+        "2026-02": (0, -1500, -1500, 0, -1500),  # January's 1000 was payable, not carried
+        "2026-03": (-1500, 800, -700, 0, -700),
+        "2026-04": (-700, 1000, 300, 300, 0),
+    }
+
+
+def test_balances_carry_per_affiliate_and_currency(line: Callable, lines_frame: Factory) -> None:
+    ledger = lines_frame(
+        line(-500, period="2026-01", kind="reversal", currency="usd"),
+        line(700, period="2026-02", currency="eur"),
+        line(900, period="2026-02", affiliate="omar"),
+        line(600, period="2026-02", currency="usd"),
+    )
+
+    statements = affiliate_statements(ledger).sort("period", "affiliate_id", "currency")
+
+    assert statements.select("period", "affiliate_id", "currency", *BALANCE).rows() == [
+        ("2026-01", "jane", "usd", 0, -500, -500, 0, -500),
+        ("2026-02", "jane", "eur", 0, 700, 700, 700, 0),
+        ("2026-02", "jane", "usd", -500, 600, 100, 100, 0),
+        ("2026-02", "omar", "usd", 0, 900, 900, 900, 0),
+    ]
+
+
+def test_gross_reversals_reinstatements_and_approved_vs_pending(line: Callable, lines_frame: Factory) -> None:
+    ledger = lines_frame(
+        line(1980, period="2026-03"),
+        line(500, period="2026-03", status="pending"),
+        line(-660, period="2026-03", kind="reversal"),
+        line(400, period="2026-03", kind="reinstatement", status="pending"),
+        line(999, period="2026-03", status="void"),
+        line(-999, period="2026-03", kind="reversal", status="void"),
+        line(777, period="2026-03", livemode=False),
+    )
+
+    (row,) = affiliate_statements(ledger).rows(named=True)
+
+    assert (row["gross_minor"], row["reversals_minor"], row["reinstatements_minor"]) == (2480, -660, 400)
+    assert row["net_minor"] == 2480 - 660 + 400
+    assert (row["approved_minor"], row["pending_minor"]) == (1980 - 660, 500 + 400)
+    assert row["closing_balance_minor"] == 2220
+    # only approved lines can be paid now; pending ones become payable once approved
+    assert row["payable_minor"] == max(0, row["opening_balance_minor"] + row["approved_minor"]) == 1320
+    counts = ("commission_lines", "reversal_lines", "reinstatement_lines", "line_count")
+    assert tuple(row[c] for c in counts) == (2, 1, 1, 4)
+    assert row["closed_at"] is None
+
+
+def test_a_frozen_statement_is_kept_as_closed_and_its_negative_balance_carries(
+    line: Callable, lines_frame: Factory
+) -> None:
+    closed_at = datetime(2026, 2, 3, 9, 0, tzinfo=UTC)
+    frozen = pl.DataFrame(
+        [
+            {
+                "period": "2026-01",
+                "affiliate_id": "jane",
+                "currency": "usd",
+                "opening_balance_minor": 0,
+                "gross_minor": 0,
+                "reversals_minor": -500,
+                "reinstatements_minor": 0,
+                "net_minor": -500,
+                "closing_balance_minor": -500,
+                "payable_minor": 0,
+                "carried_forward_minor": -500,
+                "approved_minor": -500,
+                "pending_minor": 0,
+                "commission_lines": 0,
+                "reversal_lines": 1,
+                "reinstatement_lines": 0,
+                "line_count": 1,
+                "closed_at": closed_at,
+            }
+        ],
+        schema=STATEMENT_SCHEMA,
+    )
+    # January's lines as recomputed today differ: the frozen statement wins
+    ledger = lines_frame(line(-800, period="2026-01", kind="reversal"), line(2000, period="2026-02"))
+
+    statements = affiliate_statements(ledger, frozen, {"2026-01": closed_at})
+
+    assert by_period(statements, *BALANCE, "closed_at") == {
+        "2026-01": (0, -500, -500, 0, -500, closed_at),
+        "2026-02": (-500, 2000, 1500, 1500, 0, None),
+    }
