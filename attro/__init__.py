@@ -1,1 +1,1 @@
-"""Shared core: settings, the program file, click ids and the `attro` command line."""
+"""Application layer: the `attro` command line and what it runs (demo, finance exports, closing periods)."""

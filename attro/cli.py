@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 from attro.secrets_cli import add_secrets_parser
-from attro.settings import Settings
+from core.settings import Settings
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from attro.program import ProgramError
+    from core.program import ProgramError
     from receiver.main import create_app
 
     try:
@@ -33,7 +33,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from attro.program import ProgramError
+    from core.program import ProgramError
     from pipelines.run import PipelineFailed, run_pipeline
 
     print(f"running the pipeline: landing {settings.landing_dir} -> {settings.warehouse_path}", flush=True)

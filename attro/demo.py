@@ -9,16 +9,12 @@ last month's statement is exported.
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 import shutil
-import socket
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,10 +22,12 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 import httpx
 
-from attro.program import load_program
-from attro.settings import Settings
-from attro.stripe_sim import BASIL, LEGACY, StripeSim, deliveries, signed_request
+from core.program import load_program
+from core.settings import Settings
 from models.money import format_minor
+from simulator.dates import add_months
+from simulator.launcher import ReceiverProcess
+from simulator.stripe import BASIL, LEGACY, StripeSim, deliveries, signed_request
 
 DEMO_LINKS = ("jane-pro", "omar-all", "lena-ebook")
 _MARKER = ".attro-demo"
@@ -37,19 +35,6 @@ _MARKER = ".attro-demo"
 
 class DemoError(RuntimeError):
     pass
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _add_months(at: datetime, months: int) -> datetime:
-    month = at.month - 1 + months
-    year = at.year + month // 12
-    month = month % 12 + 1
-    return at.replace(year=year, month=month, day=min(at.day, 28))
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -66,72 +51,6 @@ def prepare_data_dir(settings: Settings) -> None:
     (data / "warehouse.duckdb").unlink(missing_ok=True)
     data.mkdir(parents=True, exist_ok=True)
     (data / _MARKER).write_text("this data dir is written by `attro demo` and reset on each run\n")
-
-
-@dataclass
-class Receiver:
-    """The real receiver, started as its own uvicorn process on a free port."""
-
-    settings: Settings
-    secret: str
-    token: str
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> Receiver:
-        env = {
-            **os.environ,
-            "ATTRO_DATA_DIR": str(self.settings.data_dir),
-            "ATTRO_PROGRAM": str(self.settings.program_path),
-            "ATTRO_STRIPE_WEBHOOK_SECRET": self.secret,
-            "ATTRO_API_TOKEN": self.token,
-            "ATTRO_COOKIE_SECURE": "false",
-            "ATTRO_MAX_CLICK_AGE_DAYS": "800",  # the story imports 14 months of edge-log clicks
-        }
-        log = (self.settings.data_dir / "demo-receiver.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "receiver.main:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=log,
-            stderr=log,
-        )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DemoError("the receiver exited during start-up")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)  # not up yet, or up but unhealthy (each probe fsyncs): ask again shortly
-        self.__exit__()  # the caller's `with` never gets it: stop it here
-        raise DemoError("the receiver did not become healthy within 30 s")
-
-    def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
 
 
 class Story:
@@ -167,7 +86,7 @@ class Story:
 def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime]) -> None:
     """Payments made over the past 14 months, referring to imported clicks by index."""
     now, sim = story.now, story.sim
-    start = _add_months(now, -14).replace(hour=10, minute=0, second=0, microsecond=0)
+    start = add_months(now, -14).replace(hour=10, minute=0, second=0, microsecond=0)
 
     # Jane (20% for 12 months): a $99/month subscriber since 14 months ago. The merchant's
     # endpoint was on API 2020-03-02 for the first 6 months, then upgraded to basil.
@@ -182,7 +101,7 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
     ).sub
     a_start = clicks_at[0] + timedelta(hours=2)
     for month in range(1, 15):
-        at = _add_months(a_start, month) + timedelta(hours=1)
+        at = add_months(a_start, month) + timedelta(hours=1)
         if at >= now:
             break
         renewal = story.add(sim.renewal(sub_a, at, api_version=LEGACY if month < 6 else BASIL))
@@ -200,17 +119,17 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
         )
     )
     sub_b, b_start = flow.sub, clicks_at[1] + timedelta(days=3)
-    story.add(sim.renewal(sub_b, _add_months(b_start, 1) + timedelta(hours=1)))
+    story.add(sim.renewal(sub_b, add_months(b_start, 1) + timedelta(hours=1)))
     story.add(
         sim.upgrade(
             sub_b,
-            _add_months(b_start, 1) + timedelta(days=12),
+            add_months(b_start, 1) + timedelta(days=12),
             prorated_amount_minor=3267,
             new_amount_minor=9900,
         )
     )
     for month in range(2, 6):
-        at = _add_months(b_start, month) + timedelta(hours=1)
+        at = add_months(b_start, month) + timedelta(hours=1)
         if at < now:
             renewal = story.add(sim.renewal(sub_b, at))
             if month == 3:  # a disputed renewal the merchant loses
@@ -239,7 +158,7 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
         )
     ).sub
     for month in range(1, 10):
-        at = _add_months(clicks_at[4] + timedelta(hours=1), month) + timedelta(hours=1)
+        at = add_months(clicks_at[4] + timedelta(hours=1), month) + timedelta(hours=1)
         if at < now:
             story.add(sim.renewal(sub_c, at))
 
@@ -320,7 +239,7 @@ def _live_clicks(client: httpx.Client, rng: random.Random) -> dict[str, list[str
     return made
 
 
-def _deliver(receiver: Receiver, events: list[dict[str, Any]], rng: random.Random) -> tuple[int, int]:
+def _deliver(receiver: ReceiverProcess, events: list[dict[str, Any]], rng: random.Random) -> tuple[int, int]:
     """Deliver like Stripe: signed at delivery time, ~10% twice, in shuffled order, 8 at a time."""
     plan = deliveries(events, rng=rng, duplicate_share=0.1, shuffle=True)
 
@@ -403,7 +322,8 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
     secret = "whsec_demo_" + secrets.token_hex(16)
     token = secrets.token_urlsafe(24)
     print(f"attro demo (seed {seed}): data in {settings.data_dir}")
-    with Receiver(settings, secret, token) as receiver:
+    receiver = ReceiverProcess(settings, secret, token, env={"ATTRO_MAX_CLICK_AGE_DAYS": "800"})
+    with receiver:  # the story imports 14 months of edge-log clicks: a longer backfill horizon
         print(f"  receiver listening on {receiver.url}")
         with httpx.Client(base_url=receiver.url, timeout=30) as client:
             clicks_at = _edge_clicks(story)

@@ -19,7 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from attro.periods import PeriodError, check_period, closed_at, frozen_period, read_published_period
-from attro.settings import Settings
+from core.settings import Settings
 from models.money import format_minor, format_minor_expr
 
 FORMATS = ("csv", "parquet", "xlsx")

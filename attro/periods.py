@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from attro.durable import fsync_dir, make_dirs_durably
-from attro.settings import Settings
+from core.durable import fsync_dir, make_dirs_durably
+from core.settings import Settings
 from models.exprs import to_utc
 from models.periods import LEDGER_SCHEMA
 from models.statements import STATEMENT_SCHEMA

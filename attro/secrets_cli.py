@@ -6,8 +6,8 @@ import argparse
 import getpass
 import sys
 
-from attro.secrets import SecretStore, SecretStoreError
-from attro.settings import Settings
+from core.secrets import SecretStore, SecretStoreError
+from core.settings import Settings
 
 
 def _read_secret() -> str:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import dlt
 
-from attro.settings import Settings
-from attro.stripe_sim import StripeSim, encode
+from core.settings import Settings
 from pipelines.lib.loading import load_landing
 from receiver.records import dumps_record
 from receiver.stripe_events import stripe_event_record
+from simulator.stripe import StripeSim, encode
 
 dlt.config["runtime.dlthub_telemetry"] = False
 

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from attro.demo import Receiver
-from attro.settings import Settings
 from benchmarks.webhook_load import PROGRAM, SECRET, WEBHOOK_PATH, Result, closed_loop, open_loop
+from core.settings import Settings
+from simulator.launcher import ReceiverProcess
 
 LINK_CODE = "jane-pro"
 BROWSER = b"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Version/17.4 Safari/605.1.15"
@@ -65,7 +65,7 @@ def run(rate: float, seconds: float, connections: int, body_kib: int) -> int:
     with tempfile.TemporaryDirectory(prefix="attro-bench-") as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", program=PROGRAM)
         settings.data_dir.mkdir(parents=True)
-        with Receiver(settings=settings, secret=SECRET, token="bench-token") as receiver:
+        with ReceiverProcess(settings=settings, secret=SECRET, token="bench-token") as receiver:
             host, port = "127.0.0.1", receiver.port
             print(f"receiver: uvicorn, 1 worker, pid {receiver.process.pid}; {os.cpu_count()} CPUs")
             print(

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from attro.demo import Receiver
-from attro.settings import Settings
-from attro.stripe_sim import sign_header
+from core.settings import Settings
+from simulator.launcher import ReceiverProcess
+from simulator.stripe import sign_header
 
 SECRET = "whsec_benchmark_0123456789abcdef"
 WEBHOOK_PATH = "/api/webhooks/stripe"
@@ -249,7 +249,7 @@ def run(concurrency: int, seconds: float, rounds: int, rate: float, rate_seconds
         settings = Settings(data_dir=Path(tmp) / "data", program=PROGRAM)
         settings.data_dir.mkdir(parents=True)
         os.environ["ATTRO_BENCHMARK_NOOP_ROUTE"] = "true"
-        with Receiver(settings=settings, secret=SECRET, token="bench-token") as receiver:
+        with ReceiverProcess(settings=settings, secret=SECRET, token="bench-token") as receiver:
             host, port = "127.0.0.1", receiver.port
             signed = SignedRequests(f"{host}:{port}")
 

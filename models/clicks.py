@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from attro.click_ids import CLICK_ID_PATTERN
+from core.click_ids import CLICK_ID_PATTERN
 
 CLICK_SCHEMA = {
     "click_id": pl.String,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from attro.settings import Settings
+from core.settings import Settings
 from pipelines.assets import ASSETS
 from pipelines.checks import CHECKS
 from pipelines.resources import AttroResource

@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import PrivateAttr
 
-from attro.program import Program, load_program
-from attro.settings import Settings
+from core.program import Program, load_program
+from core.settings import Settings
 from pipelines.lib.warehouse import pipeline_lock
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import dagster as dg
 from dagster_shared.error import SerializableErrorInfo
 
-from attro.program import load_program
-from attro.settings import Settings
+from core.program import load_program
+from core.settings import Settings
 from pipelines.definitions import build_definitions
 from pipelines.resources import AttroResource
 

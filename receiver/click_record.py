@@ -8,7 +8,7 @@ import ipaddress
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from attro.program import Link
+from core.program import Link
 from receiver.bots import is_bot
 from receiver.records import utc_timestamp
 

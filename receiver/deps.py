@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from attro.program import Program
-from attro.settings import Settings
+from core.program import Program
+from core.settings import Settings
 from receiver.landing import LandingWriter
 
 

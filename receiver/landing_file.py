@@ -1,6 +1,6 @@
 """One stream's append-only landing files: write, fsync, rotate by UTC date, cut back torn writes.
 
-Standard library only (and attro.durable, which is too): the landing process (`receiver.lander`)
+Standard library only (and core.durable, which is too): the landing process (`receiver.lander`)
 imports this and nothing heavier.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from attro.durable import fsync_dir, make_dirs_durably
+from core.durable import fsync_dir, make_dirs_durably
 
 
 def file_prefix(pid: int) -> str:

@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from attro.program import load_program
-from attro.settings import Settings
+from core.program import load_program
+from core.settings import Settings
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
 from receiver.routes import routers

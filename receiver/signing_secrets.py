@@ -6,8 +6,8 @@ import logging
 import os
 import time
 
-from attro.secrets import SecretStore, SecretStoreError
-from attro.settings import Settings
+from core.secrets import SecretStore, SecretStoreError
+from core.settings import Settings
 from receiver.logs import log_json
 
 logger = logging.getLogger(__name__)

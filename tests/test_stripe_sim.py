@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import stripe
 
-from attro.stripe_sim import (
+from simulator.stripe import (
     BASIL,
     LEGACY,
     Flow,

@@ -8,8 +8,8 @@ from typing import Any
 
 import dlt
 
-from attro.program import Program
-from attro.settings import Settings
+from core.program import Program
+from core.settings import Settings
 from pipelines.lib.warehouse import connect, table_exists
 from pipelines.sources.landing import landing_source
 from pipelines.sources.program import program_source, program_tables

@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from attro.durable import fsync_dir
-from attro.settings import Settings
+from core.durable import fsync_dir
+from core.settings import Settings
 from models.exprs import to_utc
 
 

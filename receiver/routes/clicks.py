@@ -19,8 +19,8 @@ from pydantic import (
     field_validator,
 )
 
-from attro.click_ids import is_click_id, new_click_id
-from attro.program import Program
+from core.click_ids import is_click_id, new_click_id
+from core.program import Program
 from receiver.body import read_limited_body
 from receiver.click_record import UTM_FIELDS, click_record, hash_ip
 from receiver.deps import ApiTokenDep, ClickWriterDep, IpSaltDep, ProgramDep, SettingsDep

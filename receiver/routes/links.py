@@ -8,7 +8,7 @@ from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
-from attro.click_ids import new_click_id
+from core.click_ids import new_click_id
 from receiver.click_record import UTM_FIELDS, click_record, hash_ip
 from receiver.deps import ClickWriterDep, IpSaltDep, ProgramDep, SettingsDep
 from receiver.landing import LandingError

@@ -14,16 +14,19 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from attro.click_ids import new_click_id
-from attro.demo import Receiver
-from attro.settings import Settings
-from attro.stripe_sim import BASIL, LEGACY, StripeSim, signed_request
+from core.click_ids import new_click_id
+from core.settings import Settings
 from pipelines.run import run_pipeline
+from simulator.dates import add_months
+from simulator.launcher import ReceiverProcess
+from simulator.stripe import BASIL, LEGACY, StripeSim, signed_request
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "whsec_e2e_0123456789abcdef"
 TOKEN = "e2e-token"
+# the histories import clicks from 14 months back: a backfill horizon longer than the default 400 days
+BACKFILL = {"ATTRO_MAX_CLICK_AGE_DAYS": "800"}
 PROGRAM = Path(__file__).resolve().parents[2] / "data" / "program.toml"
 MARTS = ("payments", "conversions", "unattributed_payments", "commission_lines", "affiliate_statements")
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -63,9 +66,7 @@ def history(clicks: dict[str, tuple[str, datetime]]) -> list[dict]:
     flow = sim.subscription_checkout(start, 9900, click_id=jane_id, api_version=LEGACY)
     events += flow.events
     for month in range(1, 14):
-        at = start.replace(
-            year=start.year + (start.month - 1 + month) // 12, month=(start.month - 1 + month) % 12 + 1
-        )
+        at = add_months(start, month)
         events += sim.renewal(
             flow.sub, at + timedelta(hours=1), api_version=LEGACY if month < 5 else BASIL
         ).events
@@ -95,7 +96,10 @@ def fixed_clicks() -> dict[str, tuple[str, datetime]]:
 def test_tracking_link_click_then_signed_checkout_becomes_a_conversion(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "data")
     settings.data_dir.mkdir()
-    with Receiver(settings, SECRET, TOKEN) as receiver, httpx.Client(base_url=receiver.url) as client:
+    with (
+        ReceiverProcess(settings, SECRET, TOKEN, env=BACKFILL) as receiver,
+        httpx.Client(base_url=receiver.url) as client,
+    ):
         click = client.get(
             "/r/omar-all?utm_source=youtube", headers={"User-Agent": "Mozilla/5.0 Firefox/140"}
         )
@@ -149,7 +153,10 @@ def test_duplicated_and_reversed_delivery_gives_identical_marts(
     for name, plan in (("in_order", events), ("twice_reversed", list(reversed(events)) * 2)):
         settings = settings_for(tmp_path / name)
         settings.data_dir.mkdir()
-        with Receiver(settings, SECRET, TOKEN) as receiver, httpx.Client(base_url=receiver.url) as client:
+        with (
+            ReceiverProcess(settings, SECRET, TOKEN, env=BACKFILL) as receiver,
+            httpx.Client(base_url=receiver.url) as client,
+        ):
             import_clicks(client, fixed_clicks)
             assert all(post_event(client, event).status_code == 200 for event in plan)
         run_pipeline(settings, now=NOW)
@@ -173,7 +180,10 @@ def test_incremental_runs_equal_one_rebuild_from_landing(
     random.Random(5).shuffle(events)
     settings = settings_for(tmp_path / "data")
     settings.data_dir.mkdir()
-    with Receiver(settings, SECRET, TOKEN) as receiver, httpx.Client(base_url=receiver.url) as client:
+    with (
+        ReceiverProcess(settings, SECRET, TOKEN, env=BACKFILL) as receiver,
+        httpx.Client(base_url=receiver.url) as client,
+    ):
         import_clicks(client, fixed_clicks)
         third = len(events) // 3
         for chunk in (events[:third], events[third : 2 * third], events[2 * third :]):

@@ -19,11 +19,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from attro.click_ids import new_click_id
 from attro.periods import close_period
-from attro.program import Program, load_program
-from attro.settings import Settings
-from attro.stripe_sim import Flow, StripeSim, encode
+from core.click_ids import new_click_id
+from core.program import Program, load_program
+from core.settings import Settings
 from models.adjustments import adjustment_lines, build_adjustments, void_fully_reversed
 from models.attribution import attribute
 from models.clicks import CLICK_SCHEMA, build_clicks
@@ -36,6 +35,7 @@ from pipelines.sources.program import program_tables
 from receiver.click_record import click_record
 from receiver.records import dumps_record
 from receiver.stripe_events import stripe_event_record
+from simulator.stripe import Flow, StripeSim, encode
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PROGRAM = REPO / "data" / "program.toml"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from attro.program import Offer, ProgramError, load_program
+from core.program import Offer, ProgramError, load_program
 
 HEAD = """
 [[affiliates]]

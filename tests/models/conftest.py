@@ -6,7 +6,6 @@ from this folder and the suite runs under `--import-mode=importlib`.
 
 from __future__ import annotations
 
-import calendar
 import itertools
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -16,14 +15,15 @@ from typing import Any
 import polars as pl
 import pytest
 
-from attro.click_ids import new_click_id
-from attro.program import Offer
-from attro.stripe_sim import Flow, StripeSim
+from core.click_ids import new_click_id
+from core.program import Offer
 from models.attribution import CONVERSION_SCHEMA, attribute
 from models.clicks import CLICK_SCHEMA, build_clicks
 from models.commissions import COMMISSION_LINE_SCHEMA, OFFER_SCHEMA, evaluate_conversions
 from models.events import payment_observations, raw_events_frame
 from models.payments import build_payments
+from simulator.dates import add_months
+from simulator.stripe import Flow, StripeSim
 
 Row = dict[str, Any]
 Events = Flow | Iterable[dict[str, Any]]
@@ -54,16 +54,10 @@ EBOOK_FLAT = {
 LINK_OF_OFFER = {"pro-20": "jane-pro", "lifetime-10": "omar-all", "ebook-flat": "lena-ebook"}
 
 
-def _add_months(at: datetime, months: int) -> datetime:
-    month0 = at.month - 1 + months
-    year, month = at.year + month0 // 12, month0 % 12 + 1
-    return at.replace(year=year, month=month, day=min(at.day, calendar.monthrange(year, month)[1]))
-
-
 @pytest.fixture
 def months_after() -> Callable[[datetime, int], datetime]:
     """`months_after(at, n)`: the same day and time n calendar months later (clamped to month end)."""
-    return _add_months
+    return add_months
 
 
 @pytest.fixture

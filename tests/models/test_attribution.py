@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from attro.click_ids import new_click_id
-from attro.stripe_sim import StripeSim
+from core.click_ids import new_click_id
+from simulator.stripe import StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 Attribute = Callable[..., tuple[pl.DataFrame, pl.DataFrame]]

@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from attro.stripe_sim import StripeSim
 from models.commissions import TIER_SCHEMA, commission_lines, evaluate_conversions, with_status
+from simulator.stripe import StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 Factory = Callable[..., pl.DataFrame]

@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from attro.click_ids import new_click_id
-from attro.stripe_sim import BASIL, LEGACY, Flow, StripeSim
+from core.click_ids import new_click_id
 from models.adjustments import adjustment_lines, build_adjustments, void_fully_reversed
 from models.attribution import attribute
 from models.commissions import commission_lines, evaluate_conversions
 from models.events import payment_observations, raw_events_frame
 from models.payments import build_payments
+from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 NOW = START + timedelta(days=75)  # some lines approved, later ones still pending

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from attro.stripe_sim import BASIL, LEGACY, Flow, StripeSim
 from models.adjustments import adjustment_lines, build_adjustments, void_fully_reversed
 from models.attribution import attribute
 from models.commissions import commission_lines, evaluate_conversions
@@ -24,6 +23,7 @@ from models.events import payment_observations, raw_events_frame
 from models.money import format_minor
 from models.payments import build_payments
 from models.statements import affiliate_statements
+from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 PAYABLE_ON = date(2026, 2, 14)  # START + the offer's 30 holding days

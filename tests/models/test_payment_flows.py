@@ -16,11 +16,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from attro.click_ids import new_click_id
-from attro.stripe_sim import BASIL, LEGACY, Flow, StripeSim
+from core.click_ids import new_click_id
 from models.events import payment_observations, raw_events_frame
 from models.money import format_minor
 from models.payments import CHARGE_MATCH_WINDOW_SECONDS, build_payments
+from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 GENERATIONS = pytest.mark.parametrize("api", [BASIL, LEGACY], ids=["basil", "legacy"])

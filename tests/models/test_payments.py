@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from attro.click_ids import new_click_id
-from attro.stripe_sim import BASIL, LEGACY, StripeSim
+from core.click_ids import new_click_id
+from simulator.stripe import BASIL, LEGACY, StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 GENERATIONS = pytest.mark.parametrize("api", [BASIL, LEGACY], ids=["basil", "legacy"])

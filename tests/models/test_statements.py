@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from attro.stripe_sim import StripeSim
 from models.commissions import commission_lines
 from models.statements import STATEMENT_SCHEMA, affiliate_statements
+from simulator.stripe import StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 Factory = Callable[..., pl.DataFrame]

@@ -15,14 +15,14 @@ from typing import Any
 import duckdb
 import pytest
 
-from attro.click_ids import new_click_id
-from attro.program import load_program
-from attro.settings import Settings
-from attro.stripe_sim import StripeSim, encode
+from core.click_ids import new_click_id
+from core.program import load_program
+from core.settings import Settings
 from pipelines.run import run_pipeline
 from receiver.click_record import click_record
 from receiver.records import dumps_record
 from receiver.stripe_events import stripe_event_record
+from simulator.stripe import StripeSim, encode
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_PROGRAM = REPO / "data" / "program.toml"

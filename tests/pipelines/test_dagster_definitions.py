@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 import yaml
 
-from attro.settings import Settings
+from core.settings import Settings
 from pipelines.assets import program_tables
 from pipelines.checks import conversion_ids_unique, payment_ids_unique
 from pipelines.definitions import build_definitions

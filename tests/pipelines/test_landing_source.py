@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from attro.settings import Settings
+from core.settings import Settings
 from pipelines.lib.loading import load_landing
 from pipelines.lib.warehouse import connect, table_exists
 

@@ -11,8 +11,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from attro.program import ProgramError
-from attro.settings import Settings
+from core.program import ProgramError
+from core.settings import Settings
 from pipelines.run import run_pipeline
 
 # DESIGN §3: the columns each mart must have (more are allowed).

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from attro.settings import Settings
+from core.settings import Settings
 from receiver.main import create_app
 
 SECRET = "whsec_test_primary_0123456789"

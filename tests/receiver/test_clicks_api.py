@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from attro.click_ids import click_id_time, is_click_id, new_click_id
+from core.click_ids import click_id_time, is_click_id, new_click_id
 
 
 def auth(kit) -> dict[str, str]:

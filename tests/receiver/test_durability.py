@@ -7,10 +7,6 @@ import json
 import os
 import random
 import resource
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -19,79 +15,22 @@ import duckdb
 import httpx
 import pytest
 
-from attro.settings import Settings
+from core.settings import Settings
 from pipelines.run import run_pipeline
+from simulator.launcher import ReceiverProcess
 
 pytestmark = pytest.mark.e2e
 
 SENDERS = 8
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """`python -m uvicorn receiver.main:create_app --factory` on a free port, killable with SIGKILL."""
-
-    def __init__(self, settings: Settings, secret: str, workers: int = 1) -> None:
-        self.settings, self.secret, self.workers = settings, secret, workers
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Server:
-        env = {
-            **os.environ,
-            "ATTRO_DATA_DIR": str(self.settings.data_dir),
-            "ATTRO_PROGRAM": str(self.settings.program_path),
-            "ATTRO_STRIPE_WEBHOOK_SECRET": self.secret,
-            "ATTRO_IP_HASH_SALT": "durability-salt",
-        }
-        command = [sys.executable, "-m", "uvicorn", "receiver.main:create_app", "--factory"]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        if self.workers > 1:
-            command += ["--workers", str(self.workers)]
-        log = (self.settings.data_dir / f"receiver-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        log.close()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, "the receiver exited during start-up"
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("the receiver did not become healthy")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
 @pytest.fixture
 def servers():
-    started: list[Server] = []
+    started: list[ReceiverProcess] = []
 
-    def make(settings: Settings, secret: str, workers: int = 1) -> Server:
-        server = Server(settings, secret, workers).start()
+    def make(settings: Settings, secret: str, workers: int = 1) -> ReceiverProcess:
+        env = {"ATTRO_IP_HASH_SALT": "durability-salt"}
+        server = ReceiverProcess(settings, secret, workers=workers, env=env, startup_seconds=20).start()
         started.append(server)
         return server
 
@@ -193,7 +132,7 @@ def test_kill_9_mid_flood_loses_no_acknowledged_event_and_duplicates_none(settin
         assert server.process is not None
         landers = _process_tree(server.process.pid)[1:]
 
-        async def flood_and_kill(server: Server = server, cycle: int = cycle) -> dict:
+        async def flood_and_kill(server: ReceiverProcess = server, cycle: int = cycle) -> dict:
             flood = asyncio.create_task(_flood(kit, [server.url], f"c{cycle}", 3000, stop_after=5))
             await asyncio.sleep(rng.uniform(1.5, 2.5))
             server.kill()

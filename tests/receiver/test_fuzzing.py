@@ -17,9 +17,9 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from attro.stripe_sim import sign_header
 from receiver.main import create_app
 from receiver.signature import WebhookRejected, parse_signature_header, verify_signature
+from simulator.stripe import sign_header
 
 SECRET = "whsec_fuzz_0123456789"
 TOLERANCE = 300

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from attro.program import ProgramError
+from core.program import ProgramError
 from receiver.main import create_app
 
 

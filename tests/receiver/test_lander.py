@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from attro.stripe_sim import encode, sign_header
 from receiver import lander
 from receiver.landing_file import LandingFiles, file_prefix
 from receiver.stripe_events import Delivery, pack_delivery
+from simulator.stripe import encode, sign_header
 
 SECRET = "whsec_lander_test"
 

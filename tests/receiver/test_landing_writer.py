@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from attro.stripe_sim import encode, sign_header
 from receiver.landing import LandedEvent, LandingError, LandingWriter, StripeEventWriter
 from receiver.records import dumps_record
 from receiver.signature import WebhookRejected
 from receiver.stripe_events import Delivery
+from simulator.stripe import encode, sign_header
 
 
 @pytest.fixture

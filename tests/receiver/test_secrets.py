@@ -10,8 +10,8 @@ import time
 import pytest
 from cryptography.fernet import Fernet
 
-from attro.secrets import SecretStore, SecretStoreError, fingerprint
 from attro.secrets_cli import add_secrets_parser
+from core.secrets import SecretStore, SecretStoreError, fingerprint
 
 OLD = "whsec_old_rotation_secret_0001"
 NEW = "whsec_new_rotation_secret_0002"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from attro.stripe_sim import encode, sign_header
 from receiver.records import encode_record
 from receiver.signature import WebhookRejected
 from receiver.stripe_events import Delivery, landing_line, pack_delivery, stripe_event_record, unpack_delivery
+from simulator.stripe import encode, sign_header
 
 SECRET = "whsec_stripe_events_test"
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "stripe" / "real_signed_basil"

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from attro.click_ids import is_click_id
+from core.click_ids import is_click_id
 from receiver.landing import LandingError, LandingWriter
 
 

@@ -8,7 +8,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from attro.program import Program
+from core.program import Program
 
 PROGRAM_SCHEMAS = {
     "affiliates": pa.schema([("affiliate_id", pa.string()), ("name", pa.string()), ("email", pa.string())]),

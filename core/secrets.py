@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from attro.durable import fsync_dir
-from attro.settings import Settings
+from core.durable import fsync_dir
+from core.settings import Settings
 
 STORE_FORMAT = "attro-secrets-v1"
 SECRET_PREFIX = "whsec_"

@@ -1,0 +1,1 @@
+"""Test tooling, not product: Stripe simulator, receiver launcher, landing builders (demo, tests, bench)."""

@@ -1,0 +1,106 @@
+"""The real receiver as its own uvicorn process on a free port: for the demo, e2e tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from core.settings import Settings
+
+
+class ReceiverStartError(RuntimeError):
+    """The receiver exited during start-up or never became healthy."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ReceiverProcess:
+    """`python -m uvicorn receiver.main:create_app --factory` with `settings`' data dir and program file.
+
+    A context manager (start, then stop); `kill()` sends SIGKILL for crash tests. `env` adds or
+    overrides ATTRO_* variables; the process's output goes to `<data_dir>/receiver-<port>.log`.
+    """
+
+    settings: Settings
+    secret: str
+    token: str | None = None
+    workers: int = 1
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    startup_seconds: float = 30.0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.data_dir / f"receiver-{self.port}.log"
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "uvicorn", "receiver.main:create_app", "--factory"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
+        return command
+
+    def start(self) -> ReceiverProcess:
+        env = {
+            **os.environ,
+            "ATTRO_DATA_DIR": str(self.settings.data_dir),
+            "ATTRO_PROGRAM": str(self.settings.program_path),
+            "ATTRO_STRIPE_WEBHOOK_SECRET": self.secret,
+            "ATTRO_COOKIE_SECURE": "false",
+            **({"ATTRO_API_TOKEN": self.token} if self.token else {}),
+            **self.env,
+        }
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + self.startup_seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ReceiverStartError(f"the receiver exited during start-up (see {self.log_path})")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)  # not up yet, or up but unhealthy (each probe fsyncs): ask again shortly
+        self.stop()  # the caller's `with` never gets it: stop it here
+        raise ReceiverStartError(f"the receiver did not become healthy within {self.startup_seconds:.0f} s")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: nothing gets to clean up."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def __enter__(self) -> ReceiverProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
