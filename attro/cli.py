@@ -57,7 +57,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ("marts/affiliate_statements", "statement rows"),
         ("marts/rejected_events", "events rejected (see marts.rejected_events)"),
     ):
-        rows = next((v for k, v in report.get(key, {}).items() if k.endswith("_rows")), 0)
+        rows = report.get(key, {}).get("rows", 0)
         print(f"  {rows:>8} {label}")
     print(f"published {settings.warehouse_path}")
     return 0
@@ -70,7 +70,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
-    from attro.exports import ExportError, export_commissions
+    from pipelines.exports import ExportError, export_commissions
 
     try:
         export = export_commissions(settings, args.period, args.format, Path(args.out) if args.out else None)
@@ -88,7 +88,8 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _close_period(args: argparse.Namespace, settings: Settings) -> int:
-    from attro.periods import PeriodError, check_closable, close_period
+    from attro.closing import check_closable, close_period
+    from core.state.closed_periods import PeriodError
     from pipelines.run import PipelineFailed, run_pipeline
 
     try:

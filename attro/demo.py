@@ -299,7 +299,7 @@ UNATTRIBUTED_SQL = "select reason, count(*) from marts.unattributed_payments gro
 
 
 def run_demo(settings: Settings, seed: int = 7) -> int:
-    from attro.exports import export_commissions
+    from pipelines.exports import export_commissions
     from pipelines.run import run_pipeline
 
     started = time.monotonic()

@@ -11,44 +11,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from core.contracts import ATTRIBUTED_PAYMENT, UNATTRIBUTED_PAYMENT, conform
 from models.clicks import is_click_id_expr
 from models.exprs import text
-
-CONVERSION_SCHEMA = {
-    "conversion_id": pl.String,
-    "attribution_id": pl.String,
-    "payment_id": pl.String,
-    "click_id": pl.String,
-    "click_id_source": pl.String,
-    "affiliate_id": pl.String,
-    "offer_id": pl.String,
-    "link_code": pl.String,
-    "conversion_type": pl.String,
-    "payment_number": pl.Int64,
-    "occurred_at": pl.Datetime("us", "UTC"),
-    "attributed_from_at": pl.Datetime("us", "UTC"),
-    "amount_minor": pl.Int64,
-    "tax_minor": pl.Int64,
-    "currency": pl.String,
-    "livemode": pl.Boolean,
-    "customer_id": pl.String,
-    "subscription_id": pl.String,
-    "billing_reason": pl.String,
-}
-
-UNATTRIBUTED_SCHEMA = {
-    "payment_id": pl.String,
-    "occurred_at": pl.Datetime("us", "UTC"),
-    "livemode": pl.Boolean,
-    "customer_id": pl.String,
-    "subscription_id": pl.String,
-    "billing_reason": pl.String,
-    "amount_minor": pl.Int64,
-    "currency": pl.String,
-    "click_id": pl.String,
-    "reason": pl.String,
-    "detail": pl.String,
-}
 
 
 def _chains(payments: pl.DataFrame) -> pl.DataFrame:
@@ -159,7 +124,7 @@ def attribute(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split payments into conversions (attributed) and unattributed payments (with a reason)."""
     if payments.is_empty():
-        return pl.DataFrame(schema=CONVERSION_SCHEMA), pl.DataFrame(schema=UNATTRIBUTED_SCHEMA)
+        return pl.DataFrame(schema=ATTRIBUTED_PAYMENT), pl.DataFrame(schema=UNATTRIBUTED_PAYMENT)
     judged = validate_chain_clicks(chain_clicks(payments), clicks, offers)
     inherited = _customer_inheritance(judged)
     direct = judged.filter(pl.col("reason").is_null()).select(
@@ -200,12 +165,12 @@ def attribute(
         .when(pl.col("billing_reason") == "subscription_update")
         .then(pl.lit("change"))
         .otherwise(pl.lit("renewal")),
-    ).select([pl.col(n).cast(t) for n, t in CONVERSION_SCHEMA.items()])
+    ).pipe(conform, ATTRIBUTED_PAYMENT)
 
     unattributed = (
         chained.join(origin_of.select("chain_id"), on="chain_id", how="anti")
         .join(judged.select("chain_id", "reason", "detail", "chain_click_id"), on="chain_id")
         .with_columns(click_id=pl.coalesce("click_id", "chain_click_id"))
-        .select([pl.col(n).cast(t) for n, t in UNATTRIBUTED_SCHEMA.items()])
+        .pipe(conform, UNATTRIBUTED_PAYMENT)
     )
     return conversions.sort("occurred_at", "payment_id"), unattributed.sort("occurred_at", "payment_id")

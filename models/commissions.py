@@ -12,65 +12,10 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from models.attribution import CONVERSION_SCHEMA
+from core.contracts import COMMISSION_LINE, CONVERSION, OFFER_TIER, conform
 from models.exprs import text
+from models.holding import payable_on, with_status
 from models.money import RATE_SCALE, rate_half_up_expr
-
-OFFER_SCHEMA = {
-    "offer_id": pl.String,
-    "version": pl.Int64,
-    "effective_from": pl.Datetime("us", "UTC"),
-    "name": pl.String,
-    "type": pl.String,
-    "percent": pl.Decimal(9, 4),
-    "amount_minor": pl.Int64,
-    "currency": pl.String,
-    "recurring": pl.String,
-    "recurring_months": pl.Int64,
-    "attribution_window_days": pl.Int64,
-    "holding_days": pl.Int64,
-    "max_commission_minor": pl.Int64,
-    "max_customer_commission_minor": pl.Int64,
-}
-
-TIER_SCHEMA = {
-    "offer_id": pl.String,
-    "version": pl.Int64,
-    "name": pl.String,
-    "min_conversions": pl.Int64,
-    "percent": pl.Decimal(9, 4),
-}
-
-EVALUATED_SCHEMA = {
-    **CONVERSION_SCHEMA,
-    "offer_version": pl.Int64,
-    "tier": pl.String,
-    "month_initial_conversions": pl.Int64,
-    "commissionable": pl.Boolean,
-    "not_commissionable_reason": pl.String,
-    "base_amount_minor": pl.Int64,
-    "commission_minor": pl.Int64,
-    "holding_days": pl.Int64,
-    "rule": pl.String,
-}
-
-COMMISSION_LINE_SCHEMA = {
-    "line_id": pl.String,
-    "conversion_id": pl.String,
-    "payment_id": pl.String,
-    "affiliate_id": pl.String,
-    "offer_id": pl.String,
-    "kind": pl.String,
-    "rule": pl.String,
-    "base_amount_minor": pl.Int64,
-    "amount_minor": pl.Int64,
-    "currency": pl.String,
-    "earned_at": pl.Datetime("us", "UTC"),
-    "payable_on": pl.Date,
-    "period": pl.String,
-    "status": pl.String,
-    "livemode": pl.Boolean,
-}
 
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -197,7 +142,7 @@ def evaluate_conversions(
 ) -> pl.DataFrame:
     """Add the locked terms, the tier reached, commissionable / not_commissionable_reason, the
     commission and the readable rule."""
-    tiers = tiers if tiers is not None else pl.DataFrame(schema=TIER_SCHEMA)
+    tiers = tiers if tiers is not None else pl.DataFrame(schema=OFFER_TIER)
     frame = reached_tier(month_initial_conversions(lock_terms(conversions, offers)), tiers)
     is_percent = pl.col("offer_type") == "percent"
     occurred, anchor = pl.col("occurred_at"), pl.col("attributed_from_at")
@@ -313,7 +258,7 @@ def evaluate_conversions(
             ),
         )
     )
-    return evaluated.select([pl.col(n).cast(t) for n, t in EVALUATED_SCHEMA.items()])
+    return conform(evaluated, CONVERSION)
 
 
 def commission_lines(evaluated: pl.DataFrame, now: datetime) -> pl.DataFrame:
@@ -326,20 +271,10 @@ def commission_lines(evaluated: pl.DataFrame, now: datetime) -> pl.DataFrame:
         kind=pl.lit("commission"),
         amount_minor=pl.col("commission_minor"),
         earned_at=pl.col("occurred_at"),
-        payable_on=pl.col("occurred_at").dt.date() + pl.duration(days=pl.col("holding_days").fill_null(30)),
+        payable_on=payable_on(pl.col("occurred_at"), pl.col("holding_days")),
     )
     return (
         with_status(lines.with_columns(period=pl.col("earned_at").dt.strftime("%Y-%m")), now)
-        .select([pl.col(n).cast(t) for n, t in COMMISSION_LINE_SCHEMA.items()])
+        .pipe(conform, COMMISSION_LINE)
         .sort("earned_at", "line_id")
-    )
-
-
-def with_status(lines: pl.DataFrame, now: datetime) -> pl.DataFrame:
-    """Holding period: a line is `pending` until its payable_on date, then `approved`."""
-    today = now.date()
-    return lines.with_columns(
-        status=pl.when(pl.lit(today) >= pl.col("payable_on"))
-        .then(pl.lit("approved"))
-        .otherwise(pl.lit("pending"))
     )

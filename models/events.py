@@ -7,20 +7,9 @@ Both payload generations are read: before API 2025-03-31 (`invoice.subscription`
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-
 import polars as pl
 
-RAW_EVENT_SCHEMA = {
-    "event_id": pl.String,
-    "event_type": pl.String,
-    "api_version": pl.String,
-    "livemode": pl.Boolean,
-    "created_at": pl.Datetime("us", "UTC"),
-    "received_at": pl.Datetime("us", "UTC"),
-    "payload": pl.String,
-}
+from core.contracts import PAYMENT_EVENTS, PAYMENT_OBSERVATION, REJECTED_EVENT, conform, empty
 
 _META = pl.Struct({"rd_click_id": pl.String})
 _SUB_DETAILS = pl.Struct({"metadata": _META, "subscription": pl.String})
@@ -120,17 +109,6 @@ OBJECT_SCHEMAS: dict[str, pl.Struct] = {
     ),
 }
 
-# Event types that report (or link) a payment, and the object each carries.
-PAYMENT_EVENT_OBJECTS = {
-    "checkout.session.completed": "checkout.session",
-    "checkout.session.async_payment_succeeded": "checkout.session",
-    "invoice.paid": "invoice",
-    "invoice.payment_succeeded": "invoice",
-    "invoice_payment.paid": "invoice_payment",
-    "charge.succeeded": "charge",
-    "payment_intent.succeeded": "payment_intent",
-}
-
 # Lower rank = more authoritative source for a payment's attributes.
 SOURCE_RANK = {
     "invoice": 0,
@@ -139,34 +117,6 @@ SOURCE_RANK = {
     "payment_intent": 3,
     "charge": 4,
 }
-
-OBSERVATION_SCHEMA = {
-    "event_id": pl.String,
-    "event_type": pl.String,
-    "object_kind": pl.String,
-    "source_rank": pl.Int8,
-    "livemode": pl.Boolean,
-    "event_created_at": pl.Datetime("us", "UTC"),
-    "paid_at": pl.Datetime("us", "UTC"),
-    "confirms_payment": pl.Boolean,
-    "session_id": pl.String,
-    "invoice_id": pl.String,
-    "payment_intent_id": pl.String,
-    "charge_id": pl.String,
-    "subscription_id": pl.String,
-    "checkout_mode": pl.String,
-    "billing_reason": pl.String,
-    "customer_id": pl.String,
-    "customer_email": pl.String,
-    "amount_minor": pl.Int64,
-    "tax_minor": pl.Int64,
-    "currency": pl.String,
-    "metadata_click_id": pl.String,
-    "client_reference_id": pl.String,
-    "subscription_metadata_click_id": pl.String,
-}
-
-REJECTED_SCHEMA = {"event_id": pl.String, "event_type": pl.String, "reason": pl.String}
 
 
 def _obj() -> pl.Expr:
@@ -181,7 +131,7 @@ def _f(*path: str) -> pl.Expr:
 
 
 def _ts(expr: pl.Expr) -> pl.Expr:
-    return pl.from_epoch(expr, time_unit="s").dt.replace_time_zone("UTC").cast(OBSERVATION_SCHEMA["paid_at"])
+    return pl.from_epoch(expr, time_unit="s").dt.replace_time_zone("UTC").cast(PAYMENT_OBSERVATION["paid_at"])
 
 
 def _clean_id(expr: pl.Expr) -> pl.Expr:
@@ -308,7 +258,7 @@ def _decode(events: pl.DataFrame, kind: str) -> tuple[pl.DataFrame, pl.DataFrame
     decode = pl.col("payload").str.json_decode(dtype).struct.field("data").struct.field("object")
     try:
         decoded = events.with_columns(obj=decode)
-        rejects = pl.DataFrame(schema=REJECTED_SCHEMA)
+        rejects = pl.DataFrame(schema=REJECTED_EVENT)
     except pl.exceptions.PolarsError:
         # Some payload does not fit (a hand-edited or future shape): find it row by row.
         good, bad = [], []
@@ -324,7 +274,7 @@ def _decode(events: pl.DataFrame, kind: str) -> tuple[pl.DataFrame, pl.DataFrame
             if good
             else events.head(0).with_columns(obj=pl.lit(None, dtype=OBJECT_SCHEMAS[kind]))
         )
-        rejects = pl.DataFrame(bad, schema=REJECTED_SCHEMA)
+        rejects = pl.DataFrame(bad, schema=REJECTED_EVENT)
     missing = pl.any_horizontal([_f(field).is_null() for field in _REQUIRED[kind]]) | _obj().is_null()
     rejects = pl.concat(
         [
@@ -344,7 +294,7 @@ def decode_objects(events: pl.DataFrame, kind: str) -> tuple[pl.DataFrame, pl.Da
     `created` → `created_obj`), beside event_id, event_type, created_at and livemode; plus rejects."""
     if events.is_empty():
         decoded = events.with_columns(obj=pl.lit(None, dtype=OBJECT_SCHEMAS[kind]))
-        rejects = pl.DataFrame(schema=REJECTED_SCHEMA)
+        rejects = pl.DataFrame(schema=REJECTED_EVENT)
     else:
         decoded, rejects = _decode(events, kind)
     fields = decoded.select("event_id", "event_type", "created_at", "livemode", "obj").unnest("obj")
@@ -357,12 +307,12 @@ def payment_observations(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
 
     Events of other types are ignored here (they stay in raw.stripe_events).
     """
-    frames = [pl.DataFrame(schema=OBSERVATION_SCHEMA)]
-    rejected = [pl.DataFrame(schema=REJECTED_SCHEMA)]
+    frames = [empty(PAYMENT_OBSERVATION)]
+    rejected = [pl.DataFrame(schema=REJECTED_EVENT)]
     kinds = pl.DataFrame(
         {
-            "event_type": list(PAYMENT_EVENT_OBJECTS),
-            "object_kind": list(PAYMENT_EVENT_OBJECTS.values()),
+            "event_type": list(PAYMENT_EVENTS),
+            "object_kind": list(PAYMENT_EVENTS.values()),
         }
     )
     events = raw_events.join(kinds, on="event_type", how="inner")
@@ -382,14 +332,7 @@ def payment_observations(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
             pl.col("created_at").alias("event_created_at"),
         )
         frame = pl.concat([base, fields], how="horizontal")
-        frames.append(
-            frame.select(
-                [
-                    (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
-                    for name, dtype in OBSERVATION_SCHEMA.items()
-                ]
-            )
-        )
+        frames.append(conform(frame, PAYMENT_OBSERVATION))
     observations = pl.concat(frames).with_columns(
         pl.col("currency").str.to_lowercase(),
         *(
@@ -398,21 +341,3 @@ def payment_observations(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Dat
         ),
     )
     return observations, pl.concat(rejected)
-
-
-def raw_events_frame(events: list[dict], received_at: datetime | None = None) -> pl.DataFrame:
-    """Stripe event dicts as rows of raw.stripe_events (tests, benchmarks, backfills)."""
-    received = received_at or datetime.now(UTC)
-    rows = [
-        {
-            "event_id": e["id"],
-            "event_type": e["type"],
-            "api_version": e.get("api_version"),
-            "livemode": bool(e.get("livemode")),
-            "created_at": datetime.fromtimestamp(e["created"], tz=UTC),
-            "received_at": received,
-            "payload": json.dumps(e),
-        }
-        for e in events
-    ]
-    return pl.DataFrame(rows, schema=RAW_EVENT_SCHEMA)

@@ -6,9 +6,9 @@ from datetime import datetime
 
 import polars as pl
 
-from models.adjustments import adjustment_lines, void_fully_reversed
+from models.closed_periods import apply_closed_periods
 from models.commissions import commission_lines
-from models.periods import apply_closed_periods
+from models.money_back import adjustment_lines, void_fully_reversed
 
 
 def build_ledger(

@@ -11,30 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from models.events import OBSERVATION_SCHEMA
+from core.contracts import PAYMENT, conform
 from models.exprs import text
-
-PAYMENT_SCHEMA = {
-    "payment_id": pl.String,
-    "occurred_at": pl.Datetime("us", "UTC"),
-    "livemode": pl.Boolean,
-    "customer_id": pl.String,
-    "customer_email": pl.String,
-    "subscription_id": pl.String,
-    "invoice_id": pl.String,
-    "payment_intent_id": pl.String,
-    "checkout_session_id": pl.String,
-    "charge_id": pl.String,
-    "billing_reason": pl.String,
-    "amount_minor": pl.Int64,
-    "tax_minor": pl.Int64,
-    "currency": pl.String,
-    "click_id": pl.String,
-    "click_id_source": pl.String,
-    "match_method": pl.String,
-    "checkout_completed_at": pl.Datetime("us", "UTC"),
-    "source_event_ids": pl.List(pl.String),
-}
 
 _ID_COLUMNS = ("session_id", "invoice_id", "payment_intent_id", "charge_id")
 
@@ -175,7 +153,7 @@ def _checkout_of_subscriptions(obs: pl.DataFrame) -> pl.DataFrame:
 def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
     """Group payment observations into payments; components with no confirming event are not payments."""
     if observations.is_empty():
-        return pl.DataFrame(schema=PAYMENT_SCHEMA)
+        return pl.DataFrame(schema=PAYMENT)
     obs = observations.with_row_index("obs")
     components = connected_components(_nodes(observations))
     obs = obs.join(components.rename({"label": "component"}), on="obs").with_columns(
@@ -266,9 +244,4 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
         .when(pl.col("checkout_session_id").is_not_null())
         .then(pl.col("occurred_at")),
     )
-    return payments.select([pl.col(name).cast(dtype) for name, dtype in PAYMENT_SCHEMA.items()]).sort(
-        "occurred_at", "payment_id"
-    )
-
-
-__all__ = ["OBSERVATION_SCHEMA", "PAYMENT_SCHEMA", "build_payments", "connected_components"]
+    return conform(payments, PAYMENT).sort("occurred_at", "payment_id")

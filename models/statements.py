@@ -13,26 +13,7 @@ from datetime import datetime
 
 import polars as pl
 
-STATEMENT_SCHEMA = {
-    "period": pl.String,
-    "affiliate_id": pl.String,
-    "currency": pl.String,
-    "opening_balance_minor": pl.Int64,
-    "gross_minor": pl.Int64,
-    "reversals_minor": pl.Int64,
-    "reinstatements_minor": pl.Int64,
-    "net_minor": pl.Int64,
-    "closing_balance_minor": pl.Int64,
-    "payable_minor": pl.Int64,
-    "carried_forward_minor": pl.Int64,
-    "approved_minor": pl.Int64,
-    "pending_minor": pl.Int64,
-    "commission_lines": pl.Int64,
-    "reversal_lines": pl.Int64,
-    "reinstatement_lines": pl.Int64,
-    "line_count": pl.Int64,
-    "closed_at": pl.Datetime("us", "UTC"),
-}
+from core.contracts import STATEMENT
 
 
 def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
@@ -62,7 +43,7 @@ def affiliate_statements(
     """Statements for every period with lines: frozen ones as they were closed, the rest computed,
     balances carried in period order."""
     closed = closed or {}
-    frozen = frozen if frozen is not None else pl.DataFrame(schema=STATEMENT_SCHEMA)
+    frozen = frozen if frozen is not None else pl.DataFrame(schema=STATEMENT)
     computed = period_totals(lines.filter(~pl.col("period").is_in(sorted(closed))))
     rows = sorted(
         [("frozen", r) for r in frozen.iter_rows(named=True)]
@@ -91,5 +72,5 @@ def affiliate_statements(
                 "closed_at": closed.get(row["period"]),
             }
         )
-    frame = pl.DataFrame(out, schema=STATEMENT_SCHEMA) if out else pl.DataFrame(schema=STATEMENT_SCHEMA)
+    frame = pl.DataFrame(out, schema=STATEMENT) if out else pl.DataFrame(schema=STATEMENT)
     return frame.sort("period", "affiliate_id", "currency")

@@ -1,29 +1,17 @@
-"""Dagster assets: thin shells that load raw tables with dlt and build marts with the models."""
+"""Dagster assets: thin shells that load raw tables with dlt, build the marts with the models, publish."""
 
 from __future__ import annotations
 
 import dagster as dg
 import polars as pl
 
-from attro.exports import export_commissions
-from attro.periods import closed_at, load_closed
-from models.adjustments import ADJUSTMENT_SCHEMA, build_adjustments
-from models.attribution import attribute
-from models.clicks import CLICK_SCHEMA, build_clicks
-from models.commissions import OFFER_SCHEMA, TIER_SCHEMA, evaluate_conversions
-from models.events import RAW_EVENT_SCHEMA, payment_observations
-from models.ledger import build_ledger
-from models.payments import PAYMENT_SCHEMA, build_payments
-from models.statements import affiliate_statements
+from core.contracts import MARTS, OFFER, OFFER_TIER, RAW_CLICK, RAW_EVENT
+from core.state.closed_periods import closed_at, load_closed
+from models.marts import MartInputs, build_marts
+from pipelines.exports import export_commissions
 from pipelines.lib.loading import load_landing, load_program
 from pipelines.lib.warehouse import connect, publish, read_table, write_tables
 from pipelines.resources import AttroResource
-
-RAW_CLICK_SCHEMA = {**CLICK_SCHEMA, "received_at": pl.Datetime("us", "UTC")}
-
-
-def _counts(**frames: pl.DataFrame) -> dict[str, int]:
-    return {f"{name}_rows": frame.height for name, frame in frames.items()}
 
 
 def _landed(stream: str, new_label: str, attro: AttroResource) -> dg.MaterializeResult:
@@ -63,140 +51,58 @@ def program_tables(attro: AttroResource) -> dg.MaterializeResult:
         yield dg.MaterializeResult(asset_key=["program", name], metadata={"rows": counts[name]})
 
 
-@dg.asset(key=["marts", "clicks"], deps=[raw_clicks.key], group_name="marts", kinds={"polars", "duckdb"})
-def clicks_mart(attro: AttroResource) -> dg.MaterializeResult:
-    """One row per click: link, affiliate, offer, hashed IP, user agent, UTM, bot flag."""
-    with connect(attro.settings) as con:
-        clicks = build_clicks(read_table(con, "raw.clicks", RAW_CLICK_SCHEMA))
-        write_tables(con, {"marts.clicks": clicks})
-    return dg.MaterializeResult(metadata=_counts(clicks=clicks))
-
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(["marts", name], deps=[raw_stripe_events.key], group_name="marts", kinds={"polars"})
-        for name in ("payments", "payment_adjustments", "rejected_events")
-    ],
-)
-def payments_mart(attro: AttroResource):
-    """One row per real payment and per refund/dispute; events that do not fit are rejected, with a reason."""
-    with connect(attro.settings) as con:
-        events = read_table(con, "raw.stripe_events", RAW_EVENT_SCHEMA)
-        observations, rejected = payment_observations(events)
-        payments = build_payments(observations)
-        adjustments, rejected_adjustments = build_adjustments(events, payments)
-        rejected = pl.concat([rejected, rejected_adjustments]).sort("event_id")
-        write_tables(
-            con,
-            {
-                "marts.payments": payments,
-                "marts.payment_adjustments": adjustments,
-                "marts.rejected_events": rejected,
-            },
-        )
-    reasons = rejected.group_by("reason").len().sort("reason").rows()
-    yield dg.MaterializeResult(asset_key=["marts", "payments"], metadata=_counts(payments=payments))
-    yield dg.MaterializeResult(
-        asset_key=["marts", "payment_adjustments"], metadata=_counts(adjustments=adjustments)
-    )
-    yield dg.MaterializeResult(
-        asset_key=["marts", "rejected_events"],
-        metadata={**_counts(rejected=rejected), **{f"reason: {r}": n for r, n in reasons}},
-    )
+MART_DESCRIPTIONS = {
+    "clicks": "One row per click: link, affiliate, offer, hashed IP, user agent, UTM, bot flag.",
+    "payments": "One row per real money movement, whichever events reported it, with its click id.",
+    "payment_adjustments": "Refunds, disputes and dispute reversals (negative amounts take money back).",
+    "rejected_events": "Stripe events whose payload does not fit the shape the rules read, with the reason.",
+    "conversions": "Attributed payments: click, affiliate, offer, payment number, commission and its rule.",
+    "unattributed_payments": "Payments no affiliate gets, with the reason (no_click_id, click_expired, ...).",
+    "commission_lines": "The commission ledger: one signed line per commission, reversal or reinstatement.",
+    "affiliate_statements": "Per period, affiliate and currency: gross, reversals, net, payable, pending.",
+}
+MART_KEYS = [["marts", name] for name in MARTS]
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
             ["marts", name],
-            deps=[
-                ["marts", "payments"],
-                ["marts", "clicks"],
-                ["program", "offers"],
-                ["program", "offer_tiers"],
-            ],
+            deps=[raw_stripe_events.key, raw_clicks.key, ["program", "offers"], ["program", "offer_tiers"]],
+            description=MART_DESCRIPTIONS[name],
             group_name="marts",
-            kinds={"polars"},
+            kinds={"polars", "duckdb"},
         )
-        for name in ("conversions", "unattributed_payments")
+        for name in MARTS
     ],
 )
-def attribution_marts(attro: AttroResource):
-    """Attributed payments (conversions, with commissionability) and unattributed ones with a reason."""
-    with connect(attro.settings) as con:
-        offers = read_table(con, "program.offers", OFFER_SCHEMA)
-        conversions, unattributed = attribute(
-            read_table(con, "marts.payments"), read_table(con, "marts.clicks", CLICK_SCHEMA), offers
+def marts(attro: AttroResource):
+    """Every mart from raw and program tables in one pass of the rules (models.marts.build_marts)."""
+    settings = attro.settings
+    with connect(settings) as con:
+        inputs = MartInputs(
+            events=read_table(con, "raw.stripe_events", RAW_EVENT),
+            clicks=read_table(con, "raw.clicks", RAW_CLICK),
+            offers=read_table(con, "program.offers", OFFER),
+            tiers=read_table(con, "program.offer_tiers", OFFER_TIER),
+            now=attro.now(),
+            closed=load_closed(settings),
         )
-        evaluated = evaluate_conversions(
-            conversions, offers, read_table(con, "program.offer_tiers", TIER_SCHEMA)
-        )
-        write_tables(con, {"marts.conversions": evaluated, "marts.unattributed_payments": unattributed})
-    reasons = unattributed.group_by("reason").len().sort("reason").rows()
-    yield dg.MaterializeResult(asset_key=["marts", "conversions"], metadata=_counts(conversions=evaluated))
-    yield dg.MaterializeResult(
-        asset_key=["marts", "unattributed_payments"],
-        metadata={**_counts(unattributed=unattributed), **{f"reason_{r}": n for r, n in reasons}},
-    )
+        built = build_marts(inputs)
+        write_tables(con, {f"marts.{name}": frame for name, frame in built.tables().items()})
+    for name, frame in built.tables().items():
+        yield dg.MaterializeResult(asset_key=["marts", name], metadata=_mart_metadata(name, frame, inputs))
 
 
-@dg.asset(
-    key=["marts", "commission_lines"],
-    deps=[["marts", "conversions"], ["marts", "payment_adjustments"]],
-    group_name="marts",
-    kinds={"polars"},
-)
-def commission_lines_mart(attro: AttroResource) -> dg.MaterializeResult:
-    """The commission ledger: one signed line per commission, reversal or reinstatement."""
-    now = attro.now()
-    with connect(attro.settings) as con:
-        closed = load_closed(attro.settings)
-        lines = build_ledger(
-            read_table(con, "marts.conversions"),
-            read_table(con, "marts.payment_adjustments", ADJUSTMENT_SCHEMA),
-            read_table(con, "marts.payments", PAYMENT_SCHEMA),
-            closed.lines,
-            closed.periods,
-            now,
-        )
-        write_tables(con, {"marts.commission_lines": lines})
-    carried = lines.filter(pl.col("carried_from_period").is_not_null()).height
-    return dg.MaterializeResult(
-        metadata={
-            **_counts(lines=lines),
-            "closed_periods": len(closed.periods),
-            "carried_forward_lines": carried,
-        }
-    )
-
-
-@dg.asset(
-    key=["marts", "affiliate_statements"],
-    deps=[["marts", "commission_lines"]],
-    group_name="marts",
-    kinds={"polars"},
-)
-def affiliate_statements_mart(attro: AttroResource) -> dg.MaterializeResult:
-    """Per period, affiliate and currency: gross, reversals, net, approved and pending."""
-    with connect(attro.settings) as con:
-        closed = load_closed(attro.settings)
-        statements = affiliate_statements(
-            read_table(con, "marts.commission_lines"), closed.statements, closed.closed_at
-        )
-        write_tables(con, {"marts.affiliate_statements": statements})
-    return dg.MaterializeResult(metadata=_counts(statements=statements))
-
-
-MART_KEYS = [
-    ["marts", "clicks"],
-    ["marts", "payments"],
-    ["marts", "payment_adjustments"],
-    ["marts", "rejected_events"],
-    ["marts", "conversions"],
-    ["marts", "unattributed_payments"],
-    ["marts", "commission_lines"],
-    ["marts", "affiliate_statements"],
-]
+def _mart_metadata(name: str, frame: pl.DataFrame, inputs: MartInputs) -> dict[str, int | str]:
+    metadata: dict[str, int | str] = {"rows": frame.height}
+    if name in ("rejected_events", "unattributed_payments"):
+        for reason, count in frame.group_by("reason").len().sort("reason").rows():
+            metadata[f"reason: {reason}"] = count
+    if name == "commission_lines":
+        metadata["closed_periods"] = len(inputs.closed.periods)
+        metadata["carried_forward_lines"] = frame.filter(pl.col("carried_from_period").is_not_null()).height
+    return metadata
 
 
 @dg.asset(
@@ -235,11 +141,7 @@ ASSETS = [
     raw_stripe_events,
     raw_clicks,
     program_tables,
-    clicks_mart,
-    payments_mart,
-    attribution_marts,
-    commission_lines_mart,
-    affiliate_statements_mart,
+    marts,
     warehouse_snapshot,
     last_closed_period_export,
 ]

@@ -8,11 +8,10 @@ import ipaddress
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from core.contracts import UTM_FIELDS
 from core.program import Link
 from receiver.bots import is_bot
 from receiver.records import utc_timestamp
-
-UTM_FIELDS = ("source", "medium", "campaign", "term", "content")
 
 
 def hash_ip(salt: bytes, ip: str | None) -> str | None:

@@ -21,6 +21,7 @@ import polars as pl
 
 from core.durable import fsync_dir
 from core.settings import Settings
+from core.state.closed_periods import PeriodError
 from models.exprs import to_utc
 
 
@@ -124,3 +125,19 @@ def publish(settings: Settings) -> Path:
         tmp.unlink(missing_ok=True)
     fsync_dir(target.parent)
     return target
+
+
+def read_published_period(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A period's commission lines and statements as the published warehouse has them."""
+    path = settings.warehouse_path
+    if not path.exists():
+        raise PeriodError(f"no published warehouse at {path}: run `attro run` first")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        lines = con.sql("select * from marts.commission_lines where period = ?", params=[period]).pl()
+        statements = con.sql(
+            "select * from marts.affiliate_statements where period = ?", params=[period]
+        ).pl()
+    finally:
+        con.close()
+    return to_utc(lines), to_utc(statements)

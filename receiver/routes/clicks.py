@@ -20,9 +20,10 @@ from pydantic import (
 )
 
 from core.click_ids import is_click_id, new_click_id
+from core.contracts import UTM_FIELDS
 from core.program import Program
 from receiver.body import read_limited_body
-from receiver.click_record import UTM_FIELDS, click_record, hash_ip
+from receiver.click_record import click_record, hash_ip
 from receiver.deps import ApiTokenDep, ClickWriterDep, IpSaltDep, ProgramDep, SettingsDep
 from receiver.landing import LandingError
 from receiver.logs import annotate_request

@@ -9,7 +9,8 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 
 from core.click_ids import new_click_id
-from receiver.click_record import UTM_FIELDS, click_record, hash_ip
+from core.contracts import UTM_FIELDS
+from receiver.click_record import click_record, hash_ip
 from receiver.deps import ClickWriterDep, IpSaltDep, ProgramDep, SettingsDep
 from receiver.landing import LandingError
 from receiver.logs import annotate_request

@@ -8,10 +8,11 @@ import duckdb
 import pytest
 
 from attro.cli import main
+from tests.support.paths import DEMO_PROGRAM
 
 pytestmark = pytest.mark.e2e
 
-PROGRAM = Path(__file__).resolve().parents[2] / "data" / "program.toml"
+PROGRAM = DEMO_PROGRAM
 
 
 def test_demo_runs_the_story_and_prints_a_summary_and_an_export(

@@ -20,6 +20,7 @@ from pipelines.run import run_pipeline
 from simulator.dates import add_months
 from simulator.launcher import ReceiverProcess
 from simulator.stripe import BASIL, LEGACY, StripeSim, signed_request
+from tests.support.paths import DEMO_PROGRAM
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +28,7 @@ SECRET = "whsec_e2e_0123456789abcdef"
 TOKEN = "e2e-token"
 # the histories import clicks from 14 months back: a backfill horizon longer than the default 400 days
 BACKFILL = {"ATTRO_MAX_CLICK_AGE_DAYS": "800"}
-PROGRAM = Path(__file__).resolve().parents[2] / "data" / "program.toml"
+PROGRAM = DEMO_PROGRAM
 MARTS = ("payments", "conversions", "unattributed_payments", "commission_lines", "affiliate_statements")
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 

@@ -16,13 +16,15 @@ import polars as pl
 import pytest
 
 from core.click_ids import new_click_id
+from core.contracts import ATTRIBUTED_PAYMENT, CLICK, COMMISSION_LINE, OFFER
 from core.program import Offer
-from models.attribution import CONVERSION_SCHEMA, attribute
-from models.clicks import CLICK_SCHEMA, build_clicks
-from models.commissions import COMMISSION_LINE_SCHEMA, OFFER_SCHEMA, evaluate_conversions
-from models.events import payment_observations, raw_events_frame
+from models.attribution import attribute
+from models.clicks import build_clicks
+from models.commissions import evaluate_conversions
+from models.events import payment_observations
 from models.payments import build_payments
 from simulator.dates import add_months
+from simulator.landing import raw_events_frame
 from simulator.stripe import Flow, StripeSim
 
 Row = dict[str, Any]
@@ -118,7 +120,7 @@ def click() -> Callable[..., Row]:
 
 def _clicks(*rows: Row) -> pl.DataFrame:
     if not rows:
-        return build_clicks(pl.DataFrame(schema=CLICK_SCHEMA))
+        return build_clicks(pl.DataFrame(schema=CLICK))
     return build_clicks(pl.DataFrame(list(rows), infer_schema_length=None))
 
 
@@ -158,7 +160,7 @@ def offer() -> Callable[..., Row]:
 
 def _offers(*rows: Row) -> pl.DataFrame:
     rows = rows or (_offer("pro-20"), _offer("lifetime-10"), _offer("ebook-flat"))
-    return pl.DataFrame(list(rows), schema=OFFER_SCHEMA)
+    return pl.DataFrame(list(rows), schema=OFFER)
 
 
 @pytest.fixture
@@ -237,7 +239,7 @@ def conversion() -> Callable[..., Row]:
 @pytest.fixture
 def conversions_frame() -> Callable[..., pl.DataFrame]:
     """`conversions_frame(conversion, ...)`: the conversions mart of those rows."""
-    return lambda *rows: pl.DataFrame(list(rows), schema=CONVERSION_SCHEMA)
+    return lambda *rows: pl.DataFrame(list(rows), schema=ATTRIBUTED_PAYMENT)
 
 
 _LINE_NUMBERS = itertools.count(1)
@@ -284,4 +286,4 @@ def line() -> Callable[..., Row]:
 @pytest.fixture
 def lines_frame() -> Callable[..., pl.DataFrame]:
     """`lines_frame(line, ...)`: the commission_lines mart of those rows."""
-    return lambda *rows: pl.DataFrame(list(rows), schema=COMMISSION_LINE_SCHEMA)
+    return lambda *rows: pl.DataFrame(list(rows), schema=COMMISSION_LINE)

@@ -10,7 +10,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from models.commissions import TIER_SCHEMA, commission_lines, evaluate_conversions, with_status
+from core.contracts import OFFER_TIER
+from models.commissions import commission_lines, evaluate_conversions
+from models.holding import with_status
 from simulator.stripe import StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -132,7 +134,7 @@ def test_tiers_count_the_months_initial_conversions_in_payment_order_whatever_or
     offers = offers_frame({**offer("pro-20"), "version": 1})
     tiers = pl.DataFrame(
         [{"offer_id": "pro-20", "version": 1, "name": "top", "min_conversions": 2, "percent": Decimal(30)}],
-        schema=TIER_SCHEMA,
+        schema=OFFER_TIER,
     )
     sales = [conversion(10000, at=START + timedelta(days=n), payment_id=f"pi_{n}") for n in (1, 2, 3)]
 

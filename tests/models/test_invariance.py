@@ -16,11 +16,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from core.click_ids import new_click_id
-from models.adjustments import adjustment_lines, build_adjustments, void_fully_reversed
-from models.attribution import attribute
-from models.commissions import commission_lines, evaluate_conversions
-from models.events import payment_observations, raw_events_frame
-from models.payments import build_payments
+from core.contracts import OFFER_TIER, empty
+from models.marts import MartInputs, build_marts
+from simulator.landing import raw_events_frame
 from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -145,23 +143,11 @@ def _money_back(sim: StripeSim, money_back: str, paid: Flow, at: datetime) -> Fl
     return sim.dispute(paid, at, outcome=outcome)
 
 
-def build_marts(raw: pl.DataFrame, clicks: pl.DataFrame, offers: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """What a run publishes, rebuilt from every raw event so far, each mart sorted by its key."""
-    observations, _rejected = payment_observations(raw)
-    payments = build_payments(observations)
-    adjustments, _rejected_adjustments = build_adjustments(raw, payments)
-    conversions, _unattributed = attribute(payments, clicks, offers)
-    evaluated = evaluate_conversions(conversions, offers)
-    commissions = commission_lines(evaluated, NOW)
-    reversals = adjustment_lines(adjustments, commissions, payments, NOW)
-    lines = void_fully_reversed(pl.concat([commissions, reversals]))
-    marts = {
-        "payments": payments,
-        "payment_adjustments": adjustments,
-        "conversions": evaluated,
-        "commission_lines": lines,
-    }
-    return {name: frame.sort(KEYS[name]) for name, frame in marts.items()}
+def marts_of(raw: pl.DataFrame, clicks: pl.DataFrame, offers: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """What a run publishes (models.marts.build_marts), from every raw event so far, sorted by key."""
+    inputs = MartInputs(events=raw, clicks=clicks, offers=offers, tiers=empty(OFFER_TIER), now=NOW)
+    tables = build_marts(inputs).tables()
+    return {name: tables[name].sort(keys) for name, keys in KEYS.items()}
 
 
 def runs_of(events: list[Event], rng: random.Random, runs: int) -> pl.DataFrame:
@@ -213,8 +199,8 @@ def test_any_order_duplication_and_split_into_runs_gives_identical_marts(
     delivered = events + [rng.choice(events) for _ in range(duplicates)]
     rng.shuffle(delivered)
 
-    once_in_order = build_marts(raw_events_frame(events, received_at=NOW), clicks_mart, offers)
-    as_delivered = build_marts(runs_of(delivered, rng, runs), clicks_mart, offers)
+    once_in_order = marts_of(raw_events_frame(events, received_at=NOW), clicks_mart, offers)
+    as_delivered = marts_of(runs_of(delivered, rng, runs), clicks_mart, offers)
 
     assert_same_marts(as_delivered, once_in_order)
 
@@ -242,8 +228,8 @@ def test_every_kind_of_flow_and_money_back_redelivered_backwards_over_three_runs
     clicks_mart, offers = clicks_frame(*clicks), offers_frame()
     backwards_twice = list(reversed(events)) * 2
 
-    once_in_order = build_marts(raw_events_frame(events), clicks_mart, offers)
-    redelivered = build_marts(runs_of(backwards_twice, random.Random(2), 3), clicks_mart, offers)
+    once_in_order = marts_of(raw_events_frame(events), clicks_mart, offers)
+    redelivered = marts_of(runs_of(backwards_twice, random.Random(2), 3), clicks_mart, offers)
 
     assert_same_marts(redelivered, once_in_order)
     payments = once_in_order["payments"]
@@ -269,6 +255,6 @@ def test_incremental_runs_end_where_one_full_rebuild_does(
 
     for start in range(0, len(events), size):  # each run lands more events and rebuilds from all raw
         raw = pl.concat([raw_events_frame(events[start : start + size], received_at=NOW), raw])
-        last_run = build_marts(raw, clicks_mart, offers)
+        last_run = marts_of(raw, clicks_mart, offers)
 
-    assert_same_marts(last_run, build_marts(raw_events_frame(events), clicks_mart, offers))
+    assert_same_marts(last_run, marts_of(raw_events_frame(events), clicks_mart, offers))

@@ -8,7 +8,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -16,20 +15,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.adjustments import adjustment_lines, build_adjustments, void_fully_reversed
 from models.attribution import attribute
 from models.commissions import commission_lines, evaluate_conversions
-from models.events import payment_observations, raw_events_frame
+from models.events import payment_observations
 from models.money import format_minor
+from models.money_back import adjustment_lines, build_adjustments, void_fully_reversed
 from models.payments import build_payments
 from models.statements import affiliate_statements
+from simulator.landing import raw_events_frame
 from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
+from tests.support.paths import STRIPE_FIXTURES
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 PAYABLE_ON = date(2026, 2, 14)  # START + the offer's 30 holding days
 LATER = START + timedelta(days=90)  # every line's holding period is over
 GENERATIONS = pytest.mark.parametrize("api", [BASIL, LEGACY], ids=["basil", "legacy"])
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "stripe"
+FIXTURES = STRIPE_FIXTURES
 GUIDE_EVENTS = {"checkout.session.completed", "invoice.paid", "charge.succeeded"}
 Event = dict[str, Any]
 

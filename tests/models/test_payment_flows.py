@@ -9,7 +9,6 @@ import json
 import random
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -17,14 +16,16 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from core.click_ids import new_click_id
-from models.events import payment_observations, raw_events_frame
+from models.events import payment_observations
 from models.money import format_minor
 from models.payments import CHARGE_MATCH_WINDOW_SECONDS, build_payments
+from simulator.landing import raw_events_frame
 from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
+from tests.support.paths import STRIPE_FIXTURES
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
 GENERATIONS = pytest.mark.parametrize("api", [BASIL, LEGACY], ids=["basil", "legacy"])
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "stripe"
+FIXTURES = STRIPE_FIXTURES
 # The three events the merchant setup guide names; without invoice_payment.paid a basil
 # subscription charge names no invoice.
 GUIDE_EVENTS = {"checkout.session.completed", "invoice.paid", "charge.succeeded"}

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from core.contracts import STATEMENT
 from models.commissions import commission_lines
-from models.statements import STATEMENT_SCHEMA, affiliate_statements
+from models.statements import affiliate_statements
 from simulator.stripe import StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -218,7 +219,7 @@ def test_a_frozen_statement_is_kept_as_closed_and_its_negative_balance_carries(
                 "closed_at": closed_at,
             }
         ],
-        schema=STATEMENT_SCHEMA,
+        schema=STATEMENT,
     )
     # January's lines as recomputed today differ: the frozen statement wins
     ledger = lines_frame(line(-800, period="2026-01", kind="reversal"), line(2000, period="2026-02"))

@@ -19,71 +19,48 @@ from core.click_ids import new_click_id
 from core.program import load_program
 from core.settings import Settings
 from pipelines.run import run_pipeline
-from receiver.click_record import click_record
-from receiver.records import dumps_record
-from receiver.stripe_events import stripe_event_record
+from simulator.landing import LANDING_FILE, LandingZone, click_line, event_line
 from simulator.stripe import StripeSim, encode
+from tests.support.paths import DEMO_PROGRAM
 
-REPO = Path(__file__).resolve().parents[2]
-DEMO_PROGRAM = REPO / "data" / "program.toml"
 AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # the scenario's first payment
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # "now" for every run: some lines approved, some pending
-BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 Event = dict[str, Any]
 
 
-def event_line(event: Event, received_at: datetime = AT) -> str:
-    """The stripe_events landing line the receiver writes for a verified delivery of `event`."""
-    return dumps_record(stripe_event_record(event, encode(event).decode("utf-8"), received_at))
+class Landing(LandingZone):
+    """The landing zone with this folder's defaults: delivered at AT, in date=2026-03-02, one file."""
 
-
-def click_line(settings: Settings, click_id: str, link_code: str, clicked_at: datetime) -> str:
-    """The clicks landing line the receiver writes for a redirect through `link_code`."""
-    link = load_program(settings.program_path).link(link_code)
-    assert link is not None, link_code
-    record = click_record(
-        click_id=click_id,
-        clicked_at=clicked_at,
-        source="redirect",
-        link=link,
-        ip_hash="ab" * 32,
-        user_agent=BROWSER_UA,
-        referer="https://blog.example/review",
-        landing_url=f"https://yourapp.example/?rd_click_id={click_id}",
-        utm={"source": "blog", "campaign": "spring"},
-        received_at=clicked_at,
-    )
-    return dumps_record(record)
-
-
-@dataclass
-class Landing:
-    """Writes landing files under one data dir: `landing/<stream>/date=<day>/<name>.ndjson`."""
-
-    settings: Settings
-
-    def path(self, stream: str, name: str = "host-1-0000aaaa", day: str = "2026-03-02") -> Path:
-        return self.settings.landing_dir / stream / f"date={day}" / f"{name}.ndjson"
-
-    def append(
-        self, stream: str, data: str | bytes, name: str = "host-1-0000aaaa", day: str = "2026-03-02"
+    def path(  # type: ignore[override]
+        self, stream: str, name: str = LANDING_FILE, day: str = "2026-03-02"
     ) -> Path:
-        """Append raw text or bytes (torn lines included) to a landing file; returns its path."""
-        path = self.path(stream, name, day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("ab") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        return path
+        return super().path(stream, day, name)
 
-    def events(self, events: Iterable[Event], received_at: datetime = AT, **where: str) -> Path:
-        return self.append("stripe_events", "".join(event_line(e, received_at) for e in events), **where)
+    def append(  # type: ignore[override]
+        self, stream: str, data: str | bytes, name: str = LANDING_FILE, day: str = "2026-03-02"
+    ) -> Path:
+        return super().append(stream, data, day, name)
 
-    def click(self, link_code: str, clicked_at: datetime, click_id: str | None = None, **where: str) -> str:
-        """Land one click through `link_code`; returns its click id."""
-        click_id = click_id or new_click_id(clicked_at)
-        self.append("clicks", click_line(self.settings, click_id, link_code, clicked_at), **where)
-        return click_id
+    def events(  # type: ignore[override]
+        self,
+        events: Iterable[Event],
+        received_at: datetime = AT,
+        name: str = LANDING_FILE,
+        day: str = "2026-03-02",
+    ) -> Path:
+        return super().events(events, received_at, day, name)
+
+    def click(  # type: ignore[override]
+        self,
+        link_code: str,
+        clicked_at: datetime,
+        click_id: str | None = None,
+        name: str = LANDING_FILE,
+        day: str = "2026-03-02",
+    ) -> str:
+        utm = {"source": "blog", "campaign": "spring"}
+        return super().click(link_code, clicked_at, click_id or new_click_id(clicked_at), day, name, utm=utm)
 
 
 @dataclass
@@ -219,7 +196,9 @@ class Kit:
         return event_line(event, received_at)
 
     def click_line(self, settings: Settings, click_id: str, link_code: str, clicked_at: datetime) -> str:
-        return click_line(settings, click_id, link_code, clicked_at)
+        link = load_program(settings.program_path).link(link_code)
+        assert link is not None, link_code
+        return click_line(link, click_id, clicked_at, utm={"source": "blog", "campaign": "spring"})
 
     def body_text(self, event: Event) -> str:
         """The webhook body as the receiver landed it (Stripe's indented JSON)."""

@@ -16,8 +16,8 @@ from pipelines.checks import conversion_ids_unique, payment_ids_unique
 from pipelines.definitions import build_definitions
 from pipelines.lib.warehouse import pipeline_lock
 from pipelines.resources import AttroResource
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 TABLES = ("affiliates", "links", "offers", "offer_tiers")
 ASSET_KEYS = {  # at least these (DESIGN §3 tables and the published snapshot)
     "raw/stripe_events",

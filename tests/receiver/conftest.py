@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from core.settings import Settings
 from receiver.main import create_app
+from tests.support.paths import STRIPE_FIXTURES
 
 SECRET = "whsec_test_primary_0123456789"
 API_TOKEN = "test-api-token"
@@ -28,7 +29,7 @@ BROWSER_UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.4 Safari/605.1.15"
 )
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "stripe"
+FIXTURES = STRIPE_FIXTURES
 
 PROGRAM_TOML = """
 [[affiliates]]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -12,9 +11,10 @@ from receiver.records import encode_record
 from receiver.signature import WebhookRejected
 from receiver.stripe_events import Delivery, landing_line, pack_delivery, stripe_event_record, unpack_delivery
 from simulator.stripe import encode, sign_header
+from tests.support.paths import STRIPE_FIXTURES
 
 SECRET = "whsec_stripe_events_test"
-REAL = Path(__file__).resolve().parents[1] / "fixtures" / "stripe" / "real_signed_basil"
+REAL = STRIPE_FIXTURES / "real_signed_basil"
 
 
 def _event(event_id: str = "evt_1") -> dict:

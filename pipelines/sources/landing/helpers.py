@@ -12,17 +12,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-from pipelines.sources.landing.settings import LANDED_FIELDS, PRIMARY_KEYS, REQUIRED_FIELDS
+from core.contracts import LANDING_REJECT, arrow_schema
+from pipelines.sources.landing.settings import LANDED_FIELDS, LANDED_TIMESTAMPS, PRIMARY_KEYS, REQUIRED_FIELDS
 
-REJECT_SCHEMA = pa.schema(
-    [
-        ("stream", pa.string()),
-        ("landing_file", pa.string()),
-        ("line_offset", pa.int64()),
-        ("error", pa.string()),
-        ("line", pa.string()),
-    ]
-)
+REJECT_SCHEMA = arrow_schema(LANDING_REJECT)
 
 
 @dataclass
@@ -94,7 +87,6 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[
     return good, bad
 
 
-TIMESTAMP_FIELDS = {"stripe_events": ("received_at",), "clicks": ("clicked_at", "received_at")}
 # RFC 3339, as the receiver writes it (2026-01-05T10:00:00.000000Z) or with any offset, 'T', 't' or
 # ' ', 'Z' or 'z'. An explicit format, not Polars' guess from a column's first value: a line must
 # parse the same whichever line comes first in its chunk, on the fast and on the line-by-line path.
@@ -108,10 +100,10 @@ def _ts(name: str) -> pl.Expr:
 
 def _unreadable_timestamps(stream: str, table: pa.Table) -> list[str | None]:
     """Per row: the first timestamp field present but not RFC 3339, else None."""
-    frame = pl.from_arrow(table.select(list(TIMESTAMP_FIELDS[stream])))
+    frame = pl.from_arrow(table.select(list(LANDED_TIMESTAMPS[stream])))
     assert isinstance(frame, pl.DataFrame)
     checks = [
-        pl.when(pl.col(n).is_not_null() & _ts(n).is_null()).then(pl.lit(n)) for n in TIMESTAMP_FIELDS[stream]
+        pl.when(pl.col(n).is_not_null() & _ts(n).is_null()).then(pl.lit(n)) for n in LANDED_TIMESTAMPS[stream]
     ]
     return frame.select(pl.coalesce(checks).alias("problem"))["problem"].to_list()
 

@@ -8,46 +8,10 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
+from core.contracts import PROGRAM_TABLES, arrow_schema
 from core.program import Program
 
-PROGRAM_SCHEMAS = {
-    "affiliates": pa.schema([("affiliate_id", pa.string()), ("name", pa.string()), ("email", pa.string())]),
-    "links": pa.schema(
-        [
-            ("link_code", pa.string()),
-            ("affiliate_id", pa.string()),
-            ("offer_id", pa.string()),
-            ("destination", pa.string()),
-        ]
-    ),
-    "offers": pa.schema(
-        [
-            ("offer_id", pa.string()),
-            ("version", pa.int64()),
-            ("effective_from", pa.timestamp("us", tz="UTC")),
-            ("name", pa.string()),
-            ("type", pa.string()),
-            ("percent", pa.decimal128(9, 4)),
-            ("amount_minor", pa.int64()),
-            ("currency", pa.string()),
-            ("recurring", pa.string()),
-            ("recurring_months", pa.int64()),
-            ("attribution_window_days", pa.int64()),
-            ("holding_days", pa.int64()),
-            ("max_commission_minor", pa.int64()),
-            ("max_customer_commission_minor", pa.int64()),
-        ]
-    ),
-    "offer_tiers": pa.schema(
-        [
-            ("offer_id", pa.string()),
-            ("version", pa.int64()),
-            ("name", pa.string()),
-            ("min_conversions", pa.int64()),
-            ("percent", pa.decimal128(9, 4)),
-        ]
-    ),
-}
+PROGRAM_SCHEMAS = {name: arrow_schema(fields) for name, fields in PROGRAM_TABLES.items()}
 
 
 def program_tables(program: Program) -> dict[str, pa.Table]:

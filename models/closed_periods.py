@@ -12,9 +12,8 @@ from datetime import datetime
 
 import polars as pl
 
-from models.commissions import COMMISSION_LINE_SCHEMA, with_status
-
-LEDGER_SCHEMA = {**COMMISSION_LINE_SCHEMA, "carried_from_period": pl.String}
+from core.contracts import LEDGER_LINE, conform
+from models.holding import with_status
 
 
 def next_month(period: str) -> str:
@@ -40,13 +39,8 @@ def apply_closed_periods(
     """The ledger with closed months as frozen and every later difference carried forward."""
     computed = computed.with_columns(carried_from_period=pl.lit(None, pl.String))
     if not closed:
-        return computed.select([pl.col(n).cast(t) for n, t in LEDGER_SCHEMA.items()])
-    frozen = frozen.select(
-        [
-            pl.col(n).cast(t) if n in frozen.columns else pl.lit(None).cast(t).alias(n)
-            for n, t in LEDGER_SCHEMA.items()
-        ]
-    )
+        return conform(computed, LEDGER_LINE)
+    frozen = conform(frozen, LEDGER_LINE)
     closed_list = sorted(closed)
     is_closed = pl.col("period").is_in(closed_list)
     open_lines = computed.filter(~is_closed)
@@ -89,7 +83,7 @@ def apply_closed_periods(
                 "carried_from_period": natural,
             }
         )
-    moved = pl.DataFrame(carried, schema=LEDGER_SCHEMA) if carried else pl.DataFrame(schema=LEDGER_SCHEMA)
+    moved = pl.DataFrame(carried, schema=LEDGER_LINE) if carried else pl.DataFrame(schema=LEDGER_LINE)
     if not moved.is_empty():
         # A carried line is never void: what it corrects was already frozen (and maybe paid).
         moved = with_status(
@@ -101,8 +95,8 @@ def apply_closed_periods(
     ledger = pl.concat(
         [
             frozen,
-            open_lines.select([pl.col(n).cast(t) for n, t in LEDGER_SCHEMA.items()]),
-            moved.select([pl.col(n).cast(t) for n, t in LEDGER_SCHEMA.items()]),
+            conform(open_lines, LEDGER_LINE),
+            conform(moved, LEDGER_LINE),
         ]
     )
     return ledger.sort("period", "earned_at", "line_id")

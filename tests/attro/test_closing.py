@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from attro.periods import PeriodError, close_period, load_closed
+from attro.closing import close_period
+from core.state.closed_periods import PeriodError, load_closed
 
 NOW2 = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
 

@@ -18,8 +18,8 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from attro.exports import ExportError, export_commissions
 from pipelines.definitions import build_definitions
+from pipelines.exports import ExportError, export_commissions
 from pipelines.resources import AttroResource
 
 LATER = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)

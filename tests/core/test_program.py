@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.program import Offer, ProgramError, load_program
+from tests.support.paths import DEMO_PROGRAM
 
 HEAD = """
 [[affiliates]]
@@ -212,6 +213,6 @@ def test_caps_with_their_currency_load(tmp_path: Path) -> None:
 
 
 def test_the_demo_program_file_loads() -> None:
-    program = load_program(Path(__file__).resolve().parents[2] / "data" / "program.toml")
+    program = load_program(DEMO_PROGRAM)
 
     assert {o.id for o in program.offers} >= {"pro-20", "lifetime-10", "ebook-flat"}

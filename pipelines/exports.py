@@ -18,9 +18,10 @@ from pathlib import Path
 
 import polars as pl
 
-from attro.periods import PeriodError, check_period, closed_at, frozen_period, read_published_period
 from core.settings import Settings
+from core.state.closed_periods import PeriodError, check_period, closed_at, frozen_period
 from models.money import format_minor, format_minor_expr
+from pipelines.lib.warehouse import read_published_period
 
 FORMATS = ("csv", "parquet", "xlsx")
 _MONEY = (

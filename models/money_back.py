@@ -15,36 +15,20 @@ from datetime import datetime
 
 import polars as pl
 
-from models.commissions import COMMISSION_LINE_SCHEMA, with_status
+from core.contracts import COMMISSION_LINE, DISPUTE_EVENTS, PAYMENT_ADJUSTMENT, REFUND_EVENTS, conform
 from models.events import decode_objects
 from models.exprs import text
+from models.holding import with_status
 
-ADJUSTMENT_SCHEMA = {
-    "adjustment_id": pl.String,
-    "payment_id": pl.String,
-    "occurred_at": pl.Datetime("us", "UTC"),
-    "kind": pl.String,
-    "amount_minor": pl.Int64,
-    "currency": pl.String,
-    "charge_id": pl.String,
-    "payment_intent_id": pl.String,
-    "livemode": pl.Boolean,
-    "source_event_id": pl.String,
-}
-
-REFUND_EVENTS = ("refund.created", "refund.updated", "charge.refund.updated")
-DISPUTE_EVENTS = (
-    "charge.dispute.created",
-    "charge.dispute.updated",
-    "charge.dispute.funds_withdrawn",
-    "charge.dispute.closed",
-    "charge.dispute.funds_reinstated",
-)
 _NOT_TAKEN = ("failed", "canceled")
+# events carrying a refund object; `charge.refunded` carries the charge with its cumulative total
+_REFUND_OBJECT_EVENTS = [event for event, kind in REFUND_EVENTS.items() if kind == "refund"]
 
 
 def _refund_rows(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    objs, rejected = decode_objects(raw_events.filter(pl.col("event_type").is_in(REFUND_EVENTS)), "refund")
+    objs, rejected = decode_objects(
+        raw_events.filter(pl.col("event_type").is_in(_REFUND_OBJECT_EVENTS)), "refund"
+    )
     latest = (
         objs.sort("created_at", "event_id")
         .group_by("obj_id")
@@ -113,7 +97,9 @@ def refund_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataF
 
 def dispute_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Disputes: funds withdrawn (negative) and, when won, reinstated (positive)."""
-    objs, rejected = decode_objects(raw_events.filter(pl.col("event_type").is_in(DISPUTE_EVENTS)), "dispute")
+    objs, rejected = decode_objects(
+        raw_events.filter(pl.col("event_type").is_in(list(DISPUTE_EVENTS))), "dispute"
+    )
     inquiry = pl.col("status").str.starts_with("warning_")
     withdraws = (pl.col("event_type") == "charge.dispute.funds_withdrawn") | ~inquiry
     wins = (pl.col("event_type") == "charge.dispute.funds_reinstated") | (pl.col("status") == "won")
@@ -164,7 +150,7 @@ def build_adjustments(raw_events: pl.DataFrame, payments: pl.DataFrame) -> tuple
     disputes, rejected_d = dispute_adjustments(raw_events)
     adjustments = pl.concat([refunds, disputes], how="diagonal_relaxed")
     if adjustments.is_empty():
-        return pl.DataFrame(schema=ADJUSTMENT_SCHEMA), pl.concat([rejected_r, rejected_d])
+        return pl.DataFrame(schema=PAYMENT_ADJUSTMENT), pl.concat([rejected_r, rejected_d])
     by_charge = (
         payments.filter(pl.col("charge_id").is_not_null())
         .select("charge_id", payment_by_charge="payment_id")
@@ -181,9 +167,7 @@ def build_adjustments(raw_events: pl.DataFrame, payments: pl.DataFrame) -> tuple
         .with_columns(payment_id=pl.coalesce("payment_by_charge", "payment_by_intent"))
     )
     return (
-        linked.select([pl.col(n).cast(t) for n, t in ADJUSTMENT_SCHEMA.items()]).sort(
-            "occurred_at", "adjustment_id"
-        ),
+        conform(linked, PAYMENT_ADJUSTMENT).sort("occurred_at", "adjustment_id"),
         pl.concat([rejected_r, rejected_d]),
     )
 
@@ -197,7 +181,7 @@ def adjustment_lines(
     payable_on is `void`, together with its reversals.
     """
     if adjustments.is_empty() or commissions.is_empty():
-        return pl.DataFrame(schema=COMMISSION_LINE_SCHEMA)
+        return pl.DataFrame(schema=COMMISSION_LINE)
     paid = payments.select("payment_id", paid_minor="amount_minor")
     base = commissions.select(
         "payment_id",
@@ -257,7 +241,7 @@ def adjustment_lines(
         period=pl.col("occurred_at").dt.strftime("%Y-%m"),
     )
     lines = with_status(lines, now)
-    return lines.select([pl.col(n).cast(t) for n, t in COMMISSION_LINE_SCHEMA.items()])
+    return conform(lines, COMMISSION_LINE)
 
 
 def void_fully_reversed(lines: pl.DataFrame) -> pl.DataFrame:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +20,9 @@ from simulator.stripe import (
     sign_header,
     signed_request,
 )
+from tests.support.paths import STRIPE_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
+FIXTURES = STRIPE_FIXTURES
 REAL = FIXTURES / "real_signed_basil"
 AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 SECRET = "whsec_test_simulator_secret"

@@ -1,0 +1,45 @@
+"""`attro close-period`: freeze a month's lines and statements as the published warehouse has them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+
+from core.settings import Settings
+from core.state.closed_periods import PeriodError, check_period, closed_at, write_closed_period
+from pipelines.lib.warehouse import read_published_period
+
+
+def check_closable(settings: Settings, period: str, now: datetime | None = None) -> None:
+    """PeriodError unless `period` is YYYY-MM, over by `now` and not closed yet (cheap: no run)."""
+    check_period(period)
+    now = now or datetime.now(UTC)
+    if period >= now.strftime("%Y-%m"):
+        raise PeriodError(
+            f"{period} is not over yet (today is {now:%Y-%m-%d}); only past months can be closed"
+        )
+    closed = closed_at(settings)
+    if period in closed:
+        raise PeriodError(f"{period} was already closed at {closed[period].isoformat()}")
+
+
+def close_period(
+    settings: Settings, period: str, *, force: bool = False, now: datetime | None = None
+) -> dict:
+    """Freeze `period` as the published warehouse has it now. Nothing changes when it refuses."""
+    now = now or datetime.now(UTC)
+    check_closable(settings, period, now)
+    lines, statements = read_published_period(settings, period)
+    pending = lines.filter(pl.col("status") == "pending")
+    if pending.height and not force:
+        last = pending["payable_on"].max()
+        raise PeriodError(
+            f"{period} has {pending.height} pending line(s) (payable on {last} at the latest); "
+            "wait until they are approved or pass --force"
+        )
+    stamp = now.replace(microsecond=0)
+    statements = statements.with_columns(closed_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC")))
+    meta = {"period": period, "closed_at": stamp.isoformat(), "forced": force, "lines": lines.height}
+    write_closed_period(settings, period, lines, statements, meta)
+    return meta

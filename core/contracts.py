@@ -1,0 +1,332 @@
+"""The data contract, written once: landing records, raw and program tables, marts, consumed Stripe events.
+
+Shapes are Polars schemas (name → dtype, in column order); the pyarrow forms dlt and DuckDB take are
+derived from them (`arrow_schema`). `conform` gives any frame exactly a contract's columns and types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+import pyarrow as pa
+
+Schema = Mapping[str, pl.DataType | type[pl.DataType]]
+UTC_TIME = pl.Datetime("us", "UTC")
+PERCENT = pl.Decimal(9, 4)
+
+
+def conform(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
+    """`frame` with exactly `schema`'s columns, in its order and types (absent columns are null)."""
+    return frame.select(
+        [
+            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+            for name, dtype in schema.items()
+        ]
+    )
+
+
+def empty(schema: Schema) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict(schema))
+
+
+def arrow_schema(schema: Schema) -> pa.Schema:
+    """The pyarrow form of a contract schema (what dlt and DuckDB are handed)."""
+    return empty(schema).to_arrow().schema
+
+
+# -- Stripe events the models consume -------------------------------------------------------------
+
+# Event type → the kind of object in `data.object` the models read from it.
+PAYMENT_EVENTS = {
+    "checkout.session.completed": "checkout.session",
+    "checkout.session.async_payment_succeeded": "checkout.session",
+    "invoice.paid": "invoice",
+    "invoice.payment_succeeded": "invoice",
+    "invoice_payment.paid": "invoice_payment",
+    "charge.succeeded": "charge",
+    "payment_intent.succeeded": "payment_intent",
+}
+REFUND_EVENTS = {
+    "refund.created": "refund",
+    "refund.updated": "refund",
+    "charge.refund.updated": "refund",
+    "charge.refunded": "charge",  # amount_refunded is cumulative
+}
+DISPUTE_EVENTS = {
+    "charge.dispute.created": "dispute",
+    "charge.dispute.updated": "dispute",
+    "charge.dispute.funds_withdrawn": "dispute",
+    "charge.dispute.closed": "dispute",
+    "charge.dispute.funds_reinstated": "dispute",
+}
+CONSUMED_EVENTS: dict[str, str] = {**PAYMENT_EVENTS, **REFUND_EVENTS, **DISPUTE_EVENTS}
+# The one list of event types the product reads (the README's subscribe list is this tuple).
+CONSUMED_EVENT_TYPES: tuple[str, ...] = tuple(CONSUMED_EVENTS)
+
+
+# -- landing records (NDJSON, one per line; times are RFC 3339 strings) ----------------------------
+
+LANDED_EVENT = {
+    "event_id": pl.String,
+    "event_type": pl.String,
+    "api_version": pl.String,
+    "livemode": pl.Boolean,
+    "created": pl.Int64,  # the event's Unix time, as Stripe sent it
+    "received_at": pl.String,
+    "payload": pl.String,  # the event body exactly as Stripe signed it
+}
+UTM_FIELDS = ("source", "medium", "campaign", "term", "content")
+LANDED_CLICK = {
+    "click_id": pl.String,
+    "clicked_at": pl.String,
+    "received_at": pl.String,
+    "source": pl.String,  # redirect | api
+    "link_code": pl.String,
+    "affiliate_id": pl.String,
+    "offer_id": pl.String,
+    "ip_hash": pl.String,
+    "user_agent": pl.String,
+    "referer": pl.String,
+    "landing_url": pl.String,
+    **{f"utm_{name}": pl.String for name in UTM_FIELDS},
+    "is_bot": pl.Boolean,
+}
+LANDED_RECORDS = {"stripe_events": LANDED_EVENT, "clicks": LANDED_CLICK}
+LANDED_TIMESTAMPS = {"stripe_events": ("received_at",), "clicks": ("clicked_at", "received_at")}
+# A record without these is corrupt and quarantined.
+REQUIRED_FIELDS = {
+    "stripe_events": ("event_id", "event_type", "created", "received_at", "payload"),
+    "clicks": ("click_id", "clicked_at", "link_code"),
+}
+PRIMARY_KEYS = {"stripe_events": "event_id", "clicks": "click_id"}
+
+
+# -- raw (as landed, typed) ------------------------------------------------------------------------
+
+RAW_EVENT = {
+    "event_id": pl.String,
+    "event_type": pl.String,
+    "api_version": pl.String,
+    "livemode": pl.Boolean,
+    "created_at": UTC_TIME,
+    "received_at": UTC_TIME,
+    "payload": pl.String,
+}
+RAW_CLICK = {
+    name: (UTC_TIME if name in LANDED_TIMESTAMPS["clicks"] else dtype) for name, dtype in LANDED_CLICK.items()
+}
+LANDING_REJECT = {
+    "stream": pl.String,
+    "landing_file": pl.String,
+    "line_offset": pl.Int64,
+    "error": pl.String,
+    "line": pl.String,
+}
+
+
+# -- program (the program file as tables) ----------------------------------------------------------
+
+AFFILIATE = {"affiliate_id": pl.String, "name": pl.String, "email": pl.String}
+LINK = {"link_code": pl.String, "affiliate_id": pl.String, "offer_id": pl.String, "destination": pl.String}
+OFFER = {  # one row per offer version
+    "offer_id": pl.String,
+    "version": pl.Int64,
+    "effective_from": UTC_TIME,
+    "name": pl.String,
+    "type": pl.String,
+    "percent": PERCENT,
+    "amount_minor": pl.Int64,
+    "currency": pl.String,
+    "recurring": pl.String,
+    "recurring_months": pl.Int64,
+    "attribution_window_days": pl.Int64,
+    "holding_days": pl.Int64,
+    "max_commission_minor": pl.Int64,
+    "max_customer_commission_minor": pl.Int64,
+}
+OFFER_TIER = {
+    "offer_id": pl.String,
+    "version": pl.Int64,
+    "name": pl.String,
+    "min_conversions": pl.Int64,
+    "percent": PERCENT,
+}
+PROGRAM_TABLES = {"affiliates": AFFILIATE, "links": LINK, "offers": OFFER, "offer_tiers": OFFER_TIER}
+
+
+# -- marts -----------------------------------------------------------------------------------------
+
+CLICK = {  # marts.clicks: the raw click without received_at, in the design's column order
+    name: RAW_CLICK[name]
+    for name in (
+        "click_id",
+        "clicked_at",
+        "link_code",
+        "affiliate_id",
+        "offer_id",
+        "ip_hash",
+        "user_agent",
+        "referer",
+        "landing_url",
+        *(f"utm_{name}" for name in UTM_FIELDS),
+        "is_bot",
+        "source",
+    )
+}
+
+PAYMENT_OBSERVATION = {  # one row per event that reports or links a payment, in a common shape
+    "event_id": pl.String,
+    "event_type": pl.String,
+    "object_kind": pl.String,
+    "source_rank": pl.Int8,
+    "livemode": pl.Boolean,
+    "event_created_at": UTC_TIME,
+    "paid_at": UTC_TIME,
+    "confirms_payment": pl.Boolean,
+    "session_id": pl.String,
+    "invoice_id": pl.String,
+    "payment_intent_id": pl.String,
+    "charge_id": pl.String,
+    "subscription_id": pl.String,
+    "checkout_mode": pl.String,
+    "billing_reason": pl.String,
+    "customer_id": pl.String,
+    "customer_email": pl.String,
+    "amount_minor": pl.Int64,
+    "tax_minor": pl.Int64,
+    "currency": pl.String,
+    "metadata_click_id": pl.String,
+    "client_reference_id": pl.String,
+    "subscription_metadata_click_id": pl.String,
+}
+REJECTED_EVENT = {"event_id": pl.String, "event_type": pl.String, "reason": pl.String}
+
+PAYMENT = {
+    "payment_id": pl.String,
+    "occurred_at": UTC_TIME,
+    "livemode": pl.Boolean,
+    "customer_id": pl.String,
+    "customer_email": pl.String,
+    "subscription_id": pl.String,
+    "invoice_id": pl.String,
+    "payment_intent_id": pl.String,
+    "checkout_session_id": pl.String,
+    "charge_id": pl.String,
+    "billing_reason": pl.String,
+    "amount_minor": pl.Int64,
+    "tax_minor": pl.Int64,
+    "currency": pl.String,
+    "click_id": pl.String,
+    "click_id_source": pl.String,
+    "match_method": pl.String,
+    "checkout_completed_at": UTC_TIME,
+    "source_event_ids": pl.List(pl.String),
+}
+PAYMENT_ADJUSTMENT = {
+    "adjustment_id": pl.String,
+    "payment_id": pl.String,
+    "occurred_at": UTC_TIME,
+    "kind": pl.String,
+    "amount_minor": pl.Int64,
+    "currency": pl.String,
+    "charge_id": pl.String,
+    "payment_intent_id": pl.String,
+    "livemode": pl.Boolean,
+    "source_event_id": pl.String,
+}
+ATTRIBUTED_PAYMENT = {  # a conversion before its offer's terms are applied
+    "conversion_id": pl.String,
+    "attribution_id": pl.String,
+    "payment_id": pl.String,
+    "click_id": pl.String,
+    "click_id_source": pl.String,
+    "affiliate_id": pl.String,
+    "offer_id": pl.String,
+    "link_code": pl.String,
+    "conversion_type": pl.String,
+    "payment_number": pl.Int64,
+    "occurred_at": UTC_TIME,
+    "attributed_from_at": UTC_TIME,
+    "amount_minor": pl.Int64,
+    "tax_minor": pl.Int64,
+    "currency": pl.String,
+    "livemode": pl.Boolean,
+    "customer_id": pl.String,
+    "subscription_id": pl.String,
+    "billing_reason": pl.String,
+}
+CONVERSION = {
+    **ATTRIBUTED_PAYMENT,
+    "offer_version": pl.Int64,
+    "tier": pl.String,
+    "month_initial_conversions": pl.Int64,
+    "commissionable": pl.Boolean,
+    "not_commissionable_reason": pl.String,
+    "base_amount_minor": pl.Int64,
+    "commission_minor": pl.Int64,
+    "holding_days": pl.Int64,
+    "rule": pl.String,
+}
+UNATTRIBUTED_PAYMENT = {
+    "payment_id": pl.String,
+    "occurred_at": UTC_TIME,
+    "livemode": pl.Boolean,
+    "customer_id": pl.String,
+    "subscription_id": pl.String,
+    "billing_reason": pl.String,
+    "amount_minor": pl.Int64,
+    "currency": pl.String,
+    "click_id": pl.String,
+    "reason": pl.String,
+    "detail": pl.String,
+}
+COMMISSION_LINE = {
+    "line_id": pl.String,
+    "conversion_id": pl.String,
+    "payment_id": pl.String,
+    "affiliate_id": pl.String,
+    "offer_id": pl.String,
+    "kind": pl.String,
+    "rule": pl.String,
+    "base_amount_minor": pl.Int64,
+    "amount_minor": pl.Int64,
+    "currency": pl.String,
+    "earned_at": UTC_TIME,
+    "payable_on": pl.Date,
+    "period": pl.String,
+    "status": pl.String,
+    "livemode": pl.Boolean,
+}
+LEDGER_LINE = {**COMMISSION_LINE, "carried_from_period": pl.String}  # marts.commission_lines
+STATEMENT = {
+    "period": pl.String,
+    "affiliate_id": pl.String,
+    "currency": pl.String,
+    "opening_balance_minor": pl.Int64,
+    "gross_minor": pl.Int64,
+    "reversals_minor": pl.Int64,
+    "reinstatements_minor": pl.Int64,
+    "net_minor": pl.Int64,
+    "closing_balance_minor": pl.Int64,
+    "payable_minor": pl.Int64,
+    "carried_forward_minor": pl.Int64,
+    "approved_minor": pl.Int64,
+    "pending_minor": pl.Int64,
+    "commission_lines": pl.Int64,
+    "reversal_lines": pl.Int64,
+    "reinstatement_lines": pl.Int64,
+    "line_count": pl.Int64,
+    "closed_at": UTC_TIME,
+}
+
+MARTS = {
+    "clicks": CLICK,
+    "payments": PAYMENT,
+    "payment_adjustments": PAYMENT_ADJUSTMENT,
+    "rejected_events": REJECTED_EVENT,
+    "conversions": CONVERSION,
+    "unattributed_payments": UNATTRIBUTED_PAYMENT,
+    "commission_lines": LEDGER_LINE,
+    "affiliate_statements": STATEMENT,
+}

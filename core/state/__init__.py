@@ -1,0 +1,1 @@
+"""State kept outside the warehouse under $ATTRO_DATA_DIR/state/: it survives a rebuild from landing."""

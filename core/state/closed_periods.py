@@ -1,0 +1,108 @@
+"""Closed periods on disk: the frozen ledger lines and statements of each month `attro close-period` closed.
+
+Kept under $ATTRO_DATA_DIR/state/closed_periods/<YYYY-MM>/ (lines.parquet, statements.parquet,
+closed.json) — outside the warehouse, so a rebuild from landing keeps every closed month as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+
+from core.contracts import LEDGER_LINE, STATEMENT, conform, empty
+from core.durable import fsync_dir, make_dirs_durably
+from core.settings import Settings
+
+PERIOD_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class PeriodError(ValueError):
+    """A period cannot be closed (malformed, current or future, already closed, pending lines)."""
+
+
+@dataclass(frozen=True)
+class ClosedPeriods:
+    closed_at: dict[str, datetime]
+    lines: pl.DataFrame
+    statements: pl.DataFrame
+
+    @property
+    def periods(self) -> set[str]:
+        return set(self.closed_at)
+
+    @classmethod
+    def none(cls) -> ClosedPeriods:
+        """No month closed yet."""
+        return cls({}, empty(LEDGER_LINE), empty(STATEMENT))
+
+
+def periods_dir(settings: Settings) -> Path:
+    return settings.state_dir / "closed_periods"
+
+
+def check_period(period: str) -> str:
+    if not PERIOD_PATTERN.fullmatch(period or ""):
+        raise PeriodError(f"period must be YYYY-MM (e.g. 2026-10), got {period!r}")
+    return period
+
+
+def closed_at(settings: Settings) -> dict[str, datetime]:
+    """When each closed month was closed, from its closed.json alone (its figures are not read)."""
+    root = periods_dir(settings)
+    closed: dict[str, datetime] = {}
+    for folder in sorted(root.glob("????-??")) if root.exists() else []:
+        meta_path = folder / "closed.json"
+        if not meta_path.exists():
+            continue  # an interrupted close: not closed
+        meta = json.loads(meta_path.read_text())
+        closed[meta["period"]] = datetime.fromisoformat(meta["closed_at"])
+    return closed
+
+
+def frozen_period(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A closed month's frozen commission lines and statements."""
+    folder = periods_dir(settings) / period
+    lines = pl.read_parquet(folder / "lines.parquet").cast(LEDGER_LINE)  # type: ignore[arg-type]
+    statements = pl.read_parquet(folder / "statements.parquet").cast(STATEMENT)  # type: ignore[arg-type]
+    return lines, statements
+
+
+def load_closed(settings: Settings) -> ClosedPeriods:
+    """Every closed month's frozen lines and statements."""
+    closed = closed_at(settings)
+    lines, statements = [empty(LEDGER_LINE)], [empty(STATEMENT)]
+    for period in closed:
+        period_lines, period_statements = frozen_period(settings, period)
+        lines.append(period_lines)
+        statements.append(period_statements)
+    return ClosedPeriods(closed, pl.concat(lines), pl.concat(statements))
+
+
+def write_closed_period(
+    settings: Settings, period: str, lines: pl.DataFrame, statements: pl.DataFrame, meta: dict
+) -> None:
+    """Write a closed month durably: a temp folder with its files fsynced, renamed into place, the
+    parent fsynced (the closed month is the only copy of its figures: its name must survive a crash)."""
+    root = periods_dir(settings)
+    make_dirs_durably(root)
+    tmp = root / f".{period}.{uuid.uuid4().hex}.tmp"
+    tmp.mkdir()
+    try:
+        conform(lines, LEDGER_LINE).write_parquet(tmp / "lines.parquet")
+        conform(statements, STATEMENT).write_parquet(tmp / "statements.parquet")
+        (tmp / "closed.json").write_text(json.dumps(meta, indent=2) + "\n")
+        for child in tmp.iterdir():
+            with child.open("rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, root / period)
+        fsync_dir(root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

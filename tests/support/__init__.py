@@ -1,0 +1,1 @@
+"""Helpers the tests share (sites, ledger books, frame builders): imported, never copied."""
