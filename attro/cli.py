@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 
 from attro.secrets_cli import add_secrets_parser
@@ -33,21 +34,43 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import UTC, datetime
+
+    from pipelines import freshness
+
+    if not args.force and freshness.unchanged(settings, freshness.fingerprint(settings, datetime.now(UTC))):
+        # Asked before the pipeline's libraries load: a run with nothing new costs milliseconds.
+        print(f"nothing new since the last run: {settings.warehouse_path} is current (--force rebuilds)")
+        return 0
+
     from core.program import ProgramError
     from pipelines.run import PipelineFailed, run_pipeline
 
     print(f"running the pipeline: landing {settings.landing_dir} -> {settings.warehouse_path}", flush=True)
     try:
-        report = run_pipeline(settings)
-    except (ProgramError, PipelineFailed) as exc:
+        report = run_pipeline(settings, force=args.force)
+    except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PipelineFailed as exc:
+        print(f"error: {exc.step} failed: {exc.cause}", file=sys.stderr)
+        if args.verbose:
+            traceback.print_exception(exc.__cause__ or exc, file=sys.stderr)
+        else:
+            print("(run with --verbose for the traceback)", file=sys.stderr)
+        return 1
+    if report.get("skipped"):
+        print(f"nothing new since the last run: {settings.warehouse_path} is current")
+        return 0
     events, clicks = report.get("raw/stripe_events", {}), report.get("raw/clicks", {})
     print(
         f"  loaded {events.get('new_events', 0)} new events and {clicks.get('new_clicks', 0)} new clicks"
         f" ({events.get('rejected_lines', 0) + clicks.get('rejected_lines', 0)} corrupt landing lines"
         " quarantined in raw.landing_rejects)"
     )
+    staged = report.get("staging/stripe_objects", {}).get("new_rows", 0)
+    quarantined = report.get("staging/rejected_events", {}).get("new_rows", 0)
+    print(f"  decoded {staged} new events ({quarantined} quarantined in staging.rejected_events)")
     for key, label in (
         ("marts/payments", "payments"),
         ("marts/payment_adjustments", "refunds and disputes"),
@@ -57,8 +80,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ("marts/affiliate_statements", "statement rows"),
         ("marts/rejected_events", "events rejected (see marts.rejected_events)"),
     ):
-        rows = report.get(key, {}).get("rows", 0)
-        print(f"  {rows:>8} {label}")
+        print(f"  {report.get(key, {}).get('rows', 0):>8} {label}")
     print(f"published {settings.warehouse_path}")
     return 0
 
@@ -119,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=_serve)
 
     run = sub.add_parser("run", help="materialize the whole asset graph once, in-process")
+    run.add_argument("--force", action="store_true", help="run even when nothing changed since the last run")
+    run.add_argument("--verbose", action="store_true", help="print the traceback when a step fails")
     run.set_defaults(func=_run)
 
     demo = sub.add_parser("demo", help="simulate an affiliate program end to end and summarize it")

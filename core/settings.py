@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     max_click_age_days: int = Field(
         default=400, description="POST /api/clicks refuses clicks older than this (backfill horizon)"
     )
+    duckdb_memory_limit: str = Field(
+        default="1GB", description="DuckDB's memory limit while the pipeline runs (it spills beyond)"
+    )
     benchmark_noop_route: bool = Field(
         default=False, description="Serve GET/POST /_bench/noop, the benchmark's baseline route"
     )
@@ -62,8 +65,9 @@ class Settings(BaseSettings):
         return self.data_dir / "build"
 
     @property
-    def build_db_path(self) -> Path:
-        return self.build_dir / "attro.duckdb"
+    def lake_dir(self) -> Path:
+        """Raw and staging tables as immutable Parquet files (the pipeline writes, everyone reads)."""
+        return self.data_dir / "lake"
 
     @property
     def warehouse_path(self) -> Path:

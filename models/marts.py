@@ -1,4 +1,4 @@
-"""The whole chain of marts in one pure function: raw events and clicks, program tables, closed months, now.
+"""The whole chain of marts in one pure function: staged events, clicks, program tables, closed months, now.
 
 `build_marts` is what the Dagster assets slice, what the tests and the demo call: the chain cannot
 drift from its test copy. Each step is a rule module: payments → attribution → commissions →
@@ -7,11 +7,12 @@ money back → closed periods → statements.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 import polars as pl
 
+from core.contracts import REJECTED_EVENT, conform, empty
 from core.state.closed_periods import ClosedPeriods
 from models.attribution import attribute
 from models.clicks import build_clicks
@@ -27,12 +28,15 @@ from models.statements import affiliate_statements
 class MartInputs:
     """Everything the marts are derived from."""
 
-    events: pl.DataFrame  # raw.stripe_events
+    objects: pl.DataFrame  # staging.stripe_objects: each consumed event, decoded
     clicks: pl.DataFrame  # raw.clicks
     offers: pl.DataFrame  # program.offers (one row per version)
     tiers: pl.DataFrame  # program.offer_tiers
     now: datetime  # holding periods are judged as of now
-    closed: ClosedPeriods = ClosedPeriods.none()
+    closed: ClosedPeriods = field(default_factory=ClosedPeriods.none)
+    rejected: pl.DataFrame = field(
+        default_factory=lambda: empty(REJECTED_EVENT)
+    )  # staging.rejected_events: events staging quarantined
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,8 @@ class Marts:
 def build_marts(inputs: MartInputs) -> Marts:
     """Every mart, from the inputs alone (no I/O, no clock)."""
     clicks = build_clicks(inputs.clicks)
-    observations, rejected_payments = payment_observations(inputs.events)
-    payments = build_payments(observations)
-    adjustments, rejected_adjustments = build_adjustments(inputs.events, payments)
+    payments = build_payments(payment_observations(inputs.objects))
+    adjustments = build_adjustments(inputs.objects, payments)
     conversions, unattributed = attribute(payments, clicks, inputs.offers)
     evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers)
     closed = inputs.closed
@@ -68,7 +71,7 @@ def build_marts(inputs: MartInputs) -> Marts:
         clicks=clicks,
         payments=payments,
         payment_adjustments=adjustments,
-        rejected_events=pl.concat([rejected_payments, rejected_adjustments]).sort("event_id"),
+        rejected_events=conform(inputs.rejected, REJECTED_EVENT).unique("event_id").sort("event_id"),
         conversions=evaluated,
         unattributed_payments=unattributed,
         commission_lines=lines,

@@ -15,8 +15,7 @@ from datetime import datetime
 
 import polars as pl
 
-from core.contracts import COMMISSION_LINE, DISPUTE_EVENTS, PAYMENT_ADJUSTMENT, REFUND_EVENTS, conform
-from models.events import decode_objects
+from core.contracts import COMMISSION_LINE, DISPUTE_EVENTS, PAYMENT_ADJUSTMENT, REFUND_EVENTS, conform, empty
 from models.exprs import text
 from models.holding import with_status
 
@@ -25,10 +24,8 @@ _NOT_TAKEN = ("failed", "canceled")
 _REFUND_OBJECT_EVENTS = [event for event, kind in REFUND_EVENTS.items() if kind == "refund"]
 
 
-def _refund_rows(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    objs, rejected = decode_objects(
-        raw_events.filter(pl.col("event_type").is_in(_REFUND_OBJECT_EVENTS)), "refund"
-    )
+def _refund_rows(objects: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    objs = objects.filter(pl.col("event_type").is_in(_REFUND_OBJECT_EVENTS))
     latest = (
         objs.sort("created_at", "event_id")
         .group_by("obj_id")
@@ -37,9 +34,7 @@ def _refund_rows(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, 
     )
     rows = latest.select(
         adjustment_id=pl.col("obj_id"),
-        occurred_at=pl.coalesce(
-            pl.from_epoch("created_obj", time_unit="s").dt.replace_time_zone("UTC"), "created_at"
-        ),
+        occurred_at=pl.coalesce("created", "created_at"),
         kind=pl.lit("refund"),
         amount_minor=-pl.col("amount"),
         currency=pl.col("currency").str.to_lowercase(),
@@ -50,15 +45,13 @@ def _refund_rows(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, 
     )
     # every refund object seen (failed ones too) explains part of the charge's cumulative total
     seen = objs.group_by("charge").agg(explained=pl.col("amount").filter(pl.col("amount") > 0).sum())
-    return rows, rejected, seen
+    return rows, seen
 
 
-def refund_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Refund adjustments (negative amounts) per refund; plus rejected events."""
-    refunds, rejected_refunds, seen = _refund_rows(raw_events)
-    charges, rejected_charges = decode_objects(
-        raw_events.filter(pl.col("event_type") == "charge.refunded"), "charge"
-    )
+def refund_adjustments(objects: pl.DataFrame) -> pl.DataFrame:
+    """Refund adjustments (negative amounts) per refund, from staged objects."""
+    refunds, seen = _refund_rows(objects)
+    charges = objects.filter(pl.col("event_type") == "charge.refunded")
     # cumulative amount_refunded: one step per new value, in value order (order-independent)
     steps = (
         charges.filter(pl.col("amount_refunded") > 0)
@@ -90,16 +83,12 @@ def refund_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataF
             source_event_id="event_id",
         )
     )
-    return pl.concat([refunds, cumulative], how="diagonal_relaxed"), pl.concat(
-        [rejected_refunds, rejected_charges]
-    )
+    return pl.concat([refunds, cumulative], how="diagonal_relaxed")
 
 
-def dispute_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def dispute_adjustments(objects: pl.DataFrame) -> pl.DataFrame:
     """Disputes: funds withdrawn (negative) and, when won, reinstated (positive)."""
-    objs, rejected = decode_objects(
-        raw_events.filter(pl.col("event_type").is_in(list(DISPUTE_EVENTS))), "dispute"
-    )
+    objs = objects.filter(pl.col("event_type").is_in(list(DISPUTE_EVENTS)))
     inquiry = pl.col("status").str.starts_with("warning_")
     withdraws = (pl.col("event_type") == "charge.dispute.funds_withdrawn") | ~inquiry
     wins = (pl.col("event_type") == "charge.dispute.funds_reinstated") | (pl.col("status") == "won")
@@ -141,16 +130,16 @@ def dispute_adjustments(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
         source_event_id="won_event",
         **common,
     )
-    return pl.concat([withdrawn, reinstated], how="diagonal_relaxed"), rejected
+    return pl.concat([withdrawn, reinstated], how="diagonal_relaxed")
 
 
-def build_adjustments(raw_events: pl.DataFrame, payments: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """marts.payment_adjustments (payment_id null when the payment was never seen) and rejected events."""
-    refunds, rejected_r = refund_adjustments(raw_events)
-    disputes, rejected_d = dispute_adjustments(raw_events)
-    adjustments = pl.concat([refunds, disputes], how="diagonal_relaxed")
+def build_adjustments(objects: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+    """marts.payment_adjustments from staged objects (payment_id null when the payment was never seen)."""
+    adjustments = pl.concat(
+        [refund_adjustments(objects), dispute_adjustments(objects)], how="diagonal_relaxed"
+    )
     if adjustments.is_empty():
-        return pl.DataFrame(schema=PAYMENT_ADJUSTMENT), pl.concat([rejected_r, rejected_d])
+        return empty(PAYMENT_ADJUSTMENT)
     by_charge = (
         payments.filter(pl.col("charge_id").is_not_null())
         .select("charge_id", payment_by_charge="payment_id")
@@ -166,10 +155,7 @@ def build_adjustments(raw_events: pl.DataFrame, payments: pl.DataFrame) -> tuple
         .join(by_intent, on="payment_intent_id", how="left")
         .with_columns(payment_id=pl.coalesce("payment_by_charge", "payment_by_intent"))
     )
-    return (
-        conform(linked, PAYMENT_ADJUSTMENT).sort("occurred_at", "adjustment_id"),
-        pl.concat([rejected_r, rejected_d]),
-    )
+    return conform(linked, PAYMENT_ADJUSTMENT).sort("occurred_at", "adjustment_id")
 
 
 def adjustment_lines(

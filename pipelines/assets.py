@@ -1,54 +1,83 @@
-"""Dagster assets: thin shells that load raw tables with dlt, build the marts with the models, publish."""
+"""Dagster assets: thin shells over pipelines/steps.py, one stage each: raw → staging → program and marts →
+publish → exports."""
 
 from __future__ import annotations
 
-import dagster as dg
-import polars as pl
+from collections.abc import Iterator
+from typing import Any
 
-from core.contracts import MARTS, OFFER, OFFER_TIER, RAW_CLICK, RAW_EVENT
-from core.state.closed_periods import closed_at, load_closed
-from models.marts import MartInputs, build_marts
+import dagster as dg
+
+from core.contracts import MARTS
+from core.state.closed_periods import closed_at
+from pipelines import steps
 from pipelines.exports import export_commissions
-from pipelines.lib.loading import load_landing, load_program
-from pipelines.lib.warehouse import connect, publish, read_table, write_tables
 from pipelines.resources import AttroResource
 
 
-def _landed(stream: str, new_label: str, attro: AttroResource) -> dg.MaterializeResult:
-    stats = load_landing(attro.settings, (stream,))[stream]
-    return dg.MaterializeResult(
-        metadata={
-            new_label: stats["new"],
-            "records_read": stats["records"],
-            "rejected_lines": stats["rejected_lines"],
-            "torn_lines_waiting": stats.get("torn_lines_waiting", 0),
-        }
-    )
+def _results(metadata: dict[str, dict[str, Any]]) -> Iterator[dg.MaterializeResult]:
+    for path, values in metadata.items():
+        yield dg.MaterializeResult(asset_key=path.split("/"), metadata=values)
 
 
-@dg.asset(key=["raw", "stripe_events"], group_name="raw", kinds={"dlt", "duckdb"})
-def raw_stripe_events(attro: AttroResource) -> dg.MaterializeResult:
-    """Verified Stripe events as landed, one row per event id, the event JSON whole in `payload`."""
-    return _landed("stripe_events", "new_events", attro)
-
-
-@dg.asset(key=["raw", "clicks"], group_name="raw", kinds={"dlt", "duckdb"})
-def raw_clicks(attro: AttroResource) -> dg.MaterializeResult:
-    """Tracking-link clicks as landed (redirects and the bulk API), one row per click id."""
-    return _landed("clicks", "new_clicks", attro)
+RAW = {
+    "stripe_events": "Verified Stripe events as landed, one row per event id, the whole event in payload.",
+    "clicks": "Tracking-link clicks as landed (redirects and the bulk API), one row per click id.",
+    "landing_rejects": "Corrupt landing lines, quarantined with the file, offset and error.",
+}
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["program", name], group_name="program", kinds={"dlt", "duckdb"})
-        for name in ("affiliates", "links", "offers", "offer_tiers")
+        dg.AssetSpec(["raw", name], description=text, group_name="raw", kinds={"dlt", "parquet"})
+        for name, text in RAW.items()
     ],
 )
-def program_tables(attro: AttroResource) -> dg.MaterializeResult:
-    """The program file (affiliates, tracking links, offers), replaced whole on every run."""
-    counts = load_program(attro.settings, attro.program())
-    for name in ("affiliates", "links", "offers", "offer_tiers"):
-        yield dg.MaterializeResult(asset_key=["program", name], metadata={"rows": counts[name]})
+def raw(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
+    """New landing lines loaded with dlt into the lake (Parquet), each landed record once."""
+    yield from _results(steps.load_raw(attro.settings))
+
+
+STAGING = {
+    "stripe_objects": "Each consumed Stripe event decoded once: the typed fields the rules read.",
+    "rejected_events": "Events whose payload the rules cannot read, with the reason (quarantine).",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["staging", name],
+            deps=[["raw", "stripe_events"]],
+            description=text,
+            group_name="staging",
+            kinds={"duckdb", "parquet"},
+        )
+        for name, text in STAGING.items()
+    ],
+)
+def staging(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
+    """Raw events not decoded yet, decoded (never again on later runs)."""
+    yield from _results(steps.stage(attro.settings))
+
+
+PROGRAM = {
+    "affiliates": "Affiliates from the program file.",
+    "links": "Tracking links from the program file.",
+    "offers": "Offers from the program file, one row per version of their terms.",
+    "offer_tiers": "Offer tiers (higher rates from N initial conversions a month), per offer version.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["program", name], description=text, group_name="program", kinds={"duckdb"})
+        for name, text in PROGRAM.items()
+    ],
+)
+def program(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
+    """The program file as tables, starting the next warehouse (the file is the truth)."""
+    yield from _results(steps.write_program(attro.settings, attro.program()))
 
 
 MART_DESCRIPTIONS = {
@@ -68,7 +97,7 @@ MART_KEYS = [["marts", name] for name in MARTS]
     specs=[
         dg.AssetSpec(
             ["marts", name],
-            deps=[raw_stripe_events.key, raw_clicks.key, ["program", "offers"], ["program", "offer_tiers"]],
+            deps=[*(["staging", s] for s in STAGING), ["raw", "clicks"], *(["program", p] for p in PROGRAM)],
             description=MART_DESCRIPTIONS[name],
             group_name="marts",
             kinds={"polars", "duckdb"},
@@ -76,45 +105,23 @@ MART_KEYS = [["marts", name] for name in MARTS]
         for name in MARTS
     ],
 )
-def marts(attro: AttroResource):
-    """Every mart from raw and program tables in one pass of the rules (models.marts.build_marts)."""
-    settings = attro.settings
-    with connect(settings) as con:
-        inputs = MartInputs(
-            events=read_table(con, "raw.stripe_events", RAW_EVENT),
-            clicks=read_table(con, "raw.clicks", RAW_CLICK),
-            offers=read_table(con, "program.offers", OFFER),
-            tiers=read_table(con, "program.offer_tiers", OFFER_TIER),
-            now=attro.now(),
-            closed=load_closed(settings),
-        )
-        built = build_marts(inputs)
-        write_tables(con, {f"marts.{name}": frame for name, frame in built.tables().items()})
-    for name, frame in built.tables().items():
-        yield dg.MaterializeResult(asset_key=["marts", name], metadata=_mart_metadata(name, frame, inputs))
-
-
-def _mart_metadata(name: str, frame: pl.DataFrame, inputs: MartInputs) -> dict[str, int | str]:
-    metadata: dict[str, int | str] = {"rows": frame.height}
-    if name in ("rejected_events", "unattributed_payments"):
-        for reason, count in frame.group_by("reason").len().sort("reason").rows():
-            metadata[f"reason: {reason}"] = count
-    if name == "commission_lines":
-        metadata["closed_periods"] = len(inputs.closed.periods)
-        metadata["carried_forward_lines"] = frame.filter(pl.col("carried_from_period").is_not_null()).height
-    return metadata
+def marts(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
+    """Every mart in one pass of the rules (models.marts.build_marts) over the staged events."""
+    _built, metadata = steps.build_and_write_marts(attro.settings, attro.program(), attro.now())
+    yield from _results(metadata)
 
 
 @dg.asset(
     key=["warehouse", "snapshot"],
-    deps=[*MART_KEYS, ["program", "affiliates"], ["program", "links"]],
+    deps=[*MART_KEYS, *(["raw", r] for r in RAW), *(["staging", s] for s in STAGING)],
     group_name="publish",
     kinds={"duckdb"},
 )
 def warehouse_snapshot(attro: AttroResource) -> dg.MaterializeResult:
-    """The published data/warehouse.duckdb analysts open read-only, replaced atomically."""
-    path = publish(attro.settings)
-    return dg.MaterializeResult(metadata={"path": str(path), "bytes": path.stat().st_size})
+    """The published data/warehouse.duckdb analysts open read-only: marts and program tables, views over
+    the lake; replaced atomically."""
+    (result,) = _results(steps.publish_warehouse(attro.settings))
+    return result
 
 
 @dg.asset(
@@ -137,11 +144,4 @@ def last_closed_period_export(attro: AttroResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"period": period, "files": ", ".join(str(f) for f in files)})
 
 
-ASSETS = [
-    raw_stripe_events,
-    raw_clicks,
-    program_tables,
-    marts,
-    warehouse_snapshot,
-    last_closed_period_export,
-]
+ASSETS = [raw, staging, program, marts, warehouse_snapshot, last_closed_period_export]

@@ -9,7 +9,8 @@ from pipelines.resources import AttroResource
 
 
 def _duplicates(attro: AttroResource, table: str, column: str) -> int:
-    with connect(attro.settings) as con:
+    """Values of `column` held by more than one row of the next warehouse's `table`."""
+    with connect(attro.settings, read_only=True) as con:
         rows = con.execute(
             f"select count(*) from (select {column} from {table} group by {column} having count(*) > 1)"
         ).fetchall()

@@ -1,51 +1,93 @@
-"""Run the whole asset graph once, in-process: the same job Dagster schedules (`attro run`)."""
+"""Run the whole pipeline once, in-process, step by step: what `attro run` and the demo do.
+
+The steps are the functions the Dagster assets call (pipelines/steps.py), in the graph's order. A run
+whose inputs are unchanged since the last published one (pipelines/freshness.py) does nothing. Any
+crash is recovered by the next run: the lake ignores loads that never completed, staging catches
+up on raw loads it has not decoded, and the next warehouse is built from scratch each time.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-import dagster as dg
-from dagster_shared.error import SerializableErrorInfo
-
-from core.program import load_program
+from core.program import Program, load_program
 from core.settings import Settings
-from pipelines.definitions import build_definitions
-from pipelines.resources import AttroResource
+from pipelines import freshness, steps
+from pipelines.lib.warehouse import next_path, pipeline_lock
 
 
 class PipelineFailed(RuntimeError):
-    """A step of the run failed; the message names the step and the error."""
+    """A step of the run failed; `step` names it and `cause` says why, in one line."""
+
+    def __init__(self, step: str, cause: str) -> None:
+        super().__init__(f"{step} failed: {cause}")
+        self.step, self.cause = step, cause
 
 
-def _root_message(error: SerializableErrorInfo | None) -> str:
-    """The innermost cause: Dagster wraps the asset's own exception."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    return error.message.strip() if error is not None else "unknown error"
+def root_cause(exc: BaseException) -> str:
+    """The innermost cause of an exception, in one line: an OS error's own words when there is one
+    (a full disk says "No space left on device", not the rollback that failed after it)."""
+    chain: list[BaseException] = []
+    node: BaseException | None = exc
+    while node is not None and node not in chain:
+        chain.append(node)
+        node = node.__cause__ or node.__context__
+    for error in chain:
+        if isinstance(error, OSError) and error.strerror:
+            where = f": {error.filename}" if error.filename else ""
+            return f"{error.strerror}{where}"
+    for error in reversed(chain):
+        for marker in ("No space left on device", "Read-only file system", "Permission denied"):
+            if marker in str(error):
+                return marker
+    innermost = chain[-1]
+    text = str(innermost).strip().splitlines()
+    return f"{type(innermost).__name__}: {text[0]}" if text else type(innermost).__name__
 
 
-def run_pipeline(settings: Settings, now: datetime | None = None) -> dict[str, Any]:
-    """Materialize every asset; returns the metadata each asset reported, by asset path."""
-    load_program(settings.program_path)  # a bad program file stops here, with its message
-    defs = build_definitions(AttroResource.from_settings(settings, now))
-    job = defs.resolve_job_def("materialize_all")
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
-    if not result.success:
-        failures = [
-            f"{event.step_key}: {_root_message(event.step_failure_data.error)}"
-            for event in result.all_events
-            if event.is_step_failure and event.step_failure_data
-        ]
-        raise PipelineFailed("pipeline run failed\n" + "\n".join(failures))
+def _clean_leftovers(settings: Settings) -> None:
+    """What a crashed run may have left: a half-built next warehouse, DuckDB's spill files."""
+    next_path(settings).unlink(missing_ok=True)
+    next_path(settings).with_name(next_path(settings).name + ".wal").unlink(missing_ok=True)
+    shutil.rmtree(settings.build_dir / "duckdb-tmp", ignore_errors=True)
+    for stale in settings.data_dir.glob(".warehouse.duckdb.*.tmp"):
+        stale.unlink(missing_ok=True)  # a copy the previous design left behind
+
+
+def _marts(settings: Settings, program: Program, now: datetime) -> dict[str, dict[str, Any]]:
+    built, metadata = steps.build_and_write_marts(settings, program, now)
+    if problems := steps.broken_invariants(built):  # the blocking checks of the Dagster job
+        raise RuntimeError("; ".join(problems))
+    return metadata
+
+
+def run_pipeline(settings: Settings, now: datetime | None = None, *, force: bool = False) -> dict[str, Any]:
+    """Run every step; returns each asset's metadata by asset path (and `skipped` when nothing changed).
+
+    PipelineFailed names the step that failed and why; the program file is checked first.
+    """
+    program = load_program(settings.program_path)  # a bad program file stops here, with its message
+    at = now or datetime.now(UTC)
     report: dict[str, Any] = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        report["/".join(materialization.asset_key.path)] = {
-            key: value.value for key, value in materialization.metadata.items()
-        }
+    with pipeline_lock(settings):
+        inputs = freshness.fingerprint(settings, at)
+        if not force and freshness.unchanged(settings, inputs):
+            return {"skipped": True}
+        _clean_leftovers(settings)
+
+        def step(name: str, run: Callable[[], dict[str, dict[str, Any]]]) -> None:
+            try:
+                report.update(run())
+            except Exception as exc:
+                raise PipelineFailed(name, root_cause(exc)) from exc
+
+        step("raw (loading the landing zone)", lambda: steps.load_raw(settings))
+        step("staging (decoding new events)", lambda: steps.stage(settings))
+        step("program (program file tables)", lambda: steps.write_program(settings, program))
+        step("marts (the rules)", lambda: _marts(settings, program, at))
+        step("warehouse (publishing)", lambda: steps.publish_warehouse(settings))
+        freshness.record(settings, inputs)
     return report

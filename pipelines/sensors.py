@@ -1,29 +1,37 @@
-"""Dagster sensors: start a run when new landing data appears."""
+"""Dagster sensors: a run when the landing zone changes, never more than one waiting or running."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.freshness import landing_signature
 from pipelines.resources import AttroResource
 from pipelines.schedules import materialize_all
 
-
-def landing_signature(attro: AttroResource) -> str:
-    """Changes whenever a landing file is added or grows."""
-    landing = attro.settings.landing_dir
-    files = sorted(landing.glob("*/date=*/*.ndjson")) if landing.exists() else []
-    total = sum(path.stat().st_size for path in files)
-    return f"{len(files)}:{total}"
+_BUSY = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 @dg.sensor(
     job=materialize_all,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the whole graph when new events or clicks have landed.",
+    description="Runs the whole graph when landing files appear or change (name, size or mtime); one run "
+    "at a time, and a run picks up everything landed before it started.",
 )
 def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource) -> dg.SensorResult:
-    signature = landing_signature(attro)
-    if signature == context.cursor or signature == "0:0":
-        return dg.SensorResult(skip_reason="no new landing data", cursor=signature)
+    signature = landing_signature(attro.settings)
+    if not signature or signature == context.cursor:
+        return dg.SensorResult(skip_reason="no new landing data", cursor=signature or context.cursor)
+    busy = context.instance.get_runs(
+        filters=dg.RunsFilter(job_name=materialize_all.name, statuses=_BUSY), limit=1
+    )
+    if busy:
+        # Leave the cursor: the next evaluation after that run asks again, and that run may already
+        # have loaded these lines (a run reads everything landed before it starts).
+        return dg.SensorResult(skip_reason=f"run {busy[0].run_id} is queued or running")
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=signature)], cursor=signature)

@@ -16,6 +16,7 @@ import polars as pl
 from core.contracts import RAW_EVENT, UTM_FIELDS
 from core.program import Link, load_program
 from core.settings import Settings
+from pipelines.staging.stage import stage_frame
 from receiver.click_record import click_record
 from receiver.records import dumps_record
 from receiver.stripe_events import stripe_event_record
@@ -113,3 +114,8 @@ def raw_events_frame(events: list[Event], received_at: datetime | None = None) -
         for e in events
     ]
     return pl.DataFrame(rows, schema=RAW_EVENT)
+
+
+def staged(events: list[Event], received_at: datetime | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(staging.stripe_objects, staging.rejected_events) of Stripe event dicts, decoded as a run would."""
+    return stage_frame(raw_events_frame(events, received_at))

@@ -1,4 +1,11 @@
-"""Running the dlt pipelines: landing zone → raw.*, program file → program.* (build database)."""
+"""Loading the landing zone with dlt: new landing lines → raw.* Parquet files in the lake.
+
+dlt's working folder (data/build/dlt) holds no truth here: it is emptied before every load, so no
+package a crash left half-extracted, half-normalized or half-loaded can wedge a later run. What was
+loaded is read from the lake itself: the completed loads' `landing_offsets` rows say where each
+landing file was read up to; files of a load that never completed are ignored and swept, and their
+lines are read again.
+"""
 
 from __future__ import annotations
 
@@ -7,61 +14,87 @@ import shutil
 from typing import Any
 
 import dlt
+import duckdb
+import pyarrow as pa
 
-from core.program import Program
+from core.contracts import PRIMARY_KEYS
 from core.settings import Settings
-from pipelines.lib.warehouse import connect, table_exists
+from pipelines.lake import Lake
+from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.sources.landing import landing_source
-from pipelines.sources.program import program_source, program_tables
+from pipelines.sources.landing.settings import STREAMS
 
 dlt.config["runtime.dlthub_telemetry"] = False
-# dlt notes that the arrow string column differs from the `json` hint on payload: expected here.
 logging.getLogger("dlt").setLevel(logging.ERROR)
 
+PIPELINE_NAME = "attro_landing"
 
-def _pipeline(settings: Settings, name: str, dataset: str) -> dlt.Pipeline:
+
+def _pipeline(settings: Settings) -> dlt.Pipeline:
     pipelines_dir = settings.build_dir / "dlt"
-    if not settings.build_db_path.exists() and pipelines_dir.exists():
-        # The build database was deleted: forget the saved offsets, so everything reloads.
-        shutil.rmtree(pipelines_dir)
-    return dlt.pipeline(
-        pipeline_name=name,
-        destination=dlt.destinations.duckdb(str(settings.build_db_path)),
-        dataset_name=dataset,
+    shutil.rmtree(pipelines_dir, ignore_errors=True)  # nothing in it is needed: see module doc
+    pipeline = dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=dlt.destinations.filesystem(bucket_url=settings.lake_dir.as_uri()),
+        dataset_name="raw",
         pipelines_dir=str(pipelines_dir),
     )
+    pipeline.config.restore_from_destination = False
+    return pipeline
 
 
-def load_landing(settings: Settings, streams: tuple[str, ...]) -> dict[str, Any]:
-    """Load new landing records of `streams`; returns per-stream counts (records, rejected_lines)."""
+def loaded_offsets(con: duckdb.DuckDBPyConnection, lake: Lake) -> dict[str, dict[str, int]]:
+    """stream → landing file → byte offset after the last line a completed load read."""
+    files = lake.raw("landing_offsets").paths()
+    offsets: dict[str, dict[str, int]] = {}
+    if files:
+        rows = con.execute(
+            f"select stream, landing_file, max(end_offset) from read_parquet({parquet_list(files)})"
+            " group by all"
+        ).fetchall()
+        for stream, landing_file, end in rows:
+            offsets.setdefault(stream, {})[landing_file] = end
+    return offsets
+
+
+class _Fresh:
+    """Drops records whose primary key a completed load (or this run) already holds."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+        self.con, self.lake = con, lake
+        self.seen: dict[str, set[str]] = {}
+
+    def __call__(self, stream: str, table: pa.Table) -> pa.Table:
+        key = PRIMARY_KEYS[stream]
+        seen = self.seen.setdefault(stream, set())
+        files = self.lake.raw(stream).paths()
+        loaded: set[str] = set()
+        if files and table.num_rows:
+            self.con.register("_chunk_keys", table.select([key]))
+            try:
+                loaded = {
+                    row[0]
+                    for row in self.con.execute(
+                        f"select {key} from _chunk_keys semi join"
+                        f" (select {key} from read_parquet({parquet_list(files)})) using ({key})"
+                    ).fetchall()
+                }
+            finally:
+                self.con.unregister("_chunk_keys")
+        keys = table.column(key).to_pylist()
+        keep = [k not in loaded and k not in seen for k in keys]
+        seen.update(k for k, kept in zip(keys, keep, strict=True) if kept)
+        return table.filter(pa.array(keep, pa.bool_()))
+
+
+def load_landing(settings: Settings, streams: tuple[str, ...] = STREAMS) -> dict[str, Any]:
+    """Load new landing records of `streams`; per-stream counts (records, new, rejected_lines, ...)."""
+    lake = Lake(settings.lake_dir)
     stats: dict[str, Any] = {}
-    pipeline = _pipeline(settings, "attro_landing", "raw")
-    before = _row_counts(settings, streams)
-    source = landing_source(settings.landing_dir, streams=streams, stats=stats)
-    pipeline.run(source)
-    after = _row_counts(settings, streams)
+    with lake_connection(settings) as con:
+        offsets = loaded_offsets(con, lake)
+        source = landing_source(settings.landing_dir, offsets, _Fresh(con, lake), streams, stats)
+        _pipeline(settings).run(source, loader_file_format="parquet")
     for stream in streams:
-        # records read include redeliveries of keys already in raw; `new` counts rows added
-        stats.setdefault(stream, {"records": 0, "rejected_lines": 0, "torn_lines_waiting": 0})
-        stats[stream]["new"] = after[stream] - before[stream]
+        stats.setdefault(stream, {"records": 0, "new": 0, "rejected_lines": 0, "torn_lines_waiting": 0})
     return stats
-
-
-def _row_counts(settings: Settings, streams: tuple[str, ...]) -> dict[str, int]:
-    if not settings.build_db_path.exists():
-        return dict.fromkeys(streams, 0)
-    with connect(settings, read_only=True) as con:
-        return {
-            s: con.sql(f"select count(*) from raw.{s}").fetchall()[0][0]
-            if table_exists(con, f"raw.{s}")
-            else 0
-            for s in streams
-        }
-
-
-def load_program(settings: Settings, program: Program) -> dict[str, int]:
-    """Replace the program.* tables with the program file's content; returns each table's rows."""
-    tables = program_tables(program)
-    pipeline = _pipeline(settings, "attro_program", "program")
-    pipeline.run(program_source(tables))
-    return {name: table.num_rows for name, table in tables.items()}

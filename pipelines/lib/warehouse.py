@@ -1,28 +1,29 @@
-"""The private build database (one writer), the run lock, and the atomic warehouse publish.
+"""The run lock, the next warehouse being built, and its atomic publish as data/warehouse.duckdb.
 
-Only the pipeline opens the build database. Analysts open the published copy, which is replaced by
-an atomic rename after a successful run: readers keep the snapshot they opened and never see a lock
-or a half-built table.
+A run writes the marts and program tables into a new DuckDB file (data/build/next.duckdb) and adds
+views over the lake's current raw and staging Parquet files; publishing renames it over the
+warehouse. Readers keep the snapshot they opened and never see a lock or a half-built table; a
+publish writes only the marts, never the history in the lake, so it costs what the marts weigh.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import shutil
 import time
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from core.contracts import empty
 from core.durable import fsync_dir
 from core.settings import Settings
 from core.state.closed_periods import PeriodError
 from models.exprs import to_utc
+from pipelines.lib.duck import parquet_list
 
 
 class PipelineBusyError(RuntimeError):
@@ -57,39 +58,26 @@ def pipeline_lock(settings: Settings, wait_seconds: float = 600.0) -> Iterator[N
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def next_path(settings: Settings) -> Path:
+    """The warehouse being built by the current run (never opened by anyone else)."""
+    return settings.build_dir / "next.duckdb"
+
+
 @contextmanager
-def connect(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the build database."""
+def connect(
+    settings: Settings, read_only: bool = False, fresh: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the next warehouse; `fresh` starts it empty (a crashed run's is discarded)."""
+    path = next_path(settings)
     settings.build_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.build_db_path), read_only=read_only)
+    if fresh:
+        for leftover in (path, path.with_name(path.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
     try:
         yield con
     finally:
         con.close()
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
-    schema, name = qualified.split(".")
-    rows = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, name],
-    ).fetchall()
-    return bool(rows[0][0])
-
-
-def read_table(
-    con: duckdb.DuckDBPyConnection, qualified: str, schema: Mapping[str, pl.DataType] | None = None
-) -> pl.DataFrame:
-    """A table as a Polars frame; empty with `schema` when it does not exist yet."""
-    if not table_exists(con, qualified):
-        return pl.DataFrame(schema=dict(schema or {}))
-    frame = con.sql(f"select * from {qualified}").pl()
-    frame = to_utc(frame)
-    if schema is None:
-        return frame
-    return frame.select(
-        [(pl.col(n) if n in frame.columns else pl.lit(None)).cast(t).alias(n) for n, t in schema.items()]
-    )
 
 
 def write_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
@@ -108,21 +96,34 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFra
         raise
 
 
+def add_lake_views(
+    con: duckdb.DuckDBPyConnection, views: Mapping[str, tuple[Sequence[Path], Mapping]]
+) -> None:
+    """`schema.table` views over exact lists of Parquet files (what the lake holds now); a table with
+    no file yet is an empty table of its contract's columns, so every table exists from the first run."""
+    for qualified, (files, schema) in views.items():
+        con.execute(f"create schema if not exists {qualified.split('.')[0]}")
+        if files:
+            con.execute(
+                f"create or replace view {qualified} as select * from"
+                f" read_parquet({parquet_list(files)}, union_by_name = true)"
+            )
+        else:
+            con.register("_empty", empty(schema).to_arrow())
+            con.execute(f"create or replace table {qualified} as select * from _empty")
+            con.unregister("_empty")
+
+
 def publish(settings: Settings) -> Path:
-    """Copy the build database to a temp file beside the warehouse, fsync, and rename it into place."""
-    with connect(settings) as con:
+    """Move the next warehouse into place atomically (fsynced first), as data/warehouse.duckdb."""
+    source = next_path(settings)
+    with duckdb.connect(str(source)) as con:
         con.execute("checkpoint")
+    with source.open("rb") as fh:
+        os.fsync(fh.fileno())
     target = settings.warehouse_path
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with settings.build_db_path.open("rb") as src, tmp.open("wb") as dst:
-            shutil.copyfileobj(src, dst, length=4 * 1024 * 1024)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    os.replace(source, target)
     fsync_dir(target.parent)
     return target
 

@@ -24,7 +24,7 @@ from models.commissions import evaluate_conversions
 from models.events import payment_observations
 from models.payments import build_payments
 from simulator.dates import add_months
-from simulator.landing import raw_events_frame
+from simulator.landing import staged
 from simulator.stripe import Flow, StripeSim
 
 Row = dict[str, Any]
@@ -82,7 +82,8 @@ def events_of() -> Callable[..., list[dict[str, Any]]]:
 
 
 def _payments(*items: Events) -> pl.DataFrame:
-    observations, _rejected = payment_observations(raw_events_frame(_events(items)))
+    objects, _rejected = staged(_events(items))
+    observations = payment_observations(objects)
     return build_payments(observations)
 
 

@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 from core.click_ids import new_click_id
 from core.contracts import OFFER_TIER, empty
 from models.marts import MartInputs, build_marts
+from pipelines.staging.stage import stage_frame
 from simulator.landing import raw_events_frame
 from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
 
@@ -145,7 +146,8 @@ def _money_back(sim: StripeSim, money_back: str, paid: Flow, at: datetime) -> Fl
 
 def marts_of(raw: pl.DataFrame, clicks: pl.DataFrame, offers: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """What a run publishes (models.marts.build_marts), from every raw event so far, sorted by key."""
-    inputs = MartInputs(events=raw, clicks=clicks, offers=offers, tiers=empty(OFFER_TIER), now=NOW)
+    objects, rejected = stage_frame(raw)
+    inputs = MartInputs(objects, clicks, offers, empty(OFFER_TIER), NOW, rejected=rejected)
     tables = build_marts(inputs).tables()
     return {name: tables[name].sort(keys) for name, keys in KEYS.items()}
 

@@ -15,14 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from models.attribution import attribute
-from models.commissions import commission_lines, evaluate_conversions
-from models.events import payment_observations
+from core.contracts import OFFER_TIER, empty
+from models.marts import MartInputs, build_marts
 from models.money import format_minor
-from models.money_back import adjustment_lines, build_adjustments, void_fully_reversed
-from models.payments import build_payments
 from models.statements import affiliate_statements
-from simulator.landing import raw_events_frame
+from simulator.landing import staged
 from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
 from tests.support.paths import STRIPE_FIXTURES
 
@@ -57,16 +54,12 @@ def ledger(clicks_frame: Callable, offers_frame: Callable) -> Callable[..., Mart
     """`ledger(events, clicks, now=LATER)`: the marts a run builds from exactly these raw events."""
 
     def run(events: list[Event], clicks: list[dict], now: datetime = LATER) -> Marts:
-        raw = raw_events_frame(events)
-        observations, rejected = payment_observations(raw)
-        payments = build_payments(observations)
-        adjustments, rejected_adjustments = build_adjustments(raw, payments)
+        objects, rejected = staged(events)
         offers = offers_frame()
-        conversions, _unattributed = attribute(payments, clicks_frame(*clicks), offers)
-        commissions = commission_lines(evaluate_conversions(conversions, offers), now)
-        reversals = adjustment_lines(adjustments, commissions, payments, now)
-        lines = void_fully_reversed(pl.concat([commissions, reversals])).sort("earned_at", "line_id")
-        return Marts(payments, adjustments, pl.concat([rejected, rejected_adjustments]), lines)
+        inputs = MartInputs(objects, clicks_frame(*clicks), offers, empty(OFFER_TIER), now, rejected=rejected)
+        built = build_marts(inputs)
+        lines = built.commission_lines.drop("carried_from_period").sort("earned_at", "line_id")
+        return Marts(built.payments, built.payment_adjustments, built.rejected_events, lines)
 
     return run
 

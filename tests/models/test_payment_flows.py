@@ -19,7 +19,7 @@ from core.click_ids import new_click_id
 from models.events import payment_observations
 from models.money import format_minor
 from models.payments import CHARGE_MATCH_WINDOW_SECONDS, build_payments
-from simulator.landing import raw_events_frame
+from simulator.landing import staged
 from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
 from tests.support.paths import STRIPE_FIXTURES
 
@@ -35,8 +35,8 @@ Payments = Callable[..., pl.DataFrame]
 
 def build(events: list[Event]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(payments, rejected events) of exactly these Stripe events."""
-    observations, rejected = payment_observations(raw_events_frame(events))
-    return build_payments(observations), rejected
+    objects, rejected = staged(events)
+    return build_payments(payment_observations(objects)), rejected
 
 
 def only(payments: pl.DataFrame) -> dict[str, Any]:

@@ -210,9 +210,9 @@ class Kit:
     def columns(self, path: Path) -> dict[str, list[str]]:
         return table_columns(path)
 
-    def run(self, settings: Settings) -> dict[str, Any]:
-        """One whole pipeline run with the pinned `now`."""
-        return run_pipeline(settings, now=NOW)
+    def run(self, settings: Settings, force: bool = True) -> dict[str, Any]:
+        """One whole pipeline run with the pinned `now` (by default even when nothing changed)."""
+        return run_pipeline(settings, now=NOW, force=force)
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import duckdb
 import yaml
 
 from core.settings import Settings
-from pipelines.assets import program_tables
+from pipelines.assets import program
 from pipelines.checks import conversion_ids_unique, payment_ids_unique
 from pipelines.definitions import build_definitions
-from pipelines.lib.warehouse import pipeline_lock
+from pipelines.lib.warehouse import next_path, pipeline_lock
 from pipelines.resources import AttroResource
 from tests.support.paths import REPO
 
@@ -22,6 +22,9 @@ TABLES = ("affiliates", "links", "offers", "offer_tiers")
 ASSET_KEYS = {  # at least these (DESIGN §3 tables and the published snapshot)
     "raw/stripe_events",
     "raw/clicks",
+    "raw/landing_rejects",
+    "staging/stripe_objects",
+    "staging/rejected_events",
     "program/affiliates",
     "program/links",
     "program/offers",
@@ -42,10 +45,13 @@ def definitions(settings: Settings) -> dg.Definitions:
     return build_definitions(AttroResource.from_settings(settings))
 
 
-def evaluate_sensor(settings: Settings, cursor: str | None) -> dg.SensorResult:
+def evaluate_sensor(
+    settings: Settings, cursor: str | None, instance: dg.DagsterInstance | None = None
+) -> dg.SensorResult:
     sensor = definitions(settings).resolve_sensor_def("new_landing_files")
     resources = {"attro": AttroResource.from_settings(settings)}
-    with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
+    instance = instance or dg.DagsterInstance.ephemeral()
+    with dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance) as context:
         result = sensor(context)
     assert isinstance(result, dg.SensorResult)
     return result
@@ -130,13 +136,13 @@ def test_the_program_assets_report_the_rows_each_table_holds(kit) -> None:
             "[[offers.versions]]\neffective_from = 2026-02-01\npercent = 11\n"
         )
 
-    result = dg.materialize([program_tables], resources={"attro": AttroResource.from_settings(settings)})
+    result = dg.materialize([program], resources={"attro": AttroResource.from_settings(settings)})
 
     reported = {
         "/".join(m.asset_key.path): m.metadata["rows"].value
-        for m in result.asset_materializations_for_node("program_tables")
+        for m in result.asset_materializations_for_node("program")
     }
-    con = duckdb.connect(str(settings.build_db_path), read_only=True)
+    con = duckdb.connect(str(next_path(settings)), read_only=True)
     try:
         held = {f"program/{t}": con.sql(f"select count(*) from program.{t}").fetchall()[0][0] for t in TABLES}
     finally:
@@ -148,7 +154,7 @@ def test_the_program_assets_report_the_rows_each_table_holds(kit) -> None:
 def test_the_uniqueness_checks_fail_on_a_duplicate_id(kit) -> None:
     settings = kit.settings()
     settings.build_dir.mkdir(parents=True)
-    con = duckdb.connect(str(settings.build_db_path))
+    con = duckdb.connect(str(next_path(settings)))
     con.execute("create schema marts")
     con.execute(
         "create table marts.payments as select * from (values ('in_1'), ('in_1'), ('pi_2')) t(payment_id)"
@@ -184,7 +190,7 @@ def test_a_job_run_with_a_bad_program_file_fails_and_publishes_nothing(kit) -> N
 
     assert not result.success
     failures = [e for e in result.all_events if e.is_step_failure]
-    assert [e.step_key for e in failures] == ["program_tables"]
+    assert [e.step_key for e in failures] == ["program"]
     error = failures[0].step_failure_data.error
     while error.cause is not None:
         error = error.cause

@@ -205,20 +205,20 @@ def test_incremental_runs_over_a_growing_landing_zone_equal_one_full_run(full_ru
     assert kit.tables(settings.warehouse_path) == full_run.tables
 
 
-@pytest.mark.parametrize("deleted", ["build folder and warehouse", "build database only"])
+@pytest.mark.parametrize("deleted", ["lake, build folder and warehouse", "build folder and warehouse"])
 def test_a_warehouse_rebuilt_from_the_landing_zone_is_identical(
     full_run, scenario, kit, deleted: str
 ) -> None:
     settings = copy_site(full_run.settings, kit.tmp_path)
     settings.warehouse_path.unlink()
-    if deleted == "build database only":
-        settings.build_db_path.unlink()  # the dlt state with the old offsets is still there
-    else:
-        shutil.rmtree(settings.build_dir)
+    shutil.rmtree(settings.build_dir)  # the dlt working folder and the last run's record with it
+    if deleted.startswith("lake"):
+        shutil.rmtree(settings.lake_dir)
 
     report = kit.run(settings)
 
-    assert report["raw/stripe_events"]["new_events"] == scenario.event_count
+    reloaded = scenario.event_count if deleted.startswith("lake") else 0
+    assert report["raw/stripe_events"]["new_events"] == reloaded
     assert kit.tables(settings.warehouse_path) == full_run.tables
 
 
@@ -287,4 +287,4 @@ def test_a_bad_program_file_stops_the_run_naming_file_link_and_affiliate(kit) ->
     assert str(settings.program_path) in message
     assert "zoe-pro" in message and "'zoe'" in message and "affiliate" in message
     assert settings.warehouse_path.read_bytes() == b"the last good snapshot"
-    assert not settings.build_db_path.exists()
+    assert not settings.lake_dir.exists()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
@@ -13,9 +12,9 @@ import pytest
 from pipelines.lib.warehouse import (
     PipelineBusyError,
     connect,
+    next_path,
     pipeline_lock,
     publish,
-    read_table,
     write_tables,
 )
 
@@ -61,33 +60,31 @@ def test_write_tables_replaces_all_tables_or_none(kit) -> None:
         assert con.execute("select x from marts.a").fetchall() == [(1,)]
 
 
-def test_read_table_gives_utc_frames_and_an_empty_typed_frame_for_a_missing_table(kit) -> None:
+def test_publish_moves_the_next_warehouse_into_place_atomically(kit) -> None:
     settings = kit.settings()
-    at = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
-    with connect(settings) as con:
-        con.execute("set timezone = 'America/New_York'")
-        write_tables(con, {"raw.t": pl.DataFrame({"id": ["a"], "at": [at]})})
-        frame = read_table(con, "raw.t")
-        missing = read_table(con, "raw.nothing", {"id": pl.String, "n": pl.Int64})
-    assert frame.schema["at"] == pl.Datetime("us", "UTC")
-    assert frame.to_dicts() == [{"id": "a", "at": at}]
-    assert missing.is_empty() and missing.schema == pl.Schema({"id": pl.String, "n": pl.Int64})
-
-
-def test_publish_copies_the_build_database_into_place_atomically(kit) -> None:
-    settings = kit.settings()
-    with connect(settings) as con:
+    with connect(settings, fresh=True) as con:
         write_tables(con, {"marts.payments": pl.DataFrame({"payment_id": ["in_1", "pi_2"]})})
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     settings.warehouse_path.write_bytes(b"previous snapshot")
+    built = next_path(settings).stat().st_ino
 
     path = publish(settings)
 
     assert path == settings.warehouse_path
-    assert path.stat().st_ino != settings.build_db_path.stat().st_ino  # a copy, never the build file
+    assert path.stat().st_ino == built  # renamed, never copied
+    assert not next_path(settings).exists()
     reader = duckdb.connect(str(path), read_only=True)
     try:
         assert reader.execute("select count(*) from marts.payments").fetchall() == [(2,)]
     finally:
         reader.close()
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_fresh_next_warehouse_starts_empty_whatever_a_crashed_run_left(kit) -> None:
+    settings = kit.settings()
+    with connect(settings, fresh=True) as con:
+        write_tables(con, {"marts.stale": pl.DataFrame({"x": [1]})})
+    with connect(settings, fresh=True) as con:
+        tables = con.execute("select table_name from information_schema.tables").fetchall()
+    assert tables == []

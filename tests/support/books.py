@@ -14,7 +14,7 @@ from core.program import Program
 from core.state.closed_periods import ClosedPeriods
 from models.marts import MartInputs, build_marts
 from pipelines.sources.program import program_tables
-from simulator.landing import BROWSER_UA, raw_events_frame
+from simulator.landing import BROWSER_UA, staged
 from simulator.stripe import Event, Flow, StripeSim
 
 
@@ -58,9 +58,11 @@ def compute_ledger(
         frozen if frozen is not None else empty(LEDGER_LINE),
         empty(STATEMENT),
     )
+    objects, rejected = staged(events)
     marts = build_marts(
         MartInputs(
-            events=raw_events_frame(events),
+            objects=objects,
+            rejected=rejected,
             clicks=conform(pl.DataFrame(clicks, infer_schema_length=None), RAW_CLICK)
             if clicks
             else empty(RAW_CLICK),

@@ -1,59 +1,72 @@
 """dlt source for the landing zone: each landed record loaded once into raw.*, through Arrow.
 
-Incremental cursor: per landing file, the byte offset after the last complete line loaded, kept in
-the resource state (committed with the load, so a failed load re-reads). A torn trailing line is
-left for the next run; a corrupt line goes to raw.landing_rejects and is counted.
+Where each landing file was read up to is not dlt state but data: every load also writes
+`landing_offsets` rows (stream, file, end offset), so the offsets are whatever the completed loads
+in the lake say, and a load that never completed is simply read again. A torn trailing line is
+left for the next run; a corrupt line goes to raw.landing_rejects and is counted; a record whose
+primary key is already loaded (a redelivery) is dropped by `fresh`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import dlt
+import pyarrow as pa
 from dlt.sources import DltResource
 
-from pipelines.sources.landing.helpers import read_new
-from pipelines.sources.landing.settings import PRIMARY_KEYS, STREAMS
+from core.contracts import LANDING_OFFSET, LANDING_REJECT, arrow_schema
+from pipelines.sources.landing.helpers import iter_new, torn_lines
+from pipelines.sources.landing.settings import STREAMS
 
-_INSERT_ONLY = {"disposition": "merge", "strategy": "insert-only"}
+Fresh = Callable[[str, pa.Table], pa.Table]  # (stream, records) → those not loaded before
 
 
-def stream_resource(landing_dir: Path, stream: str, stats: dict[str, Any]) -> DltResource:
-    """Records of one stream → raw.<stream>, first landing of a primary key wins."""
+def stream_resource(
+    landing_dir: Path, stream: str, offsets: dict[str, int], fresh: Fresh, stats: dict[str, Any]
+) -> DltResource:
+    """Records of one stream → raw.<stream>; its quarantined lines and offsets beside them."""
 
-    @dlt.resource(
-        name=stream,
-        primary_key=PRIMARY_KEYS[stream],
-        write_disposition=_INSERT_ONLY,
-        columns={"payload": {"data_type": "json"}} if stream == "stripe_events" else None,
-    )
+    @dlt.resource(name=stream, write_disposition="append")
     def records() -> Iterator[Any]:
-        state = dlt.current.resource_state()
-        offsets: dict[str, int] = state.setdefault("offsets", {})
-        batch = read_new(stream, landing_dir / stream, offsets)
-        stats[stream] = {
-            "records": batch.records.num_rows,
-            "rejected_lines": batch.rejects.num_rows,
-            "torn_lines_waiting": batch.torn_lines,
-        }
-        if batch.records.num_rows:
-            yield batch.records
-        if batch.rejects.num_rows:
-            yield dlt.mark.with_hints(
-                batch.rejects,
-                dlt.mark.make_hints(table_name="landing_rejects", write_disposition="append", primary_key=[]),
+        counts = stats[stream] = {"records": 0, "new": 0, "rejected_lines": 0, "torn_lines_waiting": 0}
+        ends: list[dict[str, Any]] = []
+        for chunk in iter_new(stream, landing_dir / stream, offsets):
+            counts["records"] += chunk.records.num_rows
+            counts["rejected_lines"] += len(chunk.rejects)
+            new = fresh(stream, chunk.records)
+            counts["new"] += new.num_rows
+            if new.num_rows:
+                yield new
+            if chunk.rejects:
+                yield dlt.mark.with_table_name(
+                    pa.Table.from_pylist(chunk.rejects, schema=arrow_schema(LANDING_REJECT)),
+                    "landing_rejects",
+                )
+            ends.append({"stream": stream, "landing_file": chunk.landing_file, "end_offset": chunk.end})
+            offsets[chunk.landing_file] = chunk.end
+        if ends:
+            yield dlt.mark.with_table_name(
+                pa.Table.from_pylist(ends, schema=arrow_schema(LANDING_OFFSET)), "landing_offsets"
             )
-        state["offsets"] = batch.offsets
+        counts["torn_lines_waiting"] = torn_lines(landing_dir / stream, offsets)
 
     return records
 
 
 @dlt.source(name="landing", max_table_nesting=0)
 def landing_source(
-    landing_dir: Path, streams: tuple[str, ...] = STREAMS, stats: dict[str, Any] | None = None
+    landing_dir: Path,
+    offsets: dict[str, dict[str, int]],
+    fresh: Fresh,
+    streams: tuple[str, ...] = STREAMS,
+    stats: dict[str, Any] | None = None,
 ) -> list[DltResource]:
-    """The landing zone's streams (`stripe_events`, `clicks`)."""
+    """The landing zone's streams (`stripe_events`, `clicks`), read from `offsets` on."""
     stats = {} if stats is None else stats
-    return [stream_resource(landing_dir, stream, stats) for stream in streams]
+    return [
+        stream_resource(landing_dir, stream, offsets.setdefault(stream, {}), fresh, stats)
+        for stream in streams
+    ]

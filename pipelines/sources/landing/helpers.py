@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -18,28 +18,9 @@ from pipelines.sources.landing.settings import LANDED_FIELDS, LANDED_TIMESTAMPS,
 REJECT_SCHEMA = arrow_schema(LANDING_REJECT)
 
 
-@dataclass
-class Batch:
-    """New records of one stream: good rows, quarantined lines, and the offsets after reading."""
-
-    records: pa.Table
-    rejects: pa.Table
-    offsets: dict[str, int] = field(default_factory=dict)
-    torn_lines: int = 0  # files ending in a partial line, left for a later run
-
-
 def landing_files(stream_dir: Path) -> list[Path]:
     """Landing files of a stream, oldest partition first."""
     return sorted(stream_dir.glob("date=*/*.ndjson"))
-
-
-def _complete_chunk(path: Path, start: int) -> bytes:
-    """Bytes from `start` up to the last newline: a torn trailing line waits for the next run."""
-    with path.open("rb") as fh:
-        fh.seek(start)
-        data = fh.read()
-    end = data.rfind(b"\n")
-    return data[: end + 1] if end >= 0 else b""
 
 
 def _reject(stream: str, rel: str, line_offset: int, raw: bytes, error: str) -> dict:
@@ -74,15 +55,15 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[
             bad.append(_reject(stream, rel, line_offset, raw, str(exc)))
             continue
         parsed.append((line_offset, raw, {name: record.get(name) for name in schema.names}))
-    # Timestamps are judged by the same expression as on the fast path, all lines at once.
+    # Judged by the same expressions as on the fast path, all lines at once.
     rows = [row for _, _, row in parsed]
-    unreadable = _unreadable_timestamps(stream, pa.Table.from_pylist(rows, schema=schema))
+    problems = _line_problems(stream, pa.Table.from_pylist(rows, schema=schema))
     good: list[dict] = []
-    for (line_offset, raw, row), problem in zip(parsed, unreadable, strict=True):
+    for (line_offset, raw, row), problem in zip(parsed, problems, strict=True):
         if problem is None:
             good.append(row)
         else:
-            bad.append(_reject(stream, rel, line_offset, raw, f"{problem} is not an RFC 3339 timestamp"))
+            bad.append(_reject(stream, rel, line_offset, raw, problem))
     bad.sort(key=lambda reject: reject["line_offset"])
     return good, bad
 
@@ -98,13 +79,23 @@ def _ts(name: str) -> pl.Expr:
     return text.str.to_datetime(format=_RFC3339, time_zone="UTC", time_unit="us", strict=False)
 
 
-def _unreadable_timestamps(stream: str, table: pa.Table) -> list[str | None]:
-    """Per row: the first timestamp field present but not RFC 3339, else None."""
-    frame = pl.from_arrow(table.select(list(LANDED_TIMESTAMPS[stream])))
+# An event's `created` must be a Unix time the rules can use (the receiver refuses others at the door).
+EARLIEST_CREATED, LATEST_CREATED = 946_684_800, 4_102_444_800  # 2000-01-01, 2100-01-01 UTC
+
+
+def _line_problems(stream: str, table: pa.Table) -> list[str | None]:
+    """Per row: why the record cannot be loaded (a timestamp that is not RFC 3339, an event `created`
+    out of range), else None."""
+    columns = list(LANDED_TIMESTAMPS[stream]) + (["created"] if stream == "stripe_events" else [])
+    frame = pl.from_arrow(table.select(columns))
     assert isinstance(frame, pl.DataFrame)
     checks = [
-        pl.when(pl.col(n).is_not_null() & _ts(n).is_null()).then(pl.lit(n)) for n in LANDED_TIMESTAMPS[stream]
+        pl.when(pl.col(n).is_not_null() & _ts(n).is_null()).then(pl.lit(f"{n} is not an RFC 3339 timestamp"))
+        for n in LANDED_TIMESTAMPS[stream]
     ]
+    if stream == "stripe_events":
+        out_of_range = ~pl.col("created").is_between(EARLIEST_CREATED, LATEST_CREATED)
+        checks.append(pl.when(out_of_range).then(pl.lit("created is not a Unix time between 2000 and 2100")))
     return frame.select(pl.coalesce(checks).alias("problem"))["problem"].to_list()
 
 
@@ -114,7 +105,7 @@ def _read_chunk(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pa.Tab
     try:
         table = pa_json.read_json(io.BytesIO(chunk), parse_options=options)
         required_ok = all(table[name].null_count == 0 for name in REQUIRED_FIELDS[stream])
-        if required_ok and not any(_unreadable_timestamps(stream, table)):
+        if required_ok and not any(_line_problems(stream, table)):
             return table.select(schema.names), []
     except pa.ArrowInvalid:
         pass
@@ -149,37 +140,61 @@ def _typed(stream: str, table: pa.Table) -> pa.Table:
     return frame.to_arrow()
 
 
-def read_new(stream: str, stream_dir: Path, offsets: dict[str, int]) -> Batch:
-    """Everything landed in a stream since `offsets` (file → byte offset of the next unread line)."""
-    tables: list[pa.Table] = []
-    rejects: list[dict] = []
-    torn = 0
-    new_offsets = dict(offsets)
+@dataclass
+class Chunk:
+    """New complete lines of one landing file: good rows (typed), quarantined lines, where they end."""
+
+    landing_file: str  # relative to the stream folder
+    start: int
+    end: int  # byte offset after the last complete line read
+    records: pa.Table
+    rejects: list[dict]
+
+
+# A landing file is read in slices of at most this many bytes, so memory stays bounded whatever
+# the file's size.
+CHUNK_BYTES = 64 * 1024 * 1024
+
+
+def _complete_slice(path: Path, start: int, max_bytes: int) -> bytes:
+    """Bytes from `start` up to the last newline within `max_bytes` (or beyond, for one longer line)."""
+    with path.open("rb") as fh:
+        fh.seek(start)
+        data = fh.read(max_bytes)
+        end = data.rfind(b"\n")
+        while end < 0 and len(data) == max_bytes:  # one line longer than a slice: read on to its end
+            more = fh.read(max_bytes)
+            if not more:
+                break
+            data += more
+            end = data.rfind(b"\n")
+    return data[: end + 1] if end >= 0 else b""
+
+
+def iter_new(
+    stream: str, stream_dir: Path, offsets: dict[str, int], max_bytes: int = CHUNK_BYTES
+) -> Iterator[Chunk]:
+    """Every complete line landed in a stream since `offsets` (file → byte offset of the next unread
+    line), a slice at a time; a torn trailing line waits for a later run."""
     for path in landing_files(stream_dir):
         rel = str(path.relative_to(stream_dir))
         start = offsets.get(rel, 0)
+        while start < path.stat().st_size:
+            data = _complete_slice(path, start, max_bytes)
+            if not data:
+                break
+            table, bad = _read_chunk(stream, rel, start, data)
+            yield Chunk(rel, start, start + len(data), _typed(stream, table), bad)
+            start += len(data)
+
+
+def torn_lines(stream_dir: Path, offsets: dict[str, int]) -> int:
+    """Landing files ending in an incomplete line past `offsets` (a writer mid-append, or a crash)."""
+    torn = 0
+    for path in landing_files(stream_dir):
         size = path.stat().st_size
-        if size <= start:
-            continue
-        chunk = _complete_chunk(path, start)
-        if start + len(chunk) < size:
-            torn += 1
-        if not chunk:
-            continue
-        table, bad = _read_chunk(stream, rel, start, chunk)
-        tables.append(table)
-        rejects.extend(bad)
-        new_offsets[rel] = start + len(chunk)
-    schema = LANDED_FIELDS[stream]
-    combined = pa.concat_tables(tables) if tables else schema.empty_table()
-    return Batch(
-        records=_typed(stream, combined),
-        rejects=pa.Table.from_pylist(rejects, schema=REJECT_SCHEMA),
-        offsets=new_offsets,
-        torn_lines=torn,
-    )
-
-
-def iter_streams(landing_dir: Path, streams: tuple[str, ...]) -> Iterator[tuple[str, Path]]:
-    for stream in streams:
-        yield stream, landing_dir / stream
+        if size > offsets.get(str(path.relative_to(stream_dir)), 0):
+            with path.open("rb") as fh:
+                fh.seek(size - 1)
+                torn += fh.read(1) != b"\n"
+    return torn

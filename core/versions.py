@@ -1,0 +1,7 @@
+"""Versions of what the pipeline keeps on disk (standard library only: read before anything heavy loads)."""
+
+from __future__ import annotations
+
+# Bump when the staged fields or the consumed event types change (core/contracts.py): staging is
+# then rebuilt from raw into a new folder on the next run.
+STAGING_VERSION = 1

@@ -1,0 +1,74 @@
+"""Has anything a run reads changed since the last published run? Standard library only, so the answer
+costs milliseconds (`attro run` asks before it loads the pipeline's libraries).
+
+A run reads the landing zone, the program file, the state kept outside the warehouse (closed
+periods, review decisions) and today's date (holding periods turn lines approved by the day); its
+fingerprint is those, plus the code's staging version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+
+from core.settings import Settings
+from core.versions import STAGING_VERSION
+
+
+def _tree(root: Path) -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime in ns) of every file under root, sorted."""
+    entries: list[tuple[str, int, int]] = []
+    if not root.is_dir():
+        return entries
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                continue  # removed while we looked
+            entries.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns))
+    return sorted(entries)
+
+
+def landing_signature(settings: Settings) -> str:
+    """Changes whenever a landing file appears, grows, shrinks or is rewritten (name, size, mtime);
+    empty while nothing has landed."""
+    files = _tree(settings.landing_dir)
+    return hashlib.sha256(json.dumps(files).encode()).hexdigest() if files else ""
+
+
+def fingerprint(settings: Settings, now: datetime) -> str:
+    program = settings.program_path
+    parts = {
+        "landing": landing_signature(settings),
+        "program": hashlib.sha256(program.read_bytes()).hexdigest() if program.exists() else None,
+        "state": _tree(settings.state_dir),
+        "day": now.date().isoformat(),
+        "staging_version": STAGING_VERSION,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _record_path(settings: Settings) -> Path:
+    return settings.build_dir / "last_run.json"
+
+
+def unchanged(settings: Settings, current: str) -> bool:
+    """True when the published warehouse was built from exactly these inputs."""
+    try:
+        last = json.loads(_record_path(settings).read_text())
+    except (OSError, ValueError):
+        return False
+    return last.get("fingerprint") == current and settings.warehouse_path.exists()
+
+
+def record(settings: Settings, current: str) -> None:
+    """Remember what the published warehouse was built from (after it is in place)."""
+    path = _record_path(settings)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"fingerprint": current}))
+    os.replace(tmp, path)

@@ -1,0 +1,1 @@
+"""Staging: each Stripe event decoded once, when it is loaded, into typed append-only tables."""

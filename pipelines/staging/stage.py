@@ -1,0 +1,99 @@
+"""Staging new raw loads: every raw stripe_events load decoded once into staging.stripe_objects.
+
+A raw load is staged when a staging file covers it; staging files are named after the raw loads
+they hold, so a crash between loading and staging is caught up by the next run. A new
+STAGING_VERSION stages everything again from raw into a new folder.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from core.contracts import REJECTED_EVENT, STRIPE_OBJECT, conform
+from core.settings import Settings
+from models.exprs import to_utc
+from pipelines.lake import Lake, LakeFile
+from pipelines.lib.duck import lake_connection, parquet_list
+from pipelines.staging.decode import decode_into, decode_sql
+
+OBJECTS, REJECTED = "stripe_objects", "rejected_events"
+_RAW_COLUMNS = "event_id, event_type, livemode, created_at, payload"
+
+
+def _groups(files: list[LakeFile]) -> list[tuple[str, str, list[LakeFile]]]:
+    """Raw files grouped by the load range they hold (a load may span several files)."""
+    groups: dict[tuple[str, str], list[LakeFile]] = defaultdict(list)
+    for file in files:
+        groups[(file.first_load, file.last_load)].append(file)
+    return [(first, last, group) for (first, last), group in groups.items()]
+
+
+def _decode(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """(Re)create the temp table `decoded` (STRIPE_OBJECT columns + problem) from `source`'s raw rows."""
+    try:
+        con.execute(f"create or replace temp table decoded as {decode_sql(source)}")
+    except duckdb.Error:
+        # Some row DuckDB cannot decode at all: number the rows and split until it is found.
+        con.execute(f"create or replace temp table decoded as {decode_sql(source)} limit 0")
+        numbered = f"select row_number() over () - 1 as _row, * from {source}"
+        con.execute(f"create or replace temp table numbered as {numbered}")
+        count = con.execute("select count(*) from numbered").fetchone()[0]  # type: ignore[index]
+        decode_into(con, "numbered", count, "decoded")
+        con.execute("drop table numbered")
+
+
+def _raw_files(files: list[LakeFile]) -> str:
+    return f"(select {_RAW_COLUMNS} from read_parquet({parquet_list([f.path for f in files])}))"
+
+
+def stage_new(settings: Settings) -> dict[str, Any]:
+    """Decode every raw load not staged yet; counts of events staged and quarantined."""
+    lake = Lake(settings.lake_dir)
+    objects = lake.staging(OBJECTS)
+    rejected = lake.staging(REJECTED)
+    staged = quarantined = loads = 0
+    with lake_connection(settings) as con:
+        for first, last, group in _groups(lake.raw("stripe_events").current()):
+            if objects.covers(first) and objects.covers(last):
+                continue
+            name = f"compacted.{first}-{last}.parquet" if first != last else f"{first}.parquet"
+            _decode(con, _raw_files(group))
+            columns = ", ".join(STRIPE_OBJECT)
+            good, bad = con.execute(
+                "select count(*) filter (problem is null), count(*) filter (problem is not null) from decoded"
+            ).fetchone() or (0, 0)
+            if bad:
+                reasons = "select event_id, event_type, problem as reason from decoded where problem notnull"
+                rejected.write(con, reasons, name)
+            objects.write(con, f"select {columns} from decoded where problem is null", name)
+            staged += good
+            quarantined += bad
+            loads += 1
+    return {"loads_staged": loads, "events_staged": staged, "events_quarantined": quarantined}
+
+
+_memory: duckdb.DuckDBPyConnection | None = None
+
+
+def stage_frame(raw_events: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(staged objects, rejected events) of raw.stripe_events rows in memory: the same decoding as
+    `stage_new`, for tests and tools that hold events rather than lake files. Not thread-safe."""
+    global _memory
+    if _memory is None:
+        _memory = duckdb.connect()
+        _memory.execute("set timezone = 'UTC'")
+    con = _memory
+    con.register("raw_frame", raw_events.select(*_RAW_COLUMNS.split(", ")).to_arrow())
+    try:
+        _decode(con, "(select * from raw_frame)")
+        objects = con.sql(f"select {', '.join(STRIPE_OBJECT)} from decoded where problem is null").pl()
+        rejected = con.sql(
+            "select event_id, event_type, problem as reason from decoded where problem is not null"
+        ).pl()
+    finally:
+        con.unregister("raw_frame")
+    return conform(to_utc(objects), STRIPE_OBJECT), conform(rejected, REJECTED_EVENT)

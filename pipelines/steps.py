@@ -1,0 +1,177 @@
+"""The pipeline's steps as plain functions: each Dagster asset is one of them; `attro run` runs them in order.
+
+landing → raw (dlt, Parquet in the lake) → staging (each event decoded once) → program tables and
+marts (models.marts.build_marts over the compact staging tables) → publish (data/warehouse.duckdb).
+Every step returns its metadata per asset key, which Dagster shows and `attro run` prints.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from core.contracts import (
+    LANDING_REJECT,
+    OFFER,
+    OFFER_TIER,
+    RAW_CLICK,
+    RAW_EVENT,
+    REJECTED_EVENT,
+    STRIPE_OBJECT,
+    conform,
+    empty,
+)
+from core.program import Program
+from core.settings import Settings
+from core.state.closed_periods import load_closed
+from models.exprs import to_utc
+from models.marts import MartInputs, Marts, build_marts
+from pipelines.lake import Lake
+from pipelines.lib.duck import lake_connection, parquet_list
+from pipelines.lib.loading import load_landing
+from pipelines.lib.warehouse import add_lake_views, connect, publish, write_tables
+from pipelines.sources.program import program_tables
+from pipelines.staging.stage import OBJECTS, REJECTED, stage_new
+
+Metadata = dict[str, dict[str, Any]]  # asset path → its metadata
+
+
+def load_raw(settings: Settings) -> Metadata:
+    """New landing lines → raw.stripe_events, raw.clicks, raw.landing_rejects."""
+    stats = load_landing(settings)
+    events, clicks = stats["stripe_events"], stats["clicks"]
+    rejected = events["rejected_lines"] + clicks["rejected_lines"]
+    return {
+        "raw/stripe_events": {
+            "new_events": events["new"],
+            "records_read": events["records"],
+            "rejected_lines": events["rejected_lines"],
+            "torn_lines_waiting": events["torn_lines_waiting"],
+        },
+        "raw/clicks": {
+            "new_clicks": clicks["new"],
+            "records_read": clicks["records"],
+            "rejected_lines": clicks["rejected_lines"],
+            "torn_lines_waiting": clicks["torn_lines_waiting"],
+        },
+        "raw/landing_rejects": {"new_rejected_lines": rejected},
+    }
+
+
+def stage(settings: Settings) -> Metadata:
+    """Raw events not staged yet → staging.stripe_objects and staging.rejected_events."""
+    stats = stage_new(settings)
+    return {
+        "staging/stripe_objects": {"loads_staged": stats["loads_staged"], "new_rows": stats["events_staged"]},
+        "staging/rejected_events": {"new_rows": stats["events_quarantined"]},
+    }
+
+
+def program_frames(program: Program) -> dict[str, pl.DataFrame]:
+    """The program file as its four tables."""
+    return {name: pl.from_arrow(table) for name, table in program_tables(program).items()}  # type: ignore[misc]
+
+
+def write_program(settings: Settings, program: Program) -> Metadata:
+    """Start the next warehouse with the program tables (the program file is the truth)."""
+    frames = program_frames(program)
+    with connect(settings, fresh=True) as con:
+        write_tables(con, {f"program.{name}": frame for name, frame in frames.items()})
+    return {f"program/{name}": {"rows": frame.height} for name, frame in frames.items()}
+
+
+def _read(con: duckdb.DuckDBPyConnection, files: list[Path], schema: dict) -> pl.DataFrame:
+    if not files:
+        return empty(schema)
+    columns = ", ".join(schema)
+    frame = con.sql(f"select {columns} from read_parquet({parquet_list(files)}, union_by_name = true)").pl()
+    return conform(to_utc(frame), schema)
+
+
+def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInputs:
+    """What build_marts takes, read from the lake's compact tables (never raw payloads)."""
+    lake = Lake(settings.lake_dir)
+    frames = program_frames(program)
+    with lake_connection(settings) as con:
+        objects = _read(con, lake.staging(OBJECTS).paths(), STRIPE_OBJECT)
+        rejected = _read(con, lake.staging(REJECTED).paths(), REJECTED_EVENT)
+        clicks = _read(con, lake.raw("clicks").paths(), RAW_CLICK)
+    return MartInputs(
+        objects=objects,
+        clicks=clicks,
+        offers=conform(frames["offers"], OFFER),
+        tiers=conform(frames["offer_tiers"], OFFER_TIER),
+        now=now,
+        closed=load_closed(settings),
+        rejected=rejected,
+    )
+
+
+def build_and_write_marts(settings: Settings, program: Program, now: datetime) -> tuple[Marts, Metadata]:
+    """Every mart, written into the next warehouse."""
+    inputs = mart_inputs(settings, program, now)
+    marts = build_marts(inputs)
+    with connect(settings) as con:
+        write_tables(con, {f"marts.{name}": frame for name, frame in marts.tables().items()})
+    return marts, {
+        f"marts/{name}": mart_metadata(name, frame, inputs) for name, frame in marts.tables().items()
+    }
+
+
+def broken_invariants(marts: Marts) -> list[str]:
+    """What a run must not publish: a payment or a conversion counted twice."""
+    problems = []
+    for table, key in (("payments", "payment_id"), ("conversions", "conversion_id")):
+        frame = getattr(marts, table)
+        duplicates = frame.height - frame[key].n_unique()
+        if duplicates:
+            problems.append(f"marts.{table}: {duplicates} duplicate {key}s")
+    return problems
+
+
+def mart_metadata(name: str, frame: pl.DataFrame, inputs: MartInputs) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"rows": frame.height}
+    if name in ("rejected_events", "unattributed_payments"):
+        for reason, count in frame.group_by("reason").len().sort("reason").rows():
+            metadata[f"reason: {reason}"] = count
+    if name == "commission_lines":
+        metadata["closed_periods"] = len(inputs.closed.periods)
+        metadata["carried_forward_lines"] = frame.filter(pl.col("carried_from_period").is_not_null()).height
+    return metadata
+
+
+def lake_views(settings: Settings) -> dict[str, tuple[list[Path], dict]]:
+    """The raw and staging tables analysts see: views over the lake's current files."""
+    lake = Lake(settings.lake_dir)
+    return {
+        "raw.stripe_events": (lake.raw("stripe_events").paths(), RAW_EVENT),
+        "raw.clicks": (lake.raw("clicks").paths(), RAW_CLICK),
+        "raw.landing_rejects": (lake.raw("landing_rejects").paths(), LANDING_REJECT),
+        "staging.stripe_objects": (lake.staging(OBJECTS).paths(), STRIPE_OBJECT),
+        "staging.rejected_events": (lake.staging(REJECTED).paths(), REJECTED_EVENT),
+    }
+
+
+def publish_warehouse(settings: Settings) -> Metadata:
+    """Add the lake views to the next warehouse and move it into place; then tidy the lake."""
+    with connect(settings) as con:
+        add_lake_views(con, lake_views(settings))
+    path = publish(settings)
+    maintenance = maintain_lake(settings)
+    return {"warehouse/snapshot": {"path": str(path), "bytes": path.stat().st_size, **maintenance}}
+
+
+def maintain_lake(settings: Settings) -> dict[str, int]:
+    """Compact tables with many small files, delete what no current snapshot needs any more."""
+    lake = Lake(settings.lake_dir)
+    written = removed = 0
+    with lake_connection(settings) as con:
+        for table in lake.tables():
+            written += len(table.compact(con))
+    for table in lake.tables():
+        removed += table.sweep()
+    return {"lake_files_compacted": written, "lake_files_removed": removed}
