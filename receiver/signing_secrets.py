@@ -12,6 +12,8 @@ from receiver.logs import log_json
 
 logger = logging.getLogger(__name__)
 
+NO_SECRET = "no webhook secret configured (set ATTRO_STRIPE_WEBHOOK_SECRET or run `attro secrets set-stripe`)"
+
 
 class SigningSecrets:
     """The active secrets. Env secrets are fixed; store secrets follow the store file.
@@ -37,6 +39,10 @@ class SigningSecrets:
         if self._store is not None and time.monotonic() - self._checked_at >= self.check_interval:
             self._refresh()
         return self._secrets
+
+    def why_none(self) -> str:
+        """Why `current()` holds no secret: no secret set, or the store's problem (names no secret)."""
+        return self.problem or NO_SECRET
 
     def _refresh(self) -> None:
         assert self._store is not None
