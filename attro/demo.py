@@ -30,6 +30,7 @@ from attro.program import load_program
 from attro.settings import Settings
 from attro.stripe_sim import BASIL, LEGACY, StripeSim, deliveries, signed_request
 from models.money import format_minor
+from receiver.serving import uvicorn_cli_args
 
 DEMO_LINKS = ("jane-pro", "omar-all", "lena-ebook")
 _MARKER = ".attro-demo"
@@ -100,6 +101,7 @@ class Receiver:
                 "uvicorn",
                 "receiver.main:create_app",
                 "--factory",
+                *uvicorn_cli_args(self.settings),  # as `attro serve`: request head cap and timeout
                 "--host",
                 "127.0.0.1",
                 "--port",

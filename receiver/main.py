@@ -13,6 +13,7 @@ from attro.program import load_program
 from attro.settings import Settings
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
+from receiver.request_head import RequestHeadLimit
 from receiver.routes import routers
 from receiver.signing_secrets import SigningSecrets
 
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     if settings.benchmark_noop_route:
         app.add_api_route("/_bench/noop", _noop, methods=["GET", "POST"], include_in_schema=False)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestHeadLimit, max_bytes=settings.max_header_bytes)
+    app.add_middleware(RequestLogMiddleware)  # added last, so outermost: refusals are logged too
     _ensure_log_output()
     _silence_access_log()
     return app
