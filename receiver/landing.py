@@ -295,12 +295,16 @@ class LandingWriter(_LandingProcess):
 
     async def append(self, records: list[dict[str, Any]]) -> None:
         """Land `records` in order, contiguously; return once fsynced, else raise LandingError."""
-        if not records:
-            return
         try:
             data = b"".join([encode_record(r) for r in records])
         except (TypeError, ValueError) as exc:
             raise LandingError(f"record is not JSON-serialisable: {exc}") from exc
+        await self.append_lines(data)
+
+    async def append_lines(self, data: bytes) -> None:
+        """Land NDJSON lines already encoded (`encode_record`), contiguously; as `append`."""
+        if not data:
+            return
         status, text = await self._submit(data)
         if status != lander.OK:
             self._current_path = None

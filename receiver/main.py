@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from attro.program import load_program
 from attro.settings import Settings
+from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
 from receiver.request_head import RequestHeadLimit
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.program = program
     app.state.ip_salt = settings.ip_salt  # read (or created) once, not on every click
     app.state.signing_secrets = SigningSecrets(settings)
+    app.state.landed_click_ids = LandedClickIds()
     for router in routers:
         app.include_router(router)
     if settings.benchmark_noop_route:
