@@ -16,15 +16,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from core.program import ProgramError
     from receiver.main import create_app
+    from receiver.serving import uvicorn_options
 
     try:
         app = create_app(settings)  # also validates the program file before anything listens
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    # uvicorn's access log would print raw client IPs and query strings: the receiver logs its own
-    # JSON line per request instead.
-    options = {"host": args.host, "port": args.port, "log_level": "info", "access_log": False}
+    # The options every launch of the receiver uses: request head cap and timeout, no access log.
+    options = {"host": args.host, "port": args.port, "log_level": "info", **uvicorn_options(settings)}
     if args.workers > 1:
         # each worker process builds its own app (and landing files) from the same ATTRO_* settings
         uvicorn.run("receiver.main:create_app", factory=True, workers=args.workers, **options)

@@ -11,6 +11,36 @@ from collections.abc import Mapping
 import polars as pl
 import pyarrow as pa
 
+from core.stripe_fields import (
+    CONSUMED_EVENT_TYPES,
+    CONSUMED_EVENTS,
+    DISPUTE_EVENTS,
+    FIRST,
+    INT,
+    PAYMENT_EVENTS,
+    REFUND_EVENTS,
+    REQUIRED_OBJECT_FIELDS,
+    STRIPE_OBJECT_FIELDS,
+    SUM,
+    TEXT,
+    TIME,
+)
+
+__all__ = [  # the Stripe side of the contract, defined in core/stripe_fields.py, is part of this one
+    "CONSUMED_EVENT_TYPES",
+    "CONSUMED_EVENTS",
+    "DISPUTE_EVENTS",
+    "FIRST",
+    "INT",
+    "PAYMENT_EVENTS",
+    "REFUND_EVENTS",
+    "REQUIRED_OBJECT_FIELDS",
+    "STRIPE_OBJECT_FIELDS",
+    "SUM",
+    "TEXT",
+    "TIME",
+]
+
 Schema = Mapping[str, pl.DataType | type[pl.DataType]]
 UTC_TIME = pl.Datetime("us", "UTC")
 PERCENT = pl.Decimal(9, 4)
@@ -33,36 +63,6 @@ def empty(schema: Schema) -> pl.DataFrame:
 def arrow_schema(schema: Schema) -> pa.Schema:
     """The pyarrow form of a contract schema (what dlt and DuckDB are handed)."""
     return empty(schema).to_arrow().schema
-
-
-# -- Stripe events the models consume -------------------------------------------------------------
-
-# Event type → the kind of object in `data.object` the models read from it.
-PAYMENT_EVENTS = {
-    "checkout.session.completed": "checkout.session",
-    "checkout.session.async_payment_succeeded": "checkout.session",
-    "invoice.paid": "invoice",
-    "invoice.payment_succeeded": "invoice",
-    "invoice_payment.paid": "invoice_payment",
-    "charge.succeeded": "charge",
-    "payment_intent.succeeded": "payment_intent",
-}
-REFUND_EVENTS = {
-    "refund.created": "refund",
-    "refund.updated": "refund",
-    "charge.refund.updated": "refund",
-    "charge.refunded": "charge",  # amount_refunded is cumulative
-}
-DISPUTE_EVENTS = {
-    "charge.dispute.created": "dispute",
-    "charge.dispute.updated": "dispute",
-    "charge.dispute.funds_withdrawn": "dispute",
-    "charge.dispute.closed": "dispute",
-    "charge.dispute.funds_reinstated": "dispute",
-}
-CONSUMED_EVENTS: dict[str, str] = {**PAYMENT_EVENTS, **REFUND_EVENTS, **DISPUTE_EVENTS}
-# The one list of event types the product reads (the README's subscribe list is this tuple).
-CONSUMED_EVENT_TYPES: tuple[str, ...] = tuple(CONSUMED_EVENTS)
 
 
 # -- landing records (NDJSON, one per line; times are RFC 3339 strings) ----------------------------
@@ -132,53 +132,6 @@ LANDING_OFFSET = {  # raw.landing_offsets: how far each load read each landing f
 
 # -- staging (each consumed event decoded once, when it is loaded) -------------------------------------
 
-# staging.stripe_objects: one row per consumed event, the `data.object` fields the rules read.
-# Column → (JSON path under `data.object`, type). A `[*]` path reads a list: `sum` adds its integers,
-# `first` takes its first non-null string. Integers must be JSON integers; a value of another JSON
-# type, or out of range, quarantines the event with the reason (staging.rejected_events).
-INT, TEXT, SUM, FIRST, TIME = "int", "text", "sum", "first", "time"
-STRIPE_OBJECT_FIELDS: dict[str, tuple[str, str]] = {
-    "obj_id": ("id", TEXT),
-    "mode": ("mode", TEXT),
-    "status": ("status", TEXT),
-    "payment_status": ("payment_status", TEXT),
-    "billing_reason": ("billing_reason", TEXT),
-    "currency": ("currency", TEXT),
-    "customer": ("customer", TEXT),
-    "email": ("email", TEXT),  # a customer object's
-    "customer_email": ("customer_email", TEXT),
-    "customer_details_email": ("customer_details.email", TEXT),
-    "billing_details_email": ("billing_details.email", TEXT),
-    "receipt_email": ("receipt_email", TEXT),
-    "invoice": ("invoice", TEXT),
-    "subscription": ("subscription", TEXT),
-    "payment_intent": ("payment_intent", TEXT),
-    "charge": ("charge", TEXT),
-    "payment_payment_intent": ("payment.payment_intent", TEXT),  # invoice_payment
-    "payment_charge": ("payment.charge", TEXT),
-    "amount": ("amount", INT),
-    "amount_total": ("amount_total", INT),
-    "amount_paid": ("amount_paid", INT),
-    "amount_received": ("amount_received", INT),
-    "amount_refunded": ("amount_refunded", INT),
-    "amount_tax": ("total_details.amount_tax", INT),
-    "tax": ("tax", INT),
-    "total_taxes": ("total_taxes[*].amount", SUM),
-    "total_tax_amounts": ("total_tax_amounts[*].amount", SUM),
-    "created": ("created", TIME),
-    "paid_at": ("status_transitions.paid_at", TIME),
-    "metadata_click_id": ("metadata.rd_click_id", TEXT),
-    "metadata_affiliate": ("metadata.rd_affiliate", TEXT),
-    "client_reference_id": ("client_reference_id", TEXT),
-    "subscription_details_click_id": ("subscription_details.metadata.rd_click_id", TEXT),
-    "parent_subscription": ("parent.subscription_details.subscription", TEXT),
-    "parent_click_id": ("parent.subscription_details.metadata.rd_click_id", TEXT),
-    "lines_click_id": ("lines.data[*].metadata.rd_click_id", FIRST),
-    "promotion_code": ("promotion_code", TEXT),  # a discount object's
-    "discount_promotion_code": ("discount.promotion_code", TEXT),  # invoices before 2025-03-31
-    "discounts_promotion_code": ("discounts[*].promotion_code", FIRST),  # Checkout Sessions
-    "code": ("code", TEXT),  # a promotion code object's
-}
 _FIELD_DTYPES = {INT: pl.Int64, TEXT: pl.String, SUM: pl.Int64, FIRST: pl.String, TIME: UTC_TIME}
 STRIPE_OBJECT = {
     "event_id": pl.String,
@@ -188,18 +141,6 @@ STRIPE_OBJECT = {
     "created_at": UTC_TIME,  # the event's time
     **{column: _FIELD_DTYPES[kind] for column, (_path, kind) in STRIPE_OBJECT_FIELDS.items()},
 }
-# An object of a kind lacking one of these cannot be read by the rules: quarantined with the reason.
-REQUIRED_OBJECT_FIELDS = {
-    "refund": ("obj_id", "currency", "amount", "status"),
-    "dispute": ("obj_id", "currency", "amount", "status", "charge"),
-    "checkout.session": ("obj_id", "currency", "payment_status"),
-    "invoice": ("obj_id", "currency", "amount_paid"),
-    "invoice_payment": ("invoice", "currency", "amount_paid"),
-    "charge": ("obj_id", "currency", "amount"),
-    "payment_intent": ("obj_id", "currency", "amount_received"),
-}
-
-
 # -- program (the program file as tables) ----------------------------------------------------------
 
 AFFILIATE = {"affiliate_id": pl.String, "name": pl.String, "email": pl.String}

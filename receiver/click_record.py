@@ -13,6 +13,14 @@ from core.program import Link
 from receiver.bots import is_bot
 from receiver.records import utc_timestamp
 
+# The longest user agent, referer or landing URL kept (the clicks API refuses longer ones): a
+# visitor's request head may be bigger, and what it sends is not all worth storing.
+MAX_TEXT_CHARS = 8192
+
+
+def _bounded(text: str | None) -> str | None:
+    return text[:MAX_TEXT_CHARS] if text is not None else None
+
 
 def hash_ip(salt: bytes, ip: str | None) -> str | None:
     """HMAC-SHA256 of the IP in its canonical form (hex); the raw address is never stored."""
@@ -38,7 +46,8 @@ def click_record(
     utm: dict[str, str | None],
     received_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """One `clicks` landing record; affiliate and offer are the link's at click time."""
+    """One `clicks` landing record; affiliate and offer are the link's at click time; texts cut to
+    MAX_TEXT_CHARS."""
     return {
         "click_id": click_id,
         "clicked_at": utc_timestamp(clicked_at),
@@ -48,9 +57,9 @@ def click_record(
         "affiliate_id": link.affiliate,
         "offer_id": link.offer,
         "ip_hash": ip_hash,
-        "user_agent": user_agent,
-        "referer": referer,
-        "landing_url": landing_url,
+        "user_agent": _bounded(user_agent),
+        "referer": _bounded(referer),
+        "landing_url": _bounded(landing_url),
         **{f"utm_{name}": utm.get(name) for name in UTM_FIELDS},
         # A browser always sends a user agent, so a redirect without one is a bot; an imported
         # edge-log record may simply not carry the field, which says nothing about the visitor.

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the app's settings, program, landing writers and the API token check."""
+"""FastAPI dependencies: the app's settings, program, landing writers, landed click ids, API token check."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from core.program import Program
 from core.settings import Settings
+from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter
 
 
@@ -28,10 +29,15 @@ def get_click_writer(request: Request) -> LandingWriter:
     return request.app.state.click_writer
 
 
+def get_landed_click_ids(request: Request) -> LandedClickIds:
+    return request.app.state.landed_click_ids
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ProgramDep = Annotated[Program, Depends(get_program)]
 IpSaltDep = Annotated[bytes, Depends(get_ip_salt)]
 ClickWriterDep = Annotated[LandingWriter, Depends(get_click_writer)]
+LandedClickIdsDep = Annotated[LandedClickIds, Depends(get_landed_click_ids)]
 
 
 def require_api_token(request: Request, settings: SettingsDep) -> None:

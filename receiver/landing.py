@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ class _LandingProcess:
         self._current_path: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
+        self._probe_lock = threading.Lock()  # /healthz runs in worker threads
         self._start_lander()
 
     async def _submit(self, payload: bytes) -> Ack:
@@ -128,20 +130,23 @@ class _LandingProcess:
         process = self._process
         if process is None or process.poll() is not None:
             return f"the landing process for {self.stream!r} is not running"
-        probe = self.stream_dir / f".probe-{self._prefix}-{os.urandom(4).hex()}"
-        try:
-            self.stream_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        # One probe name per process and stream, one probe at a time: a probe whose delete fails is
+        # reused by the next one instead of leaving a new file behind on every health check.
+        probe = self.stream_dir / f".probe-{self._prefix}"
+        with self._probe_lock:
             try:
-                os.write(fd, b"probe\n")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            probe.unlink()
-        except OSError as exc:
-            with contextlib.suppress(OSError):
+                self.stream_dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    os.write(fd, b"probe\n")
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
                 probe.unlink()
-            return f"{self.stream_dir} is not writable: {exc.strerror or exc}"
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    probe.unlink()
+                return f"{self.stream_dir} is not writable: {exc.strerror or exc}"
         return None
 
     # -- the lander and its socket --------------------------------------------------------------
@@ -290,12 +295,16 @@ class LandingWriter(_LandingProcess):
 
     async def append(self, records: list[dict[str, Any]]) -> None:
         """Land `records` in order, contiguously; return once fsynced, else raise LandingError."""
-        if not records:
-            return
         try:
             data = b"".join([encode_record(r) for r in records])
         except (TypeError, ValueError) as exc:
             raise LandingError(f"record is not JSON-serialisable: {exc}") from exc
+        await self.append_lines(data)
+
+    async def append_lines(self, data: bytes) -> None:
+        """Land NDJSON lines already encoded (`encode_record`), contiguously; as `append`."""
+        if not data:
+            return
         status, text = await self._submit(data)
         if status != lander.OK:
             self._current_path = None

@@ -82,10 +82,13 @@ class LandingFiles:
         except OSError:
             # Cut back to the last good record and start a new file next time, so a torn line (or
             # unsynced data whose writers were told it failed) never sits in front of later records.
-            with contextlib.suppress(OSError):
-                os.ftruncate(f.fd, start)
-                os.fsync(f.fd)
-            self.close()
+            if start == 0:
+                self._remove_current()  # it holds no record: a full disk must not leave one per try
+            else:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(f.fd, start)
+                    os.fsync(f.fd)
+                self.close()
             raise
         return f.path
 
@@ -94,6 +97,13 @@ class LandingFiles:
             with contextlib.suppress(OSError):
                 os.close(self._file.fd)
             self._file = None
+
+    def _remove_current(self) -> None:
+        """Close the current file and delete it: it holds no record."""
+        assert self._file is not None
+        path = self._file.path
+        self.close()
+        _discard(path)
 
     def _open_new_file(self, day: date) -> _OpenFile:
         day_dir = self.stream_dir / f"date={day.isoformat()}"
@@ -105,5 +115,13 @@ class LandingFiles:
             st = os.fstat(fd)
         except OSError:
             os.close(fd)
+            _discard(path)
             raise
         return _OpenFile(fd=fd, path=path, day=day, inode=(st.st_dev, st.st_ino))
+
+
+def _discard(path: Path) -> None:
+    """Delete a landing file that holds no record (best effort: a read-only disk keeps it)."""
+    with contextlib.suppress(OSError):
+        path.unlink()
+        fsync_dir(path.parent)

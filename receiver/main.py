@@ -11,8 +11,10 @@ from fastapi import FastAPI
 
 from core.program import load_program
 from core.settings import Settings
+from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
+from receiver.request_head import RequestHeadLimit
 from receiver.routes import routers
 from receiver.signing_secrets import SigningSecrets
 
@@ -68,11 +70,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.program = program
     app.state.ip_salt = settings.ip_salt  # read (or created) once, not on every click
     app.state.signing_secrets = SigningSecrets(settings)
+    app.state.landed_click_ids = LandedClickIds()
     for router in routers:
         app.include_router(router)
     if settings.benchmark_noop_route:
         app.add_api_route("/_bench/noop", _noop, methods=["GET", "POST"], include_in_schema=False)
-    app.add_middleware(RequestLogMiddleware)
+    app.add_middleware(RequestHeadLimit, max_bytes=settings.max_header_bytes)
+    app.add_middleware(RequestLogMiddleware)  # added last, so outermost: refusals are logged too
     _ensure_log_output()
     _silence_access_log()
     return app

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import orjson
 from stripe import WebhookSignature
+
+from receiver.event_values import event_value_problem
 
 # A Stripe header holds a timestamp and one v1 signature per active endpoint secret; more than this
 # is not Stripe, and bounding it bounds the work an attacker can ask for.
@@ -91,22 +92,22 @@ def verify_signature(
     return timestamp
 
 
-def parse_event(body: bytes) -> tuple[str, dict[str, Any]]:
-    """(payload text, event) of a verified body, or WebhookRejected saying what it lacks."""
+def parse_event(body: bytes, received_at: float) -> tuple[str, dict[str, Any]]:
+    """(payload text, event) of a verified body, or WebhookRejected saying what it lacks.
+
+    The body must be strict JSON as orjson reads it: no lone surrogate escape, no NaN or Infinity, no
+    number beyond a double, at most 1024 levels deep. What it refuses, DuckDB or Polars refuse later
+    too, and Stripe never sends it. `received_at` (Unix seconds) bounds the event's times.
+    """
     try:
         payload = body.decode("utf-8")
     except UnicodeDecodeError:
         raise WebhookRejected("body is not UTF-8 text") from None
     try:
-        event = orjson.loads(body)  # fast path; it refuses some valid JSON (big ints, NaN, depth)
-    except orjson.JSONDecodeError:
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            raise WebhookRejected("body is not JSON") from None
-        except RecursionError:  # not a ValueError
-            raise WebhookRejected("body is not JSON (nested too deeply)") from None
-    problem = event_shape_problem(event)
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:  # its message names the problem and position, never the text
+        raise WebhookRejected(f"body is not JSON ({exc})") from None
+    problem = event_shape_problem(event) or event_value_problem(event, received_at)
     if problem:
         raise WebhookRejected(f"not a Stripe event: {problem}")
     return payload, event

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 
 from core.secrets import SecretStore, SecretStoreError
@@ -11,6 +12,8 @@ from core.settings import Settings
 from receiver.logs import log_json
 
 logger = logging.getLogger(__name__)
+
+NO_SECRET = "no webhook secret configured (set ATTRO_STRIPE_WEBHOOK_SECRET or run `attro secrets set-stripe`)"
 
 
 class SigningSecrets:
@@ -29,14 +32,24 @@ class SigningSecrets:
         self._signature: tuple[int, int, int] | None = None
         self._checked_at = float("-inf")
         self.problem: str | None = None
+        self._refreshing = threading.Lock()
         if self._store is not None:
             self._refresh()
 
     def current(self) -> list[str]:
         """The secrets to verify with now."""
-        if self._store is not None and time.monotonic() - self._checked_at >= self.check_interval:
-            self._refresh()
+        if self._store is not None and self._due():
+            with self._refreshing:  # /healthz asks from a worker thread, webhooks from the event loop
+                if self._due():
+                    self._refresh()
         return self._secrets
+
+    def _due(self) -> bool:
+        return time.monotonic() - self._checked_at >= self.check_interval
+
+    def why_none(self) -> str:
+        """Why `current()` holds no secret: no secret set, or the store's problem (names no secret)."""
+        return self.problem or NO_SECRET
 
     def _refresh(self) -> None:
         assert self._store is not None

@@ -96,7 +96,7 @@ def landing_line(delivery: Delivery) -> LandingLine:
         delivery.tolerance_seconds,
         now=delivery.received_at,
     )
-    payload, event = parse_event(delivery.body)
+    payload, event = parse_event(delivery.body, delivery.received_at)
     received_at = datetime.fromtimestamp(delivery.received_at, UTC)
     line = encode_record(stripe_event_record(event, payload, received_at))
     return LandingLine(line=line, event_id=event["id"], event_type=event["type"])

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from core.settings import Settings
+from receiver.serving import uvicorn_cli_args
 
 
 class ReceiverStartError(RuntimeError):
@@ -53,6 +54,7 @@ class ReceiverProcess:
 
     def command(self) -> list[str]:
         command = [sys.executable, "-m", "uvicorn", "receiver.main:create_app", "--factory"]
+        command += uvicorn_cli_args(self.settings)  # as `attro serve`: request head cap and timeout
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
         if self.workers > 1:
             command += ["--workers", str(self.workers)]

@@ -2,163 +2,29 @@
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import re
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import JSONResponse
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from core.click_ids import is_click_id, new_click_id
-from core.contracts import UTM_FIELDS
-from core.program import Program
 from receiver.body import read_limited_body
-from receiver.click_record import click_record, hash_ip
-from receiver.deps import ApiTokenDep, ClickWriterDep, IpSaltDep, ProgramDep, SettingsDep
+from receiver.click_batch import MAX_BATCH_BYTES, MAX_BATCH_RECORDS, ClickBatch, ClickIn, prepare_batch
+from receiver.deps import (
+    ApiTokenDep,
+    ClickWriterDep,
+    IpSaltDep,
+    LandedClickIdsDep,
+    ProgramDep,
+    SettingsDep,
+)
+from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingError
 from receiver.logs import annotate_request
 
 router = APIRouter(tags=["clicks"])
-
-MAX_BATCH_RECORDS = 10_000
-MAX_BATCH_BYTES = 32 * 1024 * 1024  # room for 10,000 records with long URLs and user agents
-CLOCK_SKEW = timedelta(seconds=60)
-# "Before the program existed", read as two bounds: nothing before 2000-01-01 is a real click for
-# any program (a zeroed or epoch timestamp from a broken exporter), and nothing older than
-# ATTRO_MAX_CLICK_AGE_DAYS (default 400: a year of backfill plus slack) can still be attributed by
-# any offer's window, so it is far more likely a wrong clock than a click worth keeping.
-EARLIEST_CLICK_AT = datetime(2000, 1, 1, tzinfo=UTC)
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
-
-Text = Annotated[str, Field(max_length=8192)]
-
-
-class ClickIn(BaseModel):
-    """One click as sent to the bulk API. Validation context: `program`, `now`, `oldest`."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    link_code: str
-    clicked_at: datetime
-    click_id: str | None = None
-    ip: str | None = None
-    user_agent: Text | None = None
-    referer: Text | None = None
-    landing_url: Text | None = None
-    utm: dict[str, str | None] | None = None
-
-    @field_validator("link_code")
-    @classmethod
-    def _known_link(cls, value: str, info: ValidationInfo) -> str:
-        program: Program = info.context["program"]
-        if program.link(value) is None:
-            raise ValueError(f"unknown link code {value!r} (not in the program file)")
-        return value
-
-    @field_validator("clicked_at", mode="before")
-    @classmethod
-    def _rfc3339(cls, value: Any) -> Any:
-        if not isinstance(value, str) or not _RFC3339.match(value.strip()):
-            raise ValueError("must be an RFC 3339 timestamp with offset, e.g. 2026-11-27T05:46:07Z")
-        return value.strip()
-
-    @field_validator("clicked_at")
-    @classmethod
-    def _not_in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
-        now: datetime = info.context["now"]
-        if value > now + CLOCK_SKEW:
-            raise ValueError("is in the future")
-        if value < EARLIEST_CLICK_AT:
-            raise ValueError("is before 2000-01-01, before any program existed")
-        oldest: datetime = info.context["oldest"]
-        if value < oldest:
-            raise ValueError(
-                f"is older than the backfill horizon ({oldest:%Y-%m-%d}, ATTRO_MAX_CLICK_AGE_DAYS)"
-            )
-        return value.astimezone(UTC)
-
-    @field_validator("click_id")
-    @classmethod
-    def _ours(cls, value: str | None) -> str | None:
-        if value is not None and not is_click_id(value):
-            raise ValueError("not an Attro click id (30 Crockford base32 characters)")
-        return value
-
-    @field_validator("ip")
-    @classmethod
-    def _ip_address(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            raise ValueError("not an IPv4 or IPv6 address") from None
-
-    @field_validator("utm")
-    @classmethod
-    def _utm_keys(cls, value: dict[str, str | None] | None) -> dict[str, str | None] | None:
-        if value is None:
-            return None
-        utm: dict[str, str | None] = {}
-        for key, text in value.items():
-            name = key.removeprefix("utm_")
-            if name not in UTM_FIELDS:
-                raise ValueError(f"unknown utm key {key!r} (use {', '.join(UTM_FIELDS)})")
-            if name in utm:
-                raise ValueError(f"utm key {name!r} given twice")
-            utm[name] = text
-        return utm
-
-
-def _parse_batch(body: bytes, content_type: str) -> list[Any | _Unparsable]:
-    """Records from a JSON array or NDJSON (by Content-Type, else by the first character)."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "body is not UTF-8 text") from None
-    is_ndjson = "ndjson" in content_type or "jsonl" in content_type
-    if not is_ndjson and text.lstrip().startswith("["):
-        try:
-            records = json.loads(text)
-        except ValueError as exc:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {exc}") from None
-        return records
-    parsed: list[Any | _Unparsable] = []
-    for line in text.split("\n"):  # not splitlines(): U+2028 may sit inside a JSON string
-        if not line.strip():
-            continue
-        try:
-            parsed.append(json.loads(line))
-        except ValueError as exc:
-            parsed.append(_Unparsable(str(exc)))
-    return parsed
-
-
-class _Unparsable:
-    def __init__(self, message: str) -> None:
-        self.message = f"line is not JSON: {message}"
-
-
-def _errors(index: int, exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {
-            "index": index,
-            "field": ".".join(str(p) for p in err["loc"]) or None,
-            "message": err["msg"].removeprefix("Value error, "),
-        }
-        for err in exc.errors()
-    ]
-
 
 _OPENAPI = {
     "requestBody": {
@@ -176,12 +42,59 @@ _OPENAPI = {
     }
 }
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "landed; `duplicates` lists the records whose click id was already landed "
+        "with the same link (a retry), which were not landed again",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["accepted", "click_ids", "duplicates"],
+                    "properties": {
+                        "accepted": {"type": "integer"},
+                        "click_ids": {"type": "array", "items": {"type": "string"}},
+                        "duplicates": {"type": "array", "items": {"type": "integer"}},
+                    },
+                }
+            }
+        },
+    },
     400: {"description": "body is not UTF-8, not JSON, not an array or NDJSON"},
     401: {"description": "missing or wrong bearer token"},
     413: {"description": "more records or bytes than a batch may hold"},
-    422: {"description": "one or more records invalid; nothing was accepted"},
+    422: {"description": "one or more records invalid (or a click id repeated or taken); nothing accepted"},
     503: {"description": "no API token configured, or the clicks could not be landed durably"},
 }
+
+
+def _refused(request: Request, batch: ClickBatch, errors: list[dict[str, Any]]) -> JSONResponse:
+    invalid = len({e["index"] for e in errors})
+    annotate_request(request, outcome="rejected", records=batch.size, invalid=invalid)
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={
+            "detail": f"{invalid} of {batch.size} records invalid; nothing was accepted",
+            "errors": errors,
+        },
+    )
+
+
+def _sort_against_landed(batch: ClickBatch, landed: LandedClickIds) -> tuple[list[dict[str, Any]], list[int]]:
+    """(errors for click ids landed before with another link, indexes of those landed with the same)."""
+    errors: list[dict[str, Any]] = []
+    duplicates: list[int] = []
+    for index, (supplied, click_id, link_code) in enumerate(
+        zip(batch.supplied, batch.click_ids, batch.link_codes, strict=True)
+    ):
+        earlier = landed.link_of(click_id) if supplied else None
+        if earlier is None:
+            continue
+        if earlier == link_code:
+            duplicates.append(index)
+        else:
+            message = f"click id already landed for link {earlier!r}; a click belongs to one link"
+            errors.append({"index": index, "field": "click_id", "message": message})
+    return errors, duplicates
 
 
 @router.post("/api/clicks", dependencies=[ApiTokenDep], openapi_extra=_OPENAPI, responses=_RESPONSES)
@@ -191,66 +104,36 @@ async def receive_clicks(
     program: ProgramDep,
     ip_salt: IpSaltDep,
     writer: ClickWriterDep,
+    landed: LandedClickIdsDep,
 ) -> Any:
-    """Validate every record; land all in one append, or none (422 with per-record errors)."""
+    """Validate every record; land all in one append, or none (422 with per-record errors).
+
+    A record whose click id this process already landed with the same link is a retry: answered
+    under `duplicates`, not landed again; with another link it is an error.
+    """
     body = await read_limited_body(request, MAX_BATCH_BYTES)
-    items = _parse_batch(body, request.headers.get("content-type", "").lower())
-    if not isinstance(items, list):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "expected a JSON array or NDJSON")
-    if len(items) > MAX_BATCH_RECORDS:
-        raise HTTPException(
-            status.HTTP_413_CONTENT_TOO_LARGE,
-            f"{len(items)} records; a batch holds at most {MAX_BATCH_RECORDS}",
-        )
-
-    now = datetime.now(UTC)
-    oldest = max(EARLIEST_CLICK_AT, now - timedelta(days=settings.max_click_age_days))
-    context = {"program": program, "now": now, "oldest": oldest}
-    clicks: list[ClickIn] = []
-    errors: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        if isinstance(item, _Unparsable):
-            errors.append({"index": index, "field": None, "message": item.message})
-            continue
+    content_type = request.headers.get("content-type", "").lower()
+    # CPU work of up to a second or so for 10,000 records: in a worker thread, so the event loop keeps
+    # answering redirects, webhooks and /healthz meanwhile.
+    batch = await run_in_threadpool(
+        prepare_batch, body, content_type, program, ip_salt, settings.max_click_age_days, datetime.now(UTC)
+    )
+    if batch.errors:
+        return _refused(request, batch, batch.errors)
+    async with landed.lock:
+        errors, duplicates = _sort_against_landed(batch, landed)
+        if errors:
+            return _refused(request, batch, errors)
+        repeated = set(duplicates)
+        fresh = [i for i in range(batch.size) if i not in repeated]
         try:
-            clicks.append(ClickIn.model_validate(item, context=context))
-        except ValidationError as exc:
-            errors.extend(_errors(index, exc))
-    if errors:
-        invalid = len({e["index"] for e in errors})
-        annotate_request(request, outcome="rejected", records=len(items), invalid=invalid)
-        return JSONResponse(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            content={
-                "detail": f"{invalid} of {len(items)} records invalid; nothing was accepted",
-                "errors": errors,
-            },
-        )
-
-    records = []
-    for click in clicks:
-        link = program.link(click.link_code)
-        assert link is not None  # checked by the validator
-        records.append(
-            click_record(
-                click_id=click.click_id or new_click_id(click.clicked_at),
-                clicked_at=click.clicked_at,
-                source="api",
-                link=link,
-                ip_hash=hash_ip(ip_salt, click.ip),
-                user_agent=click.user_agent,
-                referer=click.referer,
-                landing_url=click.landing_url,
-                utm=click.utm or {},
-                received_at=now,
-            )
-        )
-    try:
-        await writer.append(records)
-    except LandingError:
-        annotate_request(request, outcome="landing_failed", records=len(records))
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "clicks could not be stored durably; retry later"
-        ) from None
-    annotate_request(request, outcome="landed", records=len(records))
-    return {"accepted": len(records), "click_ids": [r["click_id"] for r in records]}
+            await writer.append_lines(b"".join(batch.lines[i] for i in fresh))
+        except LandingError:
+            annotate_request(request, outcome="landing_failed", records=len(fresh))
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, "clicks could not be stored durably; retry later"
+            ) from None
+        landed.remember((batch.click_ids[i], batch.link_codes[i]) for i in fresh)
+    annotate_request(request, outcome="landed", records=len(fresh), duplicates=len(duplicates))
+    answer = {"accepted": len(fresh), "click_ids": batch.click_ids, "duplicates": duplicates}
+    return Response(orjson.dumps(answer), media_type="application/json")  # 10,000 ids: skip the encoder

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from core.click_ids import new_click_id
 from core.contracts import UTM_FIELDS
 from receiver.click_record import click_record, hash_ip
-from receiver.deps import ClickWriterDep, IpSaltDep, ProgramDep, SettingsDep
+from receiver.deps import ClickWriterDep, IpSaltDep, LandedClickIdsDep, ProgramDep, SettingsDep
 from receiver.landing import LandingError
 from receiver.logs import annotate_request
 
@@ -75,6 +75,7 @@ async def follow_tracking_link(
     program: ProgramDep,
     ip_salt: IpSaltDep,
     writer: ClickWriterDep,
+    landed: LandedClickIdsDep,
 ) -> RedirectResponse:
     link = program.link(code)
     if link is None:
@@ -102,6 +103,7 @@ async def follow_tracking_link(
         annotate_request(request, outcome="landing_failed", link_code=link.code)
         click_id = None
     else:
+        landed.remember([(record["click_id"], link.code)])  # a backfill may send it again (edge logs)
         annotate_request(request, outcome="landed", link_code=link.code)
 
     response = RedirectResponse(

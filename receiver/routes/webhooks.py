@@ -47,7 +47,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: {"description": "missing or invalid signature, stale or future timestamp, not a Stripe event"},
     413: {"description": "body larger than ATTRO_MAX_BODY_BYTES"},
-    503: {"description": "no signing secret, or the event could not be landed durably (retry)"},
+    503: {"description": "no usable signing secret (the reason says why), or the event could not be landed"},
 }
 
 
@@ -57,8 +57,10 @@ async def receive_stripe_webhook(request: Request) -> Response:
     state = request.app.state
     signing_secrets: list[str] = state.signing_secrets.current()
     if not signing_secrets:
-        annotate_request(request, event="stripe_webhook", outcome="no_secret_configured")
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no webhook secret configured")
+        # Stripe shows this body in its dashboard: name the cause (no secret, wrong key, unreadable store).
+        reason = state.signing_secrets.why_none()
+        annotate_request(request, event="stripe_webhook", outcome="no_usable_secret", reason=reason)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"cannot verify webhooks: {reason}")
     settings = state.settings
     annotate_request(request, event="stripe_webhook", outcome="rejected")  # until proven otherwise
     body = await read_limited_body(request, settings.max_body_bytes)

@@ -11,9 +11,8 @@ import pytest
 from fastapi import HTTPException
 from starlette.requests import Request
 
-from receiver import deps
+from receiver import click_batch, deps
 from receiver.body import read_limited_body
-from receiver.routes import clicks as clicks_route
 
 
 def post_event(client, body: bytes, signature: str | bytes):
@@ -151,7 +150,7 @@ def test_clicks_inside_the_backfill_horizon_are_accepted(make_settings, make_cli
 
 
 def test_a_batch_over_the_record_limit_is_refused_whole(client, settings, kit, monkeypatch):
-    monkeypatch.setattr(clicks_route, "MAX_BATCH_RECORDS", 3)
+    monkeypatch.setattr(click_batch, "MAX_BATCH_RECORDS", 3)
     record = {"link_code": "jane-pro", "clicked_at": at(datetime.now(UTC))}
 
     response = client.post("/api/clicks", json=[record] * 4, headers=auth(kit))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from receiver.bots import is_bot
@@ -48,3 +50,16 @@ def test_browsers_are_not_bots(user_agent):
 @pytest.mark.parametrize("user_agent", BOTS)
 def test_crawlers_previews_scripts_and_empty_agents_are_bots(user_agent):
     assert is_bot(user_agent)
+
+
+def test_only_the_first_1024_characters_are_searched_so_the_time_is_bounded():
+    padding = "Mozilla/5.0 " + "a" * 1100
+
+    started = time.perf_counter()
+    huge = is_bot("Mozilla/5.0 " + "a" * 8_000_000)
+    took = time.perf_counter() - started
+
+    assert huge is False
+    assert took < 0.1  # the whole 8 MB took the regex 9 s
+    assert is_bot(padding + " Googlebot/2.1") is False  # a marker past the first 1024 is not seen
+    assert is_bot("Googlebot/2.1 " + padding) is True

@@ -1,15 +1,20 @@
-"""POST /api/clicks: token check, whole-batch validation, JSON array and NDJSON, ids in order."""
+"""POST /api/clicks: token, whole-batch validation, JSON array and NDJSON, ids in order, ids sent again."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
 from core.click_ids import click_id_time, is_click_id, new_click_id
+from receiver.landing import LandingError, LandingWriter
+from simulator.launcher import ReceiverProcess
 
 
 def auth(kit) -> dict[str, str]:
@@ -191,7 +196,7 @@ def test_batches_over_10000_records_are_refused(client, settings, kit):
 def test_empty_batch_accepts_nothing(client, kit):
     response = client.post("/api/clicks", json=[], headers=auth(kit))
 
-    assert response.json() == {"accepted": 0, "click_ids": []}
+    assert response.json() == {"accepted": 0, "click_ids": [], "duplicates": []}
 
 
 def test_ndjson_line_separators_inside_strings_do_not_split_records(client, settings, kit):
@@ -205,3 +210,119 @@ def test_ndjson_line_separators_inside_strings_do_not_split_records(client, sett
 
     assert response.status_code == 200, response.text
     assert kit.landed(settings, "clicks")[0]["referer"] == "https://blog.example/a\u2028b"
+
+
+# -- click ids sent again ---------------------------------------------------------------------
+
+
+def test_a_click_id_twice_in_one_batch_is_refused_naming_both_records(client, settings, kit):
+    carried = new_click_id(datetime(2026, 11, 20, 9, 59, tzinfo=UTC))
+
+    response = client.post(
+        "/api/clicks", json=[click(click_id=carried), click(), click(click_id=carried)], headers=auth(kit)
+    )
+
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["index"], error["field"]) == (2, "click_id")
+    assert "record 0" in error["message"]
+    assert kit.landed(settings, "clicks") == []
+
+
+def test_a_batch_sent_again_is_answered_with_its_duplicates_and_landed_once(client, settings, kit):
+    batch = [click(click_id=new_click_id()), click(click_id=new_click_id(), link_code="omar-all")]
+    first = client.post("/api/clicks", json=batch, headers=auth(kit))
+
+    again = client.post("/api/clicks", json=[*batch, click()], headers=auth(kit))
+
+    assert first.json()["duplicates"] == []
+    assert again.status_code == 200
+    assert again.json()["accepted"] == 1
+    assert again.json()["duplicates"] == [0, 1]
+    assert again.json()["click_ids"][:2] == first.json()["click_ids"]
+    assert len(kit.landed(settings, "clicks")) == 3
+
+
+def test_a_click_id_already_landed_for_another_link_is_refused(client, settings, kit):
+    carried = new_click_id()
+    client.post("/api/clicks", json=[click(click_id=carried)], headers=auth(kit))
+
+    response = client.post(
+        "/api/clicks", json=[click(), click(click_id=carried, link_code="omar-all")], headers=auth(kit)
+    )
+
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert (error["index"], error["field"]) == (1, "click_id")
+    assert "already landed for link 'jane-pro'" in error["message"]
+    assert len(kit.landed(settings, "clicks")) == 1
+
+
+def test_a_tracking_link_click_id_imported_again_is_a_duplicate_or_a_conflict(client, settings, kit):
+    client.get("/r/jane-pro", headers={"User-Agent": kit.BROWSER_UA})
+    [redirected] = kit.landed(settings, "clicks")
+    same = click(click_id=redirected["click_id"])
+    other = click(click_id=redirected["click_id"], link_code="omar-all")
+
+    assert client.post("/api/clicks", json=[same], headers=auth(kit)).json()["duplicates"] == [0]
+    assert client.post("/api/clicks", json=[other], headers=auth(kit)).status_code == 422
+    assert len(kit.landed(settings, "clicks")) == 1
+
+
+def test_clicks_that_could_not_be_landed_are_not_taken_for_landed(client, settings, kit, monkeypatch):
+    batch = [click(click_id=new_click_id())]
+
+    async def disk_full(self, data):
+        raise LandingError("disk full")
+
+    with monkeypatch.context() as failing:
+        failing.setattr(LandingWriter, "append_lines", disk_full)
+        assert client.post("/api/clicks", json=batch, headers=auth(kit)).status_code == 503
+    retried = client.post("/api/clicks", json=batch, headers=auth(kit))
+
+    assert retried.json()["accepted"] == 1
+    assert retried.json()["duplicates"] == []
+    assert len(kit.landed(settings, "clicks")) == 1
+
+
+# -- a big batch and everybody else -----------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_a_10000_record_batch_does_not_hold_up_healthz(make_settings, kit):
+    settings = make_settings()
+    settings.data_dir.mkdir()
+    now = datetime.now(UTC)
+    records = [
+        click(
+            clicked_at=(now - timedelta(seconds=n)).isoformat(),
+            ip=f"198.51.100.{n % 250}",
+            user_agent=kit.BROWSER_UA,
+            referer="https://blog.example/post",
+            landing_url=f"https://shop.example/pricing?utm_source=blog&n={n}",
+            utm={"source": "blog"},
+        )
+        for n in range(10_000)
+    ]
+    latencies: list[float] = []
+    answered_at: list[float] = []
+
+    with ReceiverProcess(settings, kit.SECRET, kit.API_TOKEN) as receiver, ThreadPoolExecutor(1) as pool:
+        posted = pool.submit(
+            httpx.post, f"{receiver.url}/api/clicks", json=records, headers=auth(kit), timeout=60
+        )
+        with httpx.Client(base_url=receiver.url, timeout=30) as health:
+            while not posted.done():
+                started = time.monotonic()
+                assert health.get("/healthz").status_code == 200
+                latencies.append(time.monotonic() - started)
+                answered_at.append(time.monotonic())
+                time.sleep(0.02)
+        batch_done = time.monotonic()
+        response = posted.result()
+
+    assert response.status_code == 200, response.text
+    assert response.json()["accepted"] == 10_000
+    # Before, the batch held the event loop for its whole 3-20 s: no /healthz was answered meanwhile.
+    assert sum(at < batch_done - 0.5 for at in answered_at) >= 5
+    assert max(latencies) < 1.0, sorted(latencies)[-5:]

@@ -1,10 +1,12 @@
-"""GET /healthz and the app factory."""
+"""GET /healthz (webhooks verifiable, landing writable) and the app factory."""
 
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 
 from core.program import ProgramError
+from core.secrets import SecretStore
 from receiver.main import create_app
 
 
@@ -25,6 +27,48 @@ def test_healthz_is_503_with_reason_when_landing_is_not_writable(client, setting
     assert response.json()["ok"] is False
     assert "clicks" in response.json()["detail"]
     (settings.landing_dir / "clicks").unlink()
+    assert client.get("/healthz").status_code == 200
+
+
+def test_healthz_is_503_while_no_webhook_secret_is_configured(make_settings, make_client):
+    client = make_client(make_settings(stripe_webhook_secret=None))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("cannot verify webhooks: no webhook secret configured")
+
+
+def _store_under_another_key(make_settings):
+    """Settings whose master key cannot open the secret store that is there."""
+    SecretStore(make_settings(stripe_webhook_secret=None, master_key=Fernet.generate_key().decode())).add(
+        "whsec_stored_secret_0001"
+    )
+    return make_settings(stripe_webhook_secret=None, master_key=Fernet.generate_key().decode())
+
+
+def test_healthz_and_webhooks_are_503_naming_a_wrong_master_key(make_settings, make_client, kit):
+    client = make_client(_store_under_another_key(make_settings))
+    body = kit.event_body(kit.stripe_event())
+
+    health = client.get("/healthz")
+    webhook = client.post("/api/webhooks/stripe", content=body, headers={"Stripe-Signature": kit.sign(body)})
+
+    assert (health.status_code, webhook.status_code) == (503, 503)
+    assert "wrong ATTRO_MASTER_KEY or key file" in health.json()["detail"]
+    assert webhook.json()["detail"] == (
+        "cannot verify webhooks: cannot decrypt the secret store: wrong ATTRO_MASTER_KEY or key file"
+    )
+
+
+def test_healthz_is_green_once_a_stored_secret_is_readable(make_settings, make_client):
+    settings = make_settings(stripe_webhook_secret=None)
+    client = make_client(settings)
+    assert client.get("/healthz").status_code == 503
+
+    SecretStore(settings).add("whsec_stored_secret_0001")
+    client.app.state.signing_secrets.check_interval = 0  # the store is looked at once a second
+
     assert client.get("/healthz").status_code == 200
 
 

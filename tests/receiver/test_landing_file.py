@@ -127,3 +127,71 @@ def test_a_file_where_the_folder_should_be_raises_then_recovers(blocked):
     blocked.stream_dir.unlink()
 
     assert blocked.commit(b'{"n":2}\n').read_bytes() == b'{"n":2}\n'
+
+
+# -- nothing accumulates from failed writes -------------------------------------------------------
+
+
+def _landing_files(files: LandingFiles) -> list[str]:
+    return sorted(p.name for p in files.stream_dir.rglob("*.ndjson"))
+
+
+def _no_space(fd, data):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_leaves_no_empty_file_per_failed_commit(files, monkeypatch):
+    # One disk-full episode left 377 empty files: each commit opened a new file and its write failed.
+    monkeypatch.setattr(os, "write", _no_space)
+    for _ in range(5):
+        with pytest.raises(OSError, match="No space left"):
+            files.commit(b'{"n":1}\n')
+    monkeypatch.undo()
+
+    assert _landing_files(files) == []
+    assert files.commit(b'{"n":2}\n').read_bytes() == b'{"n":2}\n'
+    assert len(_landing_files(files)) == 1
+
+
+def test_a_torn_first_write_or_failed_first_fsync_removes_the_file(files, monkeypatch):
+    real_write = os.write
+
+    def torn_write(fd, data):
+        real_write(fd, bytes(data[:3]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def failing_fsync(fd):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "write", torn_write)
+    with pytest.raises(OSError):
+        files.commit(b'{"n":1}\n')
+    monkeypatch.undo()
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        files.commit(b'{"n":2}\n')
+    monkeypatch.undo()
+
+    assert _landing_files(files) == []
+
+
+def test_a_file_whose_name_cannot_be_made_durable_is_removed(files, monkeypatch):
+    def failing_fsync_dir(path):
+        raise OSError(errno.EIO, "Input/output error")
+
+    files.commit(b'{"n":0}\n')  # the day folder exists; the next file is a new one after a rotation
+    files.close()
+    monkeypatch.setattr(landing_file, "fsync_dir", failing_fsync_dir)
+    with pytest.raises(OSError):
+        files.commit(b'{"n":1}\n')
+
+    assert len(_landing_files(files)) == 1  # only the first, with its record
+
+
+def test_a_failed_write_after_records_keeps_the_file_with_its_records(files, monkeypatch):
+    first = files.commit(b'{"n":1}\n')
+    monkeypatch.setattr(os, "write", _no_space)
+    with pytest.raises(OSError):
+        files.commit(b'{"n":2}\n')
+
+    assert first.read_bytes() == b'{"n":1}\n'

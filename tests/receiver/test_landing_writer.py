@@ -227,3 +227,18 @@ def test_a_delivery_larger_than_the_socket_buffer_is_sent_in_parts_and_lands_who
     first, second = event_writer.current_path.read_bytes().splitlines()
     assert json.loads(first)["payload"].encode() == body
     assert json.loads(second)["event_id"] == "evt_small"
+
+
+def test_health_probes_whose_delete_fails_leave_one_probe_file_not_one_per_check(writer, monkeypatch):
+    real_unlink = type(writer.stream_dir).unlink
+
+    def refusing_unlink(path, missing_ok=False):
+        if path.name.startswith(".probe-"):
+            raise PermissionError(13, "Permission denied")
+        return real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(type(writer.stream_dir), "unlink", refusing_unlink)
+    for _ in range(5):
+        writer.check_writable()
+
+    assert len(list(writer.stream_dir.glob(".probe-*"))) == 1

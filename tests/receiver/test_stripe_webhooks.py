@@ -203,7 +203,7 @@ def test_signed_body_that_is_not_json_is_refused(client, settings, kit):
     response = post_event(client, body, kit.sign(body))
 
     assert response.status_code == 400
-    assert response.json() == {"detail": "body is not JSON"}
+    assert response.json()["detail"].startswith("body is not JSON (")
 
 
 @pytest.mark.parametrize(

@@ -156,3 +156,30 @@ def test_landing_failure_still_redirects_but_hands_out_no_click_id(client, setti
     assert response.headers["location"] == "https://shop.example/?utm_source=x"
     assert "set-cookie" not in response.headers
     assert not os.path.exists(settings.landing_dir / "clicks")
+
+
+def test_a_long_user_agent_and_referer_are_stored_cut_to_8192_characters(client, settings, kit):
+    user_agent = kit.BROWSER_UA + " " + "x" * 12_000
+    referer = "https://blog.example/?q=" + "r" * 12_000
+
+    response = client.get("/r/jane-pro", headers={"User-Agent": user_agent, "Referer": referer})
+
+    assert response.status_code == 302
+    [click] = kit.landed(settings, "clicks")
+    assert click["user_agent"] == user_agent[:8192]
+    assert click["referer"] == referer[:8192]
+    assert click["is_bot"] is False
+
+
+def test_a_request_head_over_the_limit_is_431_and_lands_nothing(make_settings, make_client, kit):
+    # The server refuses it before reading it whole (tests/receiver/test_serving.py); the app refuses
+    # it too, however it is served.
+    settings = make_settings(max_header_bytes=4096)
+    client = make_client(settings)
+
+    response = client.get("/r/jane-pro", headers={"User-Agent": "a" * 5000})
+
+    assert response.status_code == 431
+    assert "larger than 4096 bytes" in response.json()["detail"]
+    assert kit.landed(settings, "clicks") == []
+    assert client.get("/r/jane-pro", headers={"User-Agent": kit.BROWSER_UA}).status_code == 302
