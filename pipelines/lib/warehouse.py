@@ -58,6 +58,11 @@ def pipeline_lock(settings: Settings, wait_seconds: float = 600.0) -> Iterator[N
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+# The published file is written in the storage format of DuckDB 1.5, which the `duckdb` command from
+# PyPI (duckdb-cli, a project dependency; there is no 2.x) can open: analysts need nothing else.
+ANALYST_STORAGE_VERSION = "v1.5.0"
+
+
 def next_path(settings: Settings) -> Path:
     """The warehouse being built by the current run (never opened by anyone else)."""
     return settings.build_dir / "next.duckdb"
@@ -73,7 +78,8 @@ def connect(
     if fresh:
         for leftover in (path, path.with_name(path.name + ".wal")):
             leftover.unlink(missing_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    config = {} if read_only else {"storage_compatibility_version": ANALYST_STORAGE_VERSION}
+    con = duckdb.connect(str(path), read_only=read_only, config=config)
     try:
         yield con
     finally:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -288,3 +290,18 @@ def test_a_bad_program_file_stops_the_run_naming_file_link_and_affiliate(kit) ->
     assert "zoe-pro" in message and "'zoe'" in message and "affiliate" in message
     assert settings.warehouse_path.read_bytes() == b"the last good snapshot"
     assert not settings.lake_dir.exists()
+
+
+def test_the_duckdb_command_the_project_installs_opens_the_published_warehouse(full_run) -> None:
+    duckdb_cli = Path(sys.executable).parent / "duckdb"  # from the duckdb-cli dependency
+    sql = "select count(*) from marts.payments; select count(*) from raw.stripe_events;"
+    result = subprocess.run(
+        [str(duckdb_cli), "-readonly", "-csv", "-noheader", str(full_run.settings.warehouse_path), "-c", sql],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    payments = query(full_run.settings.warehouse_path, "select count(*) from marts.payments")[0][0]
+    events = query(full_run.settings.warehouse_path, "select count(*) from raw.stripe_events")[0][0]
+    assert result.stdout.split() == [str(payments), str(events)]
