@@ -9,10 +9,11 @@ Session that does not name its invoice is tied to the subscription's first invoi
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+from scipy.sparse import coo_matrix, csgraph
 
 from core.contracts import PAYMENT, conform
-from models.exprs import text
 
 _ID_COLUMNS = ("session_id", "invoice_id", "payment_intent_id", "charge_id")
 
@@ -25,42 +26,49 @@ _BILLING_REASONS = {
 }
 
 
-def _nodes(observations: pl.DataFrame) -> pl.DataFrame:
-    """(obs, node) pairs: every id an observation names, plus the first-invoice link of sessions."""
-    obs = observations.with_row_index("obs")
-    id_nodes = [obs.filter(pl.col(c).is_not_null()).select("obs", node=pl.col(c)) for c in _ID_COLUMNS]
-    first_invoice = text("first_invoice:", pl.col("subscription_id"))
-    session_first = obs.filter(
-        (pl.col("object_kind") == "checkout.session")
-        & (pl.col("checkout_mode") == "subscription")
-        & pl.col("subscription_id").is_not_null()
-    ).select("obs", node=first_invoice)
-    invoice_first = obs.filter(
-        (pl.col("object_kind") == "invoice")
-        & (pl.col("billing_reason") == "subscription_create")
-        & pl.col("subscription_id").is_not_null()
-    ).select("obs", node=first_invoice)
-    return pl.concat([*id_nodes, session_first, invoice_first]).unique()
+def _links(obs: pl.DataFrame) -> list[pl.Expr]:
+    """Per id an observation can share with another: the lowest `obs` naming the same value (or null).
 
-
-def connected_components(pairs: pl.DataFrame) -> pl.DataFrame:
-    """Label each `obs` of (obs, node) pairs with its component: the smallest node reachable."""
-    labels = pairs.select("node").unique().with_columns(label=pl.col("node"))
-    while True:
-        obs_label = pairs.join(labels, on="node").group_by("obs").agg(pl.col("label").min())
-        new_labels = pairs.join(obs_label, on="obs").group_by("node").agg(pl.col("label").min())
-        changed = new_labels.join(labels, on="node", suffix="_old").filter(
-            pl.col("label") != pl.col("label_old")
+    The ids are the session, invoice, PaymentIntent and charge, and the subscription's first invoice,
+    which a subscription Checkout Session and the subscription_create invoice both name.
+    """
+    first_invoice = pl.when(
+        (
+            ((pl.col("object_kind") == "checkout.session") & (pl.col("checkout_mode") == "subscription"))
+            | ((pl.col("object_kind") == "invoice") & (pl.col("billing_reason") == "subscription_create"))
         )
-        labels = new_labels
-        if changed.is_empty():
-            return obs_label
+        & pl.col("subscription_id").is_not_null()
+    ).then(pl.col("subscription_id"))
+    keys = [pl.col(c) for c in _ID_COLUMNS] + [first_invoice]
+    return [pl.when(key.is_not_null()).then(pl.col("obs").min().over(key)) for key in keys]
+
+
+def components(obs: pl.DataFrame) -> pl.Series:
+    """Each observation's payment: the connected component of the graph in which observations that
+    share an id are linked (scipy's connected_components over integers). Labelled by the smallest
+    event id of the component, so the label does not depend on the order observations came in.
+    `obs` holds an `obs` column numbering its rows 0..n-1."""
+    links = obs.select("obs", *(link.alias(f"link_{i}") for i, link in enumerate(_links(obs))))
+    edges = links.unpivot(index="obs", value_name="to").drop_nulls("to")
+    size = obs.height
+    graph = coo_matrix(
+        (np.ones(edges.height, dtype=np.int8), (edges["obs"].to_numpy(), edges["to"].to_numpy())),
+        shape=(size, size),
+    )
+    _count, component = csgraph.connected_components(graph, directed=False)
+    labelled = obs.select("event_id", component=pl.Series(component))
+    return labelled.select(pl.col("event_id").min().over("component"))["event_id"].alias("component")
+
+
+_SOURCE_ORDER = ["source_rank", "event_created_at", "event_id"]
 
 
 def _first(column: str) -> pl.Expr:
-    """First non-null value in the component, most authoritative source first (order-independent)."""
-    order = [pl.col("source_rank"), pl.col("event_created_at"), pl.col("event_id")]
-    return pl.col(column).sort_by(order).drop_nulls().first()
+    """First non-null value in the component, most authoritative source first (order-independent).
+
+    The observations are sorted by _SOURCE_ORDER before grouping: a group keeps its rows' order.
+    """
+    return pl.col(column).drop_nulls().first()
 
 
 # A subscription charge from API 2025-03-31 on names no invoice; without `invoice_payment.paid` it is
@@ -76,16 +84,22 @@ _CLICK_SOURCES = [
 
 def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
     confirmed = pl.col("confirms_payment")
-    return obs.group_by("component").agg(
-        has_invoice=pl.col("invoice_id").is_not_null().any(),
-        has_session=pl.col("session_id").is_not_null().any(),
-        has_money_ids=(pl.col("payment_intent_id").is_not_null() | pl.col("charge_id").is_not_null()).any(),
-        confirmed=confirmed.any(),
-        customer_id=_first("customer_id"),
-        currency=_first("currency"),
-        amount_minor=_first("confirmed_amount_minor"),
-        livemode=pl.col("livemode").any(),
-        paid_at=pl.col("paid_at").filter(confirmed).min(),
+    return (
+        obs.sort(_SOURCE_ORDER)
+        .group_by("component")
+        .agg(
+            has_invoice=pl.col("invoice_id").is_not_null().any(),
+            has_session=pl.col("session_id").is_not_null().any(),
+            has_money_ids=(
+                pl.col("payment_intent_id").is_not_null() | pl.col("charge_id").is_not_null()
+            ).any(),
+            confirmed=confirmed.any(),
+            customer_id=_first("customer_id"),
+            currency=_first("currency"),
+            amount_minor=_first("confirmed_amount_minor"),
+            livemode=pl.col("livemode").any(),
+            paid_at=pl.col("paid_at").filter(confirmed).min(),
+        )
     )
 
 
@@ -155,8 +169,7 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
     if observations.is_empty():
         return pl.DataFrame(schema=PAYMENT)
     obs = observations.with_row_index("obs")
-    components = connected_components(_nodes(observations))
-    obs = obs.join(components.rename({"label": "component"}), on="obs").with_columns(
+    obs = obs.with_columns(components(obs)).with_columns(
         confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor")),
         confirmed_paid_at=pl.when(pl.col("confirms_payment")).then(pl.col("paid_at")),
     )
@@ -169,26 +182,30 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("matched_component")
     )
-    grouped = obs.group_by("component").agg(
-        pl.col("confirms_payment").any().alias("is_payment"),
-        pl.col("heuristic").any(),
-        # the most authoritative source's time: an async charge is created days before it settles
-        _first("confirmed_paid_at").alias("occurred_at"),
-        pl.col("livemode").any(),
-        _first("customer_id"),
-        _first("customer_email"),
-        _first("subscription_id"),
-        _first("invoice_id"),
-        _first("payment_intent_id"),
-        _first("session_id").alias("checkout_session_id"),
-        _first("charge_id"),
-        _first("billing_reason").alias("invoice_billing_reason"),
-        _first("checkout_mode"),
-        _first("confirmed_amount_minor").alias("amount_minor"),
-        _first("tax_minor"),
-        _first("currency"),
-        *(_first(column).alias(f"click_{name}") for name, column in _CLICK_SOURCES),
-        pl.col("event_id").unique().sort().alias("source_event_ids"),
+    grouped = (
+        obs.sort(_SOURCE_ORDER)
+        .group_by("component")
+        .agg(
+            pl.col("confirms_payment").any().alias("is_payment"),
+            pl.col("heuristic").any(),
+            # the most authoritative source's time: an async charge is created days before it settles
+            _first("confirmed_paid_at").alias("occurred_at"),
+            pl.col("livemode").any(),
+            _first("customer_id"),
+            _first("customer_email"),
+            _first("subscription_id"),
+            _first("invoice_id"),
+            _first("payment_intent_id"),
+            _first("session_id").alias("checkout_session_id"),
+            _first("charge_id"),
+            _first("billing_reason").alias("invoice_billing_reason"),
+            _first("checkout_mode"),
+            _first("confirmed_amount_minor").alias("amount_minor"),
+            _first("tax_minor"),
+            _first("currency"),
+            *(_first(column).alias(f"click_{name}") for name, column in _CLICK_SOURCES),
+            pl.col("event_id").unique().sort().alias("source_event_ids"),
+        )
     )
     payments = grouped.filter(pl.col("is_payment"))
     click_id = pl.coalesce(*(pl.col(f"click_{name}") for name, _ in _CLICK_SOURCES))
