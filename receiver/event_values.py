@@ -32,6 +32,37 @@ AMOUNTS: tuple[str, ...] = tuple(
 )
 
 
+def _containers() -> dict[str, type]:
+    """Every object or list on the way to a field staging reads → the Python type it must be."""
+    kinds: dict[str, type] = {}
+    for path, _kind in STRIPE_OBJECT_FIELDS.values():
+        parts = path.split(".")
+        for depth in range(1, len(parts) + 1):
+            step = parts[depth - 1]
+            if step.endswith("[*]"):
+                kinds[".".join([*parts[: depth - 1], step[:-3]])] = list
+                break
+            if depth < len(parts):
+                kinds[".".join(parts[:depth])] = dict
+    return kinds
+
+
+# Containers staging reads through: one of the wrong JSON type (metadata as a list) would read as
+# absent there, so it is refused here, where the event is already parsed.
+CONTAINERS = _containers()
+
+
+def _container_problem(obj: dict[str, Any]) -> str | None:
+    for path, expected in CONTAINERS.items():
+        node: Any = obj
+        for step in path.split("."):
+            node = node.get(step) if isinstance(node, dict) else None
+        if node is not None and not isinstance(node, expected):
+            wanted = "an object" if expected is dict else "a list"
+            return f"'data.object.{path}' must be {wanted}"
+    return None
+
+
 def event_value_problem(event: dict[str, Any], received_at: float) -> str | None:
     """None when the event's time and its object's times and amounts are usable, else the first problem.
 
@@ -49,6 +80,8 @@ def event_value_problem(event: dict[str, Any], received_at: float) -> str | None
     if event.get("type") not in CONSUMED_EVENTS:
         return None  # kept whole in raw, never decoded
     obj = event["data"]["object"]
+    if problem := _container_problem(obj):
+        return problem
     checks: list[tuple[str, Callable[[Any], str | None]]] = [
         *((path, time_problem) for path in TIMES),
         *((path, _amount_problem) for path in AMOUNTS),

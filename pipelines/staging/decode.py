@@ -1,9 +1,11 @@
 """Decoding Stripe events once, in DuckDB: raw payload JSON → typed `staging.stripe_objects` rows.
 
-No payload, whatever it holds, can stop a run: the JSON is checked (`json_valid`) before it is
-read; every field is read as text (`json_transform`, one parse per payload) and an integer is taken
-only when its JSON text is an integer in range; anything else quarantines the event with a reason
-naming the field and the value. Should DuckDB still fail on some row, the batch is split in halves
+No payload, whatever it holds, can stop a run: each payload is parsed once (`json_transform`, every
+field as text, under TRY so a payload that is not JSON quarantines its event), and an integer is
+taken only when its JSON text is an integer in range; anything else quarantines the event with a
+reason naming the field and the value. A container of the wrong JSON type (metadata as a list, say)
+reads as absent: the receiver refuses such an event at the door, so only other writers' lines get
+here. Should DuckDB still fail on some row, the batch is split in halves
 until the row that fails is found and quarantined with DuckDB's own message.
 """
 
@@ -106,34 +108,6 @@ def _field_sql(column: str, path: str, kind: str) -> tuple[str, str | None]:
     raise ValueError(f"unknown field kind {kind!r} for {column}")
 
 
-def _containers() -> dict[str, str]:
-    """Every object or list a field's path goes through → the JSON type it must be (when present)."""
-    kinds: dict[str, str] = {}
-    for path, _kind in STRIPE_OBJECT_FIELDS.values():
-        parts = path.split(".")
-        for depth in range(1, len(parts)):
-            parent = ".".join(parts[:depth])
-            if parent.endswith("[*]"):
-                kinds[parent[:-3]] = "ARRAY"
-                break
-            kinds[parent] = "OBJECT"
-        if parts[-1].endswith("[*]"):
-            kinds[parts[-1][:-3]] = "ARRAY"
-    return kinds
-
-
-def _container_problems() -> str:
-    """SQL list of problems: a container of the wrong JSON type (a list where an object belongs)."""
-    problems = []
-    for index, (path, expected) in enumerate(_containers().items(), start=1):
-        found = f"container_types[{index}]"
-        problems.append(
-            f"case when {found} not in ('NULL', '{expected}') then "
-            f"'data.object.{path} is ' || lower({found}) || ', not ' || '{expected.lower()}' end"
-        )
-    return "[" + ", ".join(problems) + "]"
-
-
 def _kind_case() -> str:
     whens = " ".join(f"when '{event}' then '{kind}'" for event, kind in CONSUMED_EVENTS.items())
     return f"case event_type {whens} end"
@@ -161,27 +135,25 @@ def decode_sql(source: str) -> str:
         if problem:
             problems.append(problem)
     consumed = ", ".join(f"'{event}'" for event in CONSUMED_EVENTS)
-    containers = ", ".join(f"'$.data.object.{path}'" for path in _containers())
     created_ok = f"created_at between to_timestamp({EARLIEST_TIME}) and to_timestamp({LATEST_TIME})"
     return f"""
 with events as (
     select event_id, event_type, livemode, created_at, payload, {_kind_case()} as object_kind
     from {source} where event_type in ({consumed})
 ),
-checked as (
-    select *, json_valid(payload) as valid_json from events
+documents as (
+    -- one parse per payload; TRY: a payload that is not JSON (a lone surrogate escape, say) is null
+    select *, try(json_transform(payload, '{structure}')) as document from events
 ),
 objects as (
-    select event_id, event_type, object_kind, livemode, created_at, valid_json,
-        case when valid_json then json_transform(payload, '{structure}').data.object end as o,
-        case when valid_json then json_type(payload, [{containers}]) end as container_types
-    from checked
+    select event_id, event_type, object_kind, livemode, created_at,
+        document is not null as valid_json, document.data.object as o
+    from documents
 ),
 fields as (
-    select event_id, event_type, object_kind, livemode, created_at, valid_json, o, container_types,
+    select event_id, event_type, object_kind, livemode, created_at, valid_json, o,
         {", ".join(typed)},
-        list_filter({_container_problems()} || [{", ".join(problems)}], lambda x: x is not null)
-            as field_problems
+        list_filter([{", ".join(problems)}], lambda x: x is not null) as field_problems
     from objects
 )
 select {", ".join(STRIPE_OBJECT)},

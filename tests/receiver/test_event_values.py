@@ -91,6 +91,25 @@ def test_values_the_models_cannot_read_are_named(obj, created, problem):
     assert problem in event_value_problem(event(obj, created), ARRIVED)
 
 
+@pytest.mark.parametrize(
+    ("obj", "problem"),
+    [
+        ({"object": "charge", "metadata": []}, "'data.object.metadata' must be an object"),
+        ({"object": "invoice", "lines": []}, "'data.object.lines' must be an object"),
+        ({"object": "invoice", "lines": {"data": {}}}, "'data.object.lines.data' must be a list"),
+        (
+            {"object": "invoice", "parent": {"subscription_details": "sub_1"}},
+            "'data.object.parent.subscription_details' must be an object",
+        ),
+        ({"object": "checkout.session", "discounts": {}}, "'data.object.discounts' must be a list"),
+    ],
+)
+def test_a_container_of_the_wrong_json_type_on_the_way_to_a_field_is_named(obj, problem):
+    # staging would read it as absent: the sale would lose its click id without a word
+    created = 1_789_999_000
+    assert problem in event_value_problem(event(obj, created), ARRIVED)
+
+
 # -- at the door: 400 with the reason, nothing landed --------------------------------------------
 
 
