@@ -10,9 +10,8 @@ from pathlib import Path
 import orjson
 import polars as pl
 import pyarrow as pa
-import pyarrow.json as pa_json
 
-from core.contracts import LANDING_REJECT, arrow_schema
+from core.contracts import LANDED_RECORDS, LANDING_REJECT, arrow_schema
 from pipelines.sources.landing.settings import LANDED_FIELDS, LANDED_TIMESTAMPS, PRIMARY_KEYS, REQUIRED_FIELDS
 
 REJECT_SCHEMA = arrow_schema(LANDING_REJECT)
@@ -58,7 +57,7 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[
         parsed.append((line_offset, raw, {name: record.get(name) for name in schema.names}))
     # Judged by the same expressions as on the fast path, all lines at once.
     rows = [row for _, _, row in parsed]
-    problems = _line_problems(stream, pa.Table.from_pylist(rows, schema=schema))
+    problems = _line_problems(stream, pl.DataFrame(rows, schema=LANDED_RECORDS[stream]))
     good: list[dict] = []
     for (line_offset, raw, row), problem in zip(parsed, problems, strict=True):
         if problem is None:
@@ -84,12 +83,9 @@ def _ts(name: str) -> pl.Expr:
 EARLIEST_CREATED, LATEST_CREATED = 946_684_800, 4_102_444_800  # 2000-01-01, 2100-01-01 UTC
 
 
-def _line_problems(stream: str, table: pa.Table) -> list[str | None]:
+def _line_problems(stream: str, frame: pl.DataFrame) -> list[str | None]:
     """Per row: why the record cannot be loaded (a timestamp that is not RFC 3339, an event `created`
     out of range), else None."""
-    columns = list(LANDED_TIMESTAMPS[stream]) + (["created"] if stream == "stripe_events" else [])
-    frame = pl.from_arrow(table.select(columns))
-    assert isinstance(frame, pl.DataFrame)
     checks = [
         pl.when(pl.col(n).is_not_null() & _ts(n).is_null()).then(pl.lit(f"{n} is not an RFC 3339 timestamp"))
         for n in LANDED_TIMESTAMPS[stream]
@@ -100,24 +96,23 @@ def _line_problems(stream: str, table: pa.Table) -> list[str | None]:
     return frame.select(pl.coalesce(checks).alias("problem"))["problem"].to_list()
 
 
-def _read_chunk(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pa.Table, list[dict]]:
-    schema = LANDED_FIELDS[stream]
-    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+def _read_chunk(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pl.DataFrame, list[dict]]:
+    """A chunk's records (as landed) and its quarantined lines: the whole chunk parsed at once when
+    every line is good, else line by line."""
+    schema = LANDED_RECORDS[stream]
     try:
-        table = pa_json.read_json(io.BytesIO(chunk), parse_options=options)
-        required_ok = all(table[name].null_count == 0 for name in REQUIRED_FIELDS[stream])
-        if required_ok and not any(_line_problems(stream, table)):
-            return table.select(schema.names), []
-    except pa.ArrowInvalid:
+        frame = pl.read_ndjson(io.BytesIO(chunk), schema=schema)
+        required_ok = all(frame[name].null_count() == 0 for name in REQUIRED_FIELDS[stream])
+        if required_ok and not any(_line_problems(stream, frame)):
+            return frame, []
+    except Exception:  # noqa: BLE001 - some line is not a record: the line-by-line path says which
         pass
     good, bad = _parse_lines(stream, rel, start, chunk)
-    return pa.Table.from_pylist(good, schema=schema), bad
+    return pl.DataFrame(good, schema=schema), bad
 
 
-def _typed(stream: str, table: pa.Table) -> pa.Table:
+def _typed(stream: str, frame: pl.DataFrame) -> pa.Table:
     """Landed strings to typed columns; duplicates of a primary key keep the first landed."""
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
     utc = pl.Datetime("us", "UTC")
 
     def ts(name: str) -> pl.Expr:
@@ -134,11 +129,11 @@ def _typed(stream: str, table: pa.Table) -> pa.Table:
             received_at=ts("received_at"),
             is_bot=pl.col("is_bot").fill_null(False),
         )
-    # the earliest landing of a key wins, whichever file it is in (rebuilds pick the same copy)
+    # the earliest landing of a key in the chunk wins
     frame = frame.sort("received_at", nulls_last=True, maintain_order=True).unique(
         PRIMARY_KEYS[stream], keep="first", maintain_order=True
     )
-    return frame.to_arrow()
+    return frame.to_arrow()  # one copy, into what dlt takes
 
 
 @dataclass
