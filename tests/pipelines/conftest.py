@@ -5,7 +5,6 @@ Helpers reach tests through fixtures (never imports), so the suite runs under --
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from core.settings import Settings
 from pipelines.run import run_pipeline
 from simulator.landing import LANDING_FILE, LandingZone, click_line, event_line
 from simulator.stripe import StripeSim, encode
-from tests.support.paths import DEMO_PROGRAM
+from tests.support.sites import new_settings
 
 AT = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # the scenario's first payment
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # "now" for every run: some lines approved, some pending
@@ -133,14 +132,6 @@ def _build_scenario(settings: Settings) -> Scenario:
         payment_count=5,  # subscription invoices 1-3, the one-time PaymentIntent, the bare charge
         conversion_count=4,
     )
-
-
-def new_settings(root: Path) -> Settings:
-    """Settings with data under `root/data` and a copy of the demo program file."""
-    root.mkdir(parents=True, exist_ok=True)
-    program = root / "program.toml"
-    shutil.copyfile(DEMO_PROGRAM, program)
-    return Settings(data_dir=root / "data", program=program)
 
 
 def warehouse_tables(path: Path, schemas: tuple[str, ...] = ("raw", "program", "marts")) -> dict[str, list]:

@@ -22,6 +22,7 @@ from pipelines.run import run_pipeline
 from simulator.landing import LandingZone
 from simulator.stripe import Event, Flow, StripeSim
 from tests.support.clock import utc
+from tests.support.paths import DEMO_PROGRAM
 
 NOW1 = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)  # January and February over; Feb has a pending line
 
@@ -152,3 +153,11 @@ def landing_only(site: Site, root: Path) -> Site:
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every file under root (relative path → bytes): to prove that nothing changed on disk."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def new_settings(root: Path) -> Settings:
+    """Settings with data under `root/data` and a copy of the demo program file."""
+    root.mkdir(parents=True, exist_ok=True)
+    program = root / "program.toml"
+    shutil.copyfile(DEMO_PROGRAM, program)
+    return Settings(data_dir=root / "data", program=program)
