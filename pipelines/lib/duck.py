@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +29,8 @@ def lake_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
+        with contextlib.suppress(OSError):
+            spill.rmdir()  # empty once DuckDB is done; a crashed run's files go with the next run
 
 
 def parquet_list(paths: Sequence[Path]) -> str:
