@@ -7,6 +7,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
 from core.settings import Settings
 
@@ -44,6 +45,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     from core.program import ProgramError
+    from models.money import format_minor
     from pipelines.run import PipelineFailed, run_pipeline
 
     print(f"running the pipeline: landing {settings.landing_dir} -> {settings.warehouse_path}", flush=True)
@@ -81,6 +83,16 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         ("marts/rejected_events", "events rejected (see marts.rejected_events)"),
     ):
         print(f"  {report.get(key, {}).get('rows', 0):>8} {label}")
+    flags = report.get("marts/risk_flags", {})
+    held = report.get("marts/affiliate_statements", {}).get("held", {})
+    if flags.get("open"):
+        amounts = ", ".join(
+            f"{format_minor(amount, currency)} {currency}" for currency, amount in sorted(held.items())
+        )
+        print(
+            f"  {flags['open']:>8} risk flags wait for review, holding {amounts or 'no commission yet'}"
+            " (`attro review list --open`)"
+        )
     print(f"published {settings.warehouse_path}")
     return 0
 
@@ -133,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attro", description="Affiliate conversion tracking for Stripe.")
     sub = parser.add_subparsers(dest="command", required=True)
     add_secrets_parser(sub)
+    add_review_parser(sub)
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
     serve.add_argument("--host", default="127.0.0.1")

@@ -143,7 +143,13 @@ STRIPE_OBJECT = {
 }
 # -- program (the program file as tables) ----------------------------------------------------------
 
-AFFILIATE = {"affiliate_id": pl.String, "name": pl.String, "email": pl.String}
+AFFILIATE = {
+    "affiliate_id": pl.String,
+    "name": pl.String,
+    "email": pl.String,
+    "status": pl.String,  # active | banned
+    "banned_from": UTC_TIME,  # a banned affiliate's clicks from then on earn nothing
+}
 LINK = {"link_code": pl.String, "affiliate_id": pl.String, "offer_id": pl.String, "destination": pl.String}
 OFFER = {  # one row per offer version
     "offer_id": pl.String,
@@ -264,6 +270,7 @@ ATTRIBUTED_PAYMENT = {  # a conversion before its offer's terms are applied
     "payment_number": pl.Int64,
     "occurred_at": UTC_TIME,
     "attributed_from_at": UTC_TIME,
+    "clicked_at": UTC_TIME,  # of the click the attribution rests on
     "amount_minor": pl.Int64,
     "tax_minor": pl.Int64,
     "currency": pl.String,
@@ -329,11 +336,31 @@ STATEMENT = {
     "carried_forward_minor": pl.Int64,
     "approved_minor": pl.Int64,
     "pending_minor": pl.Int64,
+    "held_minor": pl.Int64,  # lines held for review: in no other total, never payable until approved
     "commission_lines": pl.Int64,
     "reversal_lines": pl.Int64,
     "reinstatement_lines": pl.Int64,
     "line_count": pl.Int64,
     "closed_at": UTC_TIME,
+}
+
+RISK_FLAG = {  # marts.risk_flags
+    "flag_id": pl.String,  # stable across reruns: a decision sticks to it
+    "rule": pl.String,
+    "detail": pl.String,
+    "affiliate_id": pl.String,
+    "conversion_id": pl.String,
+    "click_id": pl.String,
+    "detected_at": UTC_TIME,
+    "decision": pl.String,  # open | approved | rejected
+    "decided_at": UTC_TIME,
+    "note": pl.String,
+}
+RISK_DECISION = {  # kept under state/, outside the warehouse
+    "flag_id": pl.String,
+    "decision": pl.String,
+    "decided_at": UTC_TIME,
+    "note": pl.String,
 }
 
 MARTS = {
@@ -345,4 +372,5 @@ MARTS = {
     "unattributed_payments": UNATTRIBUTED_PAYMENT,
     "commission_lines": LEDGER_LINE,
     "affiliate_statements": STATEMENT,
+    "risk_flags": RISK_FLAG,
 }

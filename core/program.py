@@ -28,6 +28,54 @@ class Affiliate(_Strict):
     id: Slug
     name: str = Field(min_length=1)
     email: str | None = None
+    status: Literal["active", "banned"] = "active"
+    banned_from: date | datetime | None = None  # clicks from then on earn nothing (UTC)
+
+    @model_validator(mode="after")
+    def _ban_complete(self) -> Affiliate:
+        if self.status == "banned" and self.banned_from is None:
+            raise ValueError("status = 'banned' needs banned_from (the date clicks stop earning)")
+        if self.status != "banned" and self.banned_from is not None:
+            raise ValueError("banned_from is only for status = 'banned'")
+        return self
+
+    @property
+    def banned_at(self) -> datetime | None:
+        return _utc(self.banned_from) if self.banned_from is not None else None
+
+
+RiskAction = Literal["hold", "off"]
+
+
+class Risk(_Strict):
+    """The `[risk]` section: each rule holds a flagged sale's commission for review, or is off."""
+
+    self_referral: RiskAction = "hold"
+    disposable_email: RiskAction = "hold"
+    paid_traffic: RiskAction = "hold"
+    banned_referrer: RiskAction = "hold"
+    too_fast: RiskAction = "hold"
+    click_flood: RiskAction = "hold"
+    banned_referrers: list[str] = Field(default_factory=list)  # referer hosts (and their subdomains)
+    min_seconds_click_to_purchase: int = Field(default=10, ge=0, le=86_400)
+    max_clicks_per_ip_hash_per_day: int = Field(default=50, ge=1, le=1_000_000)
+
+    @field_validator("banned_referrers")
+    @classmethod
+    def _hosts(cls, hosts: list[str]) -> list[str]:
+        cleaned = []
+        for host in hosts:
+            value = host.strip().lower().removeprefix("www.")
+            if not value or "/" in value or " " in value:
+                raise ValueError(f"banned_referrers: {host!r} is not a host name (e.g. 'coupons.example')")
+            cleaned.append(value)
+        return cleaned
+
+
+def _utc(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
 class Tier(_Strict):
@@ -105,10 +153,7 @@ class OfferVersion(_Strict):
 
     @property
     def effective_at(self) -> datetime:
-        value = self.effective_from
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return _utc(self.effective_from)
 
 
 @dataclass(frozen=True)
@@ -182,6 +227,7 @@ class Program(_Strict):
     affiliates: list[Affiliate] = Field(default_factory=list)
     offers: list[Offer] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)
+    risk: Risk = Field(default_factory=Risk)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Program:

@@ -140,6 +140,7 @@ def attribute(
         "offer_id",
         "link_code",
         pl.col("chain_first_at").alias("attributed_from_at"),
+        "clicked_at",
     )
     chained = _chains(payments)
     attributed = (

@@ -29,6 +29,17 @@ def first_open_after(period: str, closed: set[str]) -> str:
     return candidate
 
 
+# Lines held for review count in no statement total: what a closed month froze of them was never
+# owed, so releasing one later (approved) carries its whole amount into the first open month. A line
+# a review rejected or holds is `withheld` in the recomputation: it is owed nothing either.
+WITHHELD = "withheld"
+
+
+def _counted(amount: pl.Expr) -> pl.Expr:
+    """The amount a frozen line added to its statement (0 for a held line)."""
+    return pl.when(pl.col("status") == "held").then(0).otherwise(amount)
+
+
 def _base_id(line_id: pl.Expr) -> pl.Expr:
     return line_id.str.replace(r":correction:\d{4}-\d{2}$", "")
 
@@ -38,6 +49,8 @@ def apply_closed_periods(
 ) -> pl.DataFrame:
     """The ledger with closed months as frozen and every later difference carried forward."""
     computed = computed.with_columns(carried_from_period=pl.lit(None, pl.String))
+    if WITHHELD not in computed.columns:
+        computed = computed.with_columns(pl.lit(False).alias(WITHHELD))
     if not closed:
         return conform(computed, LEDGER_LINE)
     frozen = conform(frozen, LEDGER_LINE)
@@ -46,7 +59,7 @@ def apply_closed_periods(
     open_lines = computed.filter(~is_closed)
     in_closed = computed.filter(is_closed)
     frozen_totals = frozen.group_by(base_id=_base_id(pl.col("line_id"))).agg(
-        frozen_minor=pl.col("amount_minor").sum(),
+        frozen_minor=_counted(pl.col("amount_minor")).sum(),
         frozen_period=pl.col("period").min(),
         template=pl.struct(pl.all()).sort_by("period").first(),
     )
@@ -54,10 +67,17 @@ def apply_closed_periods(
     compared = (
         recomputed.join(frozen_totals, on="base_id", how="full", coalesce=True)
         .with_columns(
-            computed_minor=pl.col("line").struct.field("amount_minor").fill_null(0),
+            computed_minor=pl.when(pl.col("line").struct.field(WITHHELD))
+            .then(0)
+            .otherwise(pl.col("line").struct.field("amount_minor"))
+            .fill_null(0),
             frozen_minor=pl.col("frozen_minor").fill_null(0),
         )
-        .filter(pl.col("computed_minor") != pl.col("frozen_minor"))
+        # a line never frozen (a late event) moves whatever it counts; a frozen one only if it changed
+        .filter(
+            (pl.col("computed_minor") != pl.col("frozen_minor"))
+            | (pl.col("template").is_null() & pl.col("line").is_not_null())
+        )
     )
     carried: list[dict] = []
     for row in compared.iter_rows(named=True):
@@ -66,7 +86,7 @@ def apply_closed_periods(
         target = first_open_after(natural, closed)
         delta = row["computed_minor"] - row["frozen_minor"]
         if row["template"] is None:  # never frozen: the late line itself moves forward
-            carried.append({**line, "period": target, "carried_from_period": natural})
+            carried.append({**line, "period": target, "carried_from_period": natural, "_keep": True})
             continue
         kind = (
             "reversal" if delta < 0 else ("commission" if line["kind"] == "commission" else "reinstatement")
@@ -83,15 +103,16 @@ def apply_closed_periods(
                 "carried_from_period": natural,
             }
         )
-    moved = pl.DataFrame(carried, schema=LEDGER_LINE) if carried else pl.DataFrame(schema=LEDGER_LINE)
+    schema = {**LEDGER_LINE, WITHHELD: pl.Boolean, "_keep": pl.Boolean}
+    moved = pl.DataFrame(carried, schema=schema) if carried else pl.DataFrame(schema=schema)
     if not moved.is_empty():
-        # A carried line is never void: what it corrects was already frozen (and maybe paid).
-        moved = with_status(
-            moved.with_columns(
-                payable_on=pl.max_horizontal("payable_on", (pl.col("period") + "-01").str.to_date("%Y-%m-%d"))
-            ),
-            now,
+        # A correction is never void: what it corrects was already frozen (and maybe paid). A late line
+        # moved whole stays held if it is; otherwise its status follows its new month.
+        kept = pl.col("_keep").fill_null(False) & (pl.col("status") == "held")
+        moved = moved.with_columns(
+            payable_on=pl.max_horizontal("payable_on", (pl.col("period") + "-01").str.to_date("%Y-%m-%d"))
         )
+        moved = pl.concat([moved.filter(kept), with_status(moved.filter(~kept), now)])
     ledger = pl.concat(
         [
             frozen,

@@ -138,12 +138,22 @@ def _apply_caps(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def evaluate_conversions(
-    conversions: pl.DataFrame, offers: pl.DataFrame, tiers: pl.DataFrame | None = None
+    conversions: pl.DataFrame,
+    offers: pl.DataFrame,
+    tiers: pl.DataFrame | None = None,
+    affiliates: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Add the locked terms, the tier reached, commissionable / not_commissionable_reason, the
-    commission and the readable rule."""
+    commission and the readable rule. A banned affiliate's clicks from `banned_from` on earn nothing
+    (`affiliate_banned`); earlier ones keep earning as before."""
     tiers = tiers if tiers is not None else pl.DataFrame(schema=OFFER_TIER)
+    bans = (
+        affiliates.filter(pl.col("status") == "banned").select("affiliate_id", "banned_from")
+        if affiliates is not None
+        else pl.DataFrame(schema={"affiliate_id": pl.String, "banned_from": pl.Datetime("us", "UTC")})
+    )
     frame = reached_tier(month_initial_conversions(lock_terms(conversions, offers)), tiers)
+    frame = frame.join(bans, on="affiliate_id", how="left")
     is_percent = pl.col("offer_type") == "percent"
     occurred, anchor = pl.col("occurred_at"), pl.col("attributed_from_at")
     month_diff = (occurred.dt.year() - anchor.dt.year()) * 12 + occurred.dt.month() - anchor.dt.month()
@@ -158,6 +168,8 @@ def evaluate_conversions(
         .then(pl.lit("unknown_offer"))
         .when(~pl.col("livemode"))
         .then(pl.lit("test_mode"))
+        .when(pl.col("banned_from").is_not_null() & (pl.col("clicked_at") >= pl.col("banned_from")))
+        .then(pl.lit("affiliate_banned"))
         .when((pl.col("recurring") == "first_payment") & (pl.col("payment_number") > 1))
         .then(pl.lit("outside_recurring_period"))
         .when((pl.col("recurring") == "fixed_period") & (months_in >= pl.col("recurring_months")))

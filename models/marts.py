@@ -1,8 +1,8 @@
 """The whole chain of marts in one pure function: staged events, clicks, program tables, closed months, now.
 
 `build_marts` is what the Dagster assets slice, what the tests and the demo call: the chain cannot
-drift from its test copy. Each step is a rule module: payments → attribution → commissions →
-money back → closed periods → statements.
+drift from its test copy. Each step is a rule module: payments → attribution → commissions → risk
+→ money back, holding and review → closed periods → statements.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import datetime
 
 import polars as pl
 
-from core.contracts import REJECTED_EVENT, conform, empty
+from core.contracts import AFFILIATE, REJECTED_EVENT, RISK_DECISION, conform, empty
 from core.state.closed_periods import ClosedPeriods
 from models.attribution import attribute
 from models.clicks import build_clicks
@@ -21,6 +21,7 @@ from models.events import payment_observations
 from models.ledger import build_ledger
 from models.money_back import build_adjustments
 from models.payments import build_payments
+from models.risk import RiskSettings, risk_flags
 from models.statements import affiliate_statements
 
 
@@ -34,9 +35,11 @@ class MartInputs:
     tiers: pl.DataFrame  # program.offer_tiers
     now: datetime  # holding periods are judged as of now
     closed: ClosedPeriods = field(default_factory=ClosedPeriods.none)
-    rejected: pl.DataFrame = field(
-        default_factory=lambda: empty(REJECTED_EVENT)
-    )  # staging.rejected_events: events staging quarantined
+    # staging.rejected_events: events staging quarantined
+    rejected: pl.DataFrame = field(default_factory=lambda: empty(REJECTED_EVENT))
+    affiliates: pl.DataFrame = field(default_factory=lambda: empty(AFFILIATE))  # program.affiliates
+    risk: RiskSettings = field(default_factory=RiskSettings)  # the program file's [risk]
+    decisions: pl.DataFrame = field(default_factory=lambda: empty(RISK_DECISION))  # reviews of flags
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Marts:
     unattributed_payments: pl.DataFrame
     commission_lines: pl.DataFrame
     affiliate_statements: pl.DataFrame
+    risk_flags: pl.DataFrame
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Table name → frame."""
@@ -63,9 +67,10 @@ def build_marts(inputs: MartInputs) -> Marts:
     payments = build_payments(payment_observations(inputs.objects))
     adjustments = build_adjustments(inputs.objects, payments)
     conversions, unattributed = attribute(payments, clicks, inputs.offers)
-    evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers)
+    evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers, inputs.affiliates)
+    flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)
     closed = inputs.closed
-    lines = build_ledger(evaluated, adjustments, payments, closed.lines, closed.periods, inputs.now)
+    lines = build_ledger(evaluated, adjustments, payments, closed.lines, closed.periods, inputs.now, flags)
     statements = affiliate_statements(lines, closed.statements, closed.closed_at)
     return Marts(
         clicks=clicks,
@@ -76,4 +81,5 @@ def build_marts(inputs: MartInputs) -> Marts:
         unattributed_payments=unattributed,
         commission_lines=lines,
         affiliate_statements=statements,
+        risk_flags=flags,
     )

@@ -17,20 +17,23 @@ from core.contracts import STATEMENT
 
 
 def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
-    """Sum live, non-void ledger lines per (period, affiliate, currency)."""
+    """Sum live, non-void ledger lines per (period, affiliate, currency); lines held for review are
+    only in `held_minor` (never payable, in no other total until a person approves them)."""
     kind = pl.col("kind")
     amount = pl.col("amount_minor")
     live = lines.filter(pl.col("livemode") & (pl.col("status") != "void"))
+    counted = pl.col("status") != "held"
     return live.group_by("period", "affiliate_id", "currency").agg(
-        gross_minor=amount.filter(kind == "commission").sum(),
-        reversals_minor=amount.filter(kind == "reversal").sum(),
-        reinstatements_minor=amount.filter(kind == "reinstatement").sum(),
-        net_minor=amount.sum(),
+        gross_minor=amount.filter(counted & (kind == "commission")).sum(),
+        reversals_minor=amount.filter(counted & (kind == "reversal")).sum(),
+        reinstatements_minor=amount.filter(counted & (kind == "reinstatement")).sum(),
+        net_minor=amount.filter(counted).sum(),
         approved_minor=amount.filter(pl.col("status") == "approved").sum(),
         pending_minor=amount.filter(pl.col("status") == "pending").sum(),
-        commission_lines=(kind == "commission").sum(),
-        reversal_lines=(kind == "reversal").sum(),
-        reinstatement_lines=(kind == "reinstatement").sum(),
+        held_minor=amount.filter(pl.col("status") == "held").sum(),
+        commission_lines=(counted & (kind == "commission")).sum(),
+        reversal_lines=(counted & (kind == "reversal")).sum(),
+        reinstatement_lines=(counted & (kind == "reinstatement")).sum(),
         line_count=pl.len(),
     )
 

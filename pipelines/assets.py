@@ -88,7 +88,8 @@ MART_DESCRIPTIONS = {
     "conversions": "Attributed payments: click, affiliate, offer, payment number, commission and its rule.",
     "unattributed_payments": "Payments no affiliate gets, with the reason (no_click_id, click_expired, ...).",
     "commission_lines": "The commission ledger: one signed line per commission, reversal or reinstatement.",
-    "affiliate_statements": "Per period, affiliate and currency: gross, reversals, net, payable, pending.",
+    "affiliate_statements": "Per period, affiliate and currency: gross, reversals, net, payable, held.",
+    "risk_flags": "Suspicious sales and clicks (self-referral, paid traffic, ...), each open until reviewed.",
 }
 MART_KEYS = [["marts", name] for name in MARTS]
 

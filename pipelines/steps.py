@@ -13,8 +13,10 @@ from typing import Any
 
 import duckdb
 import polars as pl
+from disposable_email_domains import blocklist as disposable_domains
 
 from core.contracts import (
+    AFFILIATE,
     LANDING_REJECT,
     OFFER,
     OFFER_TIER,
@@ -28,8 +30,10 @@ from core.contracts import (
 from core.program import Program
 from core.settings import Settings
 from core.state.closed_periods import load_closed
+from core.state.review_decisions import load_decisions
 from models.exprs import to_utc
 from models.marts import MartInputs, Marts, build_marts
+from models.risk import RULES, RiskSettings
 from pipelines.lake import Lake
 from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.lib.loading import load_landing
@@ -108,6 +112,21 @@ def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInpu
         now=now,
         closed=load_closed(settings),
         rejected=rejected,
+        affiliates=conform(frames["affiliates"], AFFILIATE),
+        risk=risk_settings(program),
+        decisions=load_decisions(settings),
+    )
+
+
+def risk_settings(program: Program) -> RiskSettings:
+    """The program file's [risk] section, with the maintained list of disposable mail domains."""
+    risk = program.risk
+    return RiskSettings(
+        hold=frozenset(rule for rule in RULES if getattr(risk, rule) == "hold"),
+        banned_referrers=tuple(risk.banned_referrers),
+        min_seconds_click_to_purchase=risk.min_seconds_click_to_purchase,
+        max_clicks_per_ip_hash_per_day=risk.max_clicks_per_ip_hash_per_day,
+        disposable_domains=frozenset(disposable_domains),
     )
 
 
@@ -138,6 +157,14 @@ def mart_metadata(name: str, frame: pl.DataFrame, inputs: MartInputs) -> dict[st
     if name in ("rejected_events", "unattributed_payments"):
         for reason, count in frame.group_by("reason").len().sort("reason").rows():
             metadata[f"reason: {reason}"] = count
+    if name == "risk_flags":
+        open_flags = frame.filter(pl.col("decision") == "open")
+        metadata["open"] = open_flags.height
+        for rule, count in frame.group_by("rule").len().sort("rule").rows():
+            metadata[f"rule: {rule}"] = count
+    if name == "affiliate_statements":
+        held = frame.filter(pl.col("held_minor") != 0).group_by("currency").agg(pl.col("held_minor").sum())
+        metadata["held"] = dict(held.sort("currency").rows())  # currency → minor units held for review
     if name == "commission_lines":
         metadata["closed_periods"] = len(inputs.closed.periods)
         metadata["carried_forward_lines"] = frame.filter(pl.col("carried_from_period").is_not_null()).height

@@ -70,9 +70,10 @@ def closed_at(settings: Settings) -> dict[str, datetime]:
 def frozen_period(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """A closed month's frozen commission lines and statements."""
     folder = periods_dir(settings) / period
-    lines = pl.read_parquet(folder / "lines.parquet").cast(LEDGER_LINE)  # type: ignore[arg-type]
-    statements = pl.read_parquet(folder / "statements.parquet").cast(STATEMENT)  # type: ignore[arg-type]
-    return lines, statements
+    lines = conform(pl.read_parquet(folder / "lines.parquet"), LEDGER_LINE)
+    # a month closed before statements had `held_minor` held nothing
+    statements = conform(pl.read_parquet(folder / "statements.parquet"), STATEMENT)
+    return lines, statements.with_columns(pl.col("held_minor").fill_null(0))
 
 
 def load_closed(settings: Settings) -> ClosedPeriods:

@@ -17,7 +17,16 @@ PROGRAM_SCHEMAS = {name: arrow_schema(fields) for name, fields in PROGRAM_TABLES
 def program_tables(program: Program) -> dict[str, pa.Table]:
     """The program file as Arrow tables, one per program.* table."""
     rows = {
-        "affiliates": [{"affiliate_id": a.id, "name": a.name, "email": a.email} for a in program.affiliates],
+        "affiliates": [
+            {
+                "affiliate_id": a.id,
+                "name": a.name,
+                "email": a.email,
+                "status": a.status,
+                "banned_from": a.banned_at,
+            }
+            for a in program.affiliates
+        ],
         "links": [
             {
                 "link_code": link.code,

@@ -1,0 +1,95 @@
+"""`attro review`: list risk flags, approve or reject one; the decision applies on the next run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import duckdb
+
+from core.settings import Settings
+from core.state.review_decisions import FLAG_ID, ReviewError, record_decision
+
+
+def _flags(settings: Settings, where: str = "true", params: list | None = None) -> list[tuple]:
+    path = settings.warehouse_path
+    if not path.exists():
+        raise ReviewError(f"no published warehouse at {path}: run `attro run` first")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(
+            "select flag_id, rule, decision, affiliate_id, coalesce(conversion_id, click_id), detected_at,"
+            " detail, decided_at, note from marts.risk_flags where "
+            + where
+            + " order by detected_at, flag_id",
+            params or [],
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    where, params = ["true"], []
+    if args.affiliate:
+        where.append("affiliate_id = ?")
+        params.append(args.affiliate)
+    if args.open:
+        where.append("decision = 'open'")
+    try:
+        rows = _flags(settings, " and ".join(where), params)
+    except ReviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not rows:
+        print("no risk flags" + (" open" if args.open else ""))
+        return 0
+    for flag_id, rule, decision, affiliate, subject, detected, detail, decided, note in rows:
+        who = affiliate or "-"
+        print(f"{flag_id}  {decision:<8} {rule:<16} {who:<12} {subject or '-'}  {detected:%Y-%m-%d}")
+        print(f"    {detail}")
+        if decided is not None:
+            print(f"    {decision} at {decided:%Y-%m-%d %H:%M}" + (f": {note}" if note else ""))
+    open_count = sum(1 for row in rows if row[2] == "open")
+    print(f"{len(rows)} flags, {open_count} open")
+    return 0
+
+
+def _decide(decision: str) -> object:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            if not FLAG_ID.fullmatch(args.flag_id):
+                raise ReviewError(f"{args.flag_id!r} is not a flag id (rf_ and 16 hex digits)")
+            if not _flags(settings, "flag_id = ?", [args.flag_id]):
+                raise ReviewError(
+                    f"no risk flag {args.flag_id} in the published warehouse (`attro review list`)"
+                )
+            entry = record_decision(settings, args.flag_id, decision, args.note)
+        except ReviewError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"{entry['flag_id']} {decision} at {entry['decided_at']}; applied on the next run (`attro run`)"
+        )
+        return 0
+
+    return run
+
+
+def add_review_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Add `review {list,approve,reject}`; each handler is called as func(args, settings)."""
+    parser = subparsers.add_parser("review", help="risk flags: list them, approve or reject one")
+    commands = parser.add_subparsers(dest="review_command", required=True)
+
+    listing = commands.add_parser("list", help="the risk flags, oldest first, with their decision")
+    listing.add_argument("--affiliate", help="only this affiliate's flags")
+    listing.add_argument("--open", action="store_true", help="only flags still waiting for a decision")
+    listing.set_defaults(func=_list)
+
+    for decision, verb, help_text in (
+        ("approved", "approve", "release the held commission: it follows the holding period"),
+        ("rejected", "reject", "void the held commission, with the rule in its rule text"),
+    ):
+        command = commands.add_parser(verb, help=help_text)
+        command.add_argument("flag_id", help="the id shown by `attro review list`")
+        command.add_argument("--note", help="why (kept with the decision, shown on the lines)")
+        command.set_defaults(func=_decide(decision))

@@ -1,0 +1,75 @@
+"""Review decisions on risk flags, kept under $ATTRO_DATA_DIR/state/ outside the warehouse.
+
+`review_decisions.jsonl` is append-only: one line per decision (flag id, approved or rejected, when,
+note), written with one append and an fsync, so a rebuild of the warehouse from the landing zone
+applies every decision again; the latest decision on a flag is the one that holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from core.contracts import RISK_DECISION, conform, empty
+from core.durable import fsync_dir, make_dirs_durably
+from core.settings import Settings
+
+DECISIONS = ("approved", "rejected")
+FLAG_ID = re.compile(r"^rf_[0-9a-f]{16}$")
+
+
+class ReviewError(ValueError):
+    """A decision cannot be recorded (malformed flag id, unknown decision, unwritable state)."""
+
+
+def decisions_path(settings: Settings) -> Path:
+    return settings.state_dir / "review_decisions.jsonl"
+
+
+def record_decision(
+    settings: Settings, flag_id: str, decision: str, note: str | None = None, now: datetime | None = None
+) -> dict:
+    """Append a decision durably; returns it as recorded."""
+    if not FLAG_ID.fullmatch(flag_id or ""):
+        raise ReviewError(f"{flag_id!r} is not a flag id (rf_ and 16 hex digits; see `attro review list`)")
+    if decision not in DECISIONS:
+        raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
+    at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    entry = {"flag_id": flag_id, "decision": decision, "decided_at": at.isoformat(), "note": note or None}
+    path = decisions_path(settings)
+    try:
+        make_dirs_durably(path.parent)
+        created = not path.exists()
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if created:
+            fsync_dir(path.parent)
+    except OSError as exc:
+        raise ReviewError(f"cannot record the decision in {path}: {exc.strerror or exc}") from None
+    return entry
+
+
+def load_decisions(settings: Settings) -> pl.DataFrame:
+    """Every decision recorded, oldest first (a torn last line, from a crash mid-append, is skipped)."""
+    path = decisions_path(settings)
+    if not path.exists():
+        return empty(RISK_DECISION)
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            rows.append({**entry, "decided_at": datetime.fromisoformat(entry["decided_at"])})
+        except (ValueError, KeyError, TypeError):
+            continue
+    return (
+        conform(pl.DataFrame(rows, schema=dict(RISK_DECISION)), RISK_DECISION)
+        if rows
+        else empty(RISK_DECISION)
+    )

@@ -1,0 +1,133 @@
+"""`attro review`: list flags, approve or reject; decisions kept outside the warehouse, applied on the next
+run, surviving a rebuild, and never changing a closed month."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+
+from attro.cli import main
+from attro.closing import close_period
+from core.click_ids import new_click_id
+from simulator.landing import LandingZone
+from tests.support.clock import utc
+from tests.support.sites import Site
+
+
+def paid_sale(site: Site, day: str, link: str = "omar-all", amount: int = 5000) -> str:
+    """A sale on a click that came from a paid ad (utm_medium cpc): flagged paid_traffic, held."""
+    clicked_at = utc(day) - timedelta(hours=2)
+    click_id = LandingZone(site.settings).click(
+        link, clicked_at, new_click_id(clicked_at), utm={"medium": "cpc"}
+    )
+    flow = site.land(site.sim.one_time_checkout(utc(day), amount, click_id=click_id))
+    return f"cv_{flow.payment_intent}"
+
+
+@pytest.fixture
+def flagged(
+    base_site: Site, copy_site: Callable[[Site], Site], now1: Any, monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """A copy of the base site with a paid-traffic sale of omar's on 2026-03-02, run at NOW1."""
+    site = copy_site(base_site)
+    site.ids["flagged"] = paid_sale(site, "2026-03-02")
+    site.run(now1)
+    monkeypatch.setenv("ATTRO_DATA_DIR", str(site.settings.data_dir))
+    monkeypatch.setenv("ATTRO_PROGRAM", str(site.settings.program_path))
+    return site
+
+
+def lines_of(site: Site, conversion_id: str) -> list[tuple]:
+    return site.lines(f"conversion_id = '{conversion_id}'").select("period", "status", "amount_minor").rows()
+
+
+def test_a_flagged_sale_is_listed_held_and_counted_apart(
+    flagged: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["review", "list", "--open"]) == 0
+    printed = capsys.readouterr().out
+
+    (flag_id,) = [
+        row[0] for row in flagged.query("select flag_id from marts.risk_flags where decision = 'open'")
+    ]
+    assert flag_id in printed and "paid_traffic" in printed and "utm_medium cpc" in printed
+    assert "1 flags, 1 open" in printed
+    assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "held", 500)]
+    held = flagged.statements("period = '2026-03' and affiliate_id = 'omar'").row(0, named=True)
+    assert held["held_minor"] == 500 and held["pending_minor"] == 0
+
+
+def test_a_rejection_voids_the_lines_on_the_next_run_and_survives_a_rebuild(
+    flagged: Site, now1: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (flag_id,) = [row[0] for row in flagged.query("select flag_id from marts.risk_flags")]
+
+    assert main(["review", "reject", flag_id, "--note", "bids on our brand"]) == 0
+    assert "applied on the next run" in capsys.readouterr().out
+    assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "held", 500)]  # not before the run
+    flagged.run(now1)
+
+    assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "void", 500)]
+    (rule,) = flagged.lines(f"conversion_id = '{flagged.ids['flagged']}'")["rule"].to_list()
+    assert rule.endswith("rejected in review (paid_traffic): bids on our brand")
+    (decision, note) = flagged.query("select decision, note from marts.risk_flags")[0]
+    assert (decision, note) == ("rejected", "bids on our brand")
+
+    rebuilt = Site(tmp_path / "rebuilt")  # landing zone, program file and state: nothing else
+    for part in ("landing", "state"):
+        shutil.copytree(flagged.settings.data_dir / part, rebuilt.settings.data_dir / part)
+    shutil.copyfile(flagged.settings.program_path, rebuilt.settings.program_path)
+    rebuilt.run(now1)
+    assert lines_of(rebuilt, flagged.ids["flagged"]) == [("2026-03", "void", 500)]
+
+
+def test_an_approval_after_the_month_closed_pays_in_the_first_open_month(
+    base_site: Site, copy_site: Callable[[Site], Site], now1: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = copy_site(base_site)
+    conversion = paid_sale(site, "2026-02-20")
+    site.run(now1)
+    close_period(site.settings, "2026-02", force=True, now=now1)
+    site.run(now1)
+    frozen = site.statements("period = '2026-02' and affiliate_id = 'omar'").row(0, named=True)
+    (flag_id,) = [row[0] for row in site.query("select flag_id from marts.risk_flags")]
+    monkeypatch.setenv("ATTRO_DATA_DIR", str(site.settings.data_dir))
+    monkeypatch.setenv("ATTRO_PROGRAM", str(site.settings.program_path))
+
+    assert main(["review", "approve", flag_id]) == 0
+    site.run(now1 + timedelta(days=20))
+
+    assert site.statements("period = '2026-02' and affiliate_id = 'omar'").row(0, named=True) == frozen
+    assert frozen["held_minor"] == 500
+    released = site.lines(f"conversion_id = '{conversion}' and period > '2026-02'")
+    assert released.select("period", "kind", "amount_minor", "carried_from_period").rows() == [
+        ("2026-03", "commission", 500, "2026-02")
+    ]
+    assert released["status"].to_list() != ["held"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["approve", "rf_0000000000000000"], "no risk flag rf_0000000000000000 in the published warehouse"),
+        (["reject", "not-a-flag"], "is not a flag id"),
+    ],
+)
+def test_a_decision_on_an_unknown_flag_is_refused(
+    flagged: Site, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["review", *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (flagged.settings.state_dir / "review_decisions.jsonl").exists()
+
+
+def test_review_list_filters_by_affiliate(flagged: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["review", "list", "--affiliate", "jane"]) == 0
+    assert capsys.readouterr().out.strip() == "no risk flags"
+    frame = flagged.frame("select * from marts.risk_flags")
+    assert frame.filter(pl.col("affiliate_id") == "omar").height == 1

@@ -1,0 +1,265 @@
+"""Risk rules: each flag raised on its evidence, held until a person decides, and stable across reruns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from core.click_ids import new_click_id
+from core.contracts import AFFILIATE, OFFER_TIER, RAW_CLICK, RISK_DECISION, conform, empty
+from models.marts import MartInputs, Marts, build_marts
+from models.risk import RULES, RiskSettings, flag_id, normalized_email
+from simulator.landing import staged
+from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
+
+AT = datetime(2026, 1, 10, 10, tzinfo=UTC)
+NOW = AT + timedelta(days=90)  # every line past its holding period
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+AFFILIATES = pl.DataFrame(
+    [
+        {"affiliate_id": "jane", "name": "Jane", "email": "Jane.Doe+shop@Gmail.com", "status": "active"},
+        {"affiliate_id": "omar", "name": "Omar", "email": "omar@example.com", "status": "active"},
+    ]
+).pipe(conform, AFFILIATE)
+
+
+def click(at: datetime, affiliate: str = "jane", **fields: Any) -> dict[str, Any]:
+    link = {"jane": ("jane-pro", "pro-20"), "omar": ("omar-all", "lifetime-10")}[affiliate]
+    return {
+        "click_id": new_click_id(at),
+        "clicked_at": at,
+        "link_code": link[0],
+        "affiliate_id": affiliate,
+        "offer_id": link[1],
+        "user_agent": BROWSER,
+        "is_bot": False,
+        "source": "redirect",
+        "ip_hash": "ab" * 32,
+        **fields,
+    }
+
+
+def run(
+    flows: list[Flow],
+    clicks: list[dict[str, Any]],
+    offers_frame: Callable[..., pl.DataFrame],
+    risk: RiskSettings | None = None,
+    decisions: list[dict[str, Any]] | None = None,
+    affiliates: pl.DataFrame = AFFILIATES,
+) -> Marts:
+    objects, rejected = staged([e for flow in flows for e in flow.events])
+    decided = pl.DataFrame(decisions, schema=RISK_DECISION) if decisions else empty(RISK_DECISION)
+    inputs = MartInputs(
+        objects=objects,
+        clicks=conform(pl.DataFrame(clicks, infer_schema_length=None), RAW_CLICK),
+        offers=offers_frame(),
+        tiers=empty(OFFER_TIER),
+        now=NOW,
+        rejected=rejected,
+        affiliates=affiliates,
+        risk=risk or RiskSettings(disposable_domains=frozenset({"mailinator.com"})),
+        decisions=decided,
+    )
+    return build_marts(inputs)
+
+
+@pytest.mark.parametrize(
+    ("customer", "matches"),
+    [
+        ("jane.doe@gmail.com", True),
+        ("JANEDOE+coupon@googlemail.com", True),
+        ("j.a.n.e.d.o.e@gmail.com", True),
+        ("jane.doe@example.com", False),  # dots only vanish at Gmail
+        ("janedoe@gmail.co", False),
+    ],
+)
+def test_self_referral_matches_the_affiliates_email_after_normalising(customer: str, matches: bool) -> None:
+    frame = pl.DataFrame({"a": ["Jane.Doe+shop@Gmail.com"], "b": [customer]})
+    same = frame.select(normalized_email(pl.col("a")) == normalized_email(pl.col("b"))).item()
+    assert same is matches
+
+
+def test_a_self_referral_holds_the_commission_and_says_why(offers_frame) -> None:
+    sim = StripeSim(seed=1, livemode=True)
+    c = click(AT - timedelta(hours=1))
+    sale = sim.one_time_checkout(AT, 9900, click_id=c["click_id"], email="jane.doe@gmail.com")
+
+    marts = run([sale], [c], offers_frame)
+
+    (flag,) = marts.risk_flags.rows(named=True)
+    assert flag["rule"] == "self_referral" and flag["decision"] == "open"
+    assert flag["detail"] == "customer email jane.doe@gmail.com matches affiliate jane"
+    assert flag["affiliate_id"] == "jane" and flag["conversion_id"] == f"cv_{sale.payment_intent}"
+    assert marts.commission_lines["status"].to_list() == ["held"]
+    statement = marts.affiliate_statements.row(0, named=True)
+    assert (statement["held_minor"], statement["net_minor"], statement["payable_minor"]) == (1980, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule", "detail"),
+    [
+        (
+            {"landing_url": "https://shop.example/pricing?gclid=Cj0KCQ&rd_click_id=x"},
+            "paid_traffic",
+            "the click came from a paid ad (gclid in its URL)",
+        ),
+        (
+            {"referer": "https://www.bing.com/aclk?ld=e3&msclkid=4a5b"},
+            "paid_traffic",
+            "the click came from a paid ad (msclkid in its URL)",
+        ),
+        ({"utm_medium": "CPC"}, "paid_traffic", "the click came from paid traffic (utm_medium CPC)"),
+        (
+            {"referer": "https://deals.coupons.example/store/shop"},
+            "banned_referrer",
+            "the click's referer deals.coupons.example is a banned referrer (coupons.example)",
+        ),
+    ],
+)
+def test_a_click_from_paid_or_banned_traffic_holds_the_sale(
+    fields: dict[str, str], rule: str, detail: str, offers_frame
+) -> None:
+    sim = StripeSim(seed=2, livemode=True)
+    c = click(AT - timedelta(hours=1), **fields)
+    sale = sim.one_time_checkout(AT, 9900, click_id=c["click_id"])
+    risk = RiskSettings(banned_referrers=("coupons.example",))
+
+    marts = run([sale], [c], offers_frame, risk)
+
+    assert marts.risk_flags.select("rule", "detail", "click_id").rows() == [(rule, detail, c["click_id"])]
+    assert marts.commission_lines["status"].to_list() == ["held"]
+
+
+def test_a_purchase_seconds_after_its_click_is_too_fast(offers_frame) -> None:
+    sim = StripeSim(seed=3, livemode=True)
+    fast = click(AT - timedelta(seconds=1))  # the Checkout completes a few seconds after AT
+    slow = click(AT - timedelta(seconds=40), affiliate="omar")
+    sales = [
+        sim.one_time_checkout(AT, 9900, click_id=fast["click_id"]),
+        sim.one_time_checkout(AT, 4900, click_id=slow["click_id"]),
+    ]
+
+    marts = run(sales, [fast, slow], offers_frame)
+
+    assert marts.risk_flags.select("rule", "affiliate_id").rows() == [("too_fast", "jane")]
+    assert marts.risk_flags["detail"][0].endswith(" s after the click (the minimum is 10 s)")
+
+
+def test_a_disposable_mail_domain_is_flagged(offers_frame) -> None:
+    sim = StripeSim(seed=4, livemode=True)
+    c = click(AT - timedelta(hours=2))
+    sale = sim.one_time_checkout(AT, 9900, click_id=c["click_id"], email="anyone@mailinator.com")
+
+    marts = run([sale], [c], offers_frame)
+
+    assert marts.risk_flags["rule"].to_list() == ["disposable_email"]
+
+
+def test_a_click_flood_flags_the_day_once_and_holds_a_sale_on_one_of_its_clicks(offers_frame) -> None:
+    sim = StripeSim(seed=5, livemode=True)
+    flood = [click(AT - timedelta(hours=3, seconds=n)) for n in range(6)]
+    other_ip = click(AT - timedelta(hours=3), affiliate="omar", ip_hash="cd" * 32)
+    sales = [
+        sim.one_time_checkout(AT, 9900, click_id=flood[0]["click_id"]),
+        sim.one_time_checkout(AT, 4900, click_id=other_ip["click_id"]),
+    ]
+    risk = RiskSettings(max_clicks_per_ip_hash_per_day=5)
+
+    marts = run(sales, [*flood, other_ip], offers_frame, risk)
+
+    flags = marts.risk_flags.sort("conversion_id", nulls_last=True)
+    assert flags.select("rule", "affiliate_id").rows() == [("click_flood", "jane"), ("click_flood", "jane")]
+    assert flags["conversion_id"].null_count() == 1  # the day's clicks, flagged once
+    assert "6 clicks from one IP hash" in flags["detail"][1]
+    held = marts.commission_lines.filter(pl.col("status") == "held")
+    assert held["affiliate_id"].to_list() == ["jane"]
+
+
+def test_a_rule_set_to_off_raises_nothing(offers_frame) -> None:
+    sim = StripeSim(seed=6, livemode=True)
+    c = click(AT - timedelta(hours=1), utm_medium="cpc")
+    sale = sim.one_time_checkout(AT, 9900, click_id=c["click_id"], email="jane.doe@gmail.com")
+    risk = RiskSettings(hold=frozenset(set(RULES) - {"paid_traffic", "self_referral"}))
+
+    marts = run([sale], [c], offers_frame, risk)
+
+    assert marts.risk_flags.is_empty()
+    assert marts.commission_lines["status"].to_list() == ["approved"]
+
+
+@pytest.mark.parametrize("api", [LEGACY, BASIL])
+def test_a_held_subscription_holds_every_renewal_and_a_decision_releases_or_voids_them_all(
+    api: str, offers_frame
+) -> None:
+    sim = StripeSim(seed=7, livemode=True)
+    c = click(AT - timedelta(hours=1))
+    sub = sim.subscription_checkout(
+        AT, 9900, click_id=c["click_id"], email="janedoe@gmail.com", api_version=api
+    )
+    assert sub.sub is not None
+    renewals = [sim.renewal(sub.sub, AT + timedelta(days=31 * n), api_version=api) for n in (1, 2)]
+
+    story = [sub, *renewals]
+    unflagged = run(story, [c], offers_frame, RiskSettings(hold=frozenset()))
+    held = run(story, [c], offers_frame)
+    (flag,) = held.risk_flags.rows(named=True)
+    approved = run(story, [c], offers_frame, decisions=[decision(flag["flag_id"], "approved")])
+    note = "her own card"
+    rejected = run(story, [c], offers_frame, decisions=[decision(flag["flag_id"], "rejected", note)])
+
+    assert held.commission_lines["status"].to_list() == ["held"] * 3
+    assert_frame_equal(approved.commission_lines, unflagged.commission_lines)
+    assert approved.risk_flags["decision"].to_list() == ["approved"]
+    assert rejected.commission_lines["status"].to_list() == ["void"] * 3
+    rules = rejected.commission_lines["rule"].to_list()
+    assert all(rule.endswith(f"; rejected in review (self_referral): {note}") for rule in rules)
+    assert rejected.affiliate_statements["net_minor"].sum() == 0
+    assert rejected.affiliate_statements["held_minor"].sum() == 0
+
+
+def decision(flag: str, verdict: str, note: str | None = None, at: datetime = NOW) -> dict[str, Any]:
+    return {"flag_id": flag, "decision": verdict, "decided_at": at, "note": note}
+
+
+def test_the_same_data_gives_the_same_flag_ids_and_the_latest_decision_holds(offers_frame) -> None:
+    sim = StripeSim(seed=8, livemode=True)
+    c = click(AT - timedelta(hours=1), utm_medium="ppc")
+    sale = sim.one_time_checkout(AT, 9900, click_id=c["click_id"])
+
+    first, again = run([sale], [c], offers_frame), run([sale], [c], offers_frame)
+    (flag,) = first.risk_flags["flag_id"].to_list()
+    changed_mind = run(
+        [sale],
+        [c],
+        offers_frame,
+        decisions=[decision(flag, "rejected", at=NOW - timedelta(hours=2)), decision(flag, "approved")],
+    )
+
+    assert again.risk_flags["flag_id"].to_list() == [flag]
+    assert flag == flag_id("paid_traffic", f"cv_{sale.payment_intent}")
+    assert changed_mind.risk_flags["decision"].to_list() == ["approved"]
+    assert changed_mind.commission_lines["status"].to_list() == ["approved"]
+
+
+def test_a_banned_affiliates_clicks_from_banned_from_on_earn_nothing(offers_frame) -> None:
+    sim = StripeSim(seed=9, livemode=True)
+    before, after = click(AT - timedelta(days=10)), click(AT - timedelta(hours=1))
+    banned = AFFILIATES.with_columns(
+        status=pl.when(pl.col("affiliate_id") == "jane").then(pl.lit("banned")).otherwise(pl.col("status")),
+        banned_from=pl.when(pl.col("affiliate_id") == "jane").then(pl.lit(AT - timedelta(days=2))),
+    ).pipe(conform, AFFILIATE)
+    sales = [
+        sim.one_time_checkout(AT - timedelta(days=9), 9900, click_id=before["click_id"]),
+        sim.one_time_checkout(AT, 9900, click_id=after["click_id"]),
+    ]
+
+    marts = run(sales, [before, after], offers_frame, affiliates=banned)
+
+    reasons = marts.conversions.sort("occurred_at")["not_commissionable_reason"].to_list()
+    assert reasons == [None, "affiliate_banned"]
+    assert marts.commission_lines.height == 1
