@@ -64,7 +64,9 @@ class Story:
         self.edge_clicks: list[dict[str, Any]] = []  # imported via POST /api/clicks
         self.notes: list[str] = []
 
-    def edge_click(self, link_code: str, at: datetime, source: str = "newsletter") -> int:
+    def edge_click(
+        self, link_code: str, at: datetime, source: str = "newsletter", medium: str = "affiliate"
+    ) -> int:
         """An older click from edge logs; returns its index (the id comes back from the API)."""
         self.edge_clicks.append(
             {
@@ -73,7 +75,7 @@ class Story:
                 "ip": f"203.0.113.{self.rng.randint(1, 254)}",
                 "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
                 "referer": "https://blog.example/review",
-                "utm": {"source": source, "medium": "affiliate"},
+                "utm": {"source": source, "medium": medium},
             }
         )
         return len(self.edge_clicks) - 1
@@ -186,6 +188,14 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
         story.add(sim.one_time_checkout(start + timedelta(days=40 + 70 * k), 2500 + 500 * k))
     story.add(sim.direct_payment_intent(start + timedelta(days=200), 7700))
 
+    # Two sales the risk rules hold for review: one on a paid-ad click of Omar's, one Jane made herself.
+    story.add(sim.one_time_checkout(clicks_at[11] + timedelta(hours=1), 4900, click_id=click_ids[11]))
+    story.add(
+        sim.one_time_checkout(
+            clicks_at[12] + timedelta(hours=2), 9900, click_id=click_ids[12], email="jane@example.com"
+        )
+    )
+
     # A test-mode purchase through Jane's link: visible, never payable.
     story.add(
         sim.one_time_checkout(
@@ -208,11 +218,13 @@ def _edge_clicks(story: Story) -> list[datetime]:
         ("lena-ebook", 20),
         ("jane-pro", 200),
         ("jane-pro", 50),
+        ("omar-all", 12, "google", "cpc"),  # omar bids on the merchant's brand: paid traffic
+        ("jane-pro", 8),  # jane buys through her own link: a self-referral
     ]
     times = []
-    for code, days_ago in plan:
+    for code, days_ago, *utm in plan:
         at = (now - timedelta(days=days_ago)).replace(microsecond=0)
-        story.edge_click(code, at)
+        story.edge_click(code, at, *utm)
         times.append(at)
     for k in range(25):  # clicks that never convert
         code = DEMO_LINKS[k % 3]
@@ -296,6 +308,14 @@ MONEY_BACK_SQL = (
 )
 TEST_MODE_SQL = "select count(*) from marts.conversions where not livemode"
 UNATTRIBUTED_SQL = "select reason, count(*) from marts.unattributed_payments group by 1 order by 2 desc, 1"
+FLAGS_SQL = (
+    "select rule, affiliate_id, count(*) from marts.risk_flags where decision = 'open'"
+    " and conversion_id is not null group by 1, 2 order by 1, 2"
+)
+HELD_SQL = (
+    "select currency, sum(held_minor) from marts.affiliate_statements"
+    " where held_minor <> 0 group by 1 order by 1"
+)
 
 
 def run_demo(settings: Settings, seed: int = 7) -> int:
@@ -379,6 +399,9 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
         "unattributed payments: "
         + ", ".join(f"{reason} {n}" for reason, n in _query(settings, UNATTRIBUTED_SQL))
     )
+    flags = ", ".join(f"{rule} ({affiliate})" for rule, affiliate, _n in _query(settings, FLAGS_SQL))
+    held = ", ".join(f"{format_minor(amount, cur)} {cur}" for cur, amount in _query(settings, HELD_SQL))
+    print(f"held for review: {flags or 'nothing'}; {held or 'no commission'} held (attro review list --open)")
     print(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
     print(f"export of {last_month}: " + ", ".join(str(p) for p in export.files))
     print(f"done in {time.monotonic() - started:.1f} s")

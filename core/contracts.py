@@ -12,12 +12,14 @@ import polars as pl
 import pyarrow as pa
 
 from core.stripe_fields import (
+    ATTRIBUTION_EVENTS,
     CONSUMED_EVENT_TYPES,
     CONSUMED_EVENTS,
     DISPUTE_EVENTS,
     FIRST,
     INT,
     PAYMENT_EVENTS,
+    RAW_FIRST,
     REFUND_EVENTS,
     REQUIRED_OBJECT_FIELDS,
     STRIPE_OBJECT_FIELDS,
@@ -27,12 +29,14 @@ from core.stripe_fields import (
 )
 
 __all__ = [  # the Stripe side of the contract, defined in core/stripe_fields.py, is part of this one
+    "ATTRIBUTION_EVENTS",
     "CONSUMED_EVENT_TYPES",
     "CONSUMED_EVENTS",
     "DISPUTE_EVENTS",
     "FIRST",
     "INT",
     "PAYMENT_EVENTS",
+    "RAW_FIRST",
     "REFUND_EVENTS",
     "REQUIRED_OBJECT_FIELDS",
     "STRIPE_OBJECT_FIELDS",
@@ -132,7 +136,14 @@ LANDING_OFFSET = {  # raw.landing_offsets: how far each load read each landing f
 
 # -- staging (each consumed event decoded once, when it is loaded) -------------------------------------
 
-_FIELD_DTYPES = {INT: pl.Int64, TEXT: pl.String, SUM: pl.Int64, FIRST: pl.String, TIME: UTC_TIME}
+_FIELD_DTYPES = {
+    INT: pl.Int64,
+    TEXT: pl.String,
+    SUM: pl.Int64,
+    FIRST: pl.String,
+    RAW_FIRST: pl.String,
+    TIME: UTC_TIME,
+}
 STRIPE_OBJECT = {
     "event_id": pl.String,
     "event_type": pl.String,
@@ -151,6 +162,14 @@ AFFILIATE = {
     "banned_from": UTC_TIME,  # a banned affiliate's clicks from then on earn nothing
 }
 LINK = {"link_code": pl.String, "affiliate_id": pl.String, "offer_id": pl.String, "destination": pl.String}
+CODE = {  # promotion codes that belong to an affiliate
+    "code": pl.String,  # as the customer types it (matched case-insensitively)
+    "promotion_code_id": pl.String,  # Stripe's promo_...
+    "affiliate_id": pl.String,
+    "offer_id": pl.String,
+    "valid_from": UTC_TIME,
+    "valid_until": UTC_TIME,  # exclusive
+}
 OFFER = {  # one row per offer version
     "offer_id": pl.String,
     "version": pl.Int64,
@@ -174,7 +193,13 @@ OFFER_TIER = {
     "min_conversions": pl.Int64,
     "percent": PERCENT,
 }
-PROGRAM_TABLES = {"affiliates": AFFILIATE, "links": LINK, "offers": OFFER, "offer_tiers": OFFER_TIER}
+PROGRAM_TABLES = {
+    "affiliates": AFFILIATE,
+    "links": LINK,
+    "codes": CODE,
+    "offers": OFFER,
+    "offer_tiers": OFFER_TIER,
+}
 
 
 # -- marts -----------------------------------------------------------------------------------------
@@ -221,6 +246,8 @@ PAYMENT_OBSERVATION = {  # one row per event that reports or links a payment, in
     "metadata_click_id": pl.String,
     "client_reference_id": pl.String,
     "subscription_metadata_click_id": pl.String,
+    "promotion_code_id": pl.String,  # the promotion code the payment used (promo_...)
+    "discount_id": pl.String,  # or, on invoices from 2025-03-31, the discount that carries it (di_...)
 }
 REJECTED_EVENT = {"event_id": pl.String, "event_type": pl.String, "reason": pl.String}
 
@@ -241,6 +268,8 @@ PAYMENT = {
     "currency": pl.String,
     "click_id": pl.String,
     "click_id_source": pl.String,
+    "promotion_code_id": pl.String,
+    "promotion_code": pl.String,  # the code the customer typed (from promotion_code events)
     "match_method": pl.String,
     "checkout_completed_at": UTC_TIME,
     "source_event_ids": pl.List(pl.String),
@@ -267,6 +296,10 @@ ATTRIBUTED_PAYMENT = {  # a conversion before its offer's terms are applied
     "offer_id": pl.String,
     "link_code": pl.String,
     "conversion_type": pl.String,
+    # click_metadata | client_reference_id | subscription_metadata | customer_earlier | lead | promotion_code
+    "attribution_method": pl.String,
+    "contested_by_affiliate_id": pl.String,  # the other candidate a precedence setting overruled
+    "contested_by_method": pl.String,
     "payment_number": pl.Int64,
     "occurred_at": UTC_TIME,
     "attributed_from_at": UTC_TIME,
@@ -344,6 +377,31 @@ STATEMENT = {
     "closed_at": UTC_TIME,
 }
 
+LEAD = {  # marts.leads: customers created with a click id (at sign-up), who may pay later
+    "customer_id": pl.String,
+    "click_id": pl.String,
+    "affiliate_id": pl.String,
+    "link_code": pl.String,
+    "offer_id": pl.String,
+    "created_at": UTC_TIME,  # when the customer was created with the click id
+    "clicked_at": UTC_TIME,
+    "livemode": pl.Boolean,
+    "reason": pl.String,  # why the lead attributes nothing (unknown_click, bot_click, click_expired, ...)
+    "source_event_id": pl.String,
+}
+FUNNEL_DAY = {  # marts.funnel_daily
+    "day": pl.Date,
+    "affiliate_id": pl.String,
+    "link_code": pl.String,  # null for sales through a promotion code
+    "offer_id": pl.String,
+    "currency": pl.String,  # null on the row holding the day's clicks and leads
+    "clicks": pl.Int64,  # not bots
+    "leads": pl.Int64,
+    "new_customers": pl.Int64,
+    "payments": pl.Int64,
+    "revenue_minor": pl.Int64,
+    "commission_minor": pl.Int64,
+}
 RISK_FLAG = {  # marts.risk_flags
     "flag_id": pl.String,  # stable across reruns: a decision sticks to it
     "rule": pl.String,
@@ -373,4 +431,6 @@ MARTS = {
     "commission_lines": LEDGER_LINE,
     "affiliate_statements": STATEMENT,
     "risk_flags": RISK_FLAG,
+    "leads": LEAD,
+    "funnel_daily": FUNNEL_DAY,
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -223,11 +223,46 @@ class Link(_Strict):
         return value
 
 
+class Code(_Strict):
+    """A promotion code that belongs to an affiliate: by its text, its Stripe id, or both."""
+
+    code: str | None = Field(default=None, min_length=1, max_length=64)
+    promotion_code: str | None = Field(default=None, pattern=r"^promo_[A-Za-z0-9]+$")
+    affiliate: Slug
+    offer: Slug
+    valid_from: date | datetime | None = None
+    valid_until: date | datetime | None = None  # a date: through the end of that day (UTC)
+
+    @model_validator(mode="after")
+    def _named(self) -> Code:
+        if self.code is None and self.promotion_code is None:
+            raise ValueError("a code needs `code` (what customers type) and/or `promotion_code` (promo_...)")
+        if self.valid_from is not None and self.valid_until is not None and self.until_at <= self.from_at:  # type: ignore[operator]
+            raise ValueError("valid_until must come after valid_from")
+        return self
+
+    @property
+    def from_at(self) -> datetime | None:
+        return _utc(self.valid_from) if self.valid_from is not None else None
+
+    @property
+    def until_at(self) -> datetime | None:
+        """Exclusive end: a date means through that whole day."""
+        if self.valid_until is None:
+            return None
+        end = _utc(self.valid_until)
+        return end + timedelta(days=1) if not isinstance(self.valid_until, datetime) else end
+
+
 class Program(_Strict):
     affiliates: list[Affiliate] = Field(default_factory=list)
     offers: list[Offer] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)
+    codes: list[Code] = Field(default_factory=list)
     risk: Risk = Field(default_factory=Risk)
+    # who gets a sale when a valid click and a valid promotion code name different affiliates
+    attribution_precedence: Literal["click_first", "code_first"] = "click_first"
+    lead_window_days: int = Field(default=90, ge=1, le=3650)  # a lead's first payment, at the latest
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Program:
@@ -243,6 +278,15 @@ class Program(_Strict):
                 seen.add(ident)
         affiliates = {a.id for a in self.affiliates}
         offers = {o.id for o in self.offers}
+        for index, code in enumerate(self.codes):
+            name = code.code or code.promotion_code
+            if code.affiliate not in affiliates:
+                raise ValueError(f"codes[{index}] ({name!r}): unknown affiliate {code.affiliate!r}")
+            if code.offer not in offers:
+                raise ValueError(f"codes[{index}] ({name!r}): unknown offer {code.offer!r}")
+        texts = [c.code.upper() for c in self.codes if c.code]
+        if len(texts) != len(set(texts)):
+            raise ValueError("codes: a code appears twice (codes are matched case-insensitively)")
         for index, link in enumerate(self.links):
             if link.affiliate not in affiliates:
                 raise ValueError(f"links[{index}] (code {link.code!r}): unknown affiliate {link.affiliate!r}")

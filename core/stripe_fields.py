@@ -32,7 +32,18 @@ DISPUTE_EVENTS = {
     "charge.dispute.closed": "dispute",
     "charge.dispute.funds_reinstated": "dispute",
 }
-CONSUMED_EVENTS: dict[str, str] = {**PAYMENT_EVENTS, **REFUND_EVENTS, **DISPUTE_EVENTS}
+# Who a sale belongs to beyond its click: the customer created at sign-up with the click id (a lead),
+# the promotion code a customer typed, and the discounts that carry it onto invoices.
+ATTRIBUTION_EVENTS = {
+    "customer.created": "customer",
+    "customer.updated": "customer",
+    "customer.subscription.created": "subscription",
+    "promotion_code.created": "promotion_code",
+    "promotion_code.updated": "promotion_code",
+    "customer.discount.created": "discount",
+    "customer.discount.updated": "discount",
+}
+CONSUMED_EVENTS: dict[str, str] = {**PAYMENT_EVENTS, **REFUND_EVENTS, **DISPUTE_EVENTS, **ATTRIBUTION_EVENTS}
 # The one list of event types the product reads (the README's subscribe list is this tuple).
 CONSUMED_EVENT_TYPES: tuple[str, ...] = tuple(CONSUMED_EVENTS)
 
@@ -42,6 +53,7 @@ CONSUMED_EVENT_TYPES: tuple[str, ...] = tuple(CONSUMED_EVENTS)
 # `first` takes its first non-null string. Integers must be JSON integers; a value of another JSON
 # type, or out of range, quarantines the event with the reason (staging.rejected_events).
 INT, TEXT, SUM, FIRST, TIME = "int", "text", "sum", "first", "time"
+RAW_FIRST = "raw_first"  # a list's first element as its JSON text (ids or objects, as the API version has it)
 STRIPE_OBJECT_FIELDS: dict[str, tuple[str, str]] = {
     "obj_id": ("id", TEXT),
     "mode": ("mode", TEXT),
@@ -73,7 +85,8 @@ STRIPE_OBJECT_FIELDS: dict[str, tuple[str, str]] = {
     "created": ("created", TIME),
     "paid_at": ("status_transitions.paid_at", TIME),
     "metadata_click_id": ("metadata.rd_click_id", TEXT),
-    "metadata_affiliate": ("metadata.rd_affiliate", TEXT),
+    "metadata_affiliate": ("metadata.rd_affiliate", TEXT),  # a promotion code's affiliate
+    "metadata_offer": ("metadata.rd_offer", TEXT),  # ... and offer
     "client_reference_id": ("client_reference_id", TEXT),
     "subscription_details_click_id": ("subscription_details.metadata.rd_click_id", TEXT),
     "parent_subscription": ("parent.subscription_details.subscription", TEXT),
@@ -81,7 +94,8 @@ STRIPE_OBJECT_FIELDS: dict[str, tuple[str, str]] = {
     "lines_click_id": ("lines.data[*].metadata.rd_click_id", FIRST),
     "promotion_code": ("promotion_code", TEXT),  # a discount object's
     "discount_promotion_code": ("discount.promotion_code", TEXT),  # invoices before 2025-03-31
-    "discounts_promotion_code": ("discounts[*].promotion_code", FIRST),  # Checkout Sessions
+    # Checkout Sessions: [{promotion_code, ...}]; invoices from 2025-03-31: discount ids ["di_..."]
+    "discounts_first": ("discounts[*]", RAW_FIRST),
     "code": ("code", TEXT),  # a promotion code object's
 }
 
@@ -94,4 +108,8 @@ REQUIRED_OBJECT_FIELDS = {
     "invoice_payment": ("invoice", "currency", "amount_paid"),
     "charge": ("obj_id", "currency", "amount"),
     "payment_intent": ("obj_id", "currency", "amount_received"),
+    "customer": ("obj_id",),
+    "subscription": ("obj_id", "customer"),
+    "promotion_code": ("obj_id",),
+    "discount": ("obj_id",),
 }

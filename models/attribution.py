@@ -1,18 +1,25 @@
-"""Attribution: which click (and so which affiliate and offer) each payment belongs to.
+"""Attribution: which click, code or lead (and so which affiliate and offer) each payment belongs to.
 
 Rules (DESIGN §4): a payment's own click id (metadata, client_reference_id, subscription metadata)
 first; a subscription's payments share the attribution of its first payment that names a click;
-a payment chain with no click id inherits the customer's earlier attribution. The click must
-exist, not be a bot, and lie inside the offer's attribution window before the chain started
-(its checkout, or its first payment). Everything that no affiliate gets is kept, with its reason.
+the click must exist, not be a bot, and lie inside the offer's attribution window before the chain
+started (its checkout, or its first payment). A chain that used an affiliate's promotion code
+belongs to that affiliate too (models/codes.py); when a valid click and a valid code name
+different affiliates, `attribution_precedence` decides (`click_first`, the default, or
+`code_first`) and the other candidate stays visible (`contested_by_*`). A chain with neither
+inherits the customer's earlier attribution, else the customer's lead (models/leads.py).
+Everything that no affiliate gets is kept, with its reason.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import polars as pl
 
 from core.contracts import ATTRIBUTED_PAYMENT, UNATTRIBUTED_PAYMENT, conform
 from models.clicks import is_click_id_expr
+from models.codes import code_owners
 from models.exprs import text
 
 
@@ -35,7 +42,8 @@ def _chains(payments: pl.DataFrame) -> pl.DataFrame:
 
 
 def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
-    """Per chain: the first click id named by any of its payments, and where it came from."""
+    """Per chain: the first click id named by any of its payments, and where it came from; and the
+    first promotion code its payments used."""
     chains = _chains(payments)
     named = chains.filter(pl.col("click_id").is_not_null())
     first = named.group_by("chain_id").agg(
@@ -43,6 +51,7 @@ def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
         pl.col("click_id_source").first().alias("chain_click_source"),
         pl.col("payment_id").first().alias("chain_click_payment_id"),
     )
+    code = pl.col("promotion_code_id") if "promotion_code_id" in chains.columns else pl.lit(None, pl.String)
     return (
         chains.group_by("chain_id")
         .agg(
@@ -50,6 +59,7 @@ def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
             pl.col("chain_started_at").first(),
             pl.col("customer_id").drop_nulls().first(),
             pl.col("livemode").first(),
+            code.drop_nulls().first().alias("chain_promotion_code_id"),
         )
         .join(first, on="chain_id", how="left")
     )
@@ -119,20 +129,142 @@ def _customer_inheritance(judged: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class AttributionSettings:
+    """The program file's attribution settings."""
+
+    precedence: str = "click_first"  # or code_first: who wins when a click and a code disagree
+    lead_window_days: int = 90  # a lead's first payment must come within this many days
+
+
+_CLICK_METHODS = {
+    "metadata": "click_metadata",
+    "client_reference_id": "client_reference_id",
+    "subscription_metadata": "subscription_metadata",
+}
+_NO_CODES = pl.DataFrame(
+    schema={
+        "chain_id": pl.String,
+        "code_affiliate_id": pl.String,
+        "code_offer_id": pl.String,
+        "code_reason": pl.String,
+        "code_detail": pl.String,
+    }
+)
+
+
+def _candidates(judged: pl.DataFrame, owners: pl.DataFrame, settings: AttributionSettings) -> pl.DataFrame:
+    """Each chain's winner between its click and its code (`method` null when neither is valid), the
+    overruled other, and the reason when there is no winner."""
+    click_ok = pl.col("reason").is_null()
+    code_ok = pl.col("code_affiliate_id").is_not_null() & pl.col("code_reason").is_null()
+    click_method = pl.col("chain_click_source").replace_strict(_CLICK_METHODS, default="click_metadata")
+    first, second = (click_ok, code_ok) if settings.precedence == "click_first" else (code_ok, click_ok)
+    pick_click = click_ok if settings.precedence == "click_first" else click_ok & ~code_ok
+    both = click_ok & code_ok & (pl.col("affiliate_id") != pl.col("code_affiliate_id"))
+    joined = judged.join(owners, on="chain_id", how="left")
+    return joined.with_columns(
+        method=pl.when(pick_click).then(click_method).when(code_ok).then(pl.lit("promotion_code")),
+        contested_by_affiliate_id=pl.when(both).then(
+            pl.when(pick_click).then(pl.col("code_affiliate_id")).otherwise(pl.col("affiliate_id"))
+        ),
+        contested_by_method=pl.when(both).then(
+            pl.when(pick_click).then(pl.lit("promotion_code")).otherwise(click_method)
+        ),
+        reason=pl.when(first | second)
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("chain_click_id").is_not_null())
+        .then(pl.col("reason"))
+        .when(pl.col("code_reason").is_not_null())
+        .then(pl.col("code_reason"))
+        .otherwise(pl.col("reason")),
+        detail=pl.when(pl.col("chain_click_id").is_null() & pl.col("code_reason").is_not_null())
+        .then(pl.col("code_detail"))
+        .otherwise(pl.col("detail")),
+    ).with_columns(
+        affiliate_id=pl.when(pl.col("method") == "promotion_code")
+        .then(pl.col("code_affiliate_id"))
+        .otherwise(pl.col("affiliate_id")),
+        offer_id=pl.when(pl.col("method") == "promotion_code")
+        .then(pl.col("code_offer_id"))
+        .otherwise(pl.col("offer_id")),
+        link_code=pl.when(pl.col("method") == "promotion_code")
+        .then(pl.lit(None, pl.String))
+        .otherwise(pl.col("link_code")),
+        chain_click_id=pl.when(pl.col("method") == "promotion_code")
+        .then(pl.lit(None, pl.String))
+        .otherwise(pl.col("chain_click_id")),
+        clicked_at=pl.when(pl.col("method") == "promotion_code")
+        .then(pl.lit(None, pl.Datetime("us", "UTC")))
+        .otherwise(pl.col("clicked_at")),
+    )
+
+
+def _lead_origins(judged: pl.DataFrame, leads: pl.DataFrame, settings: AttributionSettings) -> pl.DataFrame:
+    """Chains with no click, code or earlier attribution of their own, and the customer's lead: the
+    lead's terms when usable, else the reason it is not."""
+    usable_in = pl.duration(days=settings.lead_window_days)
+    matched = judged.join(
+        leads.select(
+            "customer_id",
+            "livemode",
+            lead_click_id="click_id",
+            lead_affiliate_id="affiliate_id",
+            lead_offer_id="offer_id",
+            lead_link_code="link_code",
+            lead_at="created_at",
+            lead_clicked_at="clicked_at",
+            lead_reason="reason",
+        ),
+        on=["customer_id", "livemode"],
+    )
+    return matched.with_columns(
+        lead_reason=pl.when(pl.col("lead_reason").is_not_null())
+        .then(text("lead_", pl.col("lead_reason")))
+        .when(pl.col("chain_first_at") < pl.col("lead_at"))
+        .then(pl.lit(None, pl.String))  # paid before signing up: the lead says nothing
+        .when(pl.col("chain_first_at") - pl.col("lead_at") > usable_in)
+        .then(pl.lit("lead_expired")),
+        lead_paid_before=pl.col("chain_first_at") < pl.col("lead_at"),
+    ).filter(~pl.col("lead_paid_before"))
+
+
 def attribute(
-    payments: pl.DataFrame, clicks: pl.DataFrame, offers: pl.DataFrame
+    payments: pl.DataFrame,
+    clicks: pl.DataFrame,
+    offers: pl.DataFrame,
+    *,
+    codes: pl.DataFrame | None = None,
+    links: pl.DataFrame | None = None,
+    objects: pl.DataFrame | None = None,
+    leads: pl.DataFrame | None = None,
+    settings: AttributionSettings | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split payments into conversions (attributed) and unattributed payments (with a reason)."""
+    """Split payments into conversions (attributed) and unattributed payments (with a reason).
+
+    `codes` (program.codes), `links` and the staged `objects` attribute promotion codes; `leads`
+    (marts.leads) attributes a customer's payments through their sign-up.
+    """
     if payments.is_empty():
         return pl.DataFrame(schema=ATTRIBUTED_PAYMENT), pl.DataFrame(schema=UNATTRIBUTED_PAYMENT)
-    judged = validate_chain_clicks(chain_clicks(payments), clicks, offers)
-    inherited = _customer_inheritance(judged)
-    direct = judged.filter(pl.col("reason").is_null()).select(
-        "chain_id", origin_chain_id=pl.col("chain_id"), inherited_from_customer=pl.lit(False)
+    settings = settings or AttributionSettings()
+    chains = chain_clicks(payments)
+    owners = (
+        code_owners(chains, codes, links, objects)
+        if codes is not None and links is not None and objects is not None
+        else _NO_CODES
     )
-    by_customer = inherited.with_columns(inherited_from_customer=pl.lit(True))
-    origin_of = pl.concat([direct, by_customer])
-    origin_terms = judged.filter(pl.col("reason").is_null()).select(
+    judged = _candidates(validate_chain_clicks(chains, clicks, offers), owners, settings)
+    direct = judged.filter(pl.col("method").is_not_null()).select(
+        "chain_id", origin_chain_id=pl.col("chain_id"), via=pl.lit(None, pl.String)
+    )
+    inherited = _customer_inheritance(
+        judged.with_columns(
+            reason=pl.when(pl.col("method").is_not_null()).then(None).otherwise(pl.col("reason"))
+        )
+    )
+    by_customer = inherited.with_columns(via=pl.lit("customer_earlier"))
+    origin_terms = judged.filter(pl.col("method").is_not_null()).select(
         pl.col("chain_id").alias("origin_chain_id"),
         "chain_click_id",
         "chain_click_payment_id",
@@ -141,10 +273,45 @@ def attribute(
         "link_code",
         pl.col("chain_first_at").alias("attributed_from_at"),
         "clicked_at",
+        "method",
+        "contested_by_affiliate_id",
+        "contested_by_method",
     )
+    orphans = judged.filter((pl.col("reason") == "no_click_id") & pl.col("customer_id").is_not_null()).join(
+        by_customer.select("chain_id"), on="chain_id", how="anti"
+    )
+    through_leads = (
+        _lead_origins(orphans, leads, settings)
+        if leads is not None
+        else orphans.head(0).with_columns(lead_reason=pl.lit(None, pl.String))
+    )
+    by_lead = through_leads.filter(pl.col("lead_reason").is_null()) if leads is not None else None
+    origin_of = [direct, by_customer]
+    if by_lead is not None and not by_lead.is_empty():
+        origin_of.append(by_lead.select("chain_id", origin_chain_id=pl.col("chain_id"), via=pl.lit("lead")))
+        origin_terms = pl.concat(
+            [
+                origin_terms,
+                by_lead.select(
+                    origin_chain_id=pl.col("chain_id"),
+                    chain_click_id=pl.col("lead_click_id"),
+                    chain_click_payment_id=pl.lit(None, pl.String),
+                    affiliate_id=pl.col("lead_affiliate_id"),
+                    offer_id=pl.col("lead_offer_id"),
+                    link_code=pl.col("lead_link_code"),
+                    attributed_from_at=pl.col("chain_first_at"),
+                    clicked_at=pl.col("lead_clicked_at"),
+                    method=pl.lit("lead"),
+                    contested_by_affiliate_id=pl.lit(None, pl.String),
+                    contested_by_method=pl.lit(None, pl.String),
+                ),
+            ],
+            how="vertical_relaxed",
+        )
+    origins = pl.concat(origin_of, how="vertical_relaxed")
     chained = _chains(payments)
     attributed = (
-        chained.join(origin_of, on="chain_id")
+        chained.join(origins, on="chain_id")
         .join(origin_terms, on="origin_chain_id")
         .sort("occurred_at", "payment_id")
         .with_columns(
@@ -152,11 +319,17 @@ def attribute(
         )
     )
     own_click = pl.col("click_id") == pl.col("chain_click_id")
+    method = pl.coalesce("via", "method")
     conversions = attributed.with_columns(
         conversion_id=text("cv_", pl.col("payment_id")),
         attribution_id=pl.col("origin_chain_id"),
-        click_id_source=pl.when(pl.col("inherited_from_customer"))
+        attribution_method=method,
+        click_id_source=pl.when(method == "customer_earlier")
         .then(pl.lit("customer"))
+        .when(method == "lead")
+        .then(pl.lit("lead"))
+        .when(method == "promotion_code")
+        .then(pl.lit(None, pl.String))
         .when(own_click.fill_null(False) & pl.col("click_id_source").is_not_null())
         .then(pl.col("click_id_source"))
         .otherwise(pl.lit("subscription")),
@@ -168,10 +341,15 @@ def attribute(
         .otherwise(pl.lit("renewal")),
     ).pipe(conform, ATTRIBUTED_PAYMENT)
 
+    lead_reasons = through_leads.filter(pl.col("lead_reason").is_not_null()).select("chain_id", "lead_reason")
     unattributed = (
-        chained.join(origin_of.select("chain_id"), on="chain_id", how="anti")
+        chained.join(origins.select("chain_id"), on="chain_id", how="anti")
         .join(judged.select("chain_id", "reason", "detail", "chain_click_id"), on="chain_id")
-        .with_columns(click_id=pl.coalesce("click_id", "chain_click_id"))
+        .join(lead_reasons, on="chain_id", how="left")
+        .with_columns(
+            click_id=pl.coalesce("click_id", "chain_click_id"),
+            reason=pl.coalesce("lead_reason", "reason"),
+        )
         .pipe(conform, UNATTRIBUTED_PAYMENT)
     )
     return conversions.sort("occurred_at", "payment_id"), unattributed.sort("occurred_at", "payment_id")

@@ -28,6 +28,18 @@ def _clean_id(expr: pl.Expr) -> pl.Expr:
     return pl.when(stripped.str.len_chars() > 0).then(stripped)
 
 
+def _first_discount_code() -> pl.Expr:
+    """The promotion code of a `discounts` list's first element when it is an object (sessions)."""
+    first = pl.col("discounts_first")
+    return pl.when(first.str.starts_with("{")).then(first.str.json_path_match("$.promotion_code"))
+
+
+def _first_discount_id() -> pl.Expr:
+    """The first `discounts` element when it is an id (invoices from API 2025-03-31)."""
+    first = pl.col("discounts_first")
+    return pl.when(first.str.starts_with('"')).then(first.str.strip_chars('"'))
+
+
 def _session() -> dict[str, pl.Expr]:
     return {
         "confirms_payment": (pl.col("payment_status") == "paid") & (pl.col("amount_total") > 0),
@@ -41,6 +53,7 @@ def _session() -> dict[str, pl.Expr]:
         "customer_email": pl.coalesce("customer_details_email", "customer_email"),
         "amount_minor": pl.col("amount_total"),
         "tax_minor": pl.col("amount_tax"),
+        "promotion_code_id": _first_discount_code(),
     }
 
 
@@ -60,6 +73,8 @@ def _invoice() -> dict[str, pl.Expr]:
         "subscription_metadata_click_id": pl.coalesce(
             "parent_click_id", "subscription_details_click_id", "lines_click_id"
         ),
+        "promotion_code_id": pl.coalesce(pl.col("discount_promotion_code"), _first_discount_code()),
+        "discount_id": _first_discount_id(),
     }
 
 

@@ -12,12 +12,14 @@ from datetime import datetime
 
 import polars as pl
 
-from core.contracts import AFFILIATE, REJECTED_EVENT, RISK_DECISION, conform, empty
+from core.contracts import AFFILIATE, CODE, LINK, REJECTED_EVENT, RISK_DECISION, conform, empty
 from core.state.closed_periods import ClosedPeriods
-from models.attribution import attribute
+from models.attribution import AttributionSettings, attribute
 from models.clicks import build_clicks
 from models.commissions import evaluate_conversions
 from models.events import payment_observations
+from models.funnel import funnel_daily
+from models.leads import build_leads
 from models.ledger import build_ledger
 from models.money_back import build_adjustments
 from models.payments import build_payments
@@ -40,6 +42,9 @@ class MartInputs:
     affiliates: pl.DataFrame = field(default_factory=lambda: empty(AFFILIATE))  # program.affiliates
     risk: RiskSettings = field(default_factory=RiskSettings)  # the program file's [risk]
     decisions: pl.DataFrame = field(default_factory=lambda: empty(RISK_DECISION))  # reviews of flags
+    codes: pl.DataFrame = field(default_factory=lambda: empty(CODE))  # program.codes
+    links: pl.DataFrame = field(default_factory=lambda: empty(LINK))  # program.links
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class Marts:
     commission_lines: pl.DataFrame
     affiliate_statements: pl.DataFrame
     risk_flags: pl.DataFrame
+    leads: pl.DataFrame
+    funnel_daily: pl.DataFrame
 
     def tables(self) -> dict[str, pl.DataFrame]:
         """Table name → frame."""
@@ -64,9 +71,19 @@ class Marts:
 def build_marts(inputs: MartInputs) -> Marts:
     """Every mart, from the inputs alone (no I/O, no clock)."""
     clicks = build_clicks(inputs.clicks)
-    payments = build_payments(payment_observations(inputs.objects))
+    payments = build_payments(payment_observations(inputs.objects), inputs.objects)
     adjustments = build_adjustments(inputs.objects, payments)
-    conversions, unattributed = attribute(payments, clicks, inputs.offers)
+    leads = build_leads(inputs.objects, clicks, inputs.offers)
+    conversions, unattributed = attribute(
+        payments,
+        clicks,
+        inputs.offers,
+        codes=inputs.codes,
+        links=inputs.links,
+        objects=inputs.objects,
+        leads=leads,
+        settings=inputs.attribution,
+    )
     evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers, inputs.affiliates)
     flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)
     closed = inputs.closed
@@ -82,4 +99,6 @@ def build_marts(inputs: MartInputs) -> Marts:
         commission_lines=lines,
         affiliate_statements=statements,
         risk_flags=flags,
+        leads=leads,
+        funnel_daily=funnel_daily(clicks, leads, evaluated, lines),
     )

@@ -14,6 +14,7 @@ import polars as pl
 from scipy.sparse import coo_matrix, csgraph
 
 from core.contracts import PAYMENT, conform
+from models.codes import with_promotion_codes
 
 _ID_COLUMNS = ("session_id", "invoice_id", "payment_intent_id", "charge_id")
 
@@ -164,8 +165,10 @@ def _checkout_of_subscriptions(obs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
-    """Group payment observations into payments; components with no confirming event are not payments."""
+def build_payments(observations: pl.DataFrame, objects: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Group payment observations into payments; components with no confirming event are not payments.
+
+    With the staged `objects`, each payment's promotion code is resolved (models/codes.py)."""
     if observations.is_empty():
         return pl.DataFrame(schema=PAYMENT)
     obs = observations.with_row_index("obs")
@@ -204,6 +207,8 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
             _first("tax_minor"),
             _first("currency"),
             *(_first(column).alias(f"click_{name}") for name, column in _CLICK_SOURCES),
+            _first("promotion_code_id"),
+            _first("discount_id"),
             pl.col("event_id").unique().sort().alias("source_event_ids"),
         )
     )
@@ -261,4 +266,6 @@ def build_payments(observations: pl.DataFrame) -> pl.DataFrame:
         .when(pl.col("checkout_session_id").is_not_null())
         .then(pl.col("occurred_at")),
     )
+    if objects is not None:
+        payments = with_promotion_codes(payments, objects)
     return conform(payments, PAYMENT).sort("occurred_at", "payment_id")

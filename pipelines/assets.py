@@ -64,6 +64,7 @@ def staging(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
 PROGRAM = {
     "affiliates": "Affiliates from the program file.",
     "links": "Tracking links from the program file.",
+    "codes": "Promotion codes that belong to an affiliate, from the program file.",
     "offers": "Offers from the program file, one row per version of their terms.",
     "offer_tiers": "Offer tiers (higher rates from N initial conversions a month), per offer version.",
 }
@@ -90,6 +91,8 @@ MART_DESCRIPTIONS = {
     "commission_lines": "The commission ledger: one signed line per commission, reversal or reinstatement.",
     "affiliate_statements": "Per period, affiliate and currency: gross, reversals, net, payable, held.",
     "risk_flags": "Suspicious sales and clicks (self-referral, paid traffic, ...), each open until reviewed.",
+    "leads": "Customers created with a click id at sign-up, whose later payments the click's affiliate gets.",
+    "funnel_daily": "Per day, affiliate, link and offer: clicks, leads, new customers, revenue, commission.",
 }
 MART_KEYS = [["marts", name] for name in MARTS]
 

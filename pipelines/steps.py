@@ -17,7 +17,9 @@ from disposable_email_domains import blocklist as disposable_domains
 
 from core.contracts import (
     AFFILIATE,
+    CODE,
     LANDING_REJECT,
+    LINK,
     OFFER,
     OFFER_TIER,
     RAW_CLICK,
@@ -31,6 +33,7 @@ from core.program import Program
 from core.settings import Settings
 from core.state.closed_periods import load_closed
 from core.state.review_decisions import load_decisions
+from models.attribution import AttributionSettings
 from models.exprs import to_utc
 from models.marts import MartInputs, Marts, build_marts
 from models.risk import RULES, RiskSettings
@@ -115,6 +118,9 @@ def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInpu
         affiliates=conform(frames["affiliates"], AFFILIATE),
         risk=risk_settings(program),
         decisions=load_decisions(settings),
+        codes=conform(frames["codes"], CODE),
+        links=conform(frames["links"], LINK),
+        attribution=AttributionSettings(program.attribution_precedence, program.lead_window_days),
     )
 
 

@@ -19,6 +19,7 @@ from core.contracts import (
     CONSUMED_EVENTS,
     FIRST,
     INT,
+    RAW_FIRST,
     REQUIRED_OBJECT_FIELDS,
     STRIPE_OBJECT,
     STRIPE_OBJECT_FIELDS,
@@ -84,6 +85,8 @@ def _field_sql(column: str, path: str, kind: str) -> tuple[str, str | None]:
         return value, None
     if kind == FIRST:
         return f"list_filter({value}, lambda x: x is not null)[1]", None
+    if kind == RAW_FIRST:
+        return f"list_filter({value}, lambda x: {_present('x')})[1]", None
     if kind == INT:
         problem = (
             f"case when {_present(value)} and not {_is_int(value)} then "

@@ -29,6 +29,8 @@ def test_demo_runs_the_story_and_prints_a_summary_and_an_export(
     assert "money back (usd): 2 dispute 198.00, 1 dispute_reversal -99.00, 3 refund 72.00" in out
     assert "test-mode conversions: 1" in out
     assert "unattributed payments: no_click_id 5, click_expired 1" in out
+    # a paid-ad click of omar's and a purchase jane made herself: held for review, visible
+    assert "held for review: paid_traffic (omar), self_referral (jane); 24.70 usd held" in out
     con = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
     try:
         kinds = dict(con.sql("select kind, count(*) from marts.commission_lines group by 1").fetchall())

@@ -18,7 +18,7 @@ from pipelines.lib.warehouse import next_path, pipeline_lock
 from pipelines.resources import AttroResource
 from tests.support.paths import REPO
 
-TABLES = ("affiliates", "links", "offers", "offer_tiers")
+TABLES = ("affiliates", "links", "codes", "offers", "offer_tiers")
 ASSET_KEYS = {  # at least these (DESIGN §3 tables and the published snapshot)
     "raw/stripe_events",
     "raw/clicks",
@@ -29,6 +29,7 @@ ASSET_KEYS = {  # at least these (DESIGN §3 tables and the published snapshot)
     "program/links",
     "program/offers",
     "program/offer_tiers",
+    "program/codes",
     "marts/clicks",
     "marts/payments",
     "marts/payment_adjustments",

@@ -36,6 +36,17 @@ def program_tables(program: Program) -> dict[str, pa.Table]:
             }
             for link in program.links
         ],
+        "codes": [
+            {
+                "code": c.code,
+                "promotion_code_id": c.promotion_code,
+                "affiliate_id": c.affiliate,
+                "offer_id": c.offer,
+                "valid_from": c.from_at,
+                "valid_until": c.until_at,
+            }
+            for c in program.codes
+        ],
         "offers": [
             {
                 "offer_id": o.id,

@@ -1,0 +1,128 @@
+"""Promotion codes: which code a payment used, and which affiliate (and offer) a code belongs to.
+
+A payment names a promotion code (`promo_...`) on its Checkout Session (`discounts[].promotion_code`)
+or, before API 2025-03-31, on its invoice (`discount.promotion_code`); from 2025-03-31 an invoice
+names discount ids (`di_...`) instead, which `customer.discount.*` events resolve to their promotion
+code. `promotion_code.*` events give each code its customer-facing text and metadata.
+
+A code belongs to an affiliate when the program file's `[[codes]]` maps its `promotion_code` id, or
+its text (case-insensitive), to one; else when the code's own Stripe metadata says `rd_affiliate`
+(with `rd_offer`, or else the offer of the affiliate's first tracking link). A mapping may be limited
+to `valid_from` .. `valid_until`; a purchase outside it is unattributed (`code_outside_validity`).
+A subscription started with a code keeps it: renewals belong to the code's affiliate too.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from models.exprs import text
+
+
+def _latest(objects: pl.DataFrame, kind: str) -> pl.DataFrame:
+    return (
+        objects.filter(pl.col("object_kind") == kind)
+        .sort("created_at", "event_id")
+        .group_by("obj_id")
+        .agg(pl.all().last())
+    )
+
+
+def promotion_codes(objects: pl.DataFrame) -> pl.DataFrame:
+    """Per promotion code id: its text and the affiliate/offer its Stripe metadata names."""
+    return _latest(objects, "promotion_code").select(
+        promotion_code_id="obj_id",
+        code="code",
+        metadata_affiliate_id="metadata_affiliate",
+        metadata_offer_id="metadata_offer",
+    )
+
+
+def discount_codes(objects: pl.DataFrame) -> pl.DataFrame:
+    """Per discount id (`di_...`): the promotion code it applied."""
+    return (
+        _latest(objects, "discount")
+        .filter(pl.col("promotion_code").is_not_null())
+        .select(discount_id="obj_id", resolved_promotion_code_id="promotion_code")
+    )
+
+
+def with_promotion_codes(payments: pl.DataFrame, objects: pl.DataFrame) -> pl.DataFrame:
+    """Payments with `promotion_code_id` (a discount id resolved through its discount) and the code."""
+    return (
+        payments.join(discount_codes(objects), on="discount_id", how="left")
+        .with_columns(promotion_code_id=pl.coalesce("promotion_code_id", "resolved_promotion_code_id"))
+        .join(
+            promotion_codes(objects).select("promotion_code_id", promotion_code="code"),
+            on="promotion_code_id",
+            how="left",
+        )
+        .drop("resolved_promotion_code_id")
+    )
+
+
+def code_owners(
+    chains: pl.DataFrame, codes: pl.DataFrame, links: pl.DataFrame, objects: pl.DataFrame
+) -> pl.DataFrame:
+    """Per chain that used a promotion code: the code's affiliate and offer, and `code_reason` when the
+    mapping does not cover the purchase (null when the code belongs to nobody: most codes are not
+    affiliate codes)."""
+    used = chains.filter(pl.col("chain_promotion_code_id").is_not_null()).join(
+        promotion_codes(objects).rename({"promotion_code_id": "chain_promotion_code_id"}),
+        on="chain_promotion_code_id",
+        how="left",
+    )
+    by_id = codes.filter(pl.col("promotion_code_id").is_not_null()).select(
+        chain_promotion_code_id="promotion_code_id",
+        id_affiliate="affiliate_id",
+        id_offer="offer_id",
+        id_from="valid_from",
+        id_until="valid_until",
+    )
+    by_text = codes.filter(pl.col("code").is_not_null()).select(
+        code_key=pl.col("code").str.to_uppercase(),
+        text_affiliate="affiliate_id",
+        text_offer="offer_id",
+        text_from="valid_from",
+        text_until="valid_until",
+    )
+    first_link_offer = links.group_by("affiliate_id", maintain_order=True).agg(pl.col("offer_id").first())
+    mapped = (
+        used.with_columns(code_key=pl.col("code").str.to_uppercase())
+        .join(by_id.unique("chain_promotion_code_id"), on="chain_promotion_code_id", how="left")
+        .join(by_text.unique("code_key"), on="code_key", how="left")
+        .join(
+            first_link_offer.rename({"affiliate_id": "metadata_affiliate_id", "offer_id": "link_offer"}),
+            on="metadata_affiliate_id",
+            how="left",
+        )  # fmt: skip
+        .with_columns(
+            code_affiliate_id=pl.coalesce("id_affiliate", "text_affiliate", "metadata_affiliate_id"),
+            code_offer_id=pl.coalesce("id_offer", "text_offer", "metadata_offer_id", "link_offer"),
+            valid_from=pl.coalesce("id_from", "text_from"),
+            valid_until=pl.coalesce("id_until", "text_until"),
+        )
+        .filter(pl.col("code_affiliate_id").is_not_null())
+    )
+    outside = (pl.col("valid_from").is_not_null() & (pl.col("chain_started_at") < pl.col("valid_from"))) | (
+        pl.col("valid_until").is_not_null() & (pl.col("chain_started_at") >= pl.col("valid_until"))
+    )
+    shown = pl.coalesce("code", "chain_promotion_code_id")
+    return mapped.select(
+        "chain_id",
+        "code_affiliate_id",
+        "code_offer_id",
+        code_reason=pl.when(outside).then(pl.lit("code_outside_validity")),
+        code_detail=pl.when(outside).then(
+            text(
+                "code ",
+                shown,
+                " belongs to ",
+                pl.col("code_affiliate_id"),
+                " from ",
+                pl.col("valid_from").dt.strftime("%Y-%m-%d").fill_null("the start"),
+                " until ",
+                pl.col("valid_until").dt.strftime("%Y-%m-%d").fill_null("no end"),
+            )  # fmt: skip
+        ),
+    )
