@@ -1,8 +1,9 @@
-"""Where a full `attro run` spends its time: the pipeline run in-process with each step and its parts timed.
+"""Where `attro run` spends its time: the pipeline run in-process with each step and its parts timed.
 
 Wraps the functions `pipelines.run` reaches (the steps, what they call, the rules chain of
 models.marts) with timers, runs `run_pipeline` once with force, and prints wall time, calls and the
-process's peak RSS after each, nested as they were called. Run by `python -m benchmarks pipeline --steps`.
+process's peak RSS after each, nested as they were called. Run by `python -m benchmarks pipeline --steps`
+on an emptied build (a full rebuild); on a built data dir it times an incremental run.
 
     python -m benchmarks.pipeline_steps DATA_DIR PROGRAM
 """
@@ -124,7 +125,7 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     run_pipeline(settings, datetime.now(UTC), force=True)
     total = time.perf_counter() - started
-    print(f"full rebuild in-process, each step timed ({settings.data_dir}): {total:.1f} s")
+    print(f"attro run in-process (forced), each step timed ({settings.data_dir}): {total:.1f} s")
     print("\n".join(timings.lines(total)))
     return 0
 
