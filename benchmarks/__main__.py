@@ -1,18 +1,20 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks|redirects|landing [...]` runs one of them.
+`python -m benchmarks webhooks|redirects|landing|pipeline [...]` runs one of them (`pipeline` at 25k
+events unless `--events` says otherwise).
 """
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import landing_load, redirects_under_flood, webhook_load
+from benchmarks import landing_load, pipeline, redirects_under_flood, webhook_load
 
 BENCHMARKS = {
     "webhooks": webhook_load.main,
     "redirects": redirects_under_flood.main,
     "landing": landing_load.main,
+    "pipeline": pipeline.main,
 }
 
 
