@@ -45,8 +45,9 @@ def stream_resource(
                     pa.Table.from_pylist(chunk.rejects, schema=arrow_schema(LANDING_REJECT)),
                     "landing_rejects",
                 )
-            ends.append({"stream": stream, "landing_file": chunk.landing_file, "end_offset": chunk.end})
-            offsets[chunk.landing_file] = chunk.end
+            for landing_file, end in chunk.ends:
+                ends.append({"stream": stream, "landing_file": landing_file, "end_offset": end})
+                offsets[landing_file] = end
         if ends:
             yield dlt.mark.with_table_name(
                 pa.Table.from_pylist(ends, schema=arrow_schema(LANDING_OFFSET)), "landing_offsets"

@@ -96,19 +96,24 @@ def _line_problems(stream: str, frame: pl.DataFrame) -> list[str | None]:
     return frame.select(pl.coalesce(checks).alias("problem"))["problem"].to_list()
 
 
+def _fast(stream: str, data: bytes) -> pl.DataFrame | None:
+    """Every line of `data` as records, parsed at once; None when some line is not a good record."""
+    try:
+        frame = pl.read_ndjson(io.BytesIO(data), schema=LANDED_RECORDS[stream])
+    except Exception:  # noqa: BLE001 - some line is not a record: the line-by-line path says which
+        return None
+    required_ok = all(frame[name].null_count() == 0 for name in REQUIRED_FIELDS[stream])
+    return frame if required_ok and not any(_line_problems(stream, frame)) else None
+
+
 def _read_chunk(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pl.DataFrame, list[dict]]:
     """A chunk's records (as landed) and its quarantined lines: the whole chunk parsed at once when
     every line is good, else line by line."""
-    schema = LANDED_RECORDS[stream]
-    try:
-        frame = pl.read_ndjson(io.BytesIO(chunk), schema=schema)
-        required_ok = all(frame[name].null_count() == 0 for name in REQUIRED_FIELDS[stream])
-        if required_ok and not any(_line_problems(stream, frame)):
-            return frame, []
-    except Exception:  # noqa: BLE001 - some line is not a record: the line-by-line path says which
-        pass
+    frame = _fast(stream, chunk)
+    if frame is not None:
+        return frame, []
     good, bad = _parse_lines(stream, rel, start, chunk)
-    return pl.DataFrame(good, schema=schema), bad
+    return pl.DataFrame(good, schema=LANDED_RECORDS[stream]), bad
 
 
 def _typed(stream: str, frame: pl.DataFrame) -> pa.Table:
@@ -138,11 +143,10 @@ def _typed(stream: str, frame: pl.DataFrame) -> pa.Table:
 
 @dataclass
 class Chunk:
-    """New complete lines of one landing file: good rows (typed), quarantined lines, where they end."""
+    """New complete lines of one or more landing files: good rows (typed), quarantined lines, and where
+    each file's lines now end."""
 
-    landing_file: str  # relative to the stream folder
-    start: int
-    end: int  # byte offset after the last complete line read
+    ends: list[tuple[str, int]]  # (landing file relative to the stream folder, byte offset after it)
     records: pa.Table
     rejects: list[dict]
 
@@ -167,11 +171,30 @@ def _complete_slice(path: Path, start: int, max_bytes: int) -> bytes:
     return data[: end + 1] if end >= 0 else b""
 
 
+def _parse(stream: str, parts: list[tuple[str, int, bytes]]) -> Chunk:
+    """Slices of landing files parsed together (one parse when every line is good), typed."""
+    rejects: list[dict] = []
+    # a bad line somewhere: parse file by file, to name the file and offset of each bad line
+    frame = _fast(stream, b"".join(data for _rel, _start, data in parts)) if len(parts) > 1 else None
+    if frame is None:
+        frames = []
+        for rel, start, data in parts:
+            part, bad = _read_chunk(stream, rel, start, data)
+            frames.append(part)
+            rejects.extend(bad)
+        frame = pl.concat(frames)
+    ends = [(rel, start + len(data)) for rel, start, data in parts]
+    return Chunk(ends, _typed(stream, frame), rejects)
+
+
 def iter_new(
     stream: str, stream_dir: Path, offsets: dict[str, int], max_bytes: int = CHUNK_BYTES
 ) -> Iterator[Chunk]:
     """Every complete line landed in a stream since `offsets` (file → byte offset of the next unread
-    line), a slice at a time; a torn trailing line waits for a later run."""
+    line), up to `max_bytes` at a time, many small files together (a parse per file would cost more
+    than the lines); a torn trailing line waits for a later run."""
+    parts: list[tuple[str, int, bytes]] = []
+    size = 0
     for path in landing_files(stream_dir):
         rel = str(path.relative_to(stream_dir))
         start = offsets.get(rel, 0)
@@ -179,9 +202,14 @@ def iter_new(
             data = _complete_slice(path, start, max_bytes)
             if not data:
                 break
-            table, bad = _read_chunk(stream, rel, start, data)
-            yield Chunk(rel, start, start + len(data), _typed(stream, table), bad)
+            parts.append((rel, start, data))
+            size += len(data)
             start += len(data)
+            if size >= max_bytes:
+                yield _parse(stream, parts)
+                parts, size = [], 0
+    if parts:
+        yield _parse(stream, parts)
 
 
 def torn_lines(stream_dir: Path, offsets: dict[str, int]) -> int:
