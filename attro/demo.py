@@ -196,6 +196,22 @@ def _historic_story(story: Story, click_ids: list[str], clicks_at: list[datetime
         )
     )
 
+    # Theo's podcast code, read out on air: two customers type it, one of them subscribes.
+    promo = story.add(sim.promotion_code("THEO20", start)).promotion_code
+    story.add(sim.use_code(sim.one_time_checkout(now - timedelta(days=50), 4900), promo))
+    podcast_sub = story.add(
+        sim.use_code(sim.subscription_checkout(now - timedelta(days=45), 2900), promo)
+    ).sub
+    story.add(sim.renewal(podcast_sub, add_months(now - timedelta(days=45), 1)))
+    # A trial sign-up through Jane's link (the customer is created with the click id), paid 3 weeks later.
+    signup = story.add(sim.sign_up(clicks_at[13] + timedelta(minutes=10), click_id=click_ids[13]))
+    trial = story.add(
+        sim.subscription_checkout(
+            clicks_at[13] + timedelta(minutes=12), 9900, customer=signup.customer, trial_days=21
+        )
+    ).sub
+    story.add(sim.renewal(trial, clicks_at[13] + timedelta(days=21, minutes=12)))
+
     # A test-mode purchase through Jane's link: visible, never payable.
     story.add(
         sim.one_time_checkout(
@@ -220,6 +236,7 @@ def _edge_clicks(story: Story) -> list[datetime]:
         ("jane-pro", 50),
         ("omar-all", 12, "google", "cpc"),  # omar bids on the merchant's brand: paid traffic
         ("jane-pro", 8),  # jane buys through her own link: a self-referral
+        ("jane-pro", 40),  # a visitor signs up for a trial, and pays three weeks later (a lead)
     ]
     times = []
     for code, days_ago, *utm in plan:
@@ -308,6 +325,10 @@ MONEY_BACK_SQL = (
 )
 TEST_MODE_SQL = "select count(*) from marts.conversions where not livemode"
 UNATTRIBUTED_SQL = "select reason, count(*) from marts.unattributed_payments group by 1 order by 2 desc, 1"
+METHODS_SQL = (
+    "select attribution_method, count(*) from marts.conversions where conversion_type = 'initial'"
+    " group by 1 order by 2 desc, 1"
+)
 FLAGS_SQL = (
     "select rule, affiliate_id, count(*) from marts.risk_flags where decision = 'open'"
     " and conversion_id is not null group by 1, 2 order by 1, 2"
@@ -399,6 +420,9 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
         "unattributed payments: "
         + ", ".join(f"{reason} {n}" for reason, n in _query(settings, UNATTRIBUTED_SQL))
     )
+    methods = ", ".join(f"{method} {n}" for method, n in _query(settings, METHODS_SQL))
+    print(f"new customers by how they were attributed: {methods}")
+    print("  (theo's podcast code THEO20, no click needed; a trial sign-up of jane's, paid 3 weeks later)")
     flags = ", ".join(f"{rule} ({affiliate})" for rule, affiliate, _n in _query(settings, FLAGS_SQL))
     held = ", ".join(f"{format_minor(amount, cur)} {cur}" for cur, amount in _query(settings, HELD_SQL))
     print(f"held for review: {flags or 'nothing'}; {held or 'no commission'} held (attro review list --open)")

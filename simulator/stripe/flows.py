@@ -41,6 +41,7 @@ class Flow:
     sub: Subscription | None = None
     refund: str | None = None
     dispute: str | None = None
+    promotion_code: str | None = None
 
     def types(self) -> list[str]:
         """Event types in order."""
@@ -679,7 +680,10 @@ class StripeSim(StripePayloads):
         )
         if not proration:
             sub.period_start = start
-        return self._pay_invoice(inv, clock, api)
+        flow = self._pay_invoice(inv, clock, api)
+        if sub.discount is not None:
+            self._discount_invoices(flow, sub.discount, api)
+        return flow
 
     def manual_invoice(
         self,
@@ -725,6 +729,97 @@ class StripeSim(StripePayloads):
             metadata={"rd_click_id": click_id} if click_id else {},
         )
         return self._pay_invoice(inv, clock, api)
+
+    # customers and promotion codes ----------------------------------------------------
+
+    def sign_up(
+        self,
+        at: datetime,
+        *,
+        click_id: str | None = None,
+        email: str | None = None,
+        api_version: str | None = None,
+        livemode: bool | None = None,
+    ) -> Flow:
+        """A customer created at sign-up (`customer.created`), the click id in its metadata: a lead."""
+        api, live = self._api(api_version), self._live(livemode)
+        customer, email = self._customer(None, email)
+        obj = {
+            "id": customer,
+            "object": "customer",
+            "created": _unix(at),
+            "email": email,
+            "livemode": live,
+            "metadata": {"rd_click_id": click_id} if click_id else {},
+            "name": None,
+        }
+        event = self.envelope(obj, "customer.created", at, api_version=api, livemode=live, api_call=True)
+        return Flow(events=[event], api_version=api, customer=customer)
+
+    def promotion_code(
+        self,
+        code: str,
+        at: datetime,
+        *,
+        percent_off: int = 10,
+        metadata: dict[str, str] | None = None,
+        api_version: str | None = None,
+        livemode: bool | None = None,
+    ) -> Flow:
+        """A promotion code made in the dashboard (`promotion_code.created`); `flow.promotion_code`."""
+        api, live = self._api(api_version), self._live(livemode)
+        promo = "promo_1" + self._rand(23)
+        coupon = {"id": self._rand(8), "object": "coupon", "percent_off": percent_off, "duration": "forever"}
+        obj = {
+            "id": promo,
+            "object": "promotion_code",
+            "active": True,
+            "code": code,
+            "coupon": coupon,
+            "created": _unix(at),
+            "livemode": live,
+            "metadata": metadata or {},
+        }
+        event = self.envelope(
+            obj, "promotion_code.created", at, api_version=api, livemode=live, api_call=True
+        )
+        return Flow(events=[event], api_version=api, promotion_code=promo)
+
+    def use_code(self, flow: Flow, promotion_code: str) -> Flow:
+        """The checkout `flow` as if the customer had typed a promotion code: its session names the
+        code; its invoice carries the discount (the legacy `discount` object, or from 2025-03-31 a
+        discount id and a `customer.discount.created` event); a subscription keeps it for renewals."""
+        api = flow.api_version
+        discount = {
+            "id": "di_1" + self._rand(23),
+            "object": "discount",
+            "coupon": {"id": self._rand(8), "object": "coupon"},
+            "customer": flow.customer,
+            "promotion_code": promotion_code,
+            "subscription": flow.subscription,
+            "start": flow.events[0]["created"],
+        }
+        for event in flow.events:
+            obj = event["data"]["object"]
+            if obj.get("object") == "checkout.session":
+                obj["discounts"] = [{"coupon": discount["coupon"]["id"], "promotion_code": promotion_code}]
+        self._discount_invoices(flow, discount, api)
+        if flow.sub is not None:
+            flow.sub.discount = discount
+        return flow
+
+    def _discount_invoices(self, flow: Flow, discount: dict[str, Any], api: str) -> None:
+        invoices = [e for e in flow.events if e["data"]["object"].get("object") == "invoice"]
+        for event in invoices:
+            if is_basil(api):
+                event["data"]["object"]["discounts"] = [discount["id"]]
+            else:
+                event["data"]["object"]["discount"] = dict(discount)
+        if invoices and is_basil(api):
+            created = invoices[0]["created"] - 1
+            flow.events.insert(
+                0, self.envelope(dict(discount), "customer.discount.created", created, api_version=api)
+            )
 
     # money back -----------------------------------------------------------------------
 

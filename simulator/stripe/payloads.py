@@ -78,6 +78,7 @@ class Subscription:
     click_id: str | None = None  # set when the click id rides in the subscription's metadata
     invoices: list[str] = field(default_factory=list)
     period_start: int = 0  # unix start of the current billing period
+    discount: dict[str, Any] | None = None  # the discount a promotion code gave it, on every invoice
 
 
 @dataclass

@@ -31,6 +31,8 @@ def test_demo_runs_the_story_and_prints_a_summary_and_an_export(
     assert "unattributed payments: no_click_id 5, click_expired 1" in out
     # a paid-ad click of omar's and a purchase jane made herself: held for review, visible
     assert "held for review: paid_traffic (omar), self_referral (jane); 24.70 usd held" in out
+    # theo's podcast code sells with no click; a trial sign-up of jane's pays three weeks later
+    assert "promotion_code 2, lead 1" in out
     con = duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True)
     try:
         kinds = dict(con.sql("select kind, count(*) from marts.commission_lines group by 1").fetchall())

@@ -1,0 +1,225 @@
+"""Promotion codes and leads attribute sales too: a code with no click, a sign-up that pays later, the
+click-vs-code precedence and its visible loser, in both payload generations; and the daily funnel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pytest
+
+from core.click_ids import new_click_id
+from core.contracts import CODE, LINK, OFFER_TIER, RAW_CLICK, conform, empty
+from models.attribution import AttributionSettings
+from models.marts import MartInputs, Marts, build_marts
+from models.risk import RiskSettings
+from simulator.landing import staged
+from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
+
+AT = datetime(2026, 3, 2, 10, tzinfo=UTC)
+NOW = AT + timedelta(days=120)
+LINKS = pl.DataFrame(
+    {
+        "link_code": ["jane-pro", "omar-all", "lena-ebook"],
+        "affiliate_id": ["jane", "omar", "lena"],
+        "offer_id": ["pro-20", "lifetime-10", "ebook-flat"],
+        "destination": ["https://shop.example/"] * 3,
+    }
+).pipe(conform, LINK)
+API = pytest.mark.parametrize("api", [LEGACY, BASIL])
+
+
+def click(at: datetime, affiliate: str = "jane") -> dict[str, Any]:
+    link = LINKS.filter(pl.col("affiliate_id") == affiliate).row(0, named=True)
+    return {
+        "click_id": new_click_id(at),
+        "clicked_at": at,
+        "link_code": link["link_code"],
+        "affiliate_id": affiliate,
+        "offer_id": link["offer_id"],
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+        "is_bot": False,
+        "source": "redirect",
+    }
+
+
+def code(**fields: Any) -> dict[str, Any]:
+    return {"code": None, "promotion_code_id": None, "valid_from": None, "valid_until": None, **fields}
+
+
+def run(
+    flows: list[Flow],
+    offers_frame: Callable[..., pl.DataFrame],
+    clicks: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    codes: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    precedence: str = "click_first",
+    lead_window_days: int = 90,
+) -> Marts:
+    objects, rejected = staged([e for flow in flows for e in flow.events])
+    inputs = MartInputs(
+        objects=objects,
+        clicks=conform(pl.DataFrame(list(clicks), infer_schema_length=None), RAW_CLICK)
+        if clicks
+        else empty(RAW_CLICK),
+        offers=offers_frame(),
+        tiers=empty(OFFER_TIER),
+        now=NOW,
+        rejected=rejected,
+        risk=RiskSettings(hold=frozenset()),
+        codes=pl.DataFrame(list(codes), schema=dict(CODE)) if codes else empty(CODE),
+        links=LINKS,
+        attribution=AttributionSettings(precedence, lead_window_days),
+    )
+    return build_marts(inputs)
+
+
+@API
+def test_a_podcast_code_with_no_click_attributes_the_sale_and_every_renewal(api: str, offers_frame) -> None:
+    sim = StripeSim(seed=1, livemode=True)
+    promo = sim.promotion_code("ANA20", AT - timedelta(days=30), api_version=api)
+    sub = sim.use_code(sim.subscription_checkout(AT, 9900, api_version=api), promo.promotion_code or "")
+    assert sub.sub is not None
+    renewals = [sim.renewal(sub.sub, AT + timedelta(days=31 * n), api_version=api) for n in (1, 2)]
+
+    marts = run(
+        [promo, sub, *renewals],
+        offers_frame,
+        codes=[code(code="ana20", affiliate_id="omar", offer_id="lifetime-10")],
+    )
+
+    conversions = marts.conversions.sort("occurred_at")
+    assert (
+        conversions.select("affiliate_id", "offer_id", "attribution_method", "click_id").rows()
+        == [("omar", "lifetime-10", "promotion_code", None)] * 3
+    )
+    assert conversions["conversion_type"].to_list() == ["initial", "renewal", "renewal"]
+    assert marts.payments["promotion_code"].to_list() == ["ANA20"] * 3
+    assert marts.unattributed_payments.is_empty()
+
+
+@API
+def test_a_codes_own_stripe_metadata_names_its_affiliate(api: str, offers_frame) -> None:
+    sim = StripeSim(seed=2, livemode=True)
+    promo = sim.promotion_code(
+        "LENA5", AT - timedelta(days=1), metadata={"rd_affiliate": "lena"}, api_version=api
+    )
+    sale = sim.use_code(sim.one_time_checkout(AT, 2500, api_version=api), promo.promotion_code or "")
+
+    marts = run([promo, sale], offers_frame)
+
+    assert marts.conversions.select("affiliate_id", "offer_id", "attribution_method").rows() == [
+        ("lena", "ebook-flat", "promotion_code")  # the offer of lena's first link
+    ]
+
+
+def test_a_code_used_outside_its_mapping_is_unattributed_with_the_reason(offers_frame) -> None:
+    sim = StripeSim(seed=3, livemode=True)
+    promo = sim.promotion_code("SPRING", AT - timedelta(days=40))
+    sale = sim.use_code(sim.one_time_checkout(AT, 4900), promo.promotion_code or "")
+    mapping = code(
+        promotion_code_id=promo.promotion_code,
+        affiliate_id="jane",
+        offer_id="pro-20",
+        valid_from=datetime(2026, 1, 1, tzinfo=UTC),
+        valid_until=datetime(2026, 3, 1, tzinfo=UTC),
+    )
+
+    marts = run([promo, sale], offers_frame, codes=[mapping])
+
+    (row,) = marts.unattributed_payments.rows(named=True)
+    assert row["reason"] == "code_outside_validity"
+    assert row["detail"] == "code SPRING belongs to jane from 2026-01-01 until 2026-03-01"
+
+
+def test_a_code_that_belongs_to_nobody_changes_nothing(offers_frame) -> None:
+    sim = StripeSim(seed=4, livemode=True)
+    promo = sim.promotion_code("WELCOME10", AT - timedelta(days=1))
+    sale = sim.use_code(sim.one_time_checkout(AT, 4900), promo.promotion_code or "")
+
+    marts = run([promo, sale], offers_frame)
+
+    assert marts.unattributed_payments["reason"].to_list() == ["no_click_id"]
+
+
+@pytest.mark.parametrize(
+    ("precedence", "winner", "method", "loser", "lost_by"),
+    [
+        ("click_first", "jane", "click_metadata", "omar", "promotion_code"),
+        ("code_first", "omar", "promotion_code", "jane", "click_metadata"),
+    ],
+)
+def test_a_click_and_a_code_of_different_affiliates_follow_the_precedence_and_the_loser_is_kept(
+    precedence: str, winner: str, method: str, loser: str, lost_by: str, offers_frame
+) -> None:
+    sim = StripeSim(seed=5, livemode=True)
+    c = click(AT - timedelta(days=2), "jane")
+    promo = sim.promotion_code("OMAR15", AT - timedelta(days=9))
+    sale = sim.use_code(sim.one_time_checkout(AT, 9900, click_id=c["click_id"]), promo.promotion_code or "")
+    mapping = code(code="OMAR15", affiliate_id="omar", offer_id="lifetime-10")
+
+    marts = run([promo, sale], offers_frame, clicks=[c], codes=[mapping], precedence=precedence)
+
+    row = marts.conversions.row(0, named=True)
+    assert (row["affiliate_id"], row["attribution_method"]) == (winner, method)
+    assert (row["contested_by_affiliate_id"], row["contested_by_method"]) == (loser, lost_by)
+
+
+@API
+def test_a_trial_customer_who_pays_weeks_after_signing_up_is_attributed_through_the_lead(
+    api: str, offers_frame
+) -> None:
+    sim = StripeSim(seed=6, livemode=True)
+    c = click(AT - timedelta(hours=3), "jane")
+    signup = sim.sign_up(AT, click_id=c["click_id"], api_version=api)
+    trial = sim.subscription_checkout(
+        AT + timedelta(minutes=5), 9900, customer=signup.customer, trial_days=21, api_version=api
+    )
+    assert trial.sub is not None
+    first_paid = sim.renewal(trial.sub, AT + timedelta(days=21), api_version=api)
+
+    marts = run([signup, trial, first_paid], offers_frame, clicks=[c])
+
+    assert marts.leads.select("customer_id", "click_id", "affiliate_id", "reason").rows() == [
+        (signup.customer, c["click_id"], "jane", None)
+    ]
+    assert marts.conversions.select(
+        "affiliate_id", "attribution_method", "click_id", "conversion_type"
+    ).rows() == [("jane", "lead", c["click_id"], "initial")]
+
+
+@pytest.mark.parametrize(
+    ("clicked_days_before", "paid_days_after", "lead_window", "reason"),
+    [(2, 100, 90, "lead_expired"), (70, 5, 90, "lead_click_expired")],
+)
+def test_a_lead_that_cannot_attribute_says_why(
+    clicked_days_before: int, paid_days_after: int, lead_window: int, reason: str, offers_frame
+) -> None:
+    sim = StripeSim(seed=7, livemode=True)
+    c = click(AT - timedelta(days=clicked_days_before), "jane")  # pro-20: a 60-day window
+    signup = sim.sign_up(AT, click_id=c["click_id"])
+    sale = sim.one_time_checkout(AT + timedelta(days=paid_days_after), 9900, customer=signup.customer)
+
+    marts = run([signup, sale], offers_frame, clicks=[c], lead_window_days=lead_window)
+
+    assert marts.unattributed_payments["reason"].to_list() == [reason]
+
+
+def test_the_funnel_counts_clicks_leads_customers_payments_and_revenue_per_day(offers_frame) -> None:
+    sim = StripeSim(seed=8, livemode=True)
+    clicks = [click(AT - timedelta(hours=5), "jane"), click(AT - timedelta(hours=4), "jane")]
+    signup = sim.sign_up(AT - timedelta(hours=3), click_id=clicks[0]["click_id"])
+    sale = sim.one_time_checkout(AT, 9900, customer=signup.customer)
+    marts = run([signup, sale], offers_frame, clicks=clicks)
+
+    day = marts.funnel_daily.filter(pl.col("day") == date(2026, 3, 2))
+    visits = day.filter(pl.col("currency").is_null()).row(0, named=True)
+    money = day.filter(pl.col("currency") == "usd").row(0, named=True)
+    assert (visits["clicks"], visits["leads"], visits["link_code"]) == (2, 1, "jane-pro")
+    assert (money["new_customers"], money["payments"], money["revenue_minor"], money["commission_minor"]) == (
+        1,
+        1,
+        9900,
+        1980,
+    )
