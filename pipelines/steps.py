@@ -15,8 +15,10 @@ import duckdb
 import polars as pl
 from disposable_email_domains import blocklist as disposable_domains
 
+from core.click_ids import CLICK_ID_PATTERN
 from core.contracts import (
     AFFILIATE,
+    CLICK,
     CODE,
     LANDING_REJECT,
     LINK,
@@ -99,6 +101,18 @@ def _read(con: duckdb.DuckDBPyConnection, files: list[Path], schema: dict) -> pl
     return conform(to_utc(frame), schema)
 
 
+# What the rules read of a click (attribution and risk): not the user agent, most UTM fields or when it
+# landed, which only marts.clicks shows — a view over raw.clicks, never held in memory.
+RULES_CLICK = {
+    name: RAW_CLICK[name]
+    for name in (
+        "click_id", "clicked_at", "link_code", "affiliate_id", "offer_id", "ip_hash", "referer",
+        "landing_url", "utm_medium", "is_bot",
+    )
+}  # fmt: skip
+CLICKS_VIEW = "clicks"  # the mart published as a view (see lake_views), not written from a frame
+
+
 def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInputs:
     """What build_marts takes, read from the lake's compact tables (never raw payloads)."""
     lake = Lake(settings.lake_dir)
@@ -106,7 +120,7 @@ def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInpu
     with lake_connection(settings) as con:
         objects = _read(con, lake.staging(OBJECTS).paths(), STRIPE_OBJECT)
         rejected = _read(con, lake.staging(REJECTED).paths(), REJECTED_EVENT)
-        clicks = _read(con, lake.raw("clicks").paths(), RAW_CLICK)
+        clicks = _read(con, lake.raw("clicks").paths(), RULES_CLICK)
     return MartInputs(
         objects=objects,
         clicks=clicks,
@@ -140,8 +154,9 @@ def build_and_write_marts(settings: Settings, program: Program, now: datetime) -
     """Every mart, written into the next warehouse."""
     inputs = mart_inputs(settings, program, now)
     marts = build_marts(inputs)
+    tables = {f"marts.{name}": frame for name, frame in marts.tables().items() if name != CLICKS_VIEW}
     with connect(settings) as con:
-        write_tables(con, {f"marts.{name}": frame for name, frame in marts.tables().items()})
+        write_tables(con, tables)
     return marts, {
         f"marts/{name}": mart_metadata(name, frame, inputs) for name, frame in marts.tables().items()
     }
@@ -193,6 +208,12 @@ def publish_warehouse(settings: Settings) -> Metadata:
     """Add the lake views to the next warehouse and move it into place; then tidy the lake."""
     with connect(settings) as con:
         add_lake_views(con, lake_views(settings))
+        # marts.clicks is raw.clicks as the rules see it (models/clicks.py): ours, one row per click id
+        columns = ", ".join(CLICK)
+        con.execute(
+            f"create or replace view marts.{CLICKS_VIEW} as select {columns} from raw.clicks"
+            f" where regexp_full_match(click_id, '{CLICK_ID_PATTERN.pattern.strip('^$')}')"
+        )
     path = publish(settings)
     maintenance = maintain_lake(settings)
     return {"warehouse/snapshot": {"path": str(path), "bytes": path.stat().st_size, **maintenance}}
