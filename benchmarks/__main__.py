@@ -1,20 +1,21 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks|redirects|landing|pipeline [...]` runs one of them (`pipeline` at 25k
-events unless `--events` says otherwise).
+`python -m benchmarks webhooks|redirects|landing|pipeline|freshness [...]` runs one of them
+(`pipeline` and `freshness` at 25k events of history unless `--events` says otherwise).
 """
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import landing_load, pipeline, redirects_under_flood, webhook_load
+from benchmarks import freshness, landing_load, pipeline, redirects_under_flood, webhook_load
 
 BENCHMARKS = {
     "webhooks": webhook_load.main,
     "redirects": redirects_under_flood.main,
     "landing": landing_load.main,
     "pipeline": pipeline.main,
+    "freshness": freshness.main,
 }
 
 

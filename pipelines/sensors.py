@@ -18,7 +18,7 @@ _BUSY = [
 
 @dg.sensor(
     job=materialize_all,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=10,  # a look is a stat of the landing files; part of freshness
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Runs the whole graph when landing files appear or change (name, size or mtime); one run "
     "at a time, and a run picks up everything landed before it started.",
