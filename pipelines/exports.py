@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +21,7 @@ from core.settings import Settings
 from core.state.closed_periods import PeriodError, check_period, closed_at, frozen_period
 from models.money import exponent_expr, format_minor, format_minor_expr, minor_to_decimal_expr
 from pipelines.affiliates import period_affiliates
+from pipelines.lib.files import writable_dir, write_all_or_none
 from pipelines.lib.warehouse import read_published_period
 from pipelines.workbooks import Sheet, write_workbook
 
@@ -183,25 +182,6 @@ def _header(period: str, closed_at: datetime | None, statement: pl.DataFrame, no
     return header
 
 
-def _atomic_write_all(writers: dict[Path, Callable[[Path], None]]) -> None:
-    """Write every file to a temp name first; rename them only once all were written."""
-    temps: dict[Path, Path] = {}
-    for target in writers:
-        if target.exists() and not target.is_file():
-            raise IsADirectoryError(f"{target} exists and is not a file")
-    try:
-        for target, write in writers.items():
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-            os.close(fd)
-            temps[target] = Path(tmp_name)
-            write(temps[target])
-        for target, tmp in temps.items():
-            os.replace(tmp, target)
-    finally:
-        for tmp in temps.values():
-            tmp.unlink(missing_ok=True)
-
-
 def _csv(header: list[str], statement: pl.DataFrame, lines: pl.DataFrame) -> bytes:
     out = io.StringIO()
     for line in header:
@@ -272,9 +252,7 @@ def export_commissions(
     now = now or datetime.now(UTC)
     out = out_dir or settings.exports_dir
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".probe.", delete=True)  # noqa: SIM115
-        probe.close()
+        writable_dir(out)
     except OSError as exc:
         raise ExportError(f"cannot write to {out}: {exc.strerror or exc}") from None
     lines, statement, period_closed_at = _read_period(settings, period)
@@ -287,7 +265,7 @@ def export_commissions(
     # a closed month's workbook is stamped with its closing time, so every export of it is the same
     writers = _writers(fmt, out, f"commissions-{period}", header, statement, lines, period_closed_at or now)
     try:
-        _atomic_write_all(writers)
+        write_all_or_none(writers)
     except OSError as exc:
         raise ExportError(f"cannot write export to {out}: {exc}") from None
     return Export(period=period, files=list(writers), lines=lines, statement=statement, header=header)
