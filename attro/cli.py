@@ -147,6 +147,14 @@ def _payouts(args: argparse.Namespace, settings: Settings) -> int:
         print("nothing to pay in this file")
     for path in payouts.files:
         print(f"wrote {path}")
+    other = {"paypal": "wise", "wise": "paypal"}.get(args.format)
+    both = payouts.paid.filter(pl.col(f"{other}_email").is_not_null()) if other else payouts.paid.clear()
+    if not both.is_empty():
+        ids = sorted(set(both["affiliate_id"]))
+        print(
+            f"note: {', '.join(ids)} also {'has' if len(ids) == 1 else 'have'} a {other}_email, so a {other}"
+            " file pays them too: upload one provider's file per affiliate, or keep one of the two keys"
+        )
     if not payouts.left_out.is_empty():
         print(
             "NOT IN THE FILE: payable, but pay these another way, or fix the program file and export again:"

@@ -79,32 +79,53 @@ def test_export_bad_input_exits_2_with_a_clear_message(
     assert "Traceback" not in captured.err
 
 
-PAYPAL_LABEL = "PayPal Payouts web upload, one file per currency"
-
-
 def test_export_payouts_writes_the_provider_file_and_lists_who_is_not_in_it(
     cli_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "payouts"
 
-    code = main(["export", "payouts", "--period", "2026-01", "--format", "paypal", "--out", str(out)])
+    code = main(["export", "payouts", "--period", "2026-01", "--format", "wise", "--out", str(out)])
 
     captured = capsys.readouterr()
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "payouts-2026-01.paypal.jpy.csv",
-        "payouts-2026-01.paypal.usd.csv",
-    ]
+    assert sorted(p.name for p in out.iterdir()) == ["payouts-2026-01.wise.csv"]
     printed = captured.out.splitlines()
-    assert printed[0] == "payouts for 2026-01 (closed at 2026-03-20T12:00:00Z): " + PAYPAL_LABEL
-    assert any(line.split() == ["jane", "usd", "19.80", "jane.payouts@example.com"] for line in printed)
-    assert "total usd: 23.80 (2 payouts)" in printed
-    # the demo's lena has no paypal_email and PayPal pays no KWD: finance is told, not left to notice
+    assert (
+        printed[0]
+        == "payouts for 2026-01 (closed at 2026-03-20T12:00:00Z): Wise batch payment, send by email"
+    )
+    assert [line.split() for line in printed[1:4]] == [
+        ["omar", "jpy", "500", "omar.haddad@example.com"],
+        ["omar", "kwd", "1.235", "omar.haddad@example.com"],
+        ["omar", "usd", "4.00", "omar.haddad@example.com"],
+    ]
+    assert "total usd: 4.00 (1 payouts)" in printed
+    # the demo's jane is paid through PayPal and lena has no payout email: finance is told, not left to notice
     heading = next(i for i, line in enumerate(printed) if line.startswith("NOT IN THE FILE"))
-    not_in_file = printed[heading + 1 :]
-    assert [line.split()[:3] for line in not_in_file] == [["omar", "kwd", "1.235"], ["lena", "usd", "5.00"]]
-    assert "no paypal_email in the program file" in not_in_file[1]
+    assert [line.split() for line in printed[heading + 1 :]] == [
+        ["jane", "usd", "19.80", "no", "wise_email", "in", "the", "program", "file"],
+        ["lena", "usd", "5.00", "no", "wise_email", "in", "the", "program", "file"],
+    ]
     assert "warning: 2 payable amount(s) left out of the file" in captured.err
+
+
+def test_export_payouts_warns_when_an_affiliate_could_be_paid_through_both_providers(
+    cli_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = cli_site.root / "program.toml"
+    program.write_text(
+        program.read_text().replace(
+            'wise_email = "omar', 'paypal_email = "o@example.com"\nwise_email = "omar'
+        )
+    )
+
+    code = main(["export", "payouts", "--period", "2026-01", "--format", "paypal", "--out", str(tmp_path)])
+
+    assert code == 0
+    assert (
+        "note: omar also has a wise_email, so a wise file pays them too: upload one provider's file"
+        " per affiliate, or keep one of the two keys"
+    ) in capsys.readouterr().out
 
 
 def test_export_payouts_of_an_open_month_is_refused_with_the_reason(
