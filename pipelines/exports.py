@@ -90,16 +90,8 @@ def _note() -> pl.Expr:
     )
 
 
-def _shape(
-    lines: pl.DataFrame, statement: pl.DataFrame, affiliates: pl.DataFrame
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The lines and statement as exported: names beside ids, void lines marked, display amounts as
-    text in the currency's decimals (the CSV's form; Parquet and XLSX turn them into numbers)."""
-    lines = lines.filter(pl.col("livemode"))
-    statement = statement.join(_void_totals(lines), on=["affiliate_id", "currency"], how="left").with_columns(
-        pl.col("void_minor", "void_lines").fill_null(0)
-    )
-    lines = (
+def _exported_lines(lines: pl.DataFrame, affiliates: pl.DataFrame) -> pl.DataFrame:
+    return (
         _named(lines, affiliates)
         .sort("affiliate_id", "earned_at", "line_id")
         .select(
@@ -125,8 +117,16 @@ def _shape(
             note=_note(),
         )
     )
-    statement = (
+
+
+def _exported_statement(
+    statement: pl.DataFrame, lines: pl.DataFrame, affiliates: pl.DataFrame
+) -> pl.DataFrame:
+    void = _void_totals(lines)
+    return (
         _named(statement, affiliates)
+        .join(void, on=["affiliate_id", "currency"], how="left")
+        .with_columns(pl.col("void_minor", "void_lines").fill_null(0))
         .sort("affiliate_id", "currency")
         .with_columns(
             [format_minor_expr(pl.col(m), pl.col("currency")).alias(d) for d, m in _STATEMENT_MONEY.items()]
@@ -146,7 +146,16 @@ def _shape(
             "void_lines",
         )
     )
-    return lines, statement
+
+
+def _shape(
+    lines: pl.DataFrame, statement: pl.DataFrame, affiliates: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The lines and statement as exported: names beside ids, void lines marked and summed apart,
+    display amounts as text in the currency's decimals (the CSV's form; Parquet and XLSX make them
+    numbers). Test-mode lines are in no statement and no export."""
+    lines = lines.filter(pl.col("livemode"))
+    return _exported_lines(lines, affiliates), _exported_statement(statement, lines, affiliates)
 
 
 def _as_decimals(frame: pl.DataFrame, money: dict[str, str]) -> pl.DataFrame:

@@ -88,11 +88,13 @@ class PayoutExport:
 def _owed(statements: pl.DataFrame, program: Program, amount: str) -> pl.DataFrame:
     """DUE rows for the statements' positive `amount` column, by currency then affiliate, with the
     affiliate's name and payout emails from the program file (null for an affiliate no longer in it)."""
+    rows = [
+        {"affiliate_id": a.id, "name": a.name, "email": a.email}
+        | {"paypal_email": a.paypal_email, "wise_email": a.wise_email}
+        for a in program.affiliates
+    ]
     fields = ("affiliate_id", "name", "email", "paypal_email", "wise_email")
-    affiliates = pl.DataFrame(
-        [{f: getattr(a, "id" if f == "affiliate_id" else f) for f in fields} for a in program.affiliates],
-        schema={f: DUE[f] for f in fields},
-    )
+    affiliates = pl.DataFrame(rows, schema={f: DUE[f] for f in fields})
     return (
         statements.filter(pl.col(amount) > 0)
         .join(affiliates, on="affiliate_id", how="left")

@@ -1,5 +1,5 @@
-"""Finance files read back as their users' tools read them: the CSV's sections, a workbook's sheets
-(openpyxl, as a spreadsheet program sees them), payout files as text."""
+"""Commission exports read back as their users' tools read them: the CSV's sections, a workbook's
+sheets (openpyxl, as a spreadsheet program sees them)."""
 
 from __future__ import annotations
 
