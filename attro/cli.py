@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+from datetime import UTC
 from pathlib import Path
 
 from attro.review import add_review_parser
@@ -121,6 +122,65 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+_PROVIDER_LABELS = {
+    "paypal": "PayPal Payouts web upload, one file per currency",
+    "wise": "Wise batch payment, send by email",
+    "csv": "plain CSV",
+}
+
+
+def _payout_row(row: dict, detail: str) -> str:
+    from models.money import format_minor
+
+    amount = format_minor(row["amount_minor"], row["currency"])
+    return f"  {row['affiliate_id']:<16} {row['currency']} {amount:>12}  {detail}"
+
+
+def _payouts(args: argparse.Namespace, settings: Settings) -> int:
+    import polars as pl
+
+    from models.money import format_minor
+    from pipelines.payouts import EMAIL_KEYS, PayoutError, export_payouts
+
+    try:
+        payouts = export_payouts(settings, args.period, args.format, Path(args.out) if args.out else None)
+    except PayoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    closed = f"{payouts.closed_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    print(f"payouts for {payouts.period} (closed at {closed}): {_PROVIDER_LABELS[args.format]}")
+    key = EMAIL_KEYS.get(args.format)
+    for row in payouts.paid.iter_rows(named=True):
+        print(_payout_row(row, row[key] if key else row["name"]))
+    totals = payouts.paid.group_by("currency").agg(pl.col("amount_minor").sum(), pl.len()).sort("currency")
+    for currency, amount, count in totals.iter_rows():
+        print(f"total {currency}: {format_minor(amount, currency)} ({count} payouts)")
+    if payouts.paid.is_empty():
+        print("nothing to pay in this file")
+    for path in payouts.files:
+        print(f"wrote {path}")
+    other = {"paypal": "wise", "wise": "paypal"}.get(args.format)
+    both = payouts.paid.filter(pl.col(f"{other}_email").is_not_null()) if other else payouts.paid.clear()
+    if not both.is_empty():
+        ids = sorted(set(both["affiliate_id"]))
+        print(
+            f"note: {', '.join(ids)} also {'has' if len(ids) == 1 else 'have'} a {other}_email, so a {other}"
+            " file pays them too: upload one provider's file per affiliate, or keep one of the two keys"
+        )
+    if not payouts.left_out.is_empty():
+        print(
+            "NOT IN THE FILE: payable, but pay these another way, or fix the program file and export again:"
+        )
+        for row in payouts.left_out.iter_rows(named=True):
+            print(_payout_row(row, row["reason"]))
+        print(f"warning: {payouts.left_out.height} payable amount(s) left out of the file", file=sys.stderr)
+    if not payouts.pending.is_empty():
+        print("still pending when the month was closed (--force), in no file: pay once approved:")
+        for row in payouts.pending.iter_rows(named=True):
+            print(_payout_row(row, "pending"))
+    return 0
+
+
 def _close_period(args: argparse.Namespace, settings: Settings) -> int:
     from attro.closing import check_closable, close_period
     from core.state.closed_periods import PeriodError
@@ -169,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     commissions.add_argument("--format", default="csv", choices=["csv", "parquet", "xlsx"])
     commissions.add_argument("--out", default=None, help="directory (default $ATTRO_DATA_DIR/exports)")
     commissions.set_defaults(func=_export)
+    payouts = what.add_parser("payouts", help="a closed month's payable amounts as a bulk payout file")
+    payouts.add_argument("--period", required=True, help="YYYY-MM, a closed month")
+    payouts.add_argument("--format", required=True, choices=["paypal", "wise", "csv"])
+    payouts.add_argument("--out", default=None, help="directory (default $ATTRO_DATA_DIR/exports)")
+    payouts.set_defaults(func=_payouts)
 
     close = sub.add_parser("close-period", help="freeze a month's commission lines and statements")
     close.add_argument("period", help="YYYY-MM, a month that is over")

@@ -161,6 +161,8 @@ AFFILIATE = {
     "status": pl.String,  # active | banned
     "banned_from": UTC_TIME,  # a banned affiliate's clicks from then on earn nothing
 }
+# Who an affiliate is on finance's files (frozen with a closed month as the program file had it).
+AFFILIATE_CONTACT = {"affiliate_id": pl.String, "name": pl.String, "email": pl.String}
 LINK = {"link_code": pl.String, "affiliate_id": pl.String, "offer_id": pl.String, "destination": pl.String}
 CODE = {  # promotion codes that belong to an affiliate
     "code": pl.String,  # as the customer types it (matched case-insensitively)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,12 +25,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# An address a payout provider can send money to: one @, no spaces, a dot in the domain. Deliverability
+# is the provider's to check; this catches a typo or a name pasted into the wrong key.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
 class Affiliate(_Strict):
     id: Slug
     name: str = Field(min_length=1)
     email: str | None = None
     status: Literal["active", "banned"] = "active"
     banned_from: date | datetime | None = None  # clicks from then on earn nothing (UTC)
+    paypal_email: str | None = None  # where PayPal Payouts sends this affiliate's money
+    wise_email: str | None = None  # the address Wise asks for the affiliate's bank details
+
+    @field_validator("paypal_email", "wise_email")
+    @classmethod
+    def _an_email_address(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 254 or not _EMAIL.fullmatch(value)):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
 
     @model_validator(mode="after")
     def _ban_complete(self) -> Affiliate:

@@ -216,3 +216,43 @@ def test_the_demo_program_file_loads() -> None:
     program = load_program(DEMO_PROGRAM)
 
     assert {o.id for o in program.offers} >= {"pro-20", "lifetime-10", "ebook-flat"}
+
+
+# payout details --------------------------------------------------------------------------------
+
+
+def affiliate_file(tmp_path: Path, keys: str) -> Path:
+    path = tmp_path / "program.toml"
+    path.write_text(f'[[affiliates]]\nid = "jane"\nname = "Jane"\n{keys}', encoding="utf-8")
+    return path
+
+
+def test_payout_emails_are_optional_and_kept_as_written(tmp_path: Path) -> None:
+    keys = 'paypal_email = "jane.pay@example.com"\nwise_email = "jane@wise.example.org"\n'
+
+    (jane,) = load_program(affiliate_file(tmp_path, keys)).affiliates
+    (bare,) = load_program(affiliate_file(tmp_path, "")).affiliates
+
+    assert (jane.paypal_email, jane.wise_email) == ("jane.pay@example.com", "jane@wise.example.org")
+    assert (bare.paypal_email, bare.wise_email) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param("paypal_email", "Jane Doe", id="a-name"),
+        pytest.param("paypal_email", "jane@example", id="no-dot-in-domain"),
+        pytest.param("wise_email", "jane @example.com", id="a-space"),
+        pytest.param("wise_email", "jane@@example.com", id="two-ats"),
+        pytest.param("wise_email", "", id="empty"),
+    ],
+)
+def test_a_payout_email_that_is_not_an_address_is_refused_naming_the_affiliate(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    path = affiliate_file(tmp_path, f'{key} = "{value}"\n')
+
+    with pytest.raises(ProgramError) as refused:
+        load_program(path)
+
+    assert f"affiliates[0] (id 'jane').{key}: {value!r} is not an email address" in str(refused.value)

@@ -136,6 +136,7 @@ def base_story(site: Site) -> None:
     site.land(sim.refund(ebook_feb, utc("2026-02-05")))
     renewal = site.land(sim.renewal(sub.sub, utc("2026-02-10")))
     ids["renewal_feb"] = renewal.invoice or ""
+    site.flows["renewal_feb"] = renewal
     late = site.land(sim.one_time_checkout(utc("2026-02-25"), 3000, click_id=click("omar-all", "2026-02-25")))
     ids["omar_feb"] = late.payment_intent or ""
     site.land(sim.renewal(sub.sub, utc("2026-03-10")))
