@@ -1,14 +1,15 @@
-"""The `attro` command line: serve, run, demo, export."""
+"""The `attro` command line: serve, run, demo, export, close-period, secrets."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import traceback
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from attro.secrets_cli import add_secrets_parser
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -131,6 +132,7 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attro", description="Affiliate conversion tracking for Stripe.")
+    parser.add_argument("--version", action="version", version=f"attro {attro_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_secrets_parser(sub)
 
@@ -164,9 +166,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def attro_version() -> str:
+    """The installed package's version (pyproject.toml), as `attro --version` prints it."""
+    try:
+        return version("attro")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def load_settings() -> Settings | None:
+    """The ATTRO_* settings, or None after printing one line per bad value (no traceback)."""
+    try:
+        return Settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args, Settings())
+    settings = load_settings()
+    if settings is None:
+        return 2
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 import httpx
 
-from core.program import load_program
+from core.program import ProgramError, load_program
 from core.settings import Settings
 from models.money import format_minor
 from simulator.dates import add_months
@@ -303,7 +303,11 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
     from pipelines.run import run_pipeline
 
     started = time.monotonic()
-    program = load_program(settings.program_path)
+    try:
+        program = load_program(settings.program_path)
+    except ProgramError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     missing = [code for code in DEMO_LINKS if program.link(code) is None]
     if missing:
         print(

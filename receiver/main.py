@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 
-from core.program import load_program
-from core.settings import Settings
+from core.program import ProgramError, load_program
+from core.settings import Settings, SettingsError
 from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
@@ -46,9 +47,34 @@ async def _noop() -> dict[str, bool]:
     return {"ok": True}
 
 
+def _factory_settings() -> Settings:
+    """ATTRO_* settings for `uvicorn receiver.main:create_app --factory`: a bad value ends the process
+    with one line and uvicorn's start-up failure code (its supervisor then gives up, not respawns)."""
+    try:
+        return Settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The receiver for `settings` (ATTRO_* when None); ProgramError for a bad program file."""
-    settings = settings if settings is not None else Settings()
+    """The receiver for `settings`; ProgramError for a bad program file.
+
+    With no settings it is uvicorn's factory: ATTRO_* settings, and a bad value or program file ends
+    the process with one line on stderr instead of a traceback.
+    """
+    if settings is not None:
+        return _build_app(settings)
+    settings = _factory_settings()
+    try:
+        return _build_app(settings)
+    except ProgramError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
+
+
+def _build_app(settings: Settings) -> FastAPI:
     program = load_program(settings.program_path)
 
     @asynccontextmanager
