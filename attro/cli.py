@@ -17,6 +17,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from core.program import ProgramError
     from receiver.main import create_app
+    from receiver.readiness import startup_warnings
     from receiver.serving import uvicorn_options
 
     try:
@@ -24,6 +25,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in startup_warnings(app.state):
+        print(f"warning: {warning}", file=sys.stderr)
     # The options every launch of the receiver uses: request head cap and timeout, no access log.
     options = {"host": args.host, "port": args.port, "log_level": "info", **uvicorn_options(settings)}
     if args.workers > 1:
