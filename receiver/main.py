@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 from uvicorn.config import STARTUP_FAILURE
 
-from core.program import ProgramError, load_program
+from core.program import ProgramError
 from core.settings import Settings, SettingsError
 from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
+from receiver.program_file import ProgramFile
 from receiver.request_head import RequestHeadLimit
 from receiver.routes import routers
 from receiver.signing_secrets import SigningSecrets
@@ -47,6 +51,21 @@ async def _noop() -> dict[str, bool]:
     return {"ok": True}
 
 
+@contextmanager
+def _reload_on_sighup(program_file: ProgramFile) -> Iterator[None]:
+    """SIGHUP re-reads the program file while the app runs. Signals reach the main thread only: an
+    app served from another thread (the test client) follows the file by its stat alone."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, program_file.reload)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
 def _factory_settings() -> Settings:
     """ATTRO_* settings for `uvicorn receiver.main:create_app --factory`: a bad value ends the process
     with one line and uvicorn's start-up failure code (its supervisor then gives up, not respawns)."""
@@ -75,14 +94,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _build_app(settings: Settings) -> FastAPI:
-    program = load_program(settings.program_path)
+    program_file = ProgramFile(settings.program_path)  # a bad program file stops here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.event_writer = StripeEventWriter(settings.landing_dir, EVENTS_STREAM)
         app.state.click_writer = LandingWriter(settings.landing_dir, CLICKS_STREAM)
         try:
-            yield
+            with _reload_on_sighup(program_file):
+                yield
         finally:
             app.state.event_writer.close()
             app.state.click_writer.close()
@@ -93,7 +113,7 @@ def _build_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.program = program
+    app.state.program_file = program_file
     app.state.ip_salt = settings.ip_salt  # read (or created) once, not on every click
     app.state.signing_secrets = SigningSecrets(settings)
     app.state.landed_click_ids = LandedClickIds()

@@ -18,10 +18,18 @@ def webhook_problem(state: State) -> str | None:
 
 
 def warnings(state: State) -> list[str]:
-    """What works less than configured: the clicks API without a token."""
+    """What works less than configured: the clicks API without a token, a program file that did not
+    reload."""
     found = []
     if not state.settings.api_token:
         found.append("no API token configured (set ATTRO_API_TOKEN): POST /api/clicks answers 503")
+    program_file = state.program_file
+    if program_file.problem is not None:
+        first_line = program_file.problem.splitlines()[0]
+        found.append(
+            "the program file changed but cannot be used; still serving the version loaded at "
+            f"{program_file.loaded_at.isoformat(timespec='seconds')}: {first_line}"
+        )
     return found
 
 
