@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"nothing new since the last run: {settings.warehouse_path} is current (--force rebuilds)")
         return 0
 
+    from attro.dagster_record import record_in_dagster
     from core.program import ProgramError
     from pipelines.run import PipelineFailed, run_pipeline
 
@@ -86,6 +87,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     ):
         print(f"  {report.get(key, {}).get('rows', 0):>8} {label}")
     print(f"published {settings.warehouse_path}")
+    record_in_dagster(report, "attro run")
     return 0
 
 
@@ -115,15 +117,17 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
 
 def _close_period(args: argparse.Namespace, settings: Settings) -> int:
     from attro.closing import check_closable, close_period
+    from attro.dagster_record import record_in_dagster
     from core.state.closed_periods import PeriodError
     from pipelines.run import PipelineFailed, run_pipeline
 
     try:
         check_closable(settings, args.period)  # refuse a wrong month before a full run, not after
         print("bringing the warehouse up to date before closing…", flush=True)
-        run_pipeline(settings)
+        record_in_dagster(run_pipeline(settings), f"attro close-period {args.period} (before closing)")
         meta = close_period(settings, args.period, force=args.force)
-        run_pipeline(settings)  # publish the statements with their closed_at
+        # publish the statements with their closed_at
+        record_in_dagster(run_pipeline(settings), f"attro close-period {args.period}")
     except (PeriodError, PipelineFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

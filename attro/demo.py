@@ -299,6 +299,7 @@ UNATTRIBUTED_SQL = "select reason, count(*) from marts.unattributed_payments gro
 
 
 def run_demo(settings: Settings, seed: int = 7) -> int:
+    from attro.dagster_record import record_in_dagster
     from pipelines.exports import export_commissions
     from pipelines.run import run_pipeline
 
@@ -351,7 +352,7 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
         sent, duplicates = _deliver(receiver, story.events, story.rng)
         print(f"  delivered {sent} signed webhooks ({duplicates} duplicates, shuffled order)")
     print("  running the pipeline (dlt → DuckDB → Polars models → published warehouse)…", flush=True)
-    run_pipeline(settings)
+    record_in_dagster(run_pipeline(settings), "attro demo")
     last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     export = export_commissions(settings, last_month, "csv")
 
