@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from core.settings import Settings, SettingsError
+from tests.support.paths import REPO
 
 
 def problems(**values: str) -> list[str]:
@@ -185,3 +186,12 @@ def test_every_memory_limit_the_settings_accept_duckdb_accepts(
 
     con = duckdb.connect(config={"memory_limit": Settings().duckdb_memory_limit})
     con.close()
+
+
+def test_the_readme_settings_table_lists_every_setting() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Settings") :]
+
+    missing = [name for name in Settings.model_fields if f"| `ATTRO_{name.upper()}` |" not in table]
+
+    assert missing == []
