@@ -24,6 +24,7 @@ def warnings(state: State) -> list[str]:
     if not state.settings.api_token:
         found.append("no API token configured (set ATTRO_API_TOKEN): POST /api/clicks answers 503")
     program_file = state.program_file
+    program_file.current()  # a probe notices a changed file even while no visitor comes
     if program_file.problem is not None:
         first_line = program_file.problem.splitlines()[0]
         found.append(

@@ -115,6 +115,16 @@ def test_a_bad_new_version_keeps_the_old_one_serving_and_is_logged_once(client, 
     assert "warnings" not in client.get("/healthz").json()
 
 
+def test_healthz_alone_notices_a_program_file_that_does_not_load(client, program_path):
+    # No visitor needed: a monitoring probe finds out.
+    client.app.state.program_file.check_interval = 0
+    program_path.write_text("[[links]\n", encoding="utf-8")
+
+    [warning] = client.get("/healthz").json()["warnings"]
+
+    assert f"{program_path}: not valid TOML" in warning
+
+
 def test_a_program_file_that_disappears_keeps_the_last_version_serving(client, program_path, caplog):
     caplog.set_level(logging.INFO, logger="receiver")
     client.app.state.program_file.check_interval = 0
