@@ -51,7 +51,7 @@ def test_a_link_added_while_the_receiver_runs_works_within_a_second(client, prog
     add_link(program_path)
     took = wait_for_status(lambda: client.get("/r/jane-new"), 302, within=3)
 
-    assert took < 1.5
+    assert took < 2  # the one-second look, plus a loaded machine's request time
     response = client.get("/r/jane-new?utm_source=x", headers={"User-Agent": kit.BROWSER_UA})
     assert response.headers["location"].startswith("https://shop.example/new?utm_source=x&rd_click_id=")
 
