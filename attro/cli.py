@@ -1,4 +1,4 @@
-"""The `attro` command line: serve, run, demo, export."""
+"""The `attro` command line: serve, run, demo, export, close-period, secrets."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import argparse
 import sys
 import traceback
 from datetime import UTC
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -18,6 +19,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from core.program import ProgramError
     from receiver.main import create_app
+    from receiver.readiness import startup_warnings
     from receiver.serving import uvicorn_options
 
     try:
@@ -25,6 +27,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in startup_warnings(app.state):
+        print(f"warning: {warning}", file=sys.stderr)
     # The options every launch of the receiver uses: request head cap and timeout, no access log.
     options = {"host": args.host, "port": args.port, "log_level": "info", **uvicorn_options(settings)}
     if args.workers > 1:
@@ -45,6 +49,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"nothing new since the last run: {settings.warehouse_path} is current (--force rebuilds)")
         return 0
 
+    from attro.dagster_record import record_in_dagster
     from core.program import ProgramError
     from models.money import format_minor
     from pipelines.run import PipelineFailed, run_pipeline
@@ -95,6 +100,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             " (`attro review list --open`)"
         )
     print(f"published {settings.warehouse_path}")
+    record_in_dagster(report, "attro run")
     return 0
 
 
@@ -183,15 +189,17 @@ def _payouts(args: argparse.Namespace, settings: Settings) -> int:
 
 def _close_period(args: argparse.Namespace, settings: Settings) -> int:
     from attro.closing import check_closable, close_period
+    from attro.dagster_record import record_in_dagster
     from core.state.closed_periods import PeriodError
     from pipelines.run import PipelineFailed, run_pipeline
 
     try:
         check_closable(settings, args.period)  # refuse a wrong month before a full run, not after
         print("bringing the warehouse up to date before closing…", flush=True)
-        run_pipeline(settings)
+        record_in_dagster(run_pipeline(settings), f"attro close-period {args.period} (before closing)")
         meta = close_period(settings, args.period, force=args.force)
-        run_pipeline(settings)  # publish the statements with their closed_at
+        # publish the statements with their closed_at
+        record_in_dagster(run_pipeline(settings), f"attro close-period {args.period}")
     except (PeriodError, PipelineFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -203,6 +211,7 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attro", description="Affiliate conversion tracking for Stripe.")
+    parser.add_argument("--version", action="version", version=f"attro {attro_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_secrets_parser(sub)
     add_review_parser(sub)
@@ -242,9 +251,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def attro_version() -> str:
+    """The installed package's version (pyproject.toml), as `attro --version` prints it."""
+    try:
+        return version("attro")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def load_settings() -> Settings | None:
+    """The ATTRO_* settings, or None after printing one line per bad value (no traceback)."""
+    try:
+        return Settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args, Settings())
+    settings = load_settings()
+    if settings is None:
+        return 2
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":

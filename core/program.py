@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.urls import is_absolute_http_url
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
 LinkCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
@@ -232,8 +233,7 @@ class Link(_Strict):
     @field_validator("destination")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_absolute_http_url(value):
             raise ValueError("destination must be an absolute http(s) URL")
         return value
 
@@ -341,6 +341,10 @@ def load_program(path: Path) -> Program:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProgramError(f"{path}: program file not found (set ATTRO_PROGRAM)") from None
+    except OSError as exc:  # a directory, no permission: said in one line, like a missing file
+        raise ProgramError(f"{path}: cannot read the program file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProgramError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProgramError(f"{path}: not valid TOML: {exc}") from None
     try:

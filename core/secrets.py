@@ -15,10 +15,9 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet, InvalidToken
 
 from core.durable import fsync_dir
-from core.settings import Settings
+from core.settings import SECRET_PREFIX, Settings
 
 STORE_FORMAT = "attro-secrets-v1"
-SECRET_PREFIX = "whsec_"
 
 
 class SecretStoreError(RuntimeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.program import Offer, ProgramError, load_program
-from tests.support.paths import DEMO_PROGRAM
+from tests.support.paths import DEMO_PROGRAM, REPO
 
 HEAD = """
 [[affiliates]]
@@ -256,3 +257,17 @@ def test_a_payout_email_that_is_not_an_address_is_refused_naming_the_affiliate(
         load_program(path)
 
     assert f"affiliates[0] (id 'jane').{key}: {value!r} is not an email address" in str(refused.value)
+
+
+def test_the_readme_program_example_loads_and_each_offer_pays_what_its_name_says(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    [example] = re.findall(r"```toml\n(.*?)```", readme, re.DOTALL)
+    (tmp_path / "program.toml").write_text(example, encoding="utf-8")
+
+    program = load_program(tmp_path / "program.toml")
+
+    for offer in program.offers:
+        if stated := re.search(r"(\d+(?:\.\d+)?)%", offer.name):
+            assert offer.percent == Decimal(stated[1]), (
+                f"{offer.id}: named {offer.name!r}, pays {offer.percent}%"
+            )

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+from collections import Counter
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 import yaml
 
 from core.settings import Settings
@@ -112,6 +115,44 @@ def test_the_sensor_requests_a_run_only_when_landing_data_is_new(kit) -> None:
     grown = evaluate_sensor(settings, cursor=same.cursor)
     assert len(grown.run_requests) == 1 and grown.cursor != same.cursor
     assert grown.run_requests[0].run_key != new.run_requests[0].run_key
+
+
+def rewrite_landing_zone(settings: Settings, keep_mtime: bool) -> None:
+    """Every landing file replaced by other bytes of the same size under the same name (a reset of the
+    landing zone); its mtime moved on, or put back as `cp -p` or a restored backup would."""
+    for path in sorted(settings.landing_dir.rglob("*.ndjson")):
+        before = path.stat()
+        path.write_bytes(path.read_bytes().swapcase())
+        mtime = before.st_mtime_ns if keep_mtime else before.st_mtime_ns + 1_000_000_000
+        os.utime(path, ns=(before.st_atime_ns, mtime))
+        assert path.stat().st_size == before.st_size
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["new-mtime", "same-mtime"])
+def test_the_sensor_notices_a_landing_zone_reset_to_files_of_the_same_names_and_sizes(
+    kit, keep_mtime: bool
+) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    landing.events(kit.sim(seed=1).bare_charge(kit.at, 100).events)
+    landing.click("jane-pro", kit.at)
+    seen = evaluate_sensor(settings, cursor=None)
+    assert len(seen.run_requests) == 1
+
+    rewrite_landing_zone(settings, keep_mtime=keep_mtime)
+    after_reset = evaluate_sensor(settings, cursor=seen.cursor)
+
+    assert len(after_reset.run_requests) == 1
+    assert after_reset.cursor != seen.cursor
+
+
+def test_every_asset_has_a_description_of_its_own(kit) -> None:
+    graph = definitions(kit.settings()).resolve_asset_graph()
+    descriptions = {key.to_user_string(): graph.get(key).description for key in graph.get_all_asset_keys()}
+
+    assert all(text and text.strip() for text in descriptions.values()), descriptions
+    shared = Counter(descriptions.values())
+    assert [text for text, count in shared.items() if count > 1] == []
 
 
 def test_the_sensor_does_not_wait_for_a_run_in_progress(kit) -> None:
