@@ -1,4 +1,9 @@
-"""Landing records as NDJSON lines: one compact UTF-8 JSON object per line, one time format."""
+"""Landing records as NDJSON lines: one compact UTF-8 JSON object per line, one time format.
+
+Standard library and orjson only: the receiver's landing process imports this. The `stripe_events`
+record is built here, so the receiver (webhooks) and the pipelines (events and objects read from the
+Stripe API) land events in one format.
+"""
 
 from __future__ import annotations
 
@@ -46,3 +51,16 @@ def encode_record(record: dict[str, Any]) -> bytes:
 def utc_timestamp(at: datetime) -> str:
     """RFC 3339 UTC with microseconds and a 'Z', the landing zone's one time format."""
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def stripe_event_record(event: dict[str, Any], payload: str, received_at: datetime) -> dict[str, Any]:
+    """The `stripe_events` landing record of a verified event; `payload` is the body exactly as sent."""
+    return {
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "api_version": event.get("api_version"),
+        "livemode": bool(event.get("livemode", False)),
+        "created": event["created"],
+        "received_at": utc_timestamp(received_at),
+        "payload": payload,
+    }
