@@ -74,7 +74,8 @@ LANDED_EVENT = {
     "livemode": pl.Boolean,
     "created": pl.Int64,  # the event's Unix time, as Stripe sent it
     "received_at": pl.String,
-    "payload": pl.String,  # the event body exactly as Stripe signed it
+    "payload": pl.String,  # the event body exactly as Stripe signed it (or as its API returned it)
+    "source": pl.String,  # webhook | api | backfill (core.landing_records.EVENT_SOURCES)
 }
 UTM_FIELDS = ("source", "medium", "campaign", "term", "content")
 LANDED_CLICK = {
@@ -100,6 +101,9 @@ REQUIRED_FIELDS = {
     "clicks": ("click_id", "clicked_at", "link_code"),
 }
 PRIMARY_KEYS = {"stripe_events": "event_id", "clicks": "click_id"}
+# Fields added to a landing record after lines were landed without them: their value for those lines
+# (every event landed before `source` existed came by webhook).
+LANDED_DEFAULTS = {"stripe_events": {"source": "webhook"}, "clicks": {}}
 
 
 # -- raw (as landed, typed) ------------------------------------------------------------------------
@@ -112,6 +116,7 @@ RAW_EVENT = {
     "created_at": UTC_TIME,
     "received_at": UTC_TIME,
     "payload": pl.String,
+    "source": pl.String,
 }
 RAW_CLICK = {
     name: (UTC_TIME if name in LANDED_TIMESTAMPS["clicks"] else dtype) for name, dtype in LANDED_CLICK.items()

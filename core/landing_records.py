@@ -53,8 +53,17 @@ def utc_timestamp(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def stripe_event_record(event: dict[str, Any], payload: str, received_at: datetime) -> dict[str, Any]:
-    """The `stripe_events` landing record of a verified event; `payload` is the body exactly as sent."""
+# Where a landed event came from: a verified webhook, Stripe's events API (`attro stripe sync`), or
+# an object snapshot read by `attro stripe backfill` and landed as a synthetic event.
+WEBHOOK, API, BACKFILL = "webhook", "api", "backfill"
+EVENT_SOURCES = (WEBHOOK, API, BACKFILL)
+
+
+def stripe_event_record(
+    event: dict[str, Any], payload: str, received_at: datetime, source: str = WEBHOOK
+) -> dict[str, Any]:
+    """The `stripe_events` landing record of an event; `payload` is the event's JSON exactly as
+    received (a webhook's body as Stripe signed it)."""
     return {
         "event_id": event["id"],
         "event_type": event["type"],
@@ -63,4 +72,5 @@ def stripe_event_record(event: dict[str, Any], payload: str, received_at: dateti
         "created": event["created"],
         "received_at": utc_timestamp(received_at),
         "payload": payload,
+        "source": source,
     }

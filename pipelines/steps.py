@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 
 from core.contracts import (
+    LANDED_DEFAULTS,
     LANDING_REJECT,
     OFFER,
     OFFER_TIER,
@@ -156,10 +157,14 @@ def lake_views(settings: Settings) -> dict[str, tuple[list[Path], dict]]:
     }
 
 
+# Values of columns that lake files written before the column existed lack.
+LAKE_VIEW_DEFAULTS = {"raw.stripe_events": LANDED_DEFAULTS["stripe_events"]}
+
+
 def publish_warehouse(settings: Settings) -> Metadata:
     """Add the lake views to the next warehouse and move it into place; then tidy the lake."""
     with connect(settings) as con:
-        add_lake_views(con, lake_views(settings))
+        add_lake_views(con, lake_views(settings), LAKE_VIEW_DEFAULTS)
     path = publish(settings)
     maintenance = maintain_lake(settings)
     return {"warehouse/snapshot": {"path": str(path), "bytes": path.stat().st_size, **maintenance}}

@@ -109,6 +109,7 @@ def raw_events_frame(events: list[Event], received_at: datetime | None = None) -
             "created_at": datetime.fromtimestamp(e["created"], tz=UTC),
             "received_at": received,
             "payload": encode(e).decode("utf-8"),
+            "source": "webhook",
         }
         for e in events
     ]
