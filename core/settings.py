@@ -21,6 +21,15 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = Field(
         default=None, repr=False, description="One or more whsec_... values, comma separated"
     )
+    stripe_api_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="Stripe API key for `attro stripe sync/backfill` (rk_... read-only)",
+    )
+    stripe_api_base: str = Field(
+        default="https://api.stripe.com",
+        description="Stripe's API address (tests point it at a local server)",
+    )
     api_token: str | None = Field(default=None, repr=False)
     cookie_domain: str | None = None
     cookie_secure: bool = True
