@@ -1,4 +1,4 @@
-"""The `attro` command line: serve, run, demo, export."""
+"""The `attro` command line: serve, run, demo, export, close-period, secrets, stripe."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import traceback
 from pathlib import Path
 
 from attro.secrets_cli import add_secrets_parser
+from attro.stripe_cli import add_stripe_parser
 from core.settings import Settings
 
 
@@ -133,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attro", description="Affiliate conversion tracking for Stripe.")
     sub = parser.add_subparsers(dest="command", required=True)
     add_secrets_parser(sub)
+    add_stripe_parser(sub)
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
     serve.add_argument("--host", default="127.0.0.1")

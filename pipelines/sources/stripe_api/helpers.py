@@ -32,11 +32,25 @@ ListCall = Callable[[dict[str, Any]], Any]  # params → the library's ListObjec
 
 
 class StripeApiError(RuntimeError):
-    """Reading from Stripe failed; the message says why in one line, without the key."""
+    """Reading from Stripe failed; the message says why in one line, without the key. `status` is
+    Stripe's HTTP status when it answered (401: the key was rejected)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def key_problem(self) -> bool:
+        """The key is wrong, revoked or lacks a permission: nothing to retry until it is fixed."""
+        return self.status in (401, 403)
 
 
 class NoApiKey(StripeApiError):
     """No API key is configured (sync and backfill are off until one is)."""
+
+    @property
+    def key_problem(self) -> bool:
+        return True
 
 
 NO_KEY = "no Stripe API key: set ATTRO_STRIPE_API_KEY or store one with `attro secrets set-stripe-api-key`"
@@ -60,7 +74,8 @@ class StripeApi:
         try:
             yield
         except stripe.StripeError as exc:
-            raise StripeApiError(describe(exc, self.key, what)) from None
+            status = 401 if isinstance(exc, stripe.AuthenticationError) else exc.http_status
+            raise StripeApiError(describe(exc, self.key, what), status) from None
 
 
 def connect(settings: Settings) -> StripeApi:
