@@ -12,6 +12,7 @@ import polars as pl
 import pyarrow as pa
 
 from core.stripe_fields import (
+    BACKFILL_EVENT_PREFIX,
     CONSUMED_EVENT_TYPES,
     CONSUMED_EVENTS,
     DISPUTE_EVENTS,
@@ -27,6 +28,7 @@ from core.stripe_fields import (
 )
 
 __all__ = [  # the Stripe side of the contract, defined in core/stripe_fields.py, is part of this one
+    "BACKFILL_EVENT_PREFIX",
     "CONSUMED_EVENT_TYPES",
     "CONSUMED_EVENTS",
     "DISPUTE_EVENTS",

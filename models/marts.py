@@ -1,8 +1,8 @@
 """The whole chain of marts in one pure function: staged events, clicks, program tables, closed months, now.
 
 `build_marts` is what the Dagster assets slice, what the tests and the demo call: the chain cannot
-drift from its test copy. Each step is a rule module: payments → attribution → commissions →
-money back → closed periods → statements.
+drift from its test copy. Each step is a rule module: (backfilled snapshots) → payments → attribution →
+commissions → money back → closed periods → statements.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from models.events import payment_observations
 from models.ledger import build_ledger
 from models.money_back import build_adjustments
 from models.payments import build_payments
+from models.snapshots import delivered_first
 from models.statements import affiliate_statements
 
 
@@ -60,8 +61,9 @@ class Marts:
 def build_marts(inputs: MartInputs) -> Marts:
     """Every mart, from the inputs alone (no I/O, no clock)."""
     clicks = build_clicks(inputs.clicks)
-    payments = build_payments(payment_observations(inputs.objects))
-    adjustments = build_adjustments(inputs.objects, payments)
+    objects = delivered_first(inputs.objects)  # a backfilled snapshot never doubles a delivered event
+    payments = build_payments(payment_observations(objects))
+    adjustments = build_adjustments(objects, payments)
     conversions, unattributed = attribute(payments, clicks, inputs.offers)
     evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers)
     closed = inputs.closed

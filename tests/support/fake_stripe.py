@@ -19,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from pipelines.sources.stripe_api.snapshots import Reading, snapshot_events
+
 Obj = dict[str, Any]
 
 LIST_PATHS = {  # Stripe object type → the list endpoint that returns it
@@ -45,6 +47,18 @@ def objects_from_events(events: Iterable[Obj]) -> dict[str, list[Obj]]:
     for _key, obj in latest.values():
         lists[LIST_PATHS[obj["object"]]].append(obj)
     return lists
+
+
+def backfilled(events: list[Obj], api_version: str = "2026-10-28.endive") -> list[Obj]:
+    """What `attro stripe backfill` lands for the objects these events left behind: their snapshots
+    (read with a key of the events' mode)."""
+    reading = Reading(api_version, livemode=bool(events) and events[0]["livemode"])
+    return [
+        event
+        for objects in objects_from_events(events).values()
+        for obj in objects
+        for event in snapshot_events(obj, reading)
+    ]
 
 
 def masked(key: str) -> str:
