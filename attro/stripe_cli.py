@@ -78,6 +78,44 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _print_backfill(report: Any) -> None:
+    print(f"objects created {_when(report.since)} to {_when(report.until)}:")
+    print(f"  {'objects':<20} {'read':>7} {'events already landed':>22} {'events landed now':>18}")
+    for kind in sorted(report.objects):
+        read, already, landed = report.objects[kind], report.already_landed[kind], report.landed[kind]
+        print(f"  {kind:<20} {read:>7} {already:>22} {landed:>18}")
+    totals = (sum(c.values()) for c in (report.objects, report.already_landed, report.landed))
+    read, already, landed = totals
+    print(f"  {'all':<20} {read:>7} {already:>22} {landed:>18}")
+
+
+def _backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.sources.stripe_api.helpers import StripeApiError
+    from pipelines.stripe_backfill import BackfillFailed, backfill_objects
+
+    try:
+        report = backfill_objects(settings, args.since)
+    except BackfillFailed as exc:
+        _print_backfill(exc.report)
+        code = _failed(exc)
+        if not exc.key_problem:
+            print("run the same `attro stripe backfill` again to go on from there", file=sys.stderr)
+        return code
+    except StripeApiError as exc:
+        return _failed(exc)
+    except OSError as exc:
+        print(f"error: cannot land events: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 1
+    _print_backfill(report)
+    landed = sum(report.landed.values())
+    print(
+        f"landed {landed} events of backfilled objects (source 'backfill') in"
+        f" {settings.landing_dir / 'stripe_events'}; `attro run` turns them into payments, conversions"
+        " and commission lines"
+    )
+    return 0
+
+
 def add_stripe_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add `stripe {sync,backfill}`; each handler is called as func(args, settings)."""
     parser = subparsers.add_parser("stripe", help="read Stripe's API: heal missed webhooks, backfill history")
@@ -93,3 +131,15 @@ def add_stripe_parser(subparsers: argparse._SubParsersAction) -> None:
         help="YYYY-MM-DD or RFC 3339 (default: 30 days ago, as far back as Stripe's events go)",
     )
     sync.set_defaults(func=_sync)
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="land older history: the objects the rules read (sessions, invoices, charges, refunds, ...)",
+    )
+    backfill.add_argument(
+        "--since",
+        type=parse_since,
+        required=True,
+        help="YYYY-MM-DD or RFC 3339: objects created from then on",
+    )
+    backfill.set_defaults(func=_backfill)

@@ -63,6 +63,11 @@ class StripeApi:
     client: stripe.StripeClient
     key: str = field(repr=False)
 
+    @property
+    def livemode(self) -> bool:
+        """A live key reads live objects, a test key test ones."""
+        return "_live_" in self.key
+
     def list_call(self, service: str) -> ListCall:
         """The `list` method of a v1 service named by its attribute path (e.g. "checkout.sessions")."""
         owner = reduce(getattr, service.split("."), self.client.v1)
