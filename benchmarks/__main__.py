@@ -1,18 +1,19 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks|redirects|landing [...]` runs one of them.
+`python -m benchmarks webhooks|redirects|landing|landed-ids [...]` runs one of them.
 """
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import landing_load, redirects_under_flood, webhook_load
+from benchmarks import landed_ids, landing_load, redirects_under_flood, webhook_load
 
 BENCHMARKS = {
     "webhooks": webhook_load.main,
     "redirects": redirects_under_flood.main,
     "landing": landing_load.main,
+    "landed-ids": landed_ids.main,
 }
 
 
