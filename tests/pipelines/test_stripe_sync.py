@@ -143,22 +143,32 @@ def cli(monkeypatch: pytest.MonkeyPatch, settings: Any, url: str, key: str | Non
     return main(["stripe", *argv])
 
 
-def test_attro_stripe_sync_prints_what_it_saw_and_landed_by_type(
-    base_site: Any, landing_only: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_attro_stripe_sync_prints_what_it_saw_and_landed_by_type_and_heals_the_marts(
+    base_site: Any,
+    landing_only: Any,
+    kit: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     everything = landed_events(base_site.settings)
     site = landing_only(base_site)
-    dropped = drop_landed(site.settings, lambda e: e["type"] == "invoice.paid")
+    lost = {"invoice.paid", "invoice.payment_succeeded", "refund.created", "charge.refunded"}
+    dropped = drop_landed(site.settings, lambda e: e["type"] in lost)
     fake = FakeStripe(KEY, events=everything)
 
     with serve(fake):
         code = cli(monkeypatch, site.settings, fake.url, KEY, "sync", "--since", "2026-01-01")
+    site.run(NOW1)
 
     out = capsys.readouterr().out
     assert code == 0
+    assert kit.tables(site.settings.warehouse_path, ("marts",)) == kit.tables(
+        base_site.settings.warehouse_path, ("marts",)
+    )
     assert "events created 2026-01-01 00:00 UTC to " in out
     row = next(line.split() for line in out.splitlines() if line.strip().startswith("invoice.paid"))
-    assert row == ["invoice.paid", str(len(dropped)), "0", str(len(dropped))]
+    paid = sum(e["type"] == "invoice.paid" for e in dropped)
+    assert row == ["invoice.paid", str(paid), "0", str(paid)]
     total = next(line.split() for line in out.splitlines() if line.strip().startswith("all"))
     assert total == ["all", str(len(everything)), str(len(everything) - len(dropped)), str(len(dropped))]
     assert f"landed {len(dropped)} events the webhooks had missed" in out
