@@ -1,4 +1,4 @@
-"""The `attro` command line: serve, run, demo, export, close-period, secrets."""
+"""The `attro` command line: serve, run, demo, export, close-period, review, secrets, stripe."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
+from attro.stripe_cli import add_stripe_parser
 from core.settings import Settings, SettingsError
 
 
@@ -215,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_secrets_parser(sub)
     add_review_parser(sub)
+    add_stripe_parser(sub)
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
     serve.add_argument("--host", default="127.0.0.1")

@@ -1,6 +1,6 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks|redirects|landing|pipeline|freshness [...]` runs one of them
+`python -m benchmarks webhooks|redirects|landing|landed-ids|pipeline|freshness [...]` runs one of them
 (`pipeline` and `freshness` at 25k events of history unless `--events` says otherwise).
 """
 
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from benchmarks import freshness, landing_load, pipeline, redirects_under_flood, webhook_load
+from benchmarks import freshness, landed_ids, landing_load, pipeline, redirects_under_flood, webhook_load
 
 BENCHMARKS = {
     "webhooks": webhook_load.main,
     "redirects": redirects_under_flood.main,
     "landing": landing_load.main,
+    "landed-ids": landed_ids.main,
     "pipeline": pipeline.main,
     "freshness": freshness.main,
 }

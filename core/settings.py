@@ -23,7 +23,9 @@ from core.urls import is_absolute_http_url
 ENV_PREFIX = "ATTRO_"
 SECRET_PREFIX = "whsec_"  # every Stripe webhook signing secret starts with it
 # Values never repeated in an error message: a secret must not reach a terminal's scrollback or a log.
-_SECRET_FIELDS = frozenset({"stripe_webhook_secret", "api_token", "ip_hash_salt", "master_key"})
+_SECRET_FIELDS = frozenset(
+    {"stripe_webhook_secret", "stripe_api_key", "api_token", "ip_hash_salt", "master_key"}
+)
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 _MEMORY_UNITS = {"kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
@@ -61,6 +63,17 @@ class Settings(BaseSettings):
         repr=False,
         description="One or more whsec_... values, comma separated",
         examples=["whsec_..., the endpoint's signing secret from the Stripe dashboard"],
+    )
+    stripe_api_key: str | None = Field(
+        default=None,
+        repr=False,
+        description="Stripe API key for `attro stripe sync/backfill` (rk_... read-only); else the store's",
+        examples=["rk_live_..., a restricted key with read access"],
+    )
+    stripe_api_base: str = Field(
+        default="https://api.stripe.com",
+        description="Stripe's API address (tests point it at a local server)",
+        examples=["https://api.stripe.com"],
     )
     api_token: str | None = Field(default=None, repr=False, examples=["a-long-random-token"])
     cookie_domain: str | None = Field(default=None, examples=[".yourapp.com"])
@@ -150,7 +163,7 @@ class Settings(BaseSettings):
             raise ValueError("is not a domain name (letters, digits, '-' and '.', an optional leading '.')")
         return value
 
-    @field_validator("fallback_url", mode="after")
+    @field_validator("fallback_url", "stripe_api_base", mode="after")
     @classmethod
     def _an_absolute_url(cls, value: str | None) -> str | None:
         if value is not None and not is_absolute_http_url(value):
