@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.config import STARTUP_FAILURE
 
 from core.program import ProgramError
@@ -21,6 +22,7 @@ from receiver.logs import RequestLogMiddleware
 from receiver.program_file import ProgramFile
 from receiver.request_head import RequestHeadLimit
 from receiver.routes import routers
+from receiver.routes.links import unmatched_path
 from receiver.signing_secrets import SigningSecrets
 
 EVENTS_STREAM = "stripe_events"
@@ -119,6 +121,7 @@ def _build_app(settings: Settings) -> FastAPI:
     app.state.landed_click_ids = LandedClickIds()
     for router in routers:
         app.include_router(router)
+    app.add_exception_handler(StarletteHTTPException, unmatched_path)
     if settings.benchmark_noop_route:
         app.add_api_route("/_bench/noop", _noop, methods=["GET", "POST"], include_in_schema=False)
     app.add_middleware(RequestHeadLimit, max_bytes=settings.max_header_bytes)

@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.click_ids import new_click_id
 from core.contracts import UTM_FIELDS
@@ -94,6 +96,17 @@ def unknown_link(fallback_url: str | None) -> Response:
     page = HTMLResponse(UNKNOWN_LINK_PAGE, status_code=status.HTTP_404_NOT_FOUND)
     page.headers["Content-Security-Policy"] = "default-src 'none'"
     return _no_store(page)
+
+
+async def unmatched_path(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's answer to an HTTP error, except that a path under /r/ no route matched (Starlette's
+    `path` convertor stops at a newline: `/r/a%0Ab`) is an unknown link to a visitor like any other."""
+    unmatched = "endpoint" not in request.scope
+    if exc.status_code == status.HTTP_404_NOT_FOUND and unmatched and request.url.path.startswith("/r/"):
+        fallback_url = request.app.state.settings.fallback_url
+        annotate_request(request, outcome="unknown_link", fallback=bool(fallback_url))
+        return unknown_link(fallback_url)
+    return await http_exception_handler(request, exc)
 
 
 @router.get(
