@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     duckdb_memory_limit: str = Field(
         default="1GB", description="DuckDB's memory limit while the pipeline runs (it spills beyond)"
     )
+    admin_password: str | None = Field(
+        default=None,
+        repr=False,
+        description="The admin's password for `attro web`: a hash from `attro web hash-password` (or plain)",
+    )
+    web_url: str = Field(
+        default="http://127.0.0.1:8001", description="Where affiliates reach `attro web` (portal links)"
+    )
+    receiver_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where visitors reach the receiver (tracking links)"
+    )
     benchmark_noop_route: bool = Field(
         default=False, description="Serve GET/POST /_bench/noop, the benchmark's baseline route"
     )
@@ -88,6 +99,11 @@ class Settings(BaseSettings):
     def state_dir(self) -> Path:
         """State that must survive a warehouse rebuild (salt, closed periods)."""
         return self.data_dir / "state"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        """Counters the receiver keeps for the health page (not needed to rebuild anything)."""
+        return self.data_dir / "monitoring"
 
     @cached_property
     def ip_salt(self) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.settings import Settings
@@ -66,9 +66,21 @@ def unchanged(settings: Settings, current: str) -> bool:
     return last.get("fingerprint") == current and settings.warehouse_path.exists()
 
 
-def record(settings: Settings, current: str) -> None:
-    """Remember what the published warehouse was built from (after it is in place)."""
+def record(settings: Settings, current: str, finished_at: datetime | None = None) -> None:
+    """Remember what the published warehouse was built from (after it is in place), and when: the
+    admin's health page shows the last successful run's age from it."""
     path = _record_path(settings)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"fingerprint": current}))
+    finished = (finished_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    tmp.write_text(json.dumps({"fingerprint": current, "finished_at": finished.isoformat()}))
     os.replace(tmp, path)
+
+
+def last_run(settings: Settings) -> datetime | None:
+    """When the last successful run published the warehouse (None before the first one, or for a
+    record written before runs noted their time)."""
+    try:
+        finished = json.loads(_record_path(settings).read_text()).get("finished_at")
+        return datetime.fromisoformat(finished) if finished else None
+    except (OSError, ValueError, TypeError):
+        return None

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from core.program import load_program
+from core.refusals import RefusalCounter
 from core.settings import Settings
 from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.event_writer.close()
             app.state.click_writer.close()
+            app.state.refusal_counter.flush()
 
     app = FastAPI(
         title="Attro receiver",
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ip_salt = settings.ip_salt  # read (or created) once, not on every click
     app.state.signing_secrets = SigningSecrets(settings)
     app.state.landed_click_ids = LandedClickIds()
+    app.state.refusal_counter = RefusalCounter(settings)
     for router in routers:
         app.include_router(router)
     if settings.benchmark_noop_route:
