@@ -9,6 +9,7 @@ from pathlib import Path
 
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
+from attro.web_cli import add_web_parsers
 from core.settings import Settings
 
 
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     add_secrets_parser(sub)
     add_review_parser(sub)
+    add_web_parsers(sub)
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
     serve.add_argument("--host", default="127.0.0.1")
