@@ -92,7 +92,12 @@ def signed_out(request: Request) -> HTMLResponse:
 def overview(request: Request, parts: Parts, affiliate: PortalAffiliate, program: ProgramDep) -> HTMLResponse:
     base = parts.settings.receiver_url.rstrip("/")
     links = [
-        {"code": link.code, "offer": program.offer(link.offer).name, "url": f"{base}/r/{link.code}"}
+        {
+            "code": link.code,
+            "offer": program.offer(link.offer).name,
+            "url": f"{base}/r/{link.code}",
+            "destination": link.destination,
+        }
         for link in program.links
         if link.affiliate == affiliate.id
     ]
