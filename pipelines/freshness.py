@@ -41,12 +41,17 @@ def landing_signature(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(files).encode()).hexdigest() if files else ""
 
 
+# Files under state/ that no run reads: the web's signing key (web/keys.py) appears when `attro web`
+# first starts, and must not make the next run rebuild everything.
+NOT_READ_BY_RUNS = frozenset({"web_signing.key"})
+
+
 def fingerprint(settings: Settings, now: datetime) -> str:
     program = settings.program_path
     parts = {
         "landing": landing_signature(settings),
         "program": hashlib.sha256(program.read_bytes()).hexdigest() if program.exists() else None,
-        "state": _tree(settings.state_dir),
+        "state": [entry for entry in _tree(settings.state_dir) if entry[0] not in NOT_READ_BY_RUNS],
         "day": now.date().isoformat(),
         "staging_version": STAGING_VERSION,
     }

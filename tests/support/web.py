@@ -54,7 +54,9 @@ def web_story(site: Site) -> None:
     program.write_text(text)
     sim = site.sim
     click = site.land_click("jane-pro", utc("2026-03-14"))
-    self_sale = site.land(sim.one_time_checkout(utc("2026-03-15"), 9900, click_id=click, email="jane@example.com"))
+    self_sale = site.land(
+        sim.one_time_checkout(utc("2026-03-15"), 9900, click_id=click, email="jane@example.com")
+    )
     site.ids["self_referral_payment"] = self_sale.payment_intent or ""
     hostile_click = LandingZone(site.settings).click(
         "jane-pro",
@@ -128,4 +130,3 @@ def make_web(site: Site, **overrides: object) -> Web:
 
 def page_csrf(client: TestClient, path: str) -> str:
     return csrf_token(client.get(path).text)
-

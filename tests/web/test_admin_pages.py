@@ -93,8 +93,11 @@ def test_a_decision_on_an_unknown_flag_or_with_a_bad_verb_is_refused(own_web) ->
     assert load_decisions(web.settings).is_empty()
 
 
-def test_statements_mark_closed_months_and_download_the_exports(closed_jan_site, tmp_path: Path) -> None:
-    web = make_web(closed_jan_site)
+def test_statements_mark_closed_months_and_download_the_exports(
+    closed_jan_site, copy_site, tmp_path: Path
+) -> None:
+    site = copy_site(closed_jan_site)
+    web = make_web(site)
     admin = web.admin()
     page = admin.get("/admin/statements", params={"period": "2026-01"}).text
     assert "closed 2026-03-20" in page
@@ -103,22 +106,24 @@ def test_statements_mark_closed_months_and_download_the_exports(closed_jan_site,
     answer = admin.get("/admin/exports/commissions/2026-01/csv")
     assert answer.status_code == 200
     assert 'filename="commissions-2026-01.csv"' in answer.headers["content-disposition"]
-    cli = export_commissions(closed_jan_site.settings, "2026-01", "csv", tmp_path)
+    cli = export_commissions(site.settings, "2026-01", "csv", tmp_path)
     assert answer.content == cli.files[0].read_bytes()  # a closed month: byte for byte what the CLI writes
     parquet = admin.get("/admin/exports/commissions/2026-01/parquet")
     assert parquet.headers["content-type"] == "application/zip"  # statement and lines, zipped
     assert admin.get("/admin/exports/commissions/2026-01/xlsx").content[:2] == b"PK"
     assert admin.get("/admin/exports/commissions/2026-01/pdf").status_code == 404
-    exports = closed_jan_site.settings.exports_dir
+    exports = site.settings.exports_dir
     assert not exports.exists() or not any(exports.iterdir())  # downloads leave nothing under data/exports
     open_month = admin.get("/admin/statements", params={"period": "2026-03"}).text
     assert "open: can still change" in open_month
 
 
-def test_payout_files_plug_in_as_soon_as_attro_export_payouts_exists(closed_jan_site, monkeypatch) -> None:
+def test_payout_files_plug_in_as_soon_as_attro_export_payouts_exists(
+    closed_jan_site, copy_site, monkeypatch
+) -> None:
     """Until pipelines/payouts.py is merged the page says "not available"; a module with
     `export_payouts(settings, period, fmt, out_dir)` is all the route needs."""
-    web = make_web(closed_jan_site)
+    web = make_web(copy_site(closed_jan_site))
     admin = web.admin()
     monkeypatch.setitem(sys.modules, "pipelines.payouts", None)  # as if it did not exist
     assert "not available in this installation" in admin.get("/admin/statements?period=2026-01").text
@@ -178,3 +183,9 @@ def test_the_pages_follow_each_publish_without_a_restart(own_web) -> None:
     )
     assert after == before + 1
     assert warehouse.opened == 2
+
+
+def test_the_web_key_appearing_in_state_does_not_make_the_next_run_rebuild(own_web) -> None:
+    web = own_web()
+    assert (web.settings.state_dir / "web_signing.key").exists()
+    assert run_pipeline(web.settings, now=NOW1) == {"skipped": True}
