@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from attro.demo import run_demo
 
-    return run_demo(settings, seed=args.seed)
+    return run_demo(settings, seed=args.seed, web=args.web)
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="simulate an affiliate program end to end and summarize it")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--web", action="store_true", help="then serve the admin and the portal until Ctrl-C")
     demo.set_defaults(func=_demo)
 
     export = sub.add_parser("export", help="finance exports")
