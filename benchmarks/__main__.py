@@ -1,20 +1,21 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks|redirects|landing|pipeline [...]` runs one of them (`pipeline` at 25k
-events unless `--events` says otherwise).
+`python -m benchmarks webhooks|redirects|landing|pipeline|web [...]` runs one of them (`pipeline`
+and `web` at 25k events unless `--events` or `--data` says otherwise).
 """
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import landing_load, pipeline, redirects_under_flood, webhook_load
+from benchmarks import landing_load, pipeline, redirects_under_flood, web_pages, webhook_load
 
 BENCHMARKS = {
     "webhooks": webhook_load.main,
     "redirects": redirects_under_flood.main,
     "landing": landing_load.main,
     "pipeline": pipeline.main,
+    "web": web_pages.main,
 }
 
 

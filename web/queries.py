@@ -134,7 +134,7 @@ def customer_emails(cur: duckdb.DuckDBPyConnection, payment_ids: list[str]) -> d
     return dict(
         cur.execute(
             "select payment_id, customer_email from marts.payments"
-            " where payment_id in (select unnest(?)) and customer_email is not null",
+            " where payment_id in (select unnest(?)) and customer_email is not null",  # by its index
             [payment_ids],
         ).fetchall()
     )
@@ -148,8 +148,8 @@ def lines_of(cur: duckdb.DuckDBPyConnection, conversion_ids: list[str]) -> dict[
     for line in rows(
         cur,
         "select conversion_id, line_id, kind, rule, amount_minor, currency, earned_at, payable_on, period,"
-        " status, carried_from_period from marts.commission_lines where conversion_id in"
-        " (select unnest(?)) order by earned_at, line_id",
+        " status, carried_from_period from marts.commission_lines"
+        " where conversion_id in (select unnest(?)) order by earned_at, line_id",  # by its index
         [conversion_ids],
     ):
         grouped.setdefault(line["conversion_id"], []).append(line)
