@@ -21,8 +21,10 @@ test: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/attro serve
 
+# Recorded in the same Dagster instance `make dev` shows (pipelines/dagster_events.py).
 run: $(STAMP)
-	$(BIN)/attro run
+	mkdir -p dagster_home
+	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/attro run
 
 dev: $(STAMP)
 	mkdir -p dagster_home

@@ -1,16 +1,19 @@
-"""The `attro` command line: serve, run, demo, export."""
+"""The `attro` command line: serve, run, demo, export, close-period, review, secrets, stripe."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import traceback
+from datetime import UTC
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
+from attro.stripe_cli import add_stripe_parser
 from attro.web_cli import add_web_parsers
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -18,6 +21,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from core.program import ProgramError
     from receiver.main import create_app
+    from receiver.readiness import startup_warnings
     from receiver.serving import uvicorn_options
 
     try:
@@ -25,6 +29,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in startup_warnings(app.state):
+        print(f"warning: {warning}", file=sys.stderr)
     # The options every launch of the receiver uses: request head cap and timeout, no access log.
     options = {"host": args.host, "port": args.port, "log_level": "info", **uvicorn_options(settings)}
     if args.workers > 1:
@@ -45,6 +51,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"nothing new since the last run: {settings.warehouse_path} is current (--force rebuilds)")
         return 0
 
+    from attro.dagster_record import record_in_dagster
     from core.program import ProgramError
     from models.money import format_minor
     from pipelines.run import PipelineFailed, run_pipeline
@@ -95,6 +102,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             " (`attro review list --open`)"
         )
     print(f"published {settings.warehouse_path}")
+    record_in_dagster(report, "attro run")
     return 0
 
 
@@ -122,17 +130,78 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+_PROVIDER_LABELS = {
+    "paypal": "PayPal Payouts web upload, one file per currency",
+    "wise": "Wise batch payment, send by email",
+    "csv": "plain CSV",
+}
+
+
+def _payout_row(row: dict, detail: str) -> str:
+    from models.money import format_minor
+
+    amount = format_minor(row["amount_minor"], row["currency"])
+    return f"  {row['affiliate_id']:<16} {row['currency']} {amount:>12}  {detail}"
+
+
+def _payouts(args: argparse.Namespace, settings: Settings) -> int:
+    import polars as pl
+
+    from models.money import format_minor
+    from pipelines.payouts import EMAIL_KEYS, PayoutError, export_payouts
+
+    try:
+        payouts = export_payouts(settings, args.period, args.format, Path(args.out) if args.out else None)
+    except PayoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    closed = f"{payouts.closed_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+    print(f"payouts for {payouts.period} (closed at {closed}): {_PROVIDER_LABELS[args.format]}")
+    key = EMAIL_KEYS.get(args.format)
+    for row in payouts.paid.iter_rows(named=True):
+        print(_payout_row(row, row[key] if key else row["name"]))
+    totals = payouts.paid.group_by("currency").agg(pl.col("amount_minor").sum(), pl.len()).sort("currency")
+    for currency, amount, count in totals.iter_rows():
+        print(f"total {currency}: {format_minor(amount, currency)} ({count} payouts)")
+    if payouts.paid.is_empty():
+        print("nothing to pay in this file")
+    for path in payouts.files:
+        print(f"wrote {path}")
+    other = {"paypal": "wise", "wise": "paypal"}.get(args.format)
+    both = payouts.paid.filter(pl.col(f"{other}_email").is_not_null()) if other else payouts.paid.clear()
+    if not both.is_empty():
+        ids = sorted(set(both["affiliate_id"]))
+        print(
+            f"note: {', '.join(ids)} also {'has' if len(ids) == 1 else 'have'} a {other}_email, so a {other}"
+            " file pays them too: upload one provider's file per affiliate, or keep one of the two keys"
+        )
+    if not payouts.left_out.is_empty():
+        print(
+            "NOT IN THE FILE: payable, but pay these another way, or fix the program file and export again:"
+        )
+        for row in payouts.left_out.iter_rows(named=True):
+            print(_payout_row(row, row["reason"]))
+        print(f"warning: {payouts.left_out.height} payable amount(s) left out of the file", file=sys.stderr)
+    if not payouts.pending.is_empty():
+        print("still pending when the month was closed (--force), in no file: pay once approved:")
+        for row in payouts.pending.iter_rows(named=True):
+            print(_payout_row(row, "pending"))
+    return 0
+
+
 def _close_period(args: argparse.Namespace, settings: Settings) -> int:
     from attro.closing import check_closable, close_period
+    from attro.dagster_record import record_in_dagster
     from core.state.closed_periods import PeriodError
     from pipelines.run import PipelineFailed, run_pipeline
 
     try:
         check_closable(settings, args.period)  # refuse a wrong month before a full run, not after
         print("bringing the warehouse up to date before closing…", flush=True)
-        run_pipeline(settings)
+        record_in_dagster(run_pipeline(settings), f"attro close-period {args.period} (before closing)")
         meta = close_period(settings, args.period, force=args.force)
-        run_pipeline(settings)  # publish the statements with their closed_at
+        # publish the statements with their closed_at
+        record_in_dagster(run_pipeline(settings), f"attro close-period {args.period}")
     except (PeriodError, PipelineFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -144,9 +213,11 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attro", description="Affiliate conversion tracking for Stripe.")
+    parser.add_argument("--version", action="version", version=f"attro {attro_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_secrets_parser(sub)
     add_review_parser(sub)
+    add_stripe_parser(sub)
     add_web_parsers(sub)
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
@@ -172,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     commissions.add_argument("--format", default="csv", choices=["csv", "parquet", "xlsx"])
     commissions.add_argument("--out", default=None, help="directory (default $ATTRO_DATA_DIR/exports)")
     commissions.set_defaults(func=_export)
+    payouts = what.add_parser("payouts", help="a closed month's payable amounts as a bulk payout file")
+    payouts.add_argument("--period", required=True, help="YYYY-MM, a closed month")
+    payouts.add_argument("--format", required=True, choices=["paypal", "wise", "csv"])
+    payouts.add_argument("--out", default=None, help="directory (default $ATTRO_DATA_DIR/exports)")
+    payouts.set_defaults(func=_payouts)
 
     close = sub.add_parser("close-period", help="freeze a month's commission lines and statements")
     close.add_argument("period", help="YYYY-MM, a month that is over")
@@ -180,9 +256,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def attro_version() -> str:
+    """The installed package's version (pyproject.toml), as `attro --version` prints it."""
+    try:
+        return version("attro")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def load_settings() -> Settings | None:
+    """The ATTRO_* settings, or None after printing one line per bad value (no traceback)."""
+    try:
+        return Settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args, Settings())
+    settings = load_settings()
+    if settings is None:
+        return 2
+    return args.func(args, settings)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""`attro close-period`: freeze a month's lines and statements as the published warehouse has them."""
+"""`attro close-period`: freeze a month's lines and statements as the published warehouse has them, and
+who its affiliates were (names and emails from the program file)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from core.program import ProgramError, load_program
 from core.settings import Settings
 from core.state.closed_periods import PeriodError, check_period, closed_at, write_closed_period
+from pipelines.affiliates import affiliate_directory
 from pipelines.lib.warehouse import read_published_period
 
 
@@ -38,8 +41,14 @@ def close_period(
             f"{period} has {pending.height} pending line(s) (payable on {last} at the latest); "
             "wait until they are approved or pass --force"
         )
+    try:
+        # who the affiliates were at closing: the month's exports name them so, whatever the file says later
+        program = load_program(settings.program_path)
+    except ProgramError as exc:
+        raise PeriodError(f"cannot freeze the affiliates' names: {exc}") from None
+    affiliates = affiliate_directory(program, [*lines["affiliate_id"], *statements["affiliate_id"]])
     stamp = now.replace(microsecond=0)
     statements = statements.with_columns(closed_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC")))
     meta = {"period": period, "closed_at": stamp.isoformat(), "forced": force, "lines": lines.height}
-    write_closed_period(settings, period, lines, statements, meta)
+    write_closed_period(settings, period, lines, statements, meta, affiliates)
     return meta

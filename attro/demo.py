@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 import httpx
 
-from core.program import load_program
+from core.program import ProgramError, load_program
 from core.settings import Settings
 from models.money import format_minor
 from simulator.dates import add_months
@@ -340,11 +340,16 @@ HELD_SQL = (
 
 
 def run_demo(settings: Settings, seed: int = 7, web: bool = False) -> int:
+    from attro.dagster_record import record_in_dagster
     from pipelines.exports import export_commissions
     from pipelines.run import run_pipeline
 
     started = time.monotonic()
-    program = load_program(settings.program_path)
+    try:
+        program = load_program(settings.program_path)
+    except ProgramError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     missing = [code for code in DEMO_LINKS if program.link(code) is None]
     if missing:
         print(
@@ -388,7 +393,7 @@ def run_demo(settings: Settings, seed: int = 7, web: bool = False) -> int:
         sent, duplicates = _deliver(receiver, story.events, story.rng)
         print(f"  delivered {sent} signed webhooks ({duplicates} duplicates, shuffled order)")
     print("  running the pipeline (dlt → DuckDB → Polars models → published warehouse)…", flush=True)
-    run_pipeline(settings)
+    record_in_dagster(run_pipeline(settings), "attro demo")
     last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     export = export_commissions(settings, last_month, "csv")
 

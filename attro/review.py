@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-import duckdb
-
 from core.settings import Settings
-from core.state.review_decisions import FLAG_ID, ReviewError, record_decision
+
+# The handlers import DuckDB and the decision store when they run: `attro` starts every command
+# (a no-change `attro run` included) without loading them.
 
 
 def _flags(settings: Settings, where: str = "true", params: list | None = None) -> list[tuple]:
+    import duckdb
+
+    from core.state.review_decisions import ReviewError
+
     path = settings.warehouse_path
     if not path.exists():
         raise ReviewError(f"no published warehouse at {path}: run `attro run` first")
@@ -29,6 +33,8 @@ def _flags(settings: Settings, where: str = "true", params: list | None = None) 
 
 
 def _list(args: argparse.Namespace, settings: Settings) -> int:
+    from core.state.review_decisions import ReviewError
+
     where, params = ["true"], []
     if args.affiliate:
         where.append("affiliate_id = ?")
@@ -56,6 +62,8 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _decide(decision: str) -> object:
     def run(args: argparse.Namespace, settings: Settings) -> int:
+        from core.state.review_decisions import FLAG_ID, ReviewError, record_decision
+
         try:
             if not FLAG_ID.fullmatch(args.flag_id):
                 raise ReviewError(f"{args.flag_id!r} is not a flag id (rf_ and 16 hex digits)")

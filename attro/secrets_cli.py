@@ -1,4 +1,4 @@
-"""`attro secrets`: set, list and remove the Stripe webhook signing secrets in the encrypted store."""
+"""`attro secrets`: set, list and remove the Stripe signing secrets and API key in the encrypted store."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import argparse
 import getpass
 import sys
 
-from core.secrets import SecretStore, SecretStoreError
+from core.secrets import STRIPE_API_KEY, SecretStore, SecretStoreError
 from core.settings import Settings
 
+KIND_LABELS = {STRIPE_API_KEY: "api key"}  # anything else is a webhook signing secret
 
-def _read_secret() -> str:
+
+def _read_secret(prompt: str = "Stripe webhook signing secret (whsec_...): ") -> str:
     """The secret from stdin: a hidden prompt on a terminal, else the first line of the pipe."""
     if sys.stdin.isatty():
-        return getpass.getpass("Stripe webhook signing secret (whsec_...): ")
+        return getpass.getpass(prompt)
     return sys.stdin.readline()
 
 
@@ -34,6 +36,28 @@ def _set_stripe(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _set_stripe_api_key(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        entry, replaced = SecretStore(settings).set_api_key(_read_secret("Stripe API key (rk_...): "))
+    except SecretStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"stored the Stripe API key as {entry.id} (fingerprint {entry.fingerprint}, added {entry.added_at})"
+    )
+    for old in replaced:
+        print(f"replaced {old.id} (fingerprint {old.fingerprint})")
+    if entry.value.startswith("sk_"):
+        print(
+            "note: this is a secret key with full access; a restricted key (rk_...) with read access"
+            " is all attro stripe sync and backfill need (see the README)",
+            file=sys.stderr,
+        )
+    if settings.stripe_api_key:
+        print("note: ATTRO_STRIPE_API_KEY is set and takes precedence over the store", file=sys.stderr)
+    return 0
+
+
 def _list(args: argparse.Namespace, settings: Settings) -> int:
     try:
         stored = SecretStore(settings).load()
@@ -42,12 +66,15 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     if settings.webhook_secrets:
         print("note: ATTRO_STRIPE_WEBHOOK_SECRET is set; the receiver uses it, not this store")
+    if settings.stripe_api_key:
+        print("note: ATTRO_STRIPE_API_KEY is set; attro stripe uses it, not the stored API key")
     if not stored:
         print("no stored secrets (add one with `attro secrets set-stripe < file`)")
         return 0
-    print(f"{'id':<14} {'added_at':<21} fingerprint")
+    print(f"{'id':<14} {'added_at':<21} {'kind':<15} fingerprint")
     for entry in stored:
-        print(f"{entry.id:<14} {entry.added_at:<21} {entry.fingerprint}")
+        kind = KIND_LABELS.get(entry.kind, "webhook secret")
+        print(f"{entry.id:<14} {entry.added_at:<21} {kind:<15} {entry.fingerprint}")
     return 0
 
 
@@ -57,15 +84,18 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
     except SecretStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(
-        f"removed {entry.id} (fingerprint {entry.fingerprint}); a running receiver stops using it within 1 s"
-    )
+    follows = "the stored Stripe API key" if entry.kind == STRIPE_API_KEY else None
+    follows = follows or "a running receiver stops using it within 1 s"
+    print(f"removed {entry.id} (fingerprint {entry.fingerprint}); {follows}")
     return 0
 
 
 def add_secrets_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `secrets {set-stripe,list,remove}`; each handler is called as func(args, settings)."""
-    parser = subparsers.add_parser("secrets", help="manage the Stripe webhook signing secrets (encrypted)")
+    """Add `secrets {set-stripe,set-stripe-api-key,list,remove}`; each handler is called as
+    func(args, settings)."""
+    parser = subparsers.add_parser(
+        "secrets", help="manage the Stripe webhook signing secrets and API key (encrypted)"
+    )
     commands = parser.add_subparsers(dest="secrets_command", required=True)
 
     set_stripe = commands.add_parser(
@@ -73,7 +103,13 @@ def add_secrets_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     set_stripe.set_defaults(func=_set_stripe)
 
-    listing = commands.add_parser("list", help="id, added date and fingerprint of each stored secret")
+    set_api_key = commands.add_parser(
+        "set-stripe-api-key",
+        help="store the Stripe API key for `attro stripe` read from stdin (a restricted read-only key)",
+    )
+    set_api_key.set_defaults(func=_set_stripe_api_key)
+
+    listing = commands.add_parser("list", help="id, added date, kind and fingerprint of each stored secret")
     listing.set_defaults(func=_list)
 
     remove = commands.add_parser("remove", help="delete a stored secret (a running receiver follows)")

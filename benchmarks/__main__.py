@@ -1,20 +1,31 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks|redirects|landing|pipeline|web [...]` runs one of them (`pipeline`
-and `web` at 25k events unless `--events` or `--data` says otherwise).
+`python -m benchmarks webhooks|redirects|landing|landed-ids|pipeline|freshness|web [...]` runs one of
+them (`pipeline`, `freshness` and `web` at 25k events of history unless `--events` or `--data` says
+otherwise).
 """
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import landing_load, pipeline, redirects_under_flood, web_pages, webhook_load
+from benchmarks import (
+    freshness,
+    landed_ids,
+    landing_load,
+    pipeline,
+    redirects_under_flood,
+    web_pages,
+    webhook_load,
+)
 
 BENCHMARKS = {
     "webhooks": webhook_load.main,
     "redirects": redirects_under_flood.main,
     "landing": landing_load.main,
+    "landed-ids": landed_ids.main,
     "pipeline": pipeline.main,
+    "freshness": freshness.main,
     "web": web_pages.main,
 }
 

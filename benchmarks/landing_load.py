@@ -19,10 +19,9 @@ from pathlib import Path
 
 import dlt
 
+from core.landing_records import dumps_record, stripe_event_record
 from core.settings import Settings
 from pipelines.lib.loading import load_landing
-from receiver.records import dumps_record
-from receiver.stripe_events import stripe_event_record
 from simulator.stripe import StripeSim, encode
 
 dlt.config["runtime.dlthub_telemetry"] = False

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from core.stripe_fields import (
     ATTRIBUTION_EVENTS,
+    BACKFILL_EVENT_PREFIX,
     CONSUMED_EVENT_TYPES,
     CONSUMED_EVENTS,
     DISPUTE_EVENTS,
@@ -30,6 +31,7 @@ from core.stripe_fields import (
 
 __all__ = [  # the Stripe side of the contract, defined in core/stripe_fields.py, is part of this one
     "ATTRIBUTION_EVENTS",
+    "BACKFILL_EVENT_PREFIX",
     "CONSUMED_EVENT_TYPES",
     "CONSUMED_EVENTS",
     "DISPUTE_EVENTS",
@@ -78,7 +80,8 @@ LANDED_EVENT = {
     "livemode": pl.Boolean,
     "created": pl.Int64,  # the event's Unix time, as Stripe sent it
     "received_at": pl.String,
-    "payload": pl.String,  # the event body exactly as Stripe signed it
+    "payload": pl.String,  # the event body exactly as Stripe signed it (or as its API returned it)
+    "source": pl.String,  # webhook | api | backfill (core.landing_records.EVENT_SOURCES)
 }
 UTM_FIELDS = ("source", "medium", "campaign", "term", "content")
 LANDED_CLICK = {
@@ -104,6 +107,9 @@ REQUIRED_FIELDS = {
     "clicks": ("click_id", "clicked_at", "link_code"),
 }
 PRIMARY_KEYS = {"stripe_events": "event_id", "clicks": "click_id"}
+# Fields added to a landing record after lines were landed without them: their value for those lines
+# (every event landed before `source` existed came by webhook).
+LANDED_DEFAULTS = {"stripe_events": {"source": "webhook"}, "clicks": {}}
 
 
 # -- raw (as landed, typed) ------------------------------------------------------------------------
@@ -116,6 +122,7 @@ RAW_EVENT = {
     "created_at": UTC_TIME,
     "received_at": UTC_TIME,
     "payload": pl.String,
+    "source": pl.String,
 }
 RAW_CLICK = {
     name: (UTC_TIME if name in LANDED_TIMESTAMPS["clicks"] else dtype) for name, dtype in LANDED_CLICK.items()
@@ -161,6 +168,8 @@ AFFILIATE = {
     "status": pl.String,  # active | banned
     "banned_from": UTC_TIME,  # a banned affiliate's clicks from then on earn nothing
 }
+# Who an affiliate is on finance's files (frozen with a closed month as the program file had it).
+AFFILIATE_CONTACT = {"affiliate_id": pl.String, "name": pl.String, "email": pl.String}
 LINK = {"link_code": pl.String, "affiliate_id": pl.String, "offer_id": pl.String, "destination": pl.String}
 CODE = {  # promotion codes that belong to an affiliate
     "code": pl.String,  # as the customer types it (matched case-insensitively)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -11,6 +12,8 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.urls import is_absolute_http_url
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
 LinkCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
@@ -24,12 +27,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# An address a payout provider can send money to: one @, no spaces, a dot in the domain. Deliverability
+# is the provider's to check; this catches a typo or a name pasted into the wrong key.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
 class Affiliate(_Strict):
     id: Slug
     name: str = Field(min_length=1)
     email: str | None = None
     status: Literal["active", "banned"] = "active"
     banned_from: date | datetime | None = None  # clicks from then on earn nothing (UTC)
+    paypal_email: str | None = None  # where PayPal Payouts sends this affiliate's money
+    wise_email: str | None = None  # the address Wise asks for the affiliate's bank details
+
+    @field_validator("paypal_email", "wise_email")
+    @classmethod
+    def _an_email_address(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 254 or not _EMAIL.fullmatch(value)):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
 
     @model_validator(mode="after")
     def _ban_complete(self) -> Affiliate:
@@ -217,8 +234,7 @@ class Link(_Strict):
     @field_validator("destination")
     @classmethod
     def _absolute_http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if not is_absolute_http_url(value):
             raise ValueError("destination must be an absolute http(s) URL")
         return value
 
@@ -346,6 +362,10 @@ def load_program(path: Path) -> Program:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ProgramError(f"{path}: program file not found (set ATTRO_PROGRAM)") from None
+    except OSError as exc:  # a directory, no permission: said in one line, like a missing file
+        raise ProgramError(f"{path}: cannot read the program file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProgramError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProgramError(f"{path}: not valid TOML: {exc}") from None
     try:

@@ -1,4 +1,5 @@
-"""The encrypted store of Stripe webhook signing secrets (`attro secrets`), kept under state/."""
+"""The encrypted store of Stripe secrets (`attro secrets`), kept under state/: webhook signing secrets
+and the API key `attro stripe sync` and `backfill` read with."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet, InvalidToken
 
 from core.durable import fsync_dir
-from core.settings import Settings
+from core.settings import SECRET_PREFIX, Settings
 
 STORE_FORMAT = "attro-secrets-v1"
-SECRET_PREFIX = "whsec_"
+
+# What a stored secret is. Entries written before kinds existed are webhook signing secrets.
+WEBHOOK_SECRET, STRIPE_API_KEY = "webhook_secret", "stripe_api_key"
+API_KEY_PREFIXES = ("rk_live_", "rk_test_", "sk_live_", "sk_test_")
 
 
 class SecretStoreError(RuntimeError):
@@ -32,6 +36,7 @@ class StoredSecret:
     id: str
     added_at: str
     value: str
+    kind: str = WEBHOOK_SECRET
 
     @property
     def fingerprint(self) -> str:
@@ -81,11 +86,18 @@ class SecretStore:
                 "cannot decrypt the secret store: wrong ATTRO_MASTER_KEY or key file"
             ) from None
         entries = json.loads(plain)
-        return [StoredSecret(e["id"], e["added_at"], e["value"]) for e in entries]
+        return [
+            StoredSecret(e["id"], e["added_at"], e["value"], e.get("kind", WEBHOOK_SECRET)) for e in entries
+        ]
 
     def values(self) -> list[str]:
         """The signing secrets to verify with, in the order they were added."""
-        return [s.value for s in self.load()]
+        return [s.value for s in self.load() if s.kind == WEBHOOK_SECRET]
+
+    def api_key(self) -> str | None:
+        """The stored Stripe API key, None when there is none."""
+        keys = [s.value for s in self.load() if s.kind == STRIPE_API_KEY]
+        return keys[-1] if keys else None
 
     # -- changing -----------------------------------------------------------------------------
 
@@ -101,10 +113,28 @@ class SecretStore:
             for entry in stored:
                 if entry.value == value:
                     return entry, False
-            added_at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            entry = StoredSecret(id=f"sec_{secrets.token_hex(4)}", added_at=added_at, value=value)
+            entry = _new_entry(value, WEBHOOK_SECRET, now)
             self._save([*stored, entry])
             return entry, True
+
+    def set_api_key(self, value: str, now: datetime | None = None) -> tuple[StoredSecret, list[StoredSecret]]:
+        """Store `value` as the Stripe API key; returns (the entry, the previous keys it replaced)."""
+        value = value.strip()
+        if not value.startswith(API_KEY_PREFIXES) or len(value) <= len("rk_live_"):
+            raise SecretStoreError(
+                "a Stripe API key starts with rk_live_ or rk_test_ (restricted; read access is enough),"
+                " or sk_live_ / sk_test_"
+            )
+        if any(c.isspace() or c == "," for c in value):
+            raise SecretStoreError("a Stripe API key has no spaces or commas")
+        with self._locked():
+            stored = self.load()
+            replaced = [s for s in stored if s.kind == STRIPE_API_KEY]
+            if [s.value for s in replaced] == [value]:
+                return replaced[0], []
+            entry = _new_entry(value, STRIPE_API_KEY, now)
+            self._save([*(s for s in stored if s.kind != STRIPE_API_KEY), entry])
+            return entry, replaced
 
     def remove(self, secret_id: str) -> StoredSecret:
         """Delete the secret with this id; SecretStoreError when there is none."""
@@ -152,7 +182,9 @@ class SecretStore:
             os.fsync(fh.fileno())
 
     def _save(self, entries: list[StoredSecret]) -> None:
-        plain = json.dumps([{"id": e.id, "added_at": e.added_at, "value": e.value} for e in entries])
+        plain = json.dumps(
+            [{"id": e.id, "added_at": e.added_at, "value": e.value, "kind": e.kind} for e in entries]
+        )
         token = self._fernet(create=True).encrypt(plain.encode()).decode()
         data = json.dumps({"format": STORE_FORMAT, "token": token}).encode() + b"\n"
         tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
@@ -179,3 +211,18 @@ class SecretStore:
             yield
         finally:
             os.close(fd)
+
+
+def _new_entry(value: str, kind: str, now: datetime | None) -> StoredSecret:
+    added_at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return StoredSecret(id=f"sec_{secrets.token_hex(4)}", added_at=added_at, value=value, kind=kind)
+
+
+def stripe_api_key(settings: Settings) -> str | None:
+    """The Stripe API key: ATTRO_STRIPE_API_KEY when set, else the secret store's (None when neither).
+
+    SecretStoreError when the store cannot be read.
+    """
+    if settings.stripe_api_key and settings.stripe_api_key.strip():
+        return settings.stripe_api_key.strip()
+    return SecretStore(settings).api_key()

@@ -47,6 +47,10 @@ CONSUMED_EVENTS: dict[str, str] = {**PAYMENT_EVENTS, **REFUND_EVENTS, **DISPUTE_
 # The one list of event types the product reads (the README's subscribe list is this tuple).
 CONSUMED_EVENT_TYPES: tuple[str, ...] = tuple(CONSUMED_EVENTS)
 
+# The id prefix of the events `attro stripe backfill` makes from object snapshots. Stripe's own event
+# ids are `evt_` and letters and digits only, so no delivered event has it.
+BACKFILL_EVENT_PREFIX = "evt_backfill_"
+
 
 # staging.stripe_objects: one row per consumed event, the `data.object` fields the rules read.
 # Column → (JSON path under `data.object`, type). A `[*]` path reads a list: `sum` adds its integers,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from core.contracts import PAYMENT_EVENTS, PAYMENT_OBSERVATION, conform, empty
+from models.snapshots import is_snapshot
 
 # Lower rank = more authoritative source for a payment's attributes.
 SOURCE_RANK = {
@@ -40,10 +41,17 @@ def _first_discount_id() -> pl.Expr:
     return pl.when(first.str.starts_with('"')).then(first.str.strip_chars('"'))
 
 
+def _event_time() -> pl.Expr:
+    """When the event says the money moved. A backfilled session or PaymentIntent snapshot is dated by
+    the object's creation (the API keeps no completion time), which can be long before the payment:
+    it gives none, and the payment's time comes from its invoice or charge."""
+    return pl.when(~is_snapshot()).then(pl.col("created_at"))
+
+
 def _session() -> dict[str, pl.Expr]:
     return {
         "confirms_payment": (pl.col("payment_status") == "paid") & (pl.col("amount_total") > 0),
-        "paid_at": pl.col("created_at"),
+        "paid_at": _event_time(),
         "session_id": pl.col("obj_id"),
         "invoice_id": pl.col("invoice"),
         "payment_intent_id": pl.col("payment_intent"),
@@ -106,7 +114,7 @@ def _charge() -> dict[str, pl.Expr]:
 def _payment_intent() -> dict[str, pl.Expr]:
     return {
         "confirms_payment": pl.col("amount_received") > 0,
-        "paid_at": pl.col("created_at"),
+        "paid_at": _event_time(),
         "payment_intent_id": pl.col("obj_id"),
         "invoice_id": pl.col("invoice"),
         "customer_id": pl.col("customer"),

@@ -1,8 +1,8 @@
 """The whole chain of marts in one pure function: staged events, clicks, program tables, closed months, now.
 
 `build_marts` is what the Dagster assets slice, what the tests and the demo call: the chain cannot
-drift from its test copy. Each step is a rule module: payments → attribution → commissions → risk
-→ money back, holding and review → closed periods → statements.
+drift from its test copy. Each step is a rule module: (backfilled snapshots) → payments → attribution
+→ commissions → risk → money back, holding and review → closed periods → statements.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from models.ledger import build_ledger
 from models.money_back import build_adjustments
 from models.payments import build_payments
 from models.risk import RiskSettings, risk_flags
+from models.snapshots import delivered_first
 from models.statements import affiliate_statements
 
 
@@ -71,16 +72,17 @@ class Marts:
 def build_marts(inputs: MartInputs) -> Marts:
     """Every mart, from the inputs alone (no I/O, no clock)."""
     clicks = build_clicks(inputs.clicks)
-    payments = build_payments(payment_observations(inputs.objects), inputs.objects)
-    adjustments = build_adjustments(inputs.objects, payments)
-    leads = build_leads(inputs.objects, clicks, inputs.offers)
+    objects = delivered_first(inputs.objects)  # a backfilled snapshot never doubles a delivered event
+    payments = build_payments(payment_observations(objects), objects)
+    adjustments = build_adjustments(objects, payments)
+    leads = build_leads(objects, clicks, inputs.offers)
     conversions, unattributed = attribute(
         payments,
         clicks,
         inputs.offers,
         codes=inputs.codes,
         links=inputs.links,
-        objects=inputs.objects,
+        objects=objects,
         leads=leads,
         settings=inputs.attribution,
     )

@@ -75,3 +75,21 @@ def format_minor_expr(amount: pl.Expr, currency: pl.Expr) -> pl.Expr:
     return pl.struct(a=amount, c=currency).map_elements(
         lambda s: None if s["a"] is None else format_minor(s["a"], s["c"]), return_dtype=pl.String
     )
+
+
+# The most decimals any currency has (kwd, bhd, …): one decimal scale holds every currency exactly.
+MAX_EXPONENT = 3
+
+
+def exponent_expr(currency: pl.Expr) -> pl.Expr:
+    """Column version of exponent."""
+    table = {c: 0 for c in ZERO_DECIMAL} | {c: 3 for c in THREE_DECIMAL}
+    return currency.str.to_lowercase().replace_strict(table, default=2, return_dtype=pl.Int8)
+
+
+def minor_to_decimal_expr(amount: pl.Expr, currency: pl.Expr) -> pl.Expr:
+    """Minor units as an exact Decimal(38, 3) in major units: (1980, usd) → 19.800, (500, jpy) →
+    500.000. One scale for every currency, since a column has one scale; dividing by 10**exponent
+    (at most 1000) is exact at scale 3."""
+    divisor = pl.lit(10, pl.Int64).pow(exponent_expr(currency).cast(pl.Int64)).cast(pl.Decimal(38, 0))
+    return amount.cast(pl.Decimal(38, MAX_EXPONENT)) / divisor

@@ -90,8 +90,13 @@ def dispute_adjustments(objects: pl.DataFrame) -> pl.DataFrame:
     """Disputes: funds withdrawn (negative) and, when won, reinstated (positive)."""
     objs = objects.filter(pl.col("event_type").is_in(list(DISPUTE_EVENTS)))
     inquiry = pl.col("status").str.starts_with("warning_")
-    withdraws = (pl.col("event_type") == "charge.dispute.funds_withdrawn") | ~inquiry
-    wins = (pl.col("event_type") == "charge.dispute.funds_reinstated") | (pl.col("status") == "won")
+    withdrawal = pl.col("event_type") == "charge.dispute.funds_withdrawn"
+    withdraws = withdrawal | ~inquiry
+    # A withdrawal is never the win, even when the object it carries says `won`: a backfilled
+    # snapshot carries the dispute's final status on the event dated at its withdrawal.
+    wins = (pl.col("event_type") == "charge.dispute.funds_reinstated") | (
+        (pl.col("status") == "won") & ~withdrawal
+    )
     per_dispute = (
         objs.sort("created_at", "event_id")
         .group_by("obj_id")

@@ -175,6 +175,7 @@ def build_payments(observations: pl.DataFrame, objects: pl.DataFrame | None = No
     obs = obs.with_columns(components(obs)).with_columns(
         confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor")),
         confirmed_paid_at=pl.when(pl.col("confirms_payment")).then(pl.col("paid_at")),
+        confirmed_event_at=pl.when(pl.col("confirms_payment")).then(pl.col("event_created_at")),
     )
     matched = match_unlinked_charges(obs)
     obs = (
@@ -191,8 +192,9 @@ def build_payments(observations: pl.DataFrame, objects: pl.DataFrame | None = No
         .agg(
             pl.col("confirms_payment").any().alias("is_payment"),
             pl.col("heuristic").any(),
-            # the most authoritative source's time: an async charge is created days before it settles
-            _first("confirmed_paid_at").alias("occurred_at"),
+            # the most authoritative source's time: an async charge is created days before it settles;
+            # a payment seen only through snapshots that name no paid time: its confirming event's
+            pl.coalesce(_first("confirmed_paid_at"), _first("confirmed_event_at")).alias("occurred_at"),
             pl.col("livemode").any(),
             _first("customer_id"),
             _first("customer_email"),

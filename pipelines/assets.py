@@ -40,7 +40,8 @@ def raw(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
 
 STAGING = {
     "stripe_objects": "Each consumed Stripe event decoded once: the typed fields the rules read.",
-    "rejected_events": "Events whose payload the rules cannot read, with the reason (quarantine).",
+    "rejected_events": "Quarantine of staging: each event it could not decode into the fields the rules "
+    "read, with the reason, as each load found it.",
 }
 
 
@@ -85,7 +86,8 @@ MART_DESCRIPTIONS = {
     "clicks": "One row per click: link, affiliate, offer, hashed IP, user agent, UTM, bot flag.",
     "payments": "One row per real money movement, whichever events reported it, with its click id.",
     "payment_adjustments": "Refunds, disputes and dispute reversals (negative amounts take money back).",
-    "rejected_events": "Stripe events whose payload does not fit the shape the rules read, with the reason.",
+    "rejected_events": "Stripe events left out of every mart, one row per event id, with the reason staging "
+    "gave: where a missing payment is explained.",
     "conversions": "Attributed payments: click, affiliate, offer, payment number, commission and its rule.",
     "unattributed_payments": "Payments no affiliate gets, with the reason (no_click_id, click_expired, ...).",
     "commission_lines": "The commission ledger: one signed line per commission, reversal or reinstatement.",

@@ -8,7 +8,14 @@ from core.settings import Settings
 from pipelines.assets import ASSETS
 from pipelines.checks import CHECKS
 from pipelines.resources import AttroResource
-from pipelines.schedules import export_last_closed_period, hourly, materialize_all, monthly_export
+from pipelines.schedules import (
+    export_last_closed_period,
+    hourly,
+    materialize_all,
+    monthly_export,
+    stripe_sync_daily,
+    stripe_sync_job,
+)
 from pipelines.sensors import new_landing_files
 
 
@@ -16,8 +23,8 @@ def build_definitions(attro: AttroResource) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[materialize_all, export_last_closed_period],
-        schedules=[hourly, monthly_export],
+        jobs=[materialize_all, export_last_closed_period, stripe_sync_job],
+        schedules=[hourly, monthly_export, stripe_sync_daily(attro.has_stripe_api_key())],
         sensors=[new_landing_files],
         resources={"attro": attro},
         # One process per run writes the build, and an ad-hoc "Materialize all" from the UI runs as

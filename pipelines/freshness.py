@@ -18,9 +18,13 @@ from core.settings import Settings
 from core.versions import STAGING_VERSION
 
 
-def _tree(root: Path) -> list[tuple[str, int, int]]:
-    """(relative path, size, mtime in ns) of every file under root, sorted."""
-    entries: list[tuple[str, int, int]] = []
+def _tree(root: Path) -> list[tuple[str, int, int, int]]:
+    """(relative path, size, mtime and ctime in ns) of every file under root, sorted.
+
+    The ctime too: a file rewritten to the same size with its mtime put back (`cp -p`, `rsync -t`, a
+    restored backup) still changes it, and no program can set it back.
+    """
+    entries: list[tuple[str, int, int, int]] = []
     if not root.is_dir():
         return entries
     for folder, _dirs, files in os.walk(root):
@@ -30,13 +34,13 @@ def _tree(root: Path) -> list[tuple[str, int, int]]:
                 st = path.stat()
             except FileNotFoundError:
                 continue  # removed while we looked
-            entries.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns))
+            entries.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return sorted(entries)
 
 
 def landing_signature(settings: Settings) -> str:
-    """Changes whenever a landing file appears, grows, shrinks or is rewritten (name, size, mtime);
-    empty while nothing has landed."""
+    """Changes whenever a landing file appears, grows, shrinks or is rewritten (name, size, mtime,
+    ctime), even to the same size with the same mtime; empty while nothing has landed."""
     files = _tree(settings.landing_dir)
     return hashlib.sha256(json.dumps(files).encode()).hexdigest() if files else ""
 

@@ -11,6 +11,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from core.program import Program, load_program
+from core.secrets import SecretStoreError, stripe_api_key
 from core.settings import Settings
 from pipelines.lib.warehouse import pipeline_lock
 
@@ -38,6 +39,13 @@ class AttroResource(dg.ConfigurableResource):
 
     def program(self) -> Program:
         return load_program(Path(self.program_path))
+
+    def has_stripe_api_key(self) -> bool:
+        """Whether `attro stripe sync` can run (an unreadable secret store counts as no key)."""
+        try:
+            return stripe_api_key(self.settings) is not None
+        except SecretStoreError:
+            return False
 
     def now(self) -> datetime:
         return datetime.fromisoformat(self.now_iso) if self.now_iso else datetime.now(UTC)

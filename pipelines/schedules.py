@@ -1,8 +1,11 @@
-"""Dagster jobs and schedules: the whole graph hourly; the last closed month's export monthly."""
+"""Dagster jobs and schedules: the whole graph hourly; the last closed month's export monthly; the Stripe
+sync daily, once an API key is set."""
 
 from __future__ import annotations
 
 import dagster as dg
+
+from pipelines.ops import sync_stripe_events
 
 materialize_all = dg.define_asset_job(
     "materialize_all",
@@ -34,3 +37,24 @@ monthly_export = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+
+
+@dg.job(
+    name="stripe_sync",
+    description="Land the events the webhooks missed, read from Stripe's API (the new_landing_files sensor "
+    "then loads them).",
+    executor_def=dg.in_process_executor,
+)
+def stripe_sync_job() -> None:
+    sync_stripe_events()
+
+
+def stripe_sync_daily(api_key_set: bool) -> dg.ScheduleDefinition:
+    """The daily sync: running by default once a Stripe API key is set, stopped before."""
+    return dg.ScheduleDefinition(
+        name="stripe_sync_daily",
+        job=stripe_sync_job,
+        cron_schedule="30 5 * * *",  # 05:30 UTC: a quiet hour, before the day's first reports
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.RUNNING if api_key_set else dg.DefaultScheduleStatus.STOPPED,
+    )

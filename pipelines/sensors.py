@@ -18,10 +18,11 @@ _BUSY = [
 
 @dg.sensor(
     job=materialize_all,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=10,  # a look is a stat of the landing files; part of freshness
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the whole graph when landing files appear or change (name, size or mtime); one run "
-    "at a time, and a run picks up everything landed before it started.",
+    description="Runs the whole graph when landing files appear or change (name, size, mtime or ctime: "
+    "any rewrite, even to the same size); one run at a time, and a run picks up everything landed before "
+    "it started.",
 )
 def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource) -> dg.SensorResult:
     signature = landing_signature(attro.settings)

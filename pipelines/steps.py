@@ -20,6 +20,7 @@ from core.contracts import (
     AFFILIATE,
     CLICK,
     CODE,
+    LANDED_DEFAULTS,
     LANDING_REJECT,
     LINK,
     OFFER,
@@ -204,10 +205,14 @@ def lake_views(settings: Settings) -> dict[str, tuple[list[Path], dict]]:
     }
 
 
+# Values of columns that lake files written before the column existed lack.
+LAKE_VIEW_DEFAULTS = {"raw.stripe_events": LANDED_DEFAULTS["stripe_events"]}
+
+
 def publish_warehouse(settings: Settings) -> Metadata:
     """Add the lake views to the next warehouse and move it into place; then tidy the lake."""
     with connect(settings) as con:
-        add_lake_views(con, lake_views(settings))
+        add_lake_views(con, lake_views(settings), LAKE_VIEW_DEFAULTS)
         # marts.clicks is raw.clicks as the rules see it (models/clicks.py): ours, one row per click id
         columns = ", ".join(CLICK)
         con.execute(

@@ -26,9 +26,9 @@ from pydantic import (
 
 from core.click_ids import is_click_id, new_click_id
 from core.contracts import UTM_FIELDS
+from core.landing_records import encode_record
 from core.program import Link, Program
 from receiver.click_record import MAX_TEXT_CHARS, click_record, hash_ip
-from receiver.records import encode_record
 
 MAX_BATCH_RECORDS = 10_000
 MAX_BATCH_BYTES = 32 * 1024 * 1024  # room for 10,000 records with long URLs and user agents

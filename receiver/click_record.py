@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from core.contracts import UTM_FIELDS
+from core.landing_records import utc_timestamp
 from core.program import Link
 from receiver.bots import is_bot
-from receiver.records import utc_timestamp
 
 # The longest user agent, referer or landing URL kept (the clicks API refuses longer ones): a
 # visitor's request head may be bigger, and what it sends is not all worth storing.

@@ -18,7 +18,8 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_program(request: Request) -> Program:
-    return request.app.state.program
+    """The program file's current version (re-read when it changes; receiver/program_file.py)."""
+    return request.app.state.program_file.current()
 
 
 def get_ip_salt(request: Request) -> bytes:

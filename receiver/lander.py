@@ -33,7 +33,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from receiver.landing_file import LandingFiles
+from core.landing_file import LandingFiles
 
 REQUEST = struct.Struct("!QI")
 ACK = struct.Struct("!QBI")

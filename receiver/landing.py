@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
+from core.landing_file import file_prefix
+from core.landing_records import encode_record
 from receiver import lander
-from receiver.landing_file import file_prefix
 from receiver.logs import log_json
-from receiver.records import encode_record
 from receiver.signature import WebhookRejected
 from receiver.stripe_events import Delivery, pack_delivery
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 
-from core.program import load_program
+from core.program import ProgramError
 from core.refusals import RefusalCounter
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
+from receiver.program_file import ProgramFile
 from receiver.request_head import RequestHeadLimit
 from receiver.routes import routers
 from receiver.signing_secrets import SigningSecrets
@@ -47,17 +52,58 @@ async def _noop() -> dict[str, bool]:
     return {"ok": True}
 
 
+@contextmanager
+def _reload_on_sighup(program_file: ProgramFile) -> Iterator[None]:
+    """SIGHUP re-reads the program file while the app runs. Signals reach the main thread only: an
+    app served from another thread (the test client) follows the file by its stat alone."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGHUP, program_file.reload)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+
+def _factory_settings() -> Settings:
+    """ATTRO_* settings for `uvicorn receiver.main:create_app --factory`: a bad value ends the process
+    with one line and uvicorn's start-up failure code (its supervisor then gives up, not respawns)."""
+    try:
+        return Settings()
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The receiver for `settings` (ATTRO_* when None); ProgramError for a bad program file."""
-    settings = settings if settings is not None else Settings()
-    program = load_program(settings.program_path)
+    """The receiver for `settings`; ProgramError for a bad program file.
+
+    With no settings it is uvicorn's factory: ATTRO_* settings, and a bad value or program file ends
+    the process with one line on stderr instead of a traceback.
+    """
+    if settings is not None:
+        return _build_app(settings)
+    settings = _factory_settings()
+    try:
+        return _build_app(settings)
+    except ProgramError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(STARTUP_FAILURE)
+
+
+def _build_app(settings: Settings) -> FastAPI:
+    program_file = ProgramFile(settings.program_path)  # a bad program file stops here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.event_writer = StripeEventWriter(settings.landing_dir, EVENTS_STREAM)
         app.state.click_writer = LandingWriter(settings.landing_dir, CLICKS_STREAM)
         try:
-            yield
+            with _reload_on_sighup(program_file):
+                yield
         finally:
             app.state.event_writer.close()
             app.state.click_writer.close()
@@ -69,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.program = program
+    app.state.program_file = program_file
     app.state.ip_salt = settings.ip_salt  # read (or created) once, not on every click
     app.state.signing_secrets = SigningSecrets(settings)
     app.state.landed_click_ids = LandedClickIds()

@@ -12,9 +12,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from receiver.records import encode_record, utc_timestamp
+from core.landing_records import encode_record, stripe_event_record
 from receiver.signature import parse_event, verify_signature
 
 # received_at (Unix seconds), tolerance (seconds), header length, secrets length; then the header
@@ -69,19 +68,6 @@ def unpack_delivery(data: bytes) -> Delivery:
         tolerance_seconds=tolerance,
         received_at=received_at,
     )
-
-
-def stripe_event_record(event: dict[str, Any], payload: str, received_at: datetime) -> dict[str, Any]:
-    """The `stripe_events` landing record of a verified event; `payload` is the body exactly as sent."""
-    return {
-        "event_id": event["id"],
-        "event_type": event["type"],
-        "api_version": event.get("api_version"),
-        "livemode": bool(event.get("livemode", False)),
-        "created": event["created"],
-        "received_at": utc_timestamp(received_at),
-        "payload": payload,
-    }
 
 
 def landing_line(delivery: Delivery) -> LandingLine:

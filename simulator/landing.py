@@ -14,12 +14,11 @@ from typing import Any
 import polars as pl
 
 from core.contracts import RAW_EVENT, UTM_FIELDS
+from core.landing_records import dumps_record, stripe_event_record
 from core.program import Link, load_program
 from core.settings import Settings
 from pipelines.staging.stage import stage_frame
 from receiver.click_record import click_record
-from receiver.records import dumps_record
-from receiver.stripe_events import stripe_event_record
 from simulator.stripe import Event, encode
 
 BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
@@ -110,6 +109,7 @@ def raw_events_frame(events: list[Event], received_at: datetime | None = None) -
             "created_at": datetime.fromtimestamp(e["created"], tz=UTC),
             "received_at": received,
             "payload": encode(e).decode("utf-8"),
+            "source": "webhook",
         }
         for e in events
     ]

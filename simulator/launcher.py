@@ -87,6 +87,16 @@ class ReceiverProcess:
         self.stop()  # the caller's `with` never gets it: stop it here
         raise ReceiverStartError(f"the receiver did not become healthy within {self.startup_seconds:.0f} s")
 
+    def worker_pids(self) -> list[int]:
+        """The processes that serve requests: uvicorn's workers under `workers > 1` (found in Linux's
+        /proc), else the receiver process itself."""
+        assert self.process is not None
+        if self.workers == 1:
+            return [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        # uvicorn's supervisor also has multiprocessing's resource tracker as a child
+        return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
     def kill(self) -> None:
         """SIGKILL, as a crash would: nothing gets to clean up."""
         assert self.process is not None

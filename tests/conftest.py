@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from attro.closing import close_period
 from tests.support.books import Book
 from tests.support.clock import utc
+from tests.support.env import clean_environ
 from tests.support.paths import DEMO_PROGRAM
 from tests.support.sites import (
     NOW1,
@@ -95,3 +97,24 @@ def now1() -> datetime:
 def snapshot_tree() -> Callable[[Path], dict[str, bytes]]:
     """`snapshot_tree(root)`: relative path → bytes of every file under root."""
     return tree_bytes
+
+
+@pytest.fixture(autouse=True)
+def _no_dagster_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs the tests make never write to a developer's Dagster instance (`make dev` exports none,
+    but a shell may); a test that wants one sets its own."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+@pytest.fixture
+def attro_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """`attro_env(cookie_secure="maybe", ...)`: the environment holds exactly these ATTRO_* variables."""
+    for name in list(os.environ):
+        if name not in clean_environ():
+            monkeypatch.delenv(name)
+
+    def set_values(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(f"ATTRO_{name.upper()}", value)
+
+    return set_values

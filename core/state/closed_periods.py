@@ -1,7 +1,9 @@
 """Closed periods on disk: the frozen ledger lines and statements of each month `attro close-period` closed.
 
 Kept under $ATTRO_DATA_DIR/state/closed_periods/<YYYY-MM>/ (lines.parquet, statements.parquet,
-closed.json) — outside the warehouse, so a rebuild from landing keeps every closed month as it was.
+affiliates.parquet, closed.json) — outside the warehouse, so a rebuild from landing keeps every closed
+month as it was. affiliates.parquet (who each affiliate was: id, name, email) is absent from months
+closed before it was frozen.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from core.contracts import LEDGER_LINE, STATEMENT, conform, empty
+from core.contracts import AFFILIATE_CONTACT, LEDGER_LINE, STATEMENT, conform, empty
 from core.durable import fsync_dir, make_dirs_durably
 from core.settings import Settings
 
@@ -76,6 +78,15 @@ def frozen_period(settings: Settings, period: str) -> tuple[pl.DataFrame, pl.Dat
     return lines, statements.with_columns(pl.col("held_minor").fill_null(0))
 
 
+def frozen_affiliates(settings: Settings, period: str) -> pl.DataFrame | None:
+    """The affiliates (id, name, email) as they were when the month closed; None for a month closed
+    before the directory was frozen with it."""
+    path = periods_dir(settings) / period / "affiliates.parquet"
+    if not path.exists():
+        return None
+    return pl.read_parquet(path).cast(AFFILIATE_CONTACT)  # type: ignore[arg-type]
+
+
 def load_closed(settings: Settings) -> ClosedPeriods:
     """Every closed month's frozen lines and statements."""
     closed = closed_at(settings)
@@ -88,10 +99,16 @@ def load_closed(settings: Settings) -> ClosedPeriods:
 
 
 def write_closed_period(
-    settings: Settings, period: str, lines: pl.DataFrame, statements: pl.DataFrame, meta: dict
+    settings: Settings,
+    period: str,
+    lines: pl.DataFrame,
+    statements: pl.DataFrame,
+    meta: dict,
+    affiliates: pl.DataFrame | None = None,
 ) -> None:
     """Write a closed month durably: a temp folder with its files fsynced, renamed into place, the
-    parent fsynced (the closed month is the only copy of its figures: its name must survive a crash)."""
+    parent fsynced (the closed month is the only copy of its figures: its name must survive a crash).
+    `affiliates` (AFFILIATE_CONTACT) freezes who the month's affiliates were, for its exports."""
     root = periods_dir(settings)
     make_dirs_durably(root)
     tmp = root / f".{period}.{uuid.uuid4().hex}.tmp"
@@ -99,6 +116,8 @@ def write_closed_period(
     try:
         conform(lines, LEDGER_LINE).write_parquet(tmp / "lines.parquet")
         conform(statements, STATEMENT).write_parquet(tmp / "statements.parquet")
+        if affiliates is not None:
+            conform(affiliates, AFFILIATE_CONTACT).write_parquet(tmp / "affiliates.parquet")
         (tmp / "closed.json").write_text(json.dumps(meta, indent=2) + "\n")
         for child in tmp.iterdir():
             with child.open("rb") as fh:

@@ -1,1 +1,1 @@
-"""Shared plumbing for the pipelines: the build database, the run lock and publishing."""
+"""Shared plumbing for the pipelines: the build database, the run lock, publishing, all-or-none files."""

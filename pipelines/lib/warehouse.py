@@ -103,17 +103,29 @@ def write_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFra
 
 
 def add_lake_views(
-    con: duckdb.DuckDBPyConnection, views: Mapping[str, tuple[Sequence[Path], Mapping]]
+    con: duckdb.DuckDBPyConnection,
+    views: Mapping[str, tuple[Sequence[Path], Mapping]],
+    defaults: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
     """`schema.table` views over exact lists of Parquet files (what the lake holds now); a table with
-    no file yet is an empty table of its contract's columns, so every table exists from the first run."""
+    no file yet is an empty table of its contract's columns, so every table exists from the first run.
+    `defaults` (table → column → text) fill a column for the rows of files written before it existed."""
     for qualified, (files, schema) in views.items():
         con.execute(f"create schema if not exists {qualified.split('.')[0]}")
         if files:
-            con.execute(
-                f"create or replace view {qualified} as select * from"
-                f" read_parquet({parquet_list(files)}, union_by_name = true)"
+            source = f"read_parquet({parquet_list(files)}, union_by_name = true)"
+            columns = {row[0] for row in con.execute(f"describe select * from {source}").fetchall()}
+            present, missing = [], []
+            for name, value in (defaults or {}).get(qualified, {}).items():
+                literal = "'" + value.replace("'", "''") + "'"
+                (present if name in columns else missing).append((name, literal))
+            replace = (
+                " replace (" + ", ".join(f"coalesce({n}, {v}) as {n}" for n, v in present) + ")"
+                if present
+                else ""
             )
+            added = "".join(f", {v} as {n}" for n, v in missing)
+            con.execute(f"create or replace view {qualified} as select *{replace}{added} from {source}")
         else:
             con.register("_empty", empty(schema).to_arrow())
             con.execute(f"create or replace table {qualified} as select * from _empty")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote, unquote_plus, urlsplit, urlunsplit
 
-from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.click_ids import new_click_id
 from core.contracts import UTM_FIELDS
@@ -21,6 +21,8 @@ CLICK_ID_PARAM = "rd_click_id"
 COOKIE_NAME = "rd_click_id"
 # RFC 3986 query characters, plus '%' so the visitor's own escapes are kept as they are.
 _QUERY_SAFE = "!$'()*+,;=:@/?%-._~"
+# The destination learns the referring page's origin, not its full URL.
+REFERRER_POLICY = "strict-origin-when-cross-origin"
 
 
 def _param_name(segment: str) -> str:
@@ -62,11 +64,48 @@ def click_cookie(click_id: str, max_age: int, *, secure: bool, domain: str | Non
     return "; ".join(attributes)
 
 
+# For a visitor who followed a stale or mistyped link: a page, not JSON. It repeats nothing from the
+# request, so nothing a link carries can end up in it.
+UNKNOWN_LINK_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="robots" content="noindex"><title>Link not found</title></head>
+<body>
+<h1>Link not found</h1>
+<p>This link is not active. Check the address you followed, or go to the site's home page.</p>
+</body>
+</html>
+"""
+
+
+def _no_store(response: Response) -> Response:
+    """Never cached: a link added to the program file works at once, a removed one stops."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def unknown_link(fallback_url: str | None) -> Response:
+    """A code the program file does not name: to ATTRO_FALLBACK_URL when set (302, exactly that URL),
+    else an HTML 404 page. No click is landed and no cookie set either way."""
+    if fallback_url:
+        redirect = RedirectResponse(fallback_url, status_code=status.HTTP_302_FOUND)
+        redirect.headers["Referrer-Policy"] = REFERRER_POLICY
+        return _no_store(redirect)
+    page = HTMLResponse(UNKNOWN_LINK_PAGE, status_code=status.HTTP_404_NOT_FOUND)
+    page.headers["Content-Security-Policy"] = "default-src 'none'"
+    return _no_store(page)
+
+
 @router.get(
-    "/r/{code}",
+    "/r/{code:path}",  # a code with "/" in it is no link: the unknown-link answer, not a bare 404
     response_class=RedirectResponse,
     status_code=status.HTTP_302_FOUND,
-    responses={404: {"description": "unknown tracking link (never a redirect)"}},
+    responses={
+        404: {
+            "description": "unknown tracking link and no ATTRO_FALLBACK_URL: an HTML page, never a redirect",
+            "content": {"text/html": {}},
+        }
+    },
 )
 async def follow_tracking_link(
     code: str,
@@ -76,10 +115,11 @@ async def follow_tracking_link(
     ip_salt: IpSaltDep,
     writer: ClickWriterDep,
     landed: LandedClickIdsDep,
-) -> RedirectResponse:
+) -> Response:
     link = program.link(code)
     if link is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "unknown tracking link")
+        annotate_request(request, outcome="unknown_link", fallback=bool(settings.fallback_url))
+        return unknown_link(settings.fallback_url)
     now = datetime.now(UTC)
     click_id: str | None = new_click_id(now)
     user_agent = request.headers.get("user-agent")
@@ -110,10 +150,8 @@ async def follow_tracking_link(
         redirect_location(link.destination, request.url.query, click_id),
         status_code=status.HTTP_302_FOUND,
     )
-    response.headers["Cache-Control"] = "no-store"
-    # The destination learns the referring page's origin, not its full URL.
-    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
-    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    _no_store(response)
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
     if click_id is not None:
         offer = program.offer(link.offer)
         response.headers.append(

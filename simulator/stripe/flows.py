@@ -903,7 +903,7 @@ class StripeSim(StripePayloads):
         if dp.withdrawal_txn:
             txns.append(self._dispute_txn(dp.withdrawal_txn, -dp.amount, ch, dp.created))
         if dp.reinstatement_txn:
-            txns.append(self._dispute_txn(dp.reinstatement_txn, dp.amount, ch, dp.created))
+            txns.append(self._dispute_txn(dp.reinstatement_txn, dp.amount, ch, dp.reinstated_at))
         obj: dict[str, Any] = {
             "id": dp.id,
             "object": "dispute",
@@ -1026,6 +1026,7 @@ class StripeSim(StripePayloads):
         dp.status = outcome
         if outcome == "won":
             dp.reinstatement_txn = "txn_1" + self._rand(23)
+            dp.reinstated_at = _unix(at)  # the money comes back when the dispute is won
         clock = _Clock(at, self._rng)
         events = [
             self.envelope(

@@ -113,6 +113,7 @@ class _Dispute:
     created: int
     withdrawal_txn: str
     reinstatement_txn: str = ""
+    reinstated_at: int = 0
     status: str = "needs_response"
 
 

@@ -1,4 +1,5 @@
-"""`attro export commissions` and `attro close-period`: exit codes 0/2 and clear messages on bad input."""
+"""`attro export commissions`, `attro export payouts` and `attro close-period`: exit codes 0/2 and clear
+messages on bad input."""
 
 from __future__ import annotations
 
@@ -78,11 +79,78 @@ def test_export_bad_input_exits_2_with_a_clear_message(
     assert "Traceback" not in captured.err
 
 
+def test_export_payouts_writes_the_provider_file_and_lists_who_is_not_in_it(
+    cli_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "payouts"
+
+    code = main(["export", "payouts", "--period", "2026-01", "--format", "wise", "--out", str(out)])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["payouts-2026-01.wise.csv"]
+    printed = captured.out.splitlines()
+    assert (
+        printed[0]
+        == "payouts for 2026-01 (closed at 2026-03-20T12:00:00Z): Wise batch payment, send by email"
+    )
+    assert [line.split() for line in printed[1:4]] == [
+        ["omar", "jpy", "500", "omar.haddad@example.com"],
+        ["omar", "kwd", "1.235", "omar.haddad@example.com"],
+        ["omar", "usd", "4.00", "omar.haddad@example.com"],
+    ]
+    assert "total usd: 4.00 (1 payouts)" in printed
+    # the demo's jane is paid through PayPal and lena has no payout email: finance is told, not left to notice
+    heading = next(i for i, line in enumerate(printed) if line.startswith("NOT IN THE FILE"))
+    assert [line.split() for line in printed[heading + 1 :]] == [
+        ["jane", "usd", "19.80", "no", "wise_email", "in", "the", "program", "file"],
+        ["lena", "usd", "5.00", "no", "wise_email", "in", "the", "program", "file"],
+    ]
+    assert "warning: 2 payable amount(s) left out of the file" in captured.err
+
+
+def test_export_payouts_warns_when_an_affiliate_could_be_paid_through_both_providers(
+    cli_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    program = cli_site.root / "program.toml"
+    program.write_text(
+        program.read_text().replace(
+            'wise_email = "omar', 'paypal_email = "o@example.com"\nwise_email = "omar'
+        )
+    )
+
+    code = main(["export", "payouts", "--period", "2026-01", "--format", "paypal", "--out", str(tmp_path)])
+
+    assert code == 0
+    assert (
+        "note: omar also has a wise_email, so a wise file pays them too: upload one provider's file"
+        " per affiliate, or keep one of the two keys"
+    ) in capsys.readouterr().out
+
+
+def test_export_payouts_of_an_open_month_is_refused_with_the_reason(
+    cli_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["export", "payouts", "--period", "2026-02", "--format", "wise", "--out", str(tmp_path / "o")]
+    )
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error: 2026-02 is not closed: payouts are made from closed months only" in err
+    assert "attro close-period 2026-02" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize(
     "args",
     [
         pytest.param(
             ["export", "commissions", "--period", "2026-01", "--format", "pdf"], id="unknown-format"
+        ),
+        pytest.param(["export", "payouts", "--period", "2026-01"], id="payouts-without-format"),
+        pytest.param(
+            ["export", "payouts", "--period", "2026-01", "--format", "venmo"], id="unknown-provider"
         ),
         pytest.param(["export", "commissions"], id="no-period"),
         pytest.param(["close-period"], id="close-without-period"),

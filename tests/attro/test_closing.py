@@ -14,7 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from attro.closing import close_period
-from core.state.closed_periods import PeriodError, load_closed
+from core.state.closed_periods import PeriodError, frozen_affiliates, load_closed
 
 NOW2 = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
 
@@ -150,7 +150,12 @@ def test_force_closes_a_month_with_pending_lines(base_site: Any, copy_site: Call
 def test_closing_keeps_lines_and_statements_under_state_outside_the_warehouse(closed_jan_site: Any) -> None:
     folder = closed_jan_site.settings.data_dir / "state" / "closed_periods" / "2026-01"
 
-    assert sorted(p.name for p in folder.iterdir()) == ["closed.json", "lines.parquet", "statements.parquet"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "affiliates.parquet",
+        "closed.json",
+        "lines.parquet",
+        "statements.parquet",
+    ]
     meta = json.loads((folder / "closed.json").read_text())
     assert meta == {
         "period": "2026-01",
@@ -159,6 +164,42 @@ def test_closing_keeps_lines_and_statements_under_state_outside_the_warehouse(cl
         "lines": 5,
     }
     assert pl.read_parquet(folder / "lines.parquet")["amount_minor"].sum() == 1980 + 500 + 500 + 1235 + 400
+
+
+def test_closing_freezes_who_the_months_affiliates_were(closed_jan_site: Any) -> None:
+    affiliates = frozen_affiliates(closed_jan_site.settings, "2026-01")
+
+    assert affiliates is not None
+    assert affiliates.rows() == [
+        ("jane", "Jane Doe", "jane@example.com"),
+        ("lena", "Lena Fischer", "lena@example.com"),
+        ("omar", "Omar Haddad", "omar@example.com"),
+    ]
+
+
+def test_an_affiliate_gone_from_the_program_file_is_frozen_without_a_name(
+    base_site: Any, copy_site: Callable, now1: datetime
+) -> None:
+    site = copy_site(base_site)
+    program = site.root / "program.toml"
+    blocks = program.read_text().split("\n\n")
+    program.write_text("\n\n".join(b for b in blocks if '"lena' not in b))  # her entry and her link
+
+    close_period(site.settings, "2026-01", now=now1)
+
+    affiliates = frozen_affiliates(site.settings, "2026-01")
+    assert affiliates is not None
+    assert affiliates.filter(pl.col("affiliate_id") == "lena").rows() == [("lena", None, None)]
+
+
+def test_a_month_closed_before_names_were_frozen_has_no_directory(
+    closed_jan_site: Any, copy_site: Callable
+) -> None:
+    site = copy_site(closed_jan_site)
+    (site.settings.state_dir / "closed_periods" / "2026-01" / "affiliates.parquet").unlink()
+
+    assert frozen_affiliates(site.settings, "2026-01") is None
+    assert load_closed(site.settings).periods == {"2026-01"}
 
 
 def test_a_closed_months_lines_and_statements_never_change(after_close: AfterClose) -> None:

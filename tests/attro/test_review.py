@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -14,8 +15,10 @@ import pytest
 from attro.cli import main
 from attro.closing import close_period
 from core.click_ids import new_click_id
+from pipelines.exports import HELD_NOTE, export_commissions
 from simulator.landing import LandingZone
 from tests.support.clock import utc
+from tests.support.exports import read_csv_export
 from tests.support.sites import Site
 
 
@@ -131,3 +134,24 @@ def test_review_list_filters_by_affiliate(flagged: Site, capsys: pytest.CaptureF
     assert capsys.readouterr().out.strip() == "no risk flags"
     frame = flagged.frame("select * from marts.risk_flags")
     assert frame.filter(pl.col("affiliate_id") == "omar").height == 1
+
+
+def test_a_held_line_is_exported_apart_and_sums_to_the_statements_held(flagged: Site, tmp_path: Path) -> None:
+    export = export_commissions(flagged.settings, "2026-03", "csv", tmp_path)
+
+    _, statement, lines = read_csv_export(export.files[0])
+    (held,) = [line for line in lines if line["status"] == "held"]
+    assert held["in_statement"] == "false" and held["note"] == HELD_NOTE and held["amount_minor"] == "500"
+    for row in statement:
+        mine = [
+            line
+            for line in lines
+            if (line["affiliate_id"], line["currency"]) == (row["affiliate_id"], row["currency"])
+        ]
+        assert sum(int(line["amount_minor"]) for line in mine if line["in_statement"] == "true") == int(
+            row["net_minor"]
+        )
+        on_hold = [int(line["amount_minor"]) for line in mine if line["status"] == "held"]
+        assert (sum(on_hold), len(on_hold)) == (int(row["held_minor"]), int(row["held_lines"]))
+    (omar,) = [row for row in statement if row["affiliate_id"] == "omar"]
+    assert omar["held"] == "5.00"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.program import Offer, ProgramError, load_program
-from tests.support.paths import DEMO_PROGRAM
+from tests.support.paths import DEMO_PROGRAM, REPO
 
 HEAD = """
 [[affiliates]]
@@ -255,3 +256,60 @@ def test_the_portal_section_brands_the_affiliates_portal(tmp_path: Path) -> None
 def test_a_bad_portal_section_is_refused_naming_the_key(tmp_path: Path, section: str, problem: str) -> None:
     with pytest.raises(ProgramError, match=problem):
         load_program(_portal(tmp_path, section))
+
+
+# payout details --------------------------------------------------------------------------------
+
+
+def affiliate_file(tmp_path: Path, keys: str) -> Path:
+    path = tmp_path / "program.toml"
+    path.write_text(f'[[affiliates]]\nid = "jane"\nname = "Jane"\n{keys}', encoding="utf-8")
+    return path
+
+
+def test_payout_emails_are_optional_and_kept_as_written(tmp_path: Path) -> None:
+    keys = 'paypal_email = "jane.pay@example.com"\nwise_email = "jane@wise.example.org"\n'
+
+    (jane,) = load_program(affiliate_file(tmp_path, keys)).affiliates
+    (bare,) = load_program(affiliate_file(tmp_path, "")).affiliates
+
+    assert (jane.paypal_email, jane.wise_email) == ("jane.pay@example.com", "jane@wise.example.org")
+    assert (bare.paypal_email, bare.wise_email) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        pytest.param("paypal_email", "Jane Doe", id="a-name"),
+        pytest.param("paypal_email", "jane@example", id="no-dot-in-domain"),
+        pytest.param("wise_email", "jane @example.com", id="a-space"),
+        pytest.param("wise_email", "jane@@example.com", id="two-ats"),
+        pytest.param("wise_email", "", id="empty"),
+    ],
+)
+def test_a_payout_email_that_is_not_an_address_is_refused_naming_the_affiliate(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    path = affiliate_file(tmp_path, f'{key} = "{value}"\n')
+
+    with pytest.raises(ProgramError) as refused:
+        load_program(path)
+
+    assert f"affiliates[0] (id 'jane').{key}: {value!r} is not an email address" in str(refused.value)
+
+
+def test_the_readme_program_example_loads_and_each_offer_pays_what_its_name_says(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    # the whole-program example is the README's one block with offers; the others are fragments of it
+    [example] = [
+        block for block in re.findall(r"```toml\n(.*?)```", readme, re.DOTALL) if "[[offers]]" in block
+    ]
+    (tmp_path / "program.toml").write_text(example, encoding="utf-8")
+
+    program = load_program(tmp_path / "program.toml")
+
+    for offer in program.offers:
+        if stated := re.search(r"(\d+(?:\.\d+)?)%", offer.name):
+            assert offer.percent == Decimal(stated[1]), (
+                f"{offer.id}: named {offer.name!r}, pays {offer.percent}%"
+            )

@@ -11,7 +11,9 @@ from models.money import (
     RATE_SCALE,
     apply_rate_half_up,
     exponent,
+    exponent_expr,
     format_minor,
+    minor_to_decimal_expr,
     percent_to_rate,
     rate_half_up_expr,
 )
@@ -108,3 +110,28 @@ def test_rate_half_up_expr_works_on_a_single_row() -> None:
     got = frame.select(rate_half_up_expr(pl.col("amount_minor"), pl.col("rate"))).to_series().to_list()
 
     assert got == [1980]
+
+
+def test_minor_to_decimal_is_exact_at_one_scale_for_every_currency() -> None:
+    frame = pl.DataFrame(
+        {
+            "amount_minor": [1980, -1980, 500, 1235, 5, None],
+            "currency": ["usd", "usd", "jpy", "KWD", "eur", "usd"],
+        }
+    )
+
+    shown = frame.select(
+        amount=minor_to_decimal_expr(pl.col("amount_minor"), pl.col("currency")),
+        exponent=exponent_expr(pl.col("currency")),
+    )
+
+    assert shown.schema["amount"] == pl.Decimal(38, 3)
+    assert shown["amount"].to_list() == [
+        Decimal("19.800"),
+        Decimal("-19.800"),
+        Decimal("500.000"),
+        Decimal("1.235"),
+        Decimal("0.050"),
+        None,
+    ]
+    assert shown["exponent"].to_list() == [2, 2, 0, 3, 2, 2]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pytest
 import yaml
 
 from core.settings import Settings
@@ -16,6 +20,7 @@ from pipelines.checks import conversion_ids_unique, payment_ids_unique
 from pipelines.definitions import build_definitions
 from pipelines.lib.warehouse import next_path, pipeline_lock
 from pipelines.resources import AttroResource
+from tests.support.fake_stripe import FakeStripe, serve
 from tests.support.paths import REPO
 
 TABLES = ("affiliates", "links", "codes", "offers", "offer_tiers")
@@ -112,6 +117,44 @@ def test_the_sensor_requests_a_run_only_when_landing_data_is_new(kit) -> None:
     grown = evaluate_sensor(settings, cursor=same.cursor)
     assert len(grown.run_requests) == 1 and grown.cursor != same.cursor
     assert grown.run_requests[0].run_key != new.run_requests[0].run_key
+
+
+def rewrite_landing_zone(settings: Settings, keep_mtime: bool) -> None:
+    """Every landing file replaced by other bytes of the same size under the same name (a reset of the
+    landing zone); its mtime moved on, or put back as `cp -p` or a restored backup would."""
+    for path in sorted(settings.landing_dir.rglob("*.ndjson")):
+        before = path.stat()
+        path.write_bytes(path.read_bytes().swapcase())
+        mtime = before.st_mtime_ns if keep_mtime else before.st_mtime_ns + 1_000_000_000
+        os.utime(path, ns=(before.st_atime_ns, mtime))
+        assert path.stat().st_size == before.st_size
+
+
+@pytest.mark.parametrize("keep_mtime", [False, True], ids=["new-mtime", "same-mtime"])
+def test_the_sensor_notices_a_landing_zone_reset_to_files_of_the_same_names_and_sizes(
+    kit, keep_mtime: bool
+) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    landing.events(kit.sim(seed=1).bare_charge(kit.at, 100).events)
+    landing.click("jane-pro", kit.at)
+    seen = evaluate_sensor(settings, cursor=None)
+    assert len(seen.run_requests) == 1
+
+    rewrite_landing_zone(settings, keep_mtime=keep_mtime)
+    after_reset = evaluate_sensor(settings, cursor=seen.cursor)
+
+    assert len(after_reset.run_requests) == 1
+    assert after_reset.cursor != seen.cursor
+
+
+def test_every_asset_has_a_description_of_its_own(kit) -> None:
+    graph = definitions(kit.settings()).resolve_asset_graph()
+    descriptions = {key.to_user_string(): graph.get(key).description for key in graph.get_all_asset_keys()}
+
+    assert all(text and text.strip() for text in descriptions.values()), descriptions
+    shared = Counter(descriptions.values())
+    assert [text for text, count in shared.items() if count > 1] == []
 
 
 def test_the_sensor_does_not_wait_for_a_run_in_progress(kit) -> None:
@@ -212,3 +255,85 @@ def test_the_dagster_instance_runs_one_job_at_a_time(tmp_path: Path) -> None:
         assert coordinator.get_run_queue_config().max_concurrent_runs == 1
     finally:
         instance.dispose()
+
+
+# -- the Stripe sync job ---------------------------------------------------------------------------
+
+STRIPE_KEY = "rk_test_51AttroDagsterSync0000001"
+
+
+def run_stripe_sync(settings: Settings) -> dg.ExecuteInProcessResult:
+    return (
+        definitions(settings)
+        .resolve_job_def("stripe_sync")
+        .execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+    )
+
+
+def test_the_stripe_sync_runs_daily_once_an_api_key_is_set(kit, monkeypatch) -> None:
+    settings = kit.settings()
+    monkeypatch.delenv("ATTRO_STRIPE_API_KEY", raising=False)
+    without = definitions(settings).resolve_schedule_def("stripe_sync_daily")
+    monkeypatch.setenv("ATTRO_STRIPE_API_KEY", STRIPE_KEY)
+    with_key = definitions(settings).resolve_schedule_def("stripe_sync_daily")
+
+    assert (without.job_name, without.cron_schedule, without.execution_timezone) == (
+        "stripe_sync",
+        "30 5 * * *",
+        "UTC",
+    )
+    assert without.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert with_key.default_status == dg.DefaultScheduleStatus.RUNNING
+
+
+def test_the_stripe_sync_without_a_key_skips_and_says_why(kit, monkeypatch) -> None:
+    monkeypatch.delenv("ATTRO_STRIPE_API_KEY", raising=False)
+
+    result = run_stripe_sync(kit.settings())
+
+    assert result.success
+    [output] = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
+    skipped = output.event_specific_data.metadata["skipped"].value
+    assert skipped.startswith("no Stripe API key: set ATTRO_STRIPE_API_KEY")
+
+
+def test_the_stripe_sync_records_how_many_events_the_webhooks_missed_on_raw_stripe_events(
+    kit, monkeypatch
+) -> None:
+    settings = kit.settings()
+    recent = datetime.now(UTC) - timedelta(days=2)
+    delivered = kit.sim(seed=8).one_time_checkout(recent, 2500).events[:1]
+    missed = kit.sim(seed=9).one_time_checkout(recent, 4000).events
+    kit.landing(settings).events(delivered)
+    fake = FakeStripe(STRIPE_KEY, events=[*delivered, *missed])
+    monkeypatch.setenv("ATTRO_STRIPE_API_KEY", STRIPE_KEY)
+
+    with serve(fake):
+        monkeypatch.setenv("ATTRO_STRIPE_API_BASE", fake.url)
+        result = run_stripe_sync(settings)
+
+    assert result.success
+    [observation] = result.asset_observations_for_node("sync_stripe_events")
+    assert observation.asset_key == dg.AssetKey(["raw", "stripe_events"])
+    assert observation.metadata["missed_by_webhooks"].value == len(missed)
+    assert observation.metadata["already_landed"].value == len(delivered)
+    assert evaluate_sensor(settings, cursor=None).run_requests  # the sensor loads what was landed
+
+
+def test_a_rejected_key_fails_the_stripe_sync_with_one_line(kit, monkeypatch) -> None:
+    fake = FakeStripe(STRIPE_KEY)
+    monkeypatch.setenv("ATTRO_STRIPE_API_KEY", "rk_test_51Revoked00000000000000")
+
+    with serve(fake):
+        monkeypatch.setenv("ATTRO_STRIPE_API_BASE", fake.url)
+        result = run_stripe_sync(kit.settings())
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    description = failure.step_failure_data.user_failure_data.description
+    assert description.startswith("Stripe rejected the API key (401): Invalid API Key provided: rk_test_")
+    assert "\n" not in description and "rk_test_51Revoked00000000000000" not in description

@@ -3,13 +3,12 @@ periods, currency exponents, atomic writes; the Dagster export job and its month
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +18,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.definitions import build_definitions
-from pipelines.exports import ExportError, export_commissions
+from pipelines.exports import FORMATS, VOID_NOTE, ExportError, export_commissions
 from pipelines.resources import AttroResource
+from tests.support.clock import utc
+from tests.support.exports import open_workbook, read_csv_export, sheet_rows
+from tests.support.sites import NOW1
 
 LATER = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 MUCH_LATER = datetime(2027, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def read_csv_export(path: Path) -> tuple[list[str], list[dict[str, str]], list[dict[str, str]]]:
-    """(header lines without '# ', statement rows, line rows) of a CSV export."""
-    text = path.read_text(encoding="utf-8")
-    header_part, rest = text.split("# section: statement\n")
-    statement_part, lines_part = rest.split("\n# section: lines\n")
-    header = [line.removeprefix("# ") for line in header_part.splitlines()]
-    return (
-        header,
-        list(csv.DictReader(io.StringIO(statement_part))),
-        list(csv.DictReader(io.StringIO(lines_part))),
-    )
 
 
 def warehouse_totals(site: Any, period: str) -> dict[str, tuple[int, int, int]]:
@@ -171,11 +160,18 @@ def test_parquet_export_is_two_files_with_the_header_in_their_metadata(
         ("kwd", 1235),
         ("usd", 2880),
     ]
-    assert lines.filter(pl.col("currency") != "usd").select("currency", "amount").sort("currency").rows() == [
-        ("jpy", "500"),
-        ("kwd", "1.235"),
+    # display amounts are exact decimals at one scale (a column has one), the exponent says how to show them
+    assert lines.filter(pl.col("currency") != "usd").select("currency", "currency_exponent", "amount").sort(
+        "currency"
+    ).rows() == [
+        ("jpy", 0, Decimal("500.000")),
+        ("kwd", 3, Decimal("1.235")),
     ]
+    assert lines.schema["amount"] == statement.schema["net"] == pl.Decimal(38, 3)
     assert lines["amount_minor"].dtype == pl.Int64
+    assert statement.filter(pl.col("affiliate_id") == "jane").select("net_minor", "net").rows() == [
+        (1980, Decimal("19.800"))
+    ]
 
 
 def test_xlsx_export_is_one_workbook_with_summary_statement_and_lines_sheets(
@@ -188,8 +184,217 @@ def test_xlsx_export_is_one_workbook_with_summary_statement_and_lines_sheets(
         workbook = book.read("xl/workbook.xml").decode()
         strings = book.read("xl/sharedStrings.xml").decode()
     assert re.findall(r'<sheet name="([^"]+)"', workbook) == ["summary", "statement", "lines"]
-    for text in ("period: 2026-01", "status: closed at 2026-03-20T12:00:00Z", "1.235", "19.80"):
+    for text in ("period: 2026-01", "status: closed at 2026-03-20T12:00:00Z"):
         assert text in strings
+    for amount in ("1.235", "19.80"):  # amounts are numbers, never text
+        assert f">{amount}<" not in strings
+
+
+# names beside ids ------------------------------------------------------------------------------
+
+
+def names(rows: list[dict[str, str]]) -> set[tuple[str, str, str]]:
+    return {(r["affiliate_id"], r["affiliate_name"], r["affiliate_email"]) for r in rows}
+
+
+DEMO_NAMES = {
+    ("jane", "Jane Doe", "jane@example.com"),
+    ("lena", "Lena Fischer", "lena@example.com"),
+    ("omar", "Omar Haddad", "omar@example.com"),
+}
+
+
+def test_statement_and_lines_name_each_affiliate_beside_its_id(closed_jan_site: Any, tmp_path: Path) -> None:
+    export = export_commissions(closed_jan_site.settings, "2026-01", "csv", tmp_path, now=LATER)
+
+    _header, statement, lines = read_csv_export(export.files[0])
+    assert list(statement[0])[:4] == list(lines[0])[:4][:2] + ["affiliate_name", "affiliate_email"]
+    assert names(statement) == names(lines) == DEMO_NAMES
+
+
+def rename_jane(site: Any) -> None:
+    program = site.root / "program.toml"
+    program.write_text(program.read_text().replace('name = "Jane Doe"', 'name = "Jane Smith"'))
+
+
+def test_a_closed_month_keeps_the_names_it_was_closed_with(
+    closed_jan_site: Any, copy_site: Callable, tmp_path: Path
+) -> None:
+    site = copy_site(closed_jan_site)
+    before = export_commissions(site.settings, "2026-01", "xlsx", tmp_path / "a", now=LATER)
+
+    rename_jane(site)
+    after = export_commissions(site.settings, "2026-01", "xlsx", tmp_path / "b", now=MUCH_LATER)
+    open_month = export_commissions(site.settings, "2026-02", "csv", tmp_path / "c", now=MUCH_LATER)
+
+    assert after.files[0].read_bytes() == before.files[0].read_bytes()
+    assert ("jane", "Jane Smith", "jane@example.com") in names(read_csv_export(open_month.files[0])[1])
+
+
+def test_a_month_closed_before_names_were_frozen_is_named_from_the_program_file(
+    closed_jan_site: Any, copy_site: Callable, tmp_path: Path
+) -> None:
+    site = copy_site(closed_jan_site)
+    (site.settings.state_dir / "closed_periods" / "2026-01" / "affiliates.parquet").unlink()
+    rename_jane(site)
+
+    export = export_commissions(site.settings, "2026-01", "csv", tmp_path, now=LATER)
+
+    _header, statement, _lines = read_csv_export(export.files[0])
+    assert ("jane", "Jane Smith", "jane@example.com") in names(statement)
+
+
+# void lines reconcile -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def void_in_march(base_site: Any, clone_site: Callable, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The base site with jane's February renewal refunded in full on March 1, before it became payable
+    (March 12): its commission (February) and its reversal (March) are void, while her March renewal
+    earns 19.80. The demo's October statement has the same shape."""
+    site = clone_site(base_site, tmp_path_factory.mktemp("void-in-march") / "site")
+    refund = site.sim.refund(site.flows["renewal_feb"], utc("2026-03-01"))
+    site.land_events(refund.events, utc("2026-03-01"))
+    site.run(NOW1)
+    return site
+
+
+def jane(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["affiliate_id"] == "jane"]
+
+
+def test_a_void_line_is_marked_and_left_out_of_the_statement_beside_it(
+    void_in_march: Any, tmp_path: Path
+) -> None:
+    export = export_commissions(void_in_march.settings, "2026-03", "csv", tmp_path, now=LATER)
+
+    _header, statement, lines = read_csv_export(export.files[0])
+    assert [(r["kind"], r["amount"], r["status"], r["in_statement"], r["note"]) for r in jane(lines)] == [
+        ("reversal", "-19.80", "void", "false", VOID_NOTE),
+        ("commission", "19.80", "pending", "true", ""),
+    ]
+    (row,) = jane(statement)
+    assert (row["net"], row["reversals"], row["void"], row["void_lines"]) == ("19.80", "0.00", "-19.80", "1")
+
+
+def rows_of(export: Any, fmt: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(statement rows, line rows) of an export in any format, as Python values."""
+    if fmt == "csv":
+        _header, statement, lines = read_csv_export(export.files[0])
+        return statement, [{**r, "in_statement": r["in_statement"] == "true"} for r in lines]
+    if fmt == "parquet":
+        return pl.read_parquet(export.files[0]).to_dicts(), pl.read_parquet(export.files[1]).to_dicts()
+    book = open_workbook(export.files[0])
+    values = [
+        [{k: c.value for k, c in row.items()} for row in sheet_rows(book, s)] for s in ("statement", "lines")
+    ]
+    return values[0], values[1]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("period", ["2026-02", "2026-03"])
+def test_lines_in_the_statement_sum_to_its_net_and_void_lines_to_its_void(
+    void_in_march: Any, tmp_path: Path, fmt: str, period: str
+) -> None:
+    export = export_commissions(void_in_march.settings, period, fmt, tmp_path, now=LATER)
+
+    statement, lines = rows_of(export, fmt)
+    assert any(not line["in_statement"] for line in lines)  # the case under test: void lines exist
+    for row in statement:
+        key = (row["affiliate_id"], row["currency"])
+        mine = [line for line in lines if (line["affiliate_id"], line["currency"]) == key]
+        counted = [int(line["amount_minor"]) for line in mine if line["in_statement"]]
+        void = [int(line["amount_minor"]) for line in mine if not line["in_statement"]]
+        assert sum(counted) == int(row["net_minor"])
+        assert (sum(void), len(void)) == (int(row["void_minor"]), int(row["void_lines"]))
+    assert all(line["status"] == "void" for line in lines if not line["in_statement"])
+
+
+# XLSX for an accountant -----------------------------------------------------------------------
+
+
+DECIMALS = {"jpy": 0, "kwd": 3}  # usd and eur: 2
+
+
+def money_format(currency: str) -> str:
+    return {0: "#,##0", 2: "#,##0.00", 3: "#,##0.000"}[DECIMALS.get(currency, 2)]
+
+
+def amount_cells(lines: list[dict[str, Any]], statement_row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The line rows of one statement row's affiliate and currency."""
+    key = (statement_row["affiliate_id"].value, statement_row["currency"].value)
+    return [line for line in lines if (line["affiliate_id"].value, line["currency"].value) == key]
+
+
+def cell_sum(lines: list[dict[str, Any]], decimals: int, counted: bool, kind: str | None = None) -> float:
+    """What a SUMIFS over the amount cells gives, rounded to the currency's decimals."""
+    cells = [
+        line["amount"].value
+        for line in lines
+        if line["in_statement"].value is counted and kind in (None, line["kind"].value)
+    ]
+    return round(sum(cells), decimals)
+
+
+@pytest.mark.parametrize(
+    ("site_name", "period"), [("closed_jan_site", "2026-01"), ("void_in_march", "2026-03")]
+)
+def test_xlsx_amounts_are_numbers_in_the_currencys_decimals_that_add_up_to_the_statement(
+    request: pytest.FixtureRequest, tmp_path: Path, site_name: str, period: str
+) -> None:
+    site = request.getfixturevalue(site_name)
+    export = export_commissions(site.settings, period, "xlsx", tmp_path, now=LATER)
+
+    book = open_workbook(export.files[0])
+    statement, lines = sheet_rows(book, "statement"), sheet_rows(book, "lines")
+    assert statement and lines
+    for line in lines:
+        assert isinstance(line["amount"].value, int | float)
+        assert line["amount"].number_format == money_format(line["currency"].value)
+    for row in statement:
+        currency = row["currency"].value
+        decimals = DECIMALS.get(currency, 2)
+        for name in ("gross", "reversals", "net", "payable", "void"):
+            assert isinstance(row[name].value, int | float), name
+            assert row[name].number_format == money_format(currency), name
+            assert round(row[name].value * 10**decimals) == row[f"{name}_minor"].value
+            assert row[f"{name}_minor"].number_format == "0"  # cents are a count: never "1,980"
+        mine = amount_cells(lines, row)
+        assert cell_sum(mine, decimals, counted=True) == round(row["net"].value, decimals)
+        assert cell_sum(mine, decimals, counted=True, kind="commission") == round(
+            row["gross"].value, decimals
+        )
+        assert cell_sum(mine, decimals, counted=True, kind="reversal") == round(
+            row["reversals"].value, decimals
+        )
+        assert cell_sum(mine, decimals, counted=False) == round(row["void"].value, decimals)
+
+
+def test_xlsx_sheets_have_a_frozen_header_widths_dates_and_grey_void_lines(
+    void_in_march: Any, tmp_path: Path
+) -> None:
+    export = export_commissions(void_in_march.settings, "2026-03", "xlsx", tmp_path, now=LATER)
+
+    book = open_workbook(export.files[0])
+    for name in ("statement", "lines"):
+        sheet = book[name]
+        assert sheet.freeze_panes == "A2"
+        assert sheet.auto_filter.ref is not None
+        header = [cell.value for cell in sheet[1]]
+        for column, title in zip(sheet.iter_cols(max_row=1), header, strict=True):
+            width = sheet.column_dimensions[column[0].column_letter].width
+            cells = [c for c in sheet[column[0].column_letter] if c.value is not None]
+            longest = max(10 if c.is_date else len(str(c.value)) for c in cells)
+            assert min(longest, 60) <= width <= 63, title
+    lines = sheet_rows(book, "lines")
+    assert all(
+        line["payable_on"].is_date and line["payable_on"].number_format == "yyyy-mm-dd" for line in lines
+    )
+    void = [line for line in lines if line["status"].value == "void"]
+    assert void and all(line["amount"].font.i and not line["in_statement"].value for line in void)
+    assert not any(line["amount"].font.i for line in lines if line["status"].value != "void")
+    summary = [row[0].value for row in book["summary"].iter_rows()]
+    assert any(text and "counts in no statement" in text for text in summary)
 
 
 # bad input -----------------------------------------------------------------------------------

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from pipelines.lib.duck import lake_connection
+from pipelines.lake import Lake
+from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.lib.loading import load_landing
 from pipelines.lib.warehouse import add_lake_views
-from pipelines.steps import lake_views
+from pipelines.steps import LAKE_VIEW_DEFAULTS, lake_views
 
 BOTH = ("stripe_events", "clicks")
 
@@ -31,7 +32,7 @@ def read(stats: dict[str, int]) -> dict[str, int]:
 def rows(settings: Settings, sql: str, params: list[Any] | None = None) -> list[tuple]:
     """Query the lake's raw and staging tables as the published warehouse shows them."""
     with lake_connection(settings) as con:
-        add_lake_views(con, lake_views(settings))
+        add_lake_views(con, lake_views(settings), LAKE_VIEW_DEFAULTS)
         return con.execute(sql, params or []).fetchall()
 
 
@@ -279,3 +280,44 @@ def test_an_event_landed_twice_is_kept_once_whichever_copy_is_read_first(kit) ->
     assert incremental == [(event["id"], kit.at)]
     assert [event_id for event_id, _ in rebuilt] == [event["id"]]
     assert rebuilt[0][1] in (kit.at, kit.at + timedelta(hours=1))
+
+
+def test_each_event_says_where_it_came_from_and_lines_landed_before_the_field_say_webhook(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    old, webhook, api = kit.sim(seed=9).one_time_checkout(kit.at, 1500).events
+    old_line = json.loads(kit.event_line(old))
+    del old_line["source"]  # landed by a receiver from before `source` existed
+    landing.append("stripe_events", json.dumps(old_line) + "\n")
+    landing.events([webhook])
+    api_line = json.loads(kit.event_line(api)) | {"source": "api"}
+    landing.append("stripe_events", json.dumps(api_line) + "\n")
+
+    load(settings)
+
+    files = parquet_list(Lake(settings.lake_dir).raw("stripe_events").paths())
+    stored = dict(rows(settings, f"select event_id, source from read_parquet({files})"))  # as loaded
+    assert stored == {old["id"]: "webhook", webhook["id"]: "webhook", api["id"]: "api"}
+
+
+def test_raw_events_loaded_before_the_source_column_existed_are_published_as_webhooks(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    first, second = kit.sim(seed=10).one_time_checkout(kit.at, 1500).events[:2]
+    landing.events([first])
+    load(settings)
+    with lake_connection(settings) as con:  # the lake file as the previous version wrote it
+        for path in (settings.lake_dir / "raw" / "stripe_events").glob("*.parquet"):
+            old = path.with_name(path.name + ".old")
+            con.execute(f"copy (select * exclude (source) from '{path}') to '{old}' (format parquet)")
+            old.replace(path)
+    assert rows(settings, "select source from raw.stripe_events") == [("webhook",)]  # no column: default
+
+    landing.events([second], kit.at + timedelta(minutes=1))
+    kit.run(settings)
+
+    assert kit.tables(settings.warehouse_path, ("raw",))["raw.stripe_events"] == sorted(
+        rows(settings, "select * from raw.stripe_events"), key=repr
+    )
+    published = kit.tables(settings.warehouse_path, ("raw",))["raw.stripe_events"]
+    assert sorted(row[-1] for row in published) == ["webhook", "webhook"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from core.program import ProgramError
 from core.settings import Settings
 from pipelines.run import run_pipeline
+from tests.support.paths import REPO
 
 # DESIGN §3: the columns each mart must have (more are allowed).
 DESIGN_COLUMNS = {
@@ -135,6 +137,43 @@ def test_the_published_warehouse_has_the_marts_with_the_design_columns(full_run,
         " where table_schema = 'marts' and column_name like '%\\_minor' escape '\\'",
     )
     assert money and all(dtype == "BIGINT" for _, dtype in money), money
+
+
+# Every table an analyst is told about (README, DESIGN §3, what `attro run` prints).
+NAMED_TABLES = {
+    "raw.stripe_events",
+    "raw.clicks",
+    "raw.landing_rejects",
+    "staging.stripe_objects",
+    "staging.rejected_events",
+    "program.affiliates",
+    "program.links",
+    "program.offers",
+    "program.offer_tiers",
+    *DESIGN_COLUMNS,
+    "marts.rejected_events",
+}
+
+
+def readme_tables() -> set[str]:
+    """`schema.table` names the README mentions (not file names such as program.toml)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    names = set(re.findall(r"\b(?:raw|staging|program|marts)\.[a-z_]+\b", text))
+    return {name for name in names if not name.endswith((".toml", ".py"))}
+
+
+def test_a_first_run_over_an_empty_landing_zone_publishes_every_named_table_empty(kit) -> None:
+    settings = kit.settings()
+
+    report = kit.run(settings)
+
+    columns = kit.columns(settings.warehouse_path)
+    in_report = {path.replace("/", ".") for path in report if path != "warehouse/snapshot"}
+    for table in sorted(NAMED_TABLES | readme_tables() | in_report):
+        assert table in columns, f"{table} is named but not published by a first run"
+        if not table.startswith("program."):
+            assert query(settings.warehouse_path, f"select count(*) from {table}") == [(0,)], table
+    assert DESIGN_COLUMNS.keys() <= in_report
 
 
 def test_a_run_on_simulated_traffic_counts_each_payment_and_conversion_once(full_run, scenario) -> None:

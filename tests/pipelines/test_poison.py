@@ -27,10 +27,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from attro.cli import main
+from core.landing_records import encode_record, stripe_event_record
 from core.stripe_fields import CONSUMED_EVENT_TYPES, STRIPE_OBJECT_FIELDS
 from pipelines.staging.stage import stage_frame
-from receiver.records import encode_record
-from receiver.stripe_events import stripe_event_record
 from simulator.stripe import BASIL, LEGACY, StripeSim
 from tests.support.sites import new_settings
 

@@ -39,6 +39,30 @@ def test_healthz_is_503_while_no_webhook_secret_is_configured(make_settings, mak
     assert response.json()["detail"].startswith("cannot verify webhooks: no webhook secret configured")
 
 
+def test_healthz_stays_200_and_warns_when_no_api_token_is_configured(make_settings, make_client):
+    # Tracking links and webhooks work; only the bulk clicks API does not.
+    client = make_client(make_settings(api_token=None))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "ok": True,
+        "warnings": ["no API token configured (set ATTRO_API_TOKEN): POST /api/clicks answers 503"],
+    }
+
+
+def test_healthz_503_still_carries_the_warnings(make_settings, make_client):
+    client = make_client(make_settings(stripe_webhook_secret=None, api_token=None))
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json()["warnings"] == [
+        "no API token configured (set ATTRO_API_TOKEN): POST /api/clicks answers 503"
+    ]
+
+
 def _store_under_another_key(make_settings):
     """Settings whose master key cannot open the secret store that is there."""
     SecretStore(make_settings(stripe_webhook_secret=None, master_key=Fernet.generate_key().decode())).add(

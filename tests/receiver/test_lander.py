@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from core.landing_file import LandingFiles, file_prefix
 from receiver import lander
-from receiver.landing_file import LandingFiles, file_prefix
 from receiver.stripe_events import Delivery, pack_delivery
 from simulator.stripe import encode, sign_header
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from core.landing_records import dumps_record
 from receiver.landing import LandedEvent, LandingError, LandingWriter, StripeEventWriter
-from receiver.records import dumps_record
 from receiver.signature import WebhookRejected
 from receiver.stripe_events import Delivery
 from simulator.stripe import encode, sign_header

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import stat
 import time
 
@@ -11,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from attro.secrets_cli import add_secrets_parser
-from core.secrets import SecretStore, SecretStoreError, fingerprint
+from core.secrets import SecretStore, SecretStoreError, fingerprint, stripe_api_key
 
 OLD = "whsec_old_rotation_secret_0001"
 NEW = "whsec_new_rotation_secret_0002"
@@ -194,3 +195,101 @@ def test_undecryptable_store_fails_closed_with_503_and_a_clear_log_line(
     assert response.status_code == 503
     assert "wrong ATTRO_MASTER_KEY or key file" in caplog.text
     assert OLD not in caplog.text
+
+
+# -- the Stripe API key (attro stripe sync / backfill) ----------------------------------------------
+
+API_KEY = "rk_test_51AttroReadOnlyKeyForTests0001"
+OTHER_API_KEY = "rk_live_51AttroReadOnlyKeyForTests0002"
+
+
+def test_the_api_key_is_stored_encrypted_listed_by_kind_and_never_printed(
+    store_settings, monkeypatch, capsys
+):
+    attro_secrets(store_settings, monkeypatch, capsys, "set-stripe", stdin=OLD)
+
+    code, out, _ = attro_secrets(store_settings, monkeypatch, capsys, "set-stripe-api-key", stdin=API_KEY)
+    _, listing, _ = attro_secrets(store_settings, monkeypatch, capsys, "list")
+
+    assert code == 0
+    assert fingerprint(API_KEY) in out and API_KEY not in out
+    store = SecretStore(store_settings)
+    assert store.api_key() == API_KEY
+    assert store.values() == [OLD]  # an API key never verifies a webhook
+    assert stripe_api_key(store_settings) == API_KEY
+    assert "api key" in listing and fingerprint(API_KEY) in listing and "webhook secret" in listing
+    assert API_KEY not in listing and "rk_" not in listing
+    assert API_KEY.encode() not in (store_settings.state_dir / "secrets.json").read_bytes()
+
+
+def test_a_new_api_key_replaces_the_stored_one(store_settings, monkeypatch, capsys):
+    attro_secrets(store_settings, monkeypatch, capsys, "set-stripe-api-key", stdin=API_KEY)
+
+    code, out, _ = attro_secrets(
+        store_settings, monkeypatch, capsys, "set-stripe-api-key", stdin=OTHER_API_KEY
+    )
+
+    assert code == 0
+    assert "replaced" in out and fingerprint(API_KEY) in out
+    assert [s.kind for s in SecretStore(store_settings).load()] == ["stripe_api_key"]
+    assert SecretStore(store_settings).api_key() == OTHER_API_KEY
+
+
+@pytest.mark.parametrize("value", ["", OLD, "pk_live_51Publishable", "rk_test_a b", "rk_live_"])
+def test_set_stripe_api_key_refuses_what_is_not_an_api_key(store_settings, monkeypatch, capsys, value):
+    code, _, err = attro_secrets(store_settings, monkeypatch, capsys, "set-stripe-api-key", stdin=value)
+
+    assert code == 2
+    assert err.startswith("error: a Stripe API key")
+    assert SecretStore(store_settings).load() == []
+
+
+def test_a_secret_key_is_accepted_with_a_note_that_a_restricted_key_is_enough(
+    store_settings, monkeypatch, capsys
+):
+    code, _, err = attro_secrets(
+        store_settings, monkeypatch, capsys, "set-stripe-api-key", stdin="sk_test_51Full"
+    )
+
+    assert code == 0
+    assert "a restricted key (rk_...) with read access" in err
+
+
+def test_the_environment_api_key_wins_over_the_stored_one(make_settings):
+    stored = make_settings(stripe_webhook_secret=None)
+    SecretStore(stored).set_api_key(API_KEY)
+
+    assert (
+        stripe_api_key(make_settings(stripe_webhook_secret=None, stripe_api_key=OTHER_API_KEY))
+        == OTHER_API_KEY
+    )
+    assert stripe_api_key(stored) == API_KEY
+    assert OTHER_API_KEY not in repr(make_settings(stripe_api_key=OTHER_API_KEY))
+
+
+def test_a_store_written_before_kinds_existed_reads_as_webhook_secrets(store_settings):
+    key = Fernet.generate_key()
+    store_settings.state_dir.mkdir(parents=True)
+    (store_settings.state_dir / "master.key").write_bytes(key)
+    entries = [{"id": "sec_0ld00001", "added_at": "2026-01-01T00:00:00Z", "value": OLD}]
+    token = Fernet(key).encrypt(json.dumps(entries).encode()).decode()
+    (store_settings.state_dir / "secrets.json").write_text(
+        json.dumps({"format": "attro-secrets-v1", "token": token})
+    )
+
+    store = SecretStore(store_settings)
+
+    assert store.values() == [OLD]
+    assert store.api_key() is None
+    store.set_api_key(API_KEY)
+    assert (store.values(), store.api_key()) == ([OLD], API_KEY)
+
+
+def test_a_stored_api_key_alone_is_no_webhook_secret(store_settings, make_client, kit):
+    SecretStore(store_settings).set_api_key(API_KEY)
+    client = make_client(store_settings)
+
+    response = post_signed(client, kit, API_KEY, "evt_1")
+
+    assert response.status_code == 503
+    assert "no webhook secret" in response.json()["detail"]

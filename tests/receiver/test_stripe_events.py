@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from receiver.records import encode_record
+from core.landing_records import encode_record
 from receiver.signature import WebhookRejected
 from receiver.stripe_events import Delivery, landing_line, pack_delivery, stripe_event_record, unpack_delivery
 from simulator.stripe import encode, sign_header

@@ -108,13 +108,25 @@ def test_destination_parameters_win_over_visitor_parameters_of_the_same_name(cli
 
 
 @pytest.mark.parametrize("path", ["/r/nope", "/r/JANE-PRO", "/r/jane-pro.evil"])
-def test_unknown_code_is_404_and_lands_nothing(client, settings, kit, path):
-    response = client.get(path)
+def test_unknown_code_is_an_html_404_page_for_the_visitor_and_lands_nothing(client, settings, kit, path):
+    # Issue 13: a page a human can read (it was a JSON body before).
+    response = client.get(path, headers={"User-Agent": kit.BROWSER_UA})
 
     assert response.status_code == 404
-    assert response.json() == {"detail": "unknown tracking link"}
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert "<h1>Link not found</h1>" in response.text
+    assert response.headers["cache-control"] == "no-store"  # a link added later works at once
     assert "location" not in response.headers
+    assert "set-cookie" not in response.headers
     assert kit.landed(settings, "clicks") == []
+
+
+def test_the_404_page_repeats_nothing_from_the_request(client):
+    response = client.get("/r/%3Cscript%3Ealert(1)%3C%2Fscript%3E?q=%3Cb%3E")
+
+    assert response.status_code == 404
+    assert "script" not in response.text and "<b>" not in response.text
+    assert response.headers["content-security-policy"] == "default-src 'none'"
 
 
 def test_encoded_slashes_in_the_code_do_not_redirect(client, settings, kit):
@@ -123,6 +135,33 @@ def test_encoded_slashes_in_the_code_do_not_redirect(client, settings, kit):
     assert response.status_code == 404
     assert "location" not in response.headers
     assert kit.landed(settings, "clicks") == []
+
+
+@pytest.mark.parametrize("path", ["/r/nope", "/r/nope?next=https://evil.example/", "/r/%2F%2Fevil.example"])
+def test_unknown_code_redirects_to_exactly_the_fallback_url_with_no_cookie_and_no_click(
+    make_settings, make_client, kit, path
+):
+    settings = make_settings(fallback_url="https://shop.example/?from=affiliate")
+    client = make_client(settings)
+
+    response = client.get(path, headers={"User-Agent": kit.BROWSER_UA})
+
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://shop.example/?from=affiliate"  # the visitor adds nothing
+    assert response.headers["cache-control"] == "no-store"
+    assert "set-cookie" not in response.headers
+    assert kit.landed(settings, "clicks") == []
+
+
+def test_known_codes_still_redirect_to_their_own_destination_when_a_fallback_is_set(
+    make_settings, make_client, kit
+):
+    client = make_client(make_settings(fallback_url="https://shop.example/"))
+
+    response = client.get("/r/jane-pro", headers={"User-Agent": kit.BROWSER_UA})
+
+    assert urlsplit(response.headers["location"]).path == "/pricing"
+    assert "rd_click_id=" in response.headers["set-cookie"]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from core.click_ids import new_click_id
 from core.contracts import LEDGER_LINE, OFFER, OFFER_TIER, RAW_CLICK, STATEMENT, conform, empty
 from core.program import Program
 from core.state.closed_periods import ClosedPeriods
-from models.marts import MartInputs, build_marts
+from models.marts import MartInputs, Marts, build_marts
 from pipelines.sources.program import program_tables
 from simulator.landing import BROWSER_UA, staged
 from simulator.stripe import Event, Flow, StripeSim
@@ -52,6 +52,19 @@ def compute_ledger(
     closed: set[str] | None = None,
 ) -> Ledger:
     """The rules (models.marts.build_marts) on in-memory events and clicks."""
+    marts = compute_marts(program, events, clicks, now, frozen, closed)
+    return Ledger(marts.conversions, marts.commission_lines)
+
+
+def compute_marts(
+    program: Program,
+    events: list[Event],
+    clicks: list[dict[str, Any]],
+    now: datetime,
+    frozen: pl.DataFrame | None = None,
+    closed: set[str] | None = None,
+) -> Marts:
+    """Every mart of in-memory events and clicks."""
     offers, tiers = _program_frames(program)
     closed_periods = ClosedPeriods(
         dict.fromkeys(closed or set(), now),
@@ -59,7 +72,7 @@ def compute_ledger(
         empty(STATEMENT),
     )
     objects, rejected = staged(events)
-    marts = build_marts(
+    return build_marts(
         MartInputs(
             objects=objects,
             rejected=rejected,
@@ -72,7 +85,6 @@ def compute_ledger(
             closed=closed_periods,
         )
     )
-    return Ledger(marts.conversions, marts.commission_lines)
 
 
 @dataclass
@@ -157,6 +169,14 @@ class Book:
     def close(self, period: str, when: datetime) -> None:
         """Close `period` at `when`: its lines as computed then are frozen."""
         self.closes.append((period, when))
+
+    def events(self) -> list[Event]:
+        """Every event told so far, in arrival order."""
+        return [e for _t, e in sorted(self.arrivals, key=lambda item: item[0])]
+
+    def marts(self, now: datetime, events: list[Event] | None = None) -> Marts:
+        """Every mart of the book's events (or of `events`, e.g. snapshots of its objects)."""
+        return compute_marts(self.program, self.events() if events is None else events, self.clicks, now)
 
     def ledger(self, now: datetime, *, with_closes: bool = True) -> Ledger:
         program = self.program

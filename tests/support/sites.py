@@ -6,8 +6,9 @@
 from __future__ import annotations
 
 import copy
+import json
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,6 +137,7 @@ def base_story(site: Site) -> None:
     site.land(sim.refund(ebook_feb, utc("2026-02-05")))
     renewal = site.land(sim.renewal(sub.sub, utc("2026-02-10")))
     ids["renewal_feb"] = renewal.invoice or ""
+    site.flows["renewal_feb"] = renewal
     late = site.land(sim.one_time_checkout(utc("2026-02-25"), 3000, click_id=click("omar-all", "2026-02-25")))
     ids["omar_feb"] = late.payment_intent or ""
     site.land(sim.renewal(sub.sub, utc("2026-03-10")))
@@ -161,3 +163,32 @@ def new_settings(root: Path) -> Settings:
     program = root / "program.toml"
     shutil.copyfile(DEMO_PROGRAM, program)
     return Settings(data_dir=root / "data", program=program)
+
+
+def landed_events(settings: Settings) -> list[Event]:
+    """Every Stripe event in the landing zone (its payload), in landing order."""
+    events = []
+    for path in sorted((settings.landing_dir / "stripe_events").rglob("*.ndjson")):
+        events += [json.loads(json.loads(line)["payload"]) for line in path.read_text().splitlines() if line]
+    return events
+
+
+def drop_landed(settings: Settings, dropped: Callable[[Event], bool]) -> list[Event]:
+    """Remove from the landing zone the events `dropped` picks (webhooks that never arrived); returns
+    them."""
+    gone: list[Event] = []
+    for path in sorted((settings.landing_dir / "stripe_events").rglob("*.ndjson")):
+        kept = []
+        for line in path.read_text().splitlines(keepends=True):
+            event = json.loads(json.loads(line)["payload"])
+            if dropped(event):
+                gone.append(event)
+            else:
+                kept.append(line)
+        path.write_text("".join(kept))
+    return gone
+
+
+def with_stripe_api(settings: Settings, url: str, key: str | None) -> Settings:
+    """The same settings reading Stripe's API at `url` with `key`."""
+    return settings.model_copy(update={"stripe_api_base": url, "stripe_api_key": key})

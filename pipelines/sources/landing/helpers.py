@@ -11,7 +11,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from core.contracts import LANDED_RECORDS, LANDING_REJECT, arrow_schema
+from core.contracts import LANDED_DEFAULTS, LANDED_RECORDS, LANDING_REJECT, RAW_EVENT, arrow_schema
 from pipelines.sources.landing.settings import LANDED_FIELDS, LANDED_TIMESTAMPS, PRIMARY_KEYS, REQUIRED_FIELDS
 
 REJECT_SCHEMA = arrow_schema(LANDING_REJECT)
@@ -123,13 +123,16 @@ def _typed(stream: str, frame: pl.DataFrame) -> pa.Table:
     def ts(name: str) -> pl.Expr:
         return _ts(name).cast(utc)
 
+    defaults = [pl.col(name).fill_null(value) for name, value in LANDED_DEFAULTS[stream].items()]
     if stream == "stripe_events":
         frame = frame.with_columns(
+            *defaults,
             created_at=pl.from_epoch("created", time_unit="s").dt.replace_time_zone("UTC").cast(utc),
             received_at=ts("received_at"),
-        ).select("event_id", "event_type", "api_version", "livemode", "created_at", "received_at", "payload")
+        ).select(*RAW_EVENT)
     else:
         frame = frame.with_columns(
+            *defaults,
             clicked_at=ts("clicked_at"),
             received_at=ts("received_at"),
             is_bot=pl.col("is_bot").fill_null(False),

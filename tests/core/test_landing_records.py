@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from receiver.records import dumps_record, encode_record, utc_timestamp
+from core.landing_records import dumps_record, encode_record, utc_timestamp
 
 
 def test_unicode_line_separators_are_escaped_so_every_record_stays_one_line():

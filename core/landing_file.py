@@ -1,7 +1,8 @@
 """One stream's append-only landing files: write, fsync, rotate by UTC date, cut back torn writes.
 
-Standard library only (and core.durable, which is too): the landing process (`receiver.lander`)
-imports this and nothing heavier.
+Standard library only (and core.durable, which is too): the receiver's landing process
+(`receiver.lander`) imports this and nothing heavier; the pipelines land events read from the Stripe
+API through it too.
 """
 
 from __future__ import annotations

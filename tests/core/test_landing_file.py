@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from receiver import landing_file
-from receiver.landing_file import LandingFiles, file_prefix
+from core import landing_file
+from core.landing_file import LandingFiles, file_prefix
 
 
 @pytest.fixture

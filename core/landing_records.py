@@ -1,4 +1,9 @@
-"""Landing records as NDJSON lines: one compact UTF-8 JSON object per line, one time format."""
+"""Landing records as NDJSON lines: one compact UTF-8 JSON object per line, one time format.
+
+Standard library and orjson only: the receiver's landing process imports this. The `stripe_events`
+record is built here, so the receiver (webhooks) and the pipelines (events and objects read from the
+Stripe API) land events in one format.
+"""
 
 from __future__ import annotations
 
@@ -46,3 +51,26 @@ def encode_record(record: dict[str, Any]) -> bytes:
 def utc_timestamp(at: datetime) -> str:
     """RFC 3339 UTC with microseconds and a 'Z', the landing zone's one time format."""
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+# Where a landed event came from: a verified webhook, Stripe's events API (`attro stripe sync`), or
+# an object snapshot read by `attro stripe backfill` and landed as a synthetic event.
+WEBHOOK, API, BACKFILL = "webhook", "api", "backfill"
+EVENT_SOURCES = (WEBHOOK, API, BACKFILL)
+
+
+def stripe_event_record(
+    event: dict[str, Any], payload: str, received_at: datetime, source: str = WEBHOOK
+) -> dict[str, Any]:
+    """The `stripe_events` landing record of an event; `payload` is the event's JSON exactly as
+    received (a webhook's body as Stripe signed it)."""
+    return {
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "api_version": event.get("api_version"),
+        "livemode": bool(event.get("livemode", False)),
+        "created": event["created"],
+        "received_at": utc_timestamp(received_at),
+        "payload": payload,
+        "source": source,
+    }

@@ -1,0 +1,35 @@
+"""Finance files written all or none: each to a temporary name beside it, renamed only once all were
+written, so a failed export or payout file leaves nothing partial behind."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def writable_dir(out: Path) -> None:
+    """Create `out` if needed and prove a file can be made in it; OSError otherwise."""
+    out.mkdir(parents=True, exist_ok=True)
+    probe = tempfile.NamedTemporaryFile(dir=out, prefix=".probe.", delete=True)  # noqa: SIM115
+    probe.close()
+
+
+def write_all_or_none(writers: dict[Path, Callable[[Path], None]]) -> None:
+    """Write every file to a temp name first; rename them only once all were written."""
+    temps: dict[Path, Path] = {}
+    for target in writers:
+        if target.exists() and not target.is_file():
+            raise IsADirectoryError(f"{target} exists and is not a file")
+    try:
+        for target, write in writers.items():
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            os.close(fd)
+            temps[target] = Path(tmp_name)
+            write(temps[target])
+        for target, tmp in temps.items():
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)

@@ -1,0 +1,123 @@
+"""Healing missed webhooks (`attro stripe sync`): the events Stripe's API lists that the landing zone
+lacks are landed, marked `source: api`, in the landing format webhooks use.
+
+Only the event types the rules consume are listed (the webhook endpoint's subscription), created from
+`since` (default: 30 days ago, all Stripe keeps) up to a few minutes ago (younger events are still
+on their way by webhook). An event already landed — by webhook, by an earlier sync — is counted and
+skipped, so what a sync lands is what the webhooks missed. Each page is landed with one write and
+fsync; an interrupted sync keeps the pages it landed and the next one skips them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from core.contracts import CONSUMED_EVENT_TYPES
+from core.landing_records import API
+from core.settings import Settings
+from pipelines.lib.landed_events import EventLanding, landed_event_ids
+from pipelines.sources.stripe_api.helpers import StripeApiError, connect, list_objects
+from pipelines.sources.stripe_api.settings import EVENTS_HORIZON, MAX_TYPES_PER_LIST, PAGE_SIZE, SYNC_GRACE
+
+
+@dataclass
+class SyncReport:
+    """What a sync saw and did, per event type."""
+
+    since: datetime
+    until: datetime
+    seen: Counter[str] = field(default_factory=Counter)
+    landed: Counter[str] = field(default_factory=Counter)
+    files: set[Path] = field(default_factory=set)
+
+    @property
+    def already_landed(self) -> Counter[str]:
+        return self.seen - self.landed
+
+    @property
+    def missed_by_webhooks(self) -> int:
+        """Events no webhook had landed: the number ops watch (0 when every webhook arrived)."""
+        return sum(self.landed.values())
+
+    def metadata(self) -> dict[str, Any]:
+        """The report as Dagster metadata."""
+        return {
+            "missed_by_webhooks": self.missed_by_webhooks,
+            "events_seen": sum(self.seen.values()),
+            "already_landed": sum(self.already_landed.values()),
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            **{f"missed: {event_type}": count for event_type, count in sorted(self.landed.items())},
+        }
+
+
+class SyncFailed(StripeApiError):
+    """Stripe failed mid-sync; `report` holds what was landed before (the next sync goes on)."""
+
+    def __init__(self, cause: StripeApiError, report: SyncReport) -> None:
+        super().__init__(str(cause), cause.status)
+        self.report = report
+
+
+def _unix(at: datetime) -> int:
+    return int(at.timestamp())
+
+
+def _batches(items: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def _type_groups(types: Sequence[str]) -> list[list[str]]:
+    return [list(types[i : i + MAX_TYPES_PER_LIST]) for i in range(0, len(types), MAX_TYPES_PER_LIST)]
+
+
+def _land_page(
+    page: list[dict[str, Any]], known: set[str], landing: EventLanding, report: SyncReport
+) -> None:
+    """Land the page's events that are not landed yet (one commit); count what was seen and landed."""
+    new = [event for event in page if event["id"] not in known]
+    landing.land(new)
+    known.update(event["id"] for event in new)
+    report.seen.update(event["type"] for event in page)
+    report.landed.update(event["type"] for event in new)
+
+
+def sync_events(
+    settings: Settings,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SyncReport:
+    """Land the consumed events Stripe lists from `since` on that the landing zone lacks.
+
+    NoApiKey without a key; SyncFailed (with the partial report) when Stripe fails mid-way.
+    """
+    now = now or datetime.now(UTC)
+    report = SyncReport(since=since or now - EVENTS_HORIZON, until=now - SYNC_GRACE)
+    api = connect(settings)
+    known = landed_event_ids(settings, report.since)
+    landing = EventLanding(settings, API)
+    created = {"gte": _unix(report.since), "lt": _unix(report.until)}
+    try:
+        with api.errors("events"):
+            for types in _type_groups(CONSUMED_EVENT_TYPES):
+                events = list_objects(
+                    api.list_call("events"), {"created": created, "types": types}, sleep=sleep
+                )
+                for page in _batches(events, PAGE_SIZE):
+                    _land_page(page, known, landing, report)
+    except StripeApiError as exc:
+        raise SyncFailed(exc, report) from None
+    finally:
+        report.files = landing.paths
+        landing.close()
+    return report

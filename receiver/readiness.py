@@ -1,0 +1,41 @@
+"""What the receiver cannot do with its configuration: /healthz's problems and warnings, and the lines
+`attro serve` prints at start-up.
+
+A problem makes /healthz 503 (no webhook can be verified: Stripe's deliveries all fail). A warning
+leaves it 200: the receiver does its main job, but something an operator set up is not working.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import State
+
+
+def webhook_problem(state: State) -> str | None:
+    """Why no webhook can be verified now, or None."""
+    if state.signing_secrets.current():
+        return None
+    return f"cannot verify webhooks: {state.signing_secrets.why_none()}"
+
+
+def warnings(state: State) -> list[str]:
+    """What works less than configured: the clicks API without a token, a program file that did not
+    reload."""
+    found = []
+    if not state.settings.api_token:
+        found.append("no API token configured (set ATTRO_API_TOKEN): POST /api/clicks answers 503")
+    program_file = state.program_file
+    program_file.current()  # a probe notices a changed file even while no visitor comes
+    if program_file.problem is not None:
+        first_line = program_file.problem.splitlines()[0]
+        found.append(
+            "the program file changed but cannot be used; still serving the version loaded at "
+            f"{program_file.loaded_at.isoformat(timespec='seconds')}: {first_line}"
+        )
+    return found
+
+
+def startup_warnings(state: State) -> list[str]:
+    """The lines `attro serve` prints before it listens: the problem and the warnings, one line each."""
+    problem = webhook_problem(state)
+    found = [f"{problem}: webhooks are answered 503 until this is fixed"] if problem else []
+    return found + warnings(state)
