@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from random import Random
 
-from receiver.records import encode_record
+from core.landing_records import encode_record
 from receiver.stripe_events import stripe_event_record
 from simulator.stripe import Event, Flow, StripeSim, encode
 

@@ -494,7 +494,7 @@ class Planner:
 
 
 def rfc3339(at_us: int) -> str:
-    """receiver.records.utc_timestamp of a Unix time in µs, fast."""
+    """core.landing_records.utc_timestamp of a Unix time in µs, fast."""
     seconds, micros = divmod(at_us, 1_000_000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{micros:06d}Z"
 

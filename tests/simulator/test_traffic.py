@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.click_ids import is_click_id
+from core.landing_records import dumps_record, encode_record, utc_timestamp
 from core.settings import Settings
 from pipelines.run import run_pipeline
-from receiver.records import dumps_record, encode_record, utc_timestamp
 from receiver.stripe_events import stripe_event_record
 from simulator.stripe import encode
 from simulator.traffic import Merchant, append_increment, generate, rfc3339
