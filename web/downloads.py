@@ -7,22 +7,20 @@ gets from the command line and nothing is left under data/exports.
 
 from __future__ import annotations
 
-import importlib
 import io
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from core.settings import Settings
 from pipelines.exports import FORMATS as COMMISSION_FORMATS
 from pipelines.exports import ExportError, export_commissions
+from pipelines.payouts import PROVIDERS as PAYOUT_FORMATS
+from pipelines.payouts import PayoutError, export_payouts
 
-PAYOUT_FORMATS = ("paypal", "wise", "csv")
 _MEDIA = {
     ".csv": "text/csv; charset=utf-8",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -68,30 +66,14 @@ def commission_export(settings: Settings, period: str, fmt: str) -> Download:
         return _bundle(export.files, f"commissions-{period}.{fmt}.zip")
 
 
-def payout_exporter() -> Callable[..., Any] | None:
-    """`pipelines.payouts.export_payouts` (`attro export payouts`) when this installation has it.
-
-    Looked up at run time so the page offers payout files as soon as that module is part of the code,
-    and says "not available" until then.
-    """
-    try:
-        module = importlib.import_module("pipelines.payouts")
-    except ModuleNotFoundError:
-        return None
-    return getattr(module, "export_payouts", None)
-
-
 def payout_export(settings: Settings, period: str, fmt: str) -> Download:
     """`attro export payouts --period P --format F`, as a download (closed months only)."""
-    export_payouts = payout_exporter()
-    if export_payouts is None:
-        raise DownloadError("payout files are not available in this installation")
     if fmt not in PAYOUT_FORMATS:
         raise DownloadError(f"format must be one of {', '.join(PAYOUT_FORMATS)}")
     with tempfile.TemporaryDirectory(prefix="attro-web-") as tmp:
         try:
             payouts = export_payouts(settings, period, fmt, Path(tmp))
-        except (ValueError, RuntimeError) as exc:  # PayoutError and the checks before it
+        except PayoutError as exc:
             raise DownloadError(str(exc)) from None
         if not payouts.files:
             raise DownloadError(f"nothing to pay for {period} in the {fmt} format")

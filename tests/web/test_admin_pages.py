@@ -4,22 +4,25 @@ run), download a month's files, read the pipeline's health; and the pages follow
 
 from __future__ import annotations
 
-import json
-import sys
-import types
 from datetime import UTC, datetime
 from pathlib import Path
 
 from core.click_ids import new_click_id
+from core.contracts import CONSUMED_EVENT_TYPES
 from core.refusals import RefusalCounter
 from core.state.review_decisions import load_decisions
 from pipelines.exports import export_commissions
+from pipelines.payouts import export_payouts
 from pipelines.run import run_pipeline
+from pipelines.stripe_sync import sync_events
 from simulator.landing import LandingZone
 from simulator.stripe import StripeSim
 from tests.support.clock import utc
-from tests.support.sites import NOW1
-from tests.support.web import Web, csrf_token, make_web
+from tests.support.fake_stripe import FakeStripe, serve
+from tests.support.sites import NOW1, landed_events, with_stripe_api
+from tests.support.web import Web, csrf_token, make_web, web_settings
+
+SYNC_KEY = "rk_test_51AttroWebHealth0000000001"
 
 
 def test_conversions_filter_by_affiliate_offer_month_status_and_mode(web: Web, web_site) -> None:
@@ -102,7 +105,7 @@ def test_statements_mark_closed_months_and_download_the_exports(
     page = admin.get("/admin/statements", params={"period": "2026-01"}).text
     assert "closed 2026-03-20" in page
     assert "/admin/exports/commissions/2026-01/xlsx" in page
-    assert "not available in this installation" in page or "/admin/exports/payouts/2026-01/csv" in page
+    assert "/admin/exports/payouts/2026-01/csv" in page
     answer = admin.get("/admin/exports/commissions/2026-01/csv")
     assert answer.status_code == 200
     assert 'filename="commissions-2026-01.csv"' in answer.headers["content-disposition"]
@@ -118,28 +121,22 @@ def test_statements_mark_closed_months_and_download_the_exports(
     assert "open: can still change" in open_month
 
 
-def test_payout_files_plug_in_as_soon_as_attro_export_payouts_exists(
-    closed_jan_site, copy_site, monkeypatch
+def test_payout_files_download_as_attro_export_payouts_writes_them(
+    closed_jan_site, copy_site, tmp_path: Path
 ) -> None:
-    """Until pipelines/payouts.py is merged the page says "not available"; a module with
-    `export_payouts(settings, period, fmt, out_dir)` is all the route needs."""
-    web = make_web(copy_site(closed_jan_site))
-    admin = web.admin()
-    monkeypatch.setitem(sys.modules, "pipelines.payouts", None)  # as if it did not exist
-    assert "not available in this installation" in admin.get("/admin/statements?period=2026-01").text
-    assert admin.get("/admin/exports/payouts/2026-01/csv").status_code == 409
+    site = copy_site(closed_jan_site)
+    admin = make_web(site).admin()
+    cli = export_payouts(site.settings, "2026-01", "csv", tmp_path)
+    assert cli.files, "the closed month owes affiliates something"
 
-    def export_payouts(settings, period, fmt, out_dir):  # noqa: ANN001, ANN202
-        path = Path(out_dir) / f"payouts-{period}.{fmt}"
-        path.write_text("affiliate_id,amount\njane,19.80\n")
-        return types.SimpleNamespace(files=[path])
-
-    monkeypatch.setitem(
-        sys.modules, "pipelines.payouts", types.SimpleNamespace(export_payouts=export_payouts)
-    )
-    assert "/admin/exports/payouts/2026-01/paypal" in admin.get("/admin/statements?period=2026-01").text
     answer = admin.get("/admin/exports/payouts/2026-01/csv")
-    assert answer.status_code == 200 and answer.text.startswith("affiliate_id,amount")
+
+    assert answer.status_code == 200
+    assert f'filename="{cli.files[0].name}"' in answer.headers["content-disposition"]
+    assert answer.content == cli.files[0].read_bytes()
+    refused = admin.get("/admin/exports/payouts/2026-03/csv")  # an open month: its amounts can change
+    assert refused.status_code == 409 and "is not closed" in refused.text
+    assert admin.get("/admin/exports/payouts/2026-01/venmo").status_code in (404, 409)
 
 
 def test_health_shows_the_last_run_lag_refusals_sync_and_flags(own_web) -> None:
@@ -154,11 +151,18 @@ def test_health_shows_the_last_run_lag_refusals_sync_and_flags(own_web) -> None:
     assert "Last successful run" in text and "ago" in text
     assert "3 × 400 no signature matches a configured webhook secret" in text
     assert "1 × 400 body is not JSON" in text
-    assert "sync not configured" in text
+    assert "no sync has run" in text
     assert "1 self_referral" in text
-    status = web.settings.monitoring_dir / "stripe_sync.json"
-    status.write_text(json.dumps({"finished_at": "2026-03-20T11:00:00+00:00", "missed_by_webhooks": 4}))
-    assert "4 events missed by webhooks" in admin.get("/admin/health").text
+    # Stripe lists every event landed so far and a sale whose webhooks never arrived
+    landed = [e for e in landed_events(web.settings) if e["type"] in CONSUMED_EVENT_TYPES]
+    missed = StripeSim(seed=5, livemode=True).one_time_checkout(utc("2026-03-19"), 2500).events
+    missed = [e for e in missed if e["type"] in CONSUMED_EVENT_TYPES]
+    assert missed
+    with serve(FakeStripe(SYNC_KEY, events=landed + missed)) as fake:
+        sync_events(with_stripe_api(web.settings, fake.url, SYNC_KEY), since=datetime(2026, 1, 1, tzinfo=UTC))
+    text = admin.get("/admin/health").text
+    seen = len(landed) + len(missed)
+    assert f"{len(missed)} events missed by webhooks, landed by the last sync ({seen} seen" in text
 
 
 def test_the_pages_follow_each_publish_without_a_restart(own_web) -> None:
@@ -185,7 +189,13 @@ def test_the_pages_follow_each_publish_without_a_restart(own_web) -> None:
     assert warehouse.opened == 2
 
 
-def test_the_web_key_appearing_in_state_does_not_make_the_next_run_rebuild(own_web) -> None:
-    web = own_web()
-    assert (web.settings.state_dir / "web_signing.key").exists()
-    assert run_pipeline(web.settings, now=NOW1) == {"skipped": True}
+def test_the_web_key_appearing_in_state_does_not_make_the_next_run_rebuild(web_site, copy_site) -> None:
+    site = copy_site(web_site)  # a copy's files are new to the landing signature (their ctime): settle it
+    settings = web_settings(site)
+    (settings.state_dir / "web_signing.key").unlink(missing_ok=True)  # as before `attro web` first ran
+    run_pipeline(settings, now=NOW1)
+
+    make_web(site)
+
+    assert (settings.state_dir / "web_signing.key").exists()
+    assert run_pipeline(settings, now=NOW1) == {"skipped": True}

@@ -292,7 +292,6 @@ def statements_page(
         closed=closed,
         commission_formats=downloads.COMMISSION_FORMATS,
         payout_formats=downloads.PAYOUT_FORMATS,
-        payouts_available=downloads.payout_exporter() is not None,
     )
 
 
