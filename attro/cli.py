@@ -12,6 +12,7 @@ from pathlib import Path
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
 from attro.stripe_cli import add_stripe_parser
+from attro.web_cli import add_web_parsers
 from core.settings import Settings, SettingsError
 
 
@@ -108,7 +109,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from attro.demo import run_demo
 
-    return run_demo(settings, seed=args.seed)
+    return run_demo(settings, seed=args.seed, web=args.web)
 
 
 def _export(args: argparse.Namespace, settings: Settings) -> int:
@@ -217,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_secrets_parser(sub)
     add_review_parser(sub)
     add_stripe_parser(sub)
+    add_web_parsers(sub)
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -231,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="simulate an affiliate program end to end and summarize it")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--web", action="store_true", help="then serve the admin and the portal until Ctrl-C")
     demo.set_defaults(func=_demo)
 
     export = sub.add_parser("export", help="finance exports")

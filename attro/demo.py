@@ -339,7 +339,7 @@ HELD_SQL = (
 )
 
 
-def run_demo(settings: Settings, seed: int = 7) -> int:
+def run_demo(settings: Settings, seed: int = 7, web: bool = False) -> int:
     from attro.dagster_record import record_in_dagster
     from pipelines.exports import export_commissions
     from pipelines.run import run_pipeline
@@ -434,4 +434,45 @@ def run_demo(settings: Settings, seed: int = 7) -> int:
     print(f"warehouse: {settings.warehouse_path}  (duckdb -readonly {settings.warehouse_path})")
     print(f"export of {last_month}: " + ", ".join(str(p) for p in export.files))
     print(f"done in {time.monotonic() - started:.1f} s")
+    return _web(settings, serve=web)
+
+
+def _web(settings: Settings, serve: bool) -> int:
+    """Say how to browse the demo's data in `attro web` (admin and a portal link); with `serve`, run it
+    here until Ctrl-C."""
+    from web.keys import signing_key
+    from web.passwords import hash_password
+    from web.portal_links import make_token, portal_url
+
+    password = "demo-" + secrets.token_hex(4)
+    link = portal_url(settings.web_url, make_token(signing_key(settings), "jane", days=7))
+    print()
+    if not serve:
+        print(
+            "browse it: `attro demo --web` serves the admin and the portal on this data at http://127.0.0.1:8001"
+        )
+        print("  (or ATTRO_ADMIN_PASSWORD=<hash from `attro web hash-password`> attro web)")
+        print(f"  jane's portal link, valid 7 days once attro web runs: {link}")
+        return 0
+    import uvicorn
+
+    from receiver.serving import uvicorn_options
+    from web.app import create_app
+
+    # plain http on localhost for the demo: cookies without Secure, the password hashed here
+    web_settings = settings.model_copy(
+        update={"admin_password": hash_password(password), "cookie_secure": False}
+    )
+    print(f"admin:  {settings.web_url}/admin  (password {password})")
+    print(f"portal: {link}  (jane)")
+    print("attro web is running; Ctrl-C stops it", flush=True)
+    url = urlsplit(settings.web_url)
+    options = uvicorn_options(web_settings)
+    uvicorn.run(
+        create_app(web_settings),
+        host=url.hostname or "127.0.0.1",
+        port=url.port or 8001,
+        log_level="warning",
+        **options,
+    )
     return 0

@@ -1,14 +1,23 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks|redirects|landing|landed-ids|pipeline|freshness [...]` runs one of them
-(`pipeline` and `freshness` at 25k events of history unless `--events` says otherwise).
+`python -m benchmarks webhooks|redirects|landing|landed-ids|pipeline|freshness|web [...]` runs one of
+them (`pipeline`, `freshness` and `web` at 25k events of history unless `--events` or `--data` says
+otherwise).
 """
 
 from __future__ import annotations
 
 import sys
 
-from benchmarks import freshness, landed_ids, landing_load, pipeline, redirects_under_flood, webhook_load
+from benchmarks import (
+    freshness,
+    landed_ids,
+    landing_load,
+    pipeline,
+    redirects_under_flood,
+    web_pages,
+    webhook_load,
+)
 
 BENCHMARKS = {
     "webhooks": webhook_load.main,
@@ -17,6 +26,7 @@ BENCHMARKS = {
     "landed-ids": landed_ids.main,
     "pipeline": pipeline.main,
     "freshness": freshness.main,
+    "web": web_pages.main,
 }
 
 

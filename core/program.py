@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -269,12 +270,32 @@ class Code(_Strict):
         return end + timedelta(days=1) if not isinstance(self.valid_until, datetime) else end
 
 
+class Portal(_Strict):
+    """The `[portal]` section: how the affiliates' portal (`attro web`, /portal) presents the program."""
+
+    name: str = Field(default="Affiliate portal", min_length=1, max_length=100)
+    logo_url: str | None = None
+    primary_color: str = Field(default="#2f5bea", pattern=r"^#[0-9a-fA-F]{6}$")
+    support_email: str | None = Field(default=None, pattern=r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+
+    @field_validator("logo_url")
+    @classmethod
+    def _absolute_https_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.netloc or any(c in value for c in " \"'<>"):
+            raise ValueError("logo_url must be an absolute https URL (e.g. 'https://yourapp.com/logo.svg')")
+        return value
+
+
 class Program(_Strict):
     affiliates: list[Affiliate] = Field(default_factory=list)
     offers: list[Offer] = Field(default_factory=list)
     links: list[Link] = Field(default_factory=list)
     codes: list[Code] = Field(default_factory=list)
     risk: Risk = Field(default_factory=Risk)
+    portal: Portal = Field(default_factory=Portal)
     # who gets a sale when a valid click and a valid promotion code name different affiliates
     attribution_precedence: Literal["click_first", "code_first"] = "click_first"
     lead_window_days: int = Field(default=90, ge=1, le=3650)  # a lead's first payment, at the latest

@@ -24,7 +24,7 @@ ENV_PREFIX = "ATTRO_"
 SECRET_PREFIX = "whsec_"  # every Stripe webhook signing secret starts with it
 # Values never repeated in an error message: a secret must not reach a terminal's scrollback or a log.
 _SECRET_FIELDS = frozenset(
-    {"stripe_webhook_secret", "stripe_api_key", "api_token", "ip_hash_salt", "master_key"}
+    {"stripe_webhook_secret", "stripe_api_key", "api_token", "ip_hash_salt", "master_key", "admin_password"}
 )
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
@@ -120,6 +120,21 @@ class Settings(BaseSettings):
         description="DuckDB's memory limit while the pipeline runs (it spills beyond)",
         examples=["1GB"],
     )
+    admin_password: str | None = Field(
+        default=None,
+        repr=False,
+        description="The admin's password for `attro web`: a hash from `attro web hash-password` (or plain)",
+    )
+    web_url: str = Field(
+        default="http://127.0.0.1:8001",
+        description="Where affiliates reach `attro web` (portal links)",
+        examples=["https://partners.yourapp.com"],
+    )
+    receiver_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where visitors reach the receiver (tracking links)",
+        examples=["https://go.yourapp.com"],
+    )
     benchmark_noop_route: bool = Field(
         default=False,
         description="Serve GET/POST /_bench/noop, the benchmark's baseline route",
@@ -163,7 +178,7 @@ class Settings(BaseSettings):
             raise ValueError("is not a domain name (letters, digits, '-' and '.', an optional leading '.')")
         return value
 
-    @field_validator("fallback_url", "stripe_api_base", mode="after")
+    @field_validator("fallback_url", "stripe_api_base", "web_url", "receiver_url", mode="after")
     @classmethod
     def _an_absolute_url(cls, value: str | None) -> str | None:
         if value is not None and not is_absolute_http_url(value):
@@ -224,6 +239,11 @@ class Settings(BaseSettings):
     def state_dir(self) -> Path:
         """State that must survive a warehouse rebuild (salt, closed periods)."""
         return self.data_dir / "state"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        """Counters the receiver keeps for the health page (not needed to rebuild anything)."""
+        return self.data_dir / "monitoring"
 
     @cached_property
     def ip_salt(self) -> bytes:

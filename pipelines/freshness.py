@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core.settings import Settings
@@ -45,12 +45,17 @@ def landing_signature(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(files).encode()).hexdigest() if files else ""
 
 
+# Files under state/ that no run reads: the web's signing key (web/keys.py) appears when `attro web`
+# first starts, and must not make the next run rebuild everything.
+NOT_READ_BY_RUNS = frozenset({"web_signing.key"})
+
+
 def fingerprint(settings: Settings, now: datetime) -> str:
     program = settings.program_path
     parts = {
         "landing": landing_signature(settings),
         "program": hashlib.sha256(program.read_bytes()).hexdigest() if program.exists() else None,
-        "state": _tree(settings.state_dir),
+        "state": [entry for entry in _tree(settings.state_dir) if entry[0] not in NOT_READ_BY_RUNS],
         "day": now.date().isoformat(),
         "staging_version": STAGING_VERSION,
     }
@@ -70,9 +75,21 @@ def unchanged(settings: Settings, current: str) -> bool:
     return last.get("fingerprint") == current and settings.warehouse_path.exists()
 
 
-def record(settings: Settings, current: str) -> None:
-    """Remember what the published warehouse was built from (after it is in place)."""
+def record(settings: Settings, current: str, finished_at: datetime | None = None) -> None:
+    """Remember what the published warehouse was built from (after it is in place), and when: the
+    admin's health page shows the last successful run's age from it."""
     path = _record_path(settings)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"fingerprint": current}))
+    finished = (finished_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+    tmp.write_text(json.dumps({"fingerprint": current, "finished_at": finished.isoformat()}))
     os.replace(tmp, path)
+
+
+def last_run(settings: Settings) -> datetime | None:
+    """When the last successful run published the warehouse (None before the first one, or for a
+    record written before runs noted their time)."""
+    try:
+        finished = json.loads(_record_path(settings).read_text()).get("finished_at")
+        return datetime.fromisoformat(finished) if finished else None
+    except (OSError, ValueError, TypeError):
+        return None

@@ -43,7 +43,7 @@ from models.risk import RULES, RiskSettings
 from pipelines.lake import Lake
 from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.lib.loading import load_landing
-from pipelines.lib.warehouse import add_lake_views, connect, publish, write_tables
+from pipelines.lib.warehouse import add_lake_views, add_lookup_indexes, connect, publish, write_tables
 from pipelines.sources.program import program_tables
 from pipelines.staging.stage import OBJECTS, REJECTED, stage_new
 
@@ -219,6 +219,7 @@ def publish_warehouse(settings: Settings) -> Metadata:
             f"create or replace view marts.{CLICKS_VIEW} as select {columns} from raw.clicks"
             f" where regexp_full_match(click_id, '{CLICK_ID_PATTERN.pattern.strip('^$')}')"
         )
+        add_lookup_indexes(con)
     path = publish(settings)
     maintenance = maintain_lake(settings)
     return {"warehouse/snapshot": {"path": str(path), "bytes": path.stat().st_size, **maintenance}}

@@ -5,11 +5,15 @@ Only the event types the rules consume are listed (the webhook endpoint's subscr
 `since` (default: 30 days ago, all Stripe keeps) up to a few minutes ago (younger events are still
 on their way by webhook). An event already landed — by webhook, by an earlier sync — is counted and
 skipped, so what a sync lands is what the webhooks missed. Each page is landed with one write and
-fsync; an interrupted sync keeps the pages it landed and the next one skips them.
+fsync; an interrupted sync keeps the pages it landed and the next one skips them. Every sync that
+reached Stripe writes what it found to `$ATTRO_DATA_DIR/monitoring/stripe_sync.json`, which the
+admin's health page shows.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -116,8 +120,30 @@ def sync_events(
                 for page in _batches(events, PAGE_SIZE):
                     _land_page(page, known, landing, report)
     except StripeApiError as exc:
-        raise SyncFailed(exc, report) from None
-    finally:
         report.files = landing.paths
         landing.close()
+        record_status(settings, report, datetime.now(UTC), failed=str(exc))
+        raise SyncFailed(exc, report) from None
+    report.files = landing.paths
+    landing.close()
+    record_status(settings, report, datetime.now(UTC))
     return report
+
+
+def status_path(settings: Settings) -> Path:
+    return settings.monitoring_dir / "stripe_sync.json"
+
+
+def record_status(
+    settings: Settings, report: SyncReport, finished_at: datetime, failed: str | None = None
+) -> None:
+    """Keep the last sync's report (and its error, when Stripe failed mid-way) for the health page.
+
+    Monitoring, not data: written whole by a rename, not fsynced; a lost file only blanks the page.
+    """
+    path = status_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    status = {"finished_at": finished_at.astimezone(UTC).isoformat(), "failed": failed, **report.metadata()}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(status, indent=1))
+    os.replace(tmp, path)

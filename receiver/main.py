@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.config import STARTUP_FAILURE
 
 from core.program import ProgramError
+from core.refusals import RefusalCounter
 from core.settings import Settings, SettingsError
 from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
@@ -108,6 +109,7 @@ def _build_app(settings: Settings) -> FastAPI:
         finally:
             app.state.event_writer.close()
             app.state.click_writer.close()
+            app.state.refusal_counter.flush()
 
     app = FastAPI(
         title="Attro receiver",
@@ -119,6 +121,7 @@ def _build_app(settings: Settings) -> FastAPI:
     app.state.ip_salt = settings.ip_salt  # read (or created) once, not on every click
     app.state.signing_secrets = SigningSecrets(settings)
     app.state.landed_click_ids = LandedClickIds()
+    app.state.refusal_counter = RefusalCounter(settings)
     for router in routers:
         app.include_router(router)
     app.add_exception_handler(StarletteHTTPException, unmatched_path)

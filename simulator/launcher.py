@@ -1,4 +1,5 @@
-"""The real receiver as its own uvicorn process on a free port: for the demo, e2e tests and benchmarks."""
+"""The real receiver (and `attro web`) as their own uvicorn processes on a free port: for the demo, e2e
+tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -112,6 +113,67 @@ class ReceiverProcess:
                 self.process.wait(timeout=10)
 
     def __enter__(self) -> ReceiverProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class WebProcess:
+    """`attro web` as its own uvicorn process on a free port (`web.app:create_app --factory`), for
+    benchmarks: the admin password and other ATTRO_* variables come from `env`."""
+
+    settings: Settings
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    startup_seconds: float = 30.0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.data_dir / f"web-{self.port}.log"
+
+    def start(self) -> WebProcess:
+        command = [sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory"]
+        command += uvicorn_cli_args(self.settings)
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+        env = {
+            **os.environ,
+            "ATTRO_DATA_DIR": str(self.settings.data_dir),
+            "ATTRO_PROGRAM": str(self.settings.program_path),
+            "ATTRO_COOKIE_SECURE": "false",
+            **self.env,
+        }
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + self.startup_seconds
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ReceiverStartError(f"attro web exited during start-up (see {self.log_path})")
+            try:
+                if httpx.get(f"{self.url}/admin/login", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise ReceiverStartError(f"attro web did not answer within {self.startup_seconds:.0f} s")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def __enter__(self) -> WebProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

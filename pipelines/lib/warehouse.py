@@ -132,6 +132,21 @@ def add_lake_views(
             con.unregister("_empty")
 
 
+# Lookups readers make one page at a time (attro web's conversions and their ledger lines): an ART index
+# finds 25 conversions' lines in 6 ms where a scan of 56k lines took 20 ms (300k events, this machine);
+# building both costs about 0.3 s there.
+LOOKUP_INDEXES = {
+    "marts.commission_lines": "conversion_id",
+    "marts.payments": "payment_id",
+}
+
+
+def add_lookup_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    for table, column in LOOKUP_INDEXES.items():
+        name = f"{table.split('.')[1]}_by_{column}"
+        con.execute(f"create index if not exists {name} on {table} ({column})")
+
+
 def publish(settings: Settings) -> Path:
     """Move the next warehouse into place atomically (fsynced first), as data/warehouse.duckdb."""
     source = next_path(settings)

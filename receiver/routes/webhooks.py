@@ -54,6 +54,15 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post("/api/webhooks/stripe", openapi_extra=_OPENAPI, responses=_RESPONSES)
 async def receive_stripe_webhook(request: Request) -> Response:
     """Land a verified Stripe event; 200 only once it is fsynced (Stripe retries otherwise)."""
+    try:
+        return await _receive(request)
+    except HTTPException as exc:
+        # counted for the admin's health page (core/refusals.py): the log line alone is kept nowhere
+        request.app.state.refusal_counter.add(str(exc.detail), exc.status_code)
+        raise
+
+
+async def _receive(request: Request) -> Response:
     state = request.app.state
     signing_secrets: list[str] = state.signing_secrets.current()
     if not signing_secrets:

@@ -219,6 +219,45 @@ def test_the_demo_program_file_loads() -> None:
     assert {o.id for o in program.offers} >= {"pro-20", "lifetime-10", "ebook-flat"}
 
 
+def _portal(tmp_path: Path, section: str) -> Path:
+    path = tmp_path / "program.toml"
+    path.write_text(HEAD + "\n[portal]\n" + section, encoding="utf-8")
+    return path
+
+
+def test_the_portal_section_brands_the_affiliates_portal(tmp_path: Path) -> None:
+    program = load_program(
+        _portal(
+            tmp_path,
+            'name = "Acme partners"\nlogo_url = "https://acme.example/logo.svg"\n'
+            'primary_color = "#0A7D5A"\nsupport_email = "partners@acme.example"\n',
+        )
+    )
+    assert program.portal.name == "Acme partners"
+    assert program.portal.logo_url == "https://acme.example/logo.svg"
+    assert program.portal.primary_color == "#0A7D5A"
+    assert program.portal.support_email == "partners@acme.example"
+    assert load_program(DEMO_PROGRAM).portal.name == "Affiliate portal"  # every key optional
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ('primary_color = "red"', "portal.primary_color"),
+        ('primary_color = "#12345"', "portal.primary_color"),
+        ('primary_color = "#123456; background: url(x)"', "portal.primary_color"),
+        ('logo_url = "http://acme.example/logo.svg"', "logo_url must be an absolute https URL"),
+        ('logo_url = "javascript:alert(1)"', "logo_url must be an absolute https URL"),
+        ('logo_url = "/logo.svg"', "logo_url must be an absolute https URL"),
+        ('support_email = "not an email"', "portal.support_email"),
+        ('colour = "#123456"', "portal.colour"),
+    ],
+)
+def test_a_bad_portal_section_is_refused_naming_the_key(tmp_path: Path, section: str, problem: str) -> None:
+    with pytest.raises(ProgramError, match=problem):
+        load_program(_portal(tmp_path, section))
+
+
 # payout details --------------------------------------------------------------------------------
 
 

@@ -42,6 +42,17 @@ def test_demo_runs_the_story_and_prints_a_summary_and_an_export(
     assert set(kinds) == {"commission", "reversal", "reinstatement"}
     assert {"2020-03-02", "2025-03-31.basil"} <= versions  # both payload generations
     assert list((tmp_path / "data" / "exports").glob("commissions-*.csv"))
+    # it ends by saying how to browse the data, with a portal link that works in `attro web`
+    assert "`attro demo --web` serves the admin and the portal" in out
+    link = next(line for line in out.splitlines() if "portal link" in line).split()[-1]
+    from fastapi.testclient import TestClient
+
+    from core.settings import Settings
+    from web.app import create_app
+
+    web = TestClient(create_app(Settings(cookie_secure=False)), base_url="http://127.0.0.1:8001")
+    assert web.get(link).status_code == 200
+    assert "Hello, Jane Doe" in web.get("/portal").text
 
 
 def test_demo_refuses_a_data_dir_holding_data_it_did_not_write(

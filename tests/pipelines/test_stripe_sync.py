@@ -13,7 +13,8 @@ from attro.cli import main
 from core.contracts import CONSUMED_EVENT_TYPES
 from pipelines.lib.landed_events import landed_event_ids
 from pipelines.lib.loading import load_landing
-from pipelines.stripe_sync import SyncFailed, sync_events
+from pipelines.sources.stripe_api.settings import MAX_TYPES_PER_LIST
+from pipelines.stripe_sync import SyncFailed, status_path, sync_events
 from tests.support.fake_stripe import FakeStripe, serve
 from tests.support.sites import NOW1, drop_landed, landed_events, with_stripe_api
 
@@ -55,9 +56,11 @@ def test_a_sync_lands_what_the_webhooks_missed_and_the_marts_equal_the_story_del
     )
     synced = [line for line in landing_lines(site.settings) if line["source"] == "api"]
     assert {line["event_id"]: json.loads(line["payload"]) for line in synced} == {e["id"]: e for e in dropped}
-    [request] = fake.served(EVENTS)  # one page holds the story
-    assert request.params["types"] == list(CONSUMED_EVENT_TYPES)
-    assert request.params["created"]["gte"] == str(int(SINCE.timestamp()))
+    # one page per list holds the story; Stripe takes at most 20 types per list
+    requests = fake.served(EVENTS)
+    assert [t for r in requests for t in r.params["types"]] == list(CONSUMED_EVENT_TYPES)
+    assert all(len(r.params["types"]) <= MAX_TYPES_PER_LIST for r in requests)
+    assert {r.params["created"]["gte"] for r in requests} == {str(int(SINCE.timestamp()))}
 
 
 def test_a_second_sync_lands_nothing_and_says_every_event_was_landed(
@@ -96,11 +99,16 @@ def test_an_interrupted_sync_keeps_whole_pages_and_the_next_one_lands_the_rest_o
         with pytest.raises(SyncFailed, match="Stripe answered 500") as failed:
             sync_events(settings, since=SINCE)
         landed_before = len(landing_lines(settings))
+        stopped = json.loads(status_path(settings).read_text())  # what the health page shows
         fake.restore()
         rest = sync_events(settings, since=SINCE)
+    finished = json.loads(status_path(settings).read_text())
 
     assert failed.value.report.missed_by_webhooks == landed_before == 100
     assert rest.missed_by_webhooks == 20
+    assert (stopped["missed_by_webhooks"], finished["missed_by_webhooks"]) == (100, 20)
+    assert "Stripe answered 500" in stopped["failed"] and finished["failed"] is None
+    assert finished["events_seen"] == 120 and finished["already_landed"] == 100
     assert sorted(line["event_id"] for line in landing_lines(settings)) == sorted(e["id"] for e in events)
     assert kit.run(settings)["marts/payments"]["rows"] == 40
 
@@ -197,8 +205,9 @@ def test_the_default_window_is_stripes_30_days_up_to_a_few_minutes_ago(kit: Any)
     with serve(fake):
         sync_events(with_stripe_api(kit.settings(), fake.url, KEY), now=now)
 
-    [request] = fake.served(EVENTS)
-    assert request.params["created"] == {
-        "gte": str(int(datetime(2026, 10, 31, 12, 0, tzinfo=UTC).timestamp())),
-        "lt": str(int(datetime(2026, 11, 30, 11, 50, tzinfo=UTC).timestamp())),
-    }
+    for request in fake.served(EVENTS):  # one list per group of types, each over the same window
+        assert request.params["created"] == {
+            "gte": str(int(datetime(2026, 10, 31, 12, 0, tzinfo=UTC).timestamp())),
+            "lt": str(int(datetime(2026, 11, 30, 11, 50, tzinfo=UTC).timestamp())),
+        }
+    assert fake.served(EVENTS)

@@ -1,0 +1,201 @@
+"""What the merchant does on /admin: filter conversions and read their ledger lines, see why payments
+went unattributed, decide risk flags (the same decision store as `attro review`, applied on the next
+run), download a month's files, read the pipeline's health; and the pages follow each new publish."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from core.click_ids import new_click_id
+from core.contracts import CONSUMED_EVENT_TYPES
+from core.refusals import RefusalCounter
+from core.state.review_decisions import load_decisions
+from pipelines.exports import export_commissions
+from pipelines.payouts import export_payouts
+from pipelines.run import run_pipeline
+from pipelines.stripe_sync import sync_events
+from simulator.landing import LandingZone
+from simulator.stripe import StripeSim
+from tests.support.clock import utc
+from tests.support.fake_stripe import FakeStripe, serve
+from tests.support.sites import NOW1, landed_events, with_stripe_api
+from tests.support.web import Web, csrf_token, make_web, web_settings
+
+SYNC_KEY = "rk_test_51AttroWebHealth0000000001"
+
+
+def test_conversions_filter_by_affiliate_offer_month_status_and_mode(web: Web, web_site) -> None:
+    admin = web.admin()
+    everything = admin.get("/admin/conversions").text
+    assert "subscription_metadata" in everything or "click_metadata" in everything  # attribution method
+    assert "20% of 9900 usd" in everything  # a ledger line's rule sentence
+    omar = admin.get("/admin/conversions", params={"affiliate": "omar"}).text
+    count = web_site.query("select count(*) from marts.conversions where affiliate_id = 'omar'")[0][0]
+    assert omar.count('class="card conversion"') == count
+    assert "(link jane-pro)" not in omar and "(link omar-all)" in omar
+    january = admin.get("/admin/conversions", params={"month": "2026-01", "offer": "pro-20"}).text
+    assert january.count('class="card conversion"') == 1  # jane's subscription, Jan 10
+    held = admin.get("/admin/conversions", params={"status": "held"}).text
+    assert held.count('class="card conversion"') == 1  # the self-referral sale
+    assert "status-held" in held
+    assert "No conversions match" in admin.get("/admin/conversions", params={"mode": "test"}).text
+
+
+def test_conversions_are_paged(web: Web) -> None:
+    admin = web.admin()
+    first = admin.get("/admin/conversions").text
+    if 'rel="next"' not in first:  # the story has fewer conversions than a page: page 2 is empty
+        assert "No conversions match" in admin.get("/admin/conversions?page=2").text
+
+
+def test_unattributed_payments_say_why_and_what_to_do(web: Web, web_site) -> None:
+    text = web.admin().get("/admin/unattributed").text
+    assert web_site.ids["no_click_charge"] in text
+    assert "No click id" in text and "What to do:" in text
+    assert "Passing the click id into Stripe" in text
+
+
+def test_approving_a_flag_records_it_where_attro_review_does_and_the_next_run_applies_it(own_web) -> None:
+    web = own_web()
+    admin = web.admin()
+    page = admin.get("/admin/review").text
+    assert "apply on the next run" in page
+    flag_id = page.split('class="card flag" id="')[1].split('"')[0]
+    answer = admin.post(
+        f"/admin/review/{flag_id}",
+        data={"decision": "approve", "note": "her own test purchase, agreed", "csrf_token": csrf_token(page)},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    after = admin.get(answer.headers["location"]).text
+    assert "It applies on the next run" in after
+    decisions = load_decisions(web.settings)
+    assert decisions.select("flag_id", "decision", "note").rows() == [
+        (flag_id, "approved", "her own test purchase, agreed")
+    ]
+    run_pipeline(web.settings, now=NOW1)
+    assert "0 open" in admin.get("/admin/review").text  # the new snapshot, without a restart
+    assert "approved" in admin.get("/admin/review?show=all").text
+
+
+def test_a_decision_on_an_unknown_flag_or_with_a_bad_verb_is_refused(own_web) -> None:
+    web = own_web()
+    admin = web.admin()
+    token = csrf_token(admin.get("/admin/review").text)
+    assert (
+        admin.post(
+            "/admin/review/rf_0000000000000000", data={"decision": "approve", "csrf_token": token}
+        ).status_code
+        == 404
+    )
+    assert (
+        admin.post("/admin/review/not-a-flag", data={"decision": "approve", "csrf_token": token}).status_code
+        == 400
+    )
+    assert load_decisions(web.settings).is_empty()
+
+
+def test_statements_mark_closed_months_and_download_the_exports(
+    closed_jan_site, copy_site, tmp_path: Path
+) -> None:
+    site = copy_site(closed_jan_site)
+    web = make_web(site)
+    admin = web.admin()
+    page = admin.get("/admin/statements", params={"period": "2026-01"}).text
+    assert "closed 2026-03-20" in page
+    assert "/admin/exports/commissions/2026-01/xlsx" in page
+    assert "/admin/exports/payouts/2026-01/csv" in page
+    answer = admin.get("/admin/exports/commissions/2026-01/csv")
+    assert answer.status_code == 200
+    assert 'filename="commissions-2026-01.csv"' in answer.headers["content-disposition"]
+    cli = export_commissions(site.settings, "2026-01", "csv", tmp_path)
+    assert answer.content == cli.files[0].read_bytes()  # a closed month: byte for byte what the CLI writes
+    parquet = admin.get("/admin/exports/commissions/2026-01/parquet")
+    assert parquet.headers["content-type"] == "application/zip"  # statement and lines, zipped
+    assert admin.get("/admin/exports/commissions/2026-01/xlsx").content[:2] == b"PK"
+    assert admin.get("/admin/exports/commissions/2026-01/pdf").status_code == 404
+    exports = site.settings.exports_dir
+    assert not exports.exists() or not any(exports.iterdir())  # downloads leave nothing under data/exports
+    open_month = admin.get("/admin/statements", params={"period": "2026-03"}).text
+    assert "open: can still change" in open_month
+
+
+def test_payout_files_download_as_attro_export_payouts_writes_them(
+    closed_jan_site, copy_site, tmp_path: Path
+) -> None:
+    site = copy_site(closed_jan_site)
+    admin = make_web(site).admin()
+    cli = export_payouts(site.settings, "2026-01", "csv", tmp_path)
+    assert cli.files, "the closed month owes affiliates something"
+
+    answer = admin.get("/admin/exports/payouts/2026-01/csv")
+
+    assert answer.status_code == 200
+    assert f'filename="{cli.files[0].name}"' in answer.headers["content-disposition"]
+    assert answer.content == cli.files[0].read_bytes()
+    refused = admin.get("/admin/exports/payouts/2026-03/csv")  # an open month: its amounts can change
+    assert refused.status_code == 409 and "is not closed" in refused.text
+    assert admin.get("/admin/exports/payouts/2026-01/venmo").status_code in (404, 409)
+
+
+def test_health_shows_the_last_run_lag_refusals_sync_and_flags(own_web) -> None:
+    web = own_web()
+    counter = RefusalCounter(web.settings)
+    for _ in range(3):
+        counter.add("no signature matches a configured webhook secret", 400)
+    counter.add("body is not JSON (no low surrogate in string: line 1 column 85)", 400)
+    counter.flush()
+    admin = web.admin()
+    text = admin.get("/admin/health").text
+    assert "Last successful run" in text and "ago" in text
+    assert "3 × 400 no signature matches a configured webhook secret" in text
+    assert "1 × 400 body is not JSON" in text
+    assert "no sync has run" in text
+    assert "1 self_referral" in text
+    # Stripe lists every event landed so far and a sale whose webhooks never arrived
+    landed = [e for e in landed_events(web.settings) if e["type"] in CONSUMED_EVENT_TYPES]
+    missed = StripeSim(seed=5, livemode=True).one_time_checkout(utc("2026-03-19"), 2500).events
+    missed = [e for e in missed if e["type"] in CONSUMED_EVENT_TYPES]
+    assert missed
+    with serve(FakeStripe(SYNC_KEY, events=landed + missed)) as fake:
+        sync_events(with_stripe_api(web.settings, fake.url, SYNC_KEY), since=datetime(2026, 1, 1, tzinfo=UTC))
+    text = admin.get("/admin/health").text
+    seen = len(landed) + len(missed)
+    assert f"{len(missed)} events missed by webhooks, landed by the last sync ({seen} seen" in text
+
+
+def test_the_pages_follow_each_publish_without_a_restart(own_web) -> None:
+    web = own_web()
+    admin = web.admin()
+    warehouse = web.app.state.parts.warehouse
+    before = admin.get("/admin/conversions", params={"affiliate": "lena"}).text.count(
+        'class="card conversion"'
+    )
+    admin.get("/admin/affiliates")
+    assert warehouse.opened == 1  # one snapshot for every request so far
+
+    # a new sale of lena's lands and a run publishes a new warehouse file over the old one
+    zone = LandingZone(web.settings)
+    click = zone.click("lena-ebook", utc("2026-03-18"), new_click_id(utc("2026-03-18")))
+    flow = StripeSim(seed=99, livemode=True).one_time_checkout(utc("2026-03-19"), 2500, click_id=click)
+    zone.events(flow.events, datetime(2026, 3, 19, 12, tzinfo=UTC))
+    run_pipeline(web.settings, now=NOW1)
+
+    after = admin.get("/admin/conversions", params={"affiliate": "lena"}).text.count(
+        'class="card conversion"'
+    )
+    assert after == before + 1
+    assert warehouse.opened == 2
+
+
+def test_the_web_key_appearing_in_state_does_not_make_the_next_run_rebuild(web_site, copy_site) -> None:
+    site = copy_site(web_site)  # a copy's files are new to the landing signature (their ctime): settle it
+    settings = web_settings(site)
+    (settings.state_dir / "web_signing.key").unlink(missing_ok=True)  # as before `attro web` first ran
+    run_pipeline(settings, now=NOW1)
+
+    make_web(site)
+
+    assert (settings.state_dir / "web_signing.key").exists()
+    assert run_pipeline(settings, now=NOW1) == {"skipped": True}

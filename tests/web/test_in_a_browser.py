@@ -1,0 +1,135 @@
+"""The pages in a real browser (chromium + Selenium), one session for the module: sign in, filter
+conversions, approve a flag, download a statement, open a portal link and copy a link, and every main
+page at phone width without horizontal scrolling. Each step saves a screenshot under the test's tmp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.browser import MISSING, PHONE, chromium, served, wait_for_file
+from tests.support.web import ADMIN_PASSWORD, Web, make_web
+
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
+
+ADMIN_MAIN_PAGES = ("conversions", "unattributed", "review", "affiliates", "statements", "health")
+PORTAL_MAIN_PAGES = ("", "conversions", "clicks")
+
+
+class Browser:
+    """The module's browser, the served app and where screenshots go."""
+
+    def __init__(self, driver: Any, url: str, web: Web, shots: Path, downloads: Path) -> None:
+        self.driver, self.url, self.web, self.shots, self.downloads = driver, url, web, shots, downloads
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.url + path)
+
+    def shot(self, name: str) -> Path:
+        path = self.shots / f"{name}.png"
+        self.driver.save_screenshot(str(path))
+        return path
+
+    def css(self, selector: str) -> Any:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, selector)
+
+    def all(self, selector: str) -> list[Any]:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, selector)
+
+    def horizontal_overflow(self) -> int:
+        return self.driver.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+
+
+@pytest.fixture(scope="module")
+def browser(web_site, clone_site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    root = tmp_path_factory.mktemp("browser")
+    site = clone_site(web_site, root / "site")
+    web = make_web(site)
+    shots, downloads = root / "screenshots", root / "downloads"
+    shots.mkdir()
+    downloads.mkdir()
+    with served(web.app) as url, chromium(root / "profile", downloads) as driver:
+        yield Browser(driver, url, web, shots, downloads)
+
+
+def test_the_admin_signs_in_filters_conversions_and_approves_a_flag(browser: Browser) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    browser.open("/admin/conversions")
+    assert browser.driver.current_url.endswith("/admin/login")  # not signed in: the login form
+    browser.shot("admin-login")
+    browser.css("input[name=password]").send_keys(ADMIN_PASSWORD)
+    browser.css("form[action='/admin/login'] button").click()
+    assert browser.driver.current_url.endswith("/admin/conversions")
+    assert len(browser.all(".card.conversion")) > 5
+
+    Select(browser.css("select[name=affiliate]")).select_by_value("omar")
+    browser.css("form.filters button").click()
+    assert "affiliate=omar" in browser.driver.current_url
+    cards = browser.all(".card.conversion")
+    assert cards and all("omar" in card.text for card in cards)
+    assert "10% of" in browser.css(".card.conversion .rule").text  # the ledger line's rule sentence
+    browser.shot("admin-conversions-omar")
+
+    browser.open("/admin/review")
+    flag = browser.css(".card.flag")
+    assert "self_referral" in flag.text
+    flag.find_element("css selector", "input[name=note]").send_keys("her own test purchase")
+    flag.find_element("css selector", "button[value=approve]").click()
+    assert "It applies on the next run" in browser.css("main").text
+    browser.shot("admin-review-approved")
+    from core.state.review_decisions import load_decisions
+
+    assert load_decisions(browser.web.settings)["decision"].to_list() == ["approved"]
+
+
+def test_the_admin_downloads_a_statement(browser: Browser) -> None:
+    browser.open("/admin/statements?period=2026-02")
+    assert "open: can still change" in browser.css("main").text
+    browser.shot("admin-statements")
+    browser.css("a[href='/admin/exports/commissions/2026-02/csv']").click()
+    path = wait_for_file(browser.downloads, "commissions-2026-02*.csv")
+    assert path.read_text().startswith("# Attro commission statement")
+
+
+def test_an_affiliate_opens_a_portal_link_and_downloads_a_statement(browser: Browser) -> None:
+    browser.open(f"/portal/login?token={browser.web.portal_token('jane')}")
+    browser.driver.implicitly_wait(5)
+    assert browser.css("h1").text.startswith("Hello, Jane")  # moved on to /portal by itself
+    assert browser.driver.current_url.endswith("/portal")
+    assert "Partners <script>" in browser.driver.title  # the program's portal name, as text
+    links = browser.all(".copyable code")
+    assert links and links[0].text == "https://track.yourapp.example/r/jane-pro"
+    browser.css(".copyable button").click()
+    assert browser.css(".copyable button").text == "Copied"
+    browser.shot("portal-overview")
+    browser.css("a[href='/portal/statements/2026-02.csv']").click()
+    path = wait_for_file(browser.downloads, "statement-jane-2026-02*.csv")
+    assert "affiliate: jane" in path.read_text()
+    browser.open("/portal/conversions")
+    assert "cus_…" in browser.css("main").text
+    browser.shot("portal-conversions")
+
+
+def test_main_pages_fit_a_phone_without_horizontal_scrolling(browser: Browser) -> None:
+    browser.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    try:
+        for page in ADMIN_MAIN_PAGES:
+            browser.open(f"/admin/{page}")
+            assert browser.horizontal_overflow() <= 0, f"/admin/{page} scrolls sideways at 390 px"
+            browser.shot(f"phone-admin-{page}")
+        for page in PORTAL_MAIN_PAGES:
+            browser.open(f"/portal/{page}")
+            assert browser.horizontal_overflow() <= 0, f"/portal/{page} scrolls sideways at 390 px"
+            browser.shot(f"phone-portal-{page or 'overview'}")
+    finally:
+        browser.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})

@@ -1,0 +1,154 @@
+"""An affiliate signs in only through a signed, unexpired link, and sees only their own data: no id in
+a URL, a query or a cookie they can change reaches another affiliate's, and customers stay masked."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
+
+from tests.support.web import Web
+from web.portal_links import SALT, make_token, read_token
+
+PORTAL_PAGES = ("/portal", "/portal/conversions", "/portal/clicks", "/portal/statements/2026-02.csv")
+
+
+def test_pages_refuse_a_visitor_without_a_portal_session(web: Web) -> None:
+    client = web.client()
+    for path in PORTAL_PAGES:
+        answer = client.get(path)
+        assert answer.status_code == 401, path
+        assert "Sign in through the link" in answer.text
+        assert "jane-pro" not in answer.text and "cus_" not in answer.text
+
+
+def test_a_portal_link_signs_the_affiliate_in(web: Web) -> None:
+    client = web.client()
+    answer = client.get("/portal/login", params={"token": web.portal_token("omar")})
+    assert answer.status_code == 200
+    assert 'http-equiv="refresh"' in answer.text  # not a redirect: see web/routes/portal.py
+    cookie = answer.headers["set-cookie"].lower()
+    for attribute in ("httponly", "samesite=strict", "path=/portal"):
+        assert attribute in cookie
+    overview = client.get("/portal")
+    assert overview.status_code == 200
+    assert "https://track.yourapp.example/r/omar-all" in overview.text
+
+
+def _refused(web: Web, token: str) -> None:
+    client = web.client()
+    answer = client.get("/portal/login", params={"token": token})
+    assert answer.status_code == 403, answer.text
+    assert "set-cookie" not in answer.headers
+    assert client.get("/portal").status_code == 401
+
+
+def test_a_forged_link_is_refused(web: Web) -> None:
+    _refused(web, make_token("another installation's key" * 2, "jane", 7))
+    _refused(web, URLSafeSerializer("guess", salt=SALT).dumps({"a": "jane", "exp": 2**40}))
+    _refused(web, "")
+    _refused(web, "not-a-token")
+
+
+def test_a_tampered_link_is_refused(web: Web) -> None:
+    token = web.portal_token("omar")
+    payload, signature = token.rsplit(".", 1)
+    # the same signature over another affiliate's payload, and a flipped signature character
+    other_payload = web.portal_token("jane").rsplit(".", 1)[0]
+    _refused(web, f"{other_payload}.{signature}")
+    _refused(web, f"{payload}.{signature[:-1]}{'A' if signature[-1] != 'A' else 'B'}")
+
+
+def test_an_expired_link_is_refused(web: Web) -> None:
+    key = web.app.state.parts.signing_key
+    expired = make_token(key, "jane", 1, now=time.time() - 2 * 86_400)
+    _refused(web, expired)
+    with pytest.raises(ValueError, match="expired"):
+        read_token(key, expired)
+
+
+def test_an_admin_cookie_is_no_portal_session(web: Web) -> None:
+    admin_cookie = web.admin().cookies["attro_admin"]
+    client = web.client()
+    client.cookies.set("attro_portal", admin_cookie, path="/portal")
+    assert client.get("/portal").status_code == 401
+
+
+def test_a_link_for_an_affiliate_not_in_the_program_is_refused(web: Web) -> None:
+    _refused(web, web.portal_token("nobody"))
+
+
+def test_an_affiliate_sees_only_their_own_data_whatever_the_request_says(web: Web, web_site) -> None:
+    omar = web.portal("omar")
+    jane_payments = {
+        row[0]
+        for row in web_site.query("select payment_id from marts.conversions where affiliate_id = 'jane'")
+    }
+    jane_clicks = web_site.query("select count(*) from marts.clicks where affiliate_id = 'jane'")[0][0]
+    assert jane_payments and jane_clicks
+    for path in (
+        "/portal",
+        "/portal/conversions",
+        "/portal/conversions?affiliate=jane&affiliate_id=jane",
+        "/portal/clicks?affiliate=jane",
+        "/portal/?affiliate_id=jane",
+    ):
+        text = omar.get(path).text
+        assert "jane-pro" not in text, path
+        assert "Jane" not in text, path
+    conversions = omar.get("/portal/conversions?affiliate=jane").text
+    omar_count = web_site.query("select count(*) from marts.conversions where affiliate_id = 'omar'")[0][0]
+    assert conversions.count('<td data-label="When">') == omar_count
+    assert "99.00 USD" not in conversions and "25.00 USD" not in conversions  # jane's and lena's sales
+    # statements: the file holds omar's rows only, whichever month is asked
+    for period in ("2026-01", "2026-02", "2026-03"):
+        answer = omar.get(f"/portal/statements/{period}.csv")
+        if answer.status_code == 404:
+            continue
+        rows = [line for line in answer.text.splitlines() if line and not line.startswith("#")]
+        body = [line for line in rows if not line.startswith(("period,", "statement,"))]
+        assert body and all(",omar," in line for line in body), period
+        assert "jane" not in answer.text
+        assert "affiliates)" not in answer.text  # the program's totals are not in an affiliate's file
+
+
+def test_changing_the_portal_cookie_to_another_affiliate_is_refused(web: Web) -> None:
+    cookie = web.portal("omar").cookies["attro_portal"]
+    guessed = URLSafeTimedSerializer("guessed key", salt="attro.portal")
+    _valid, session = guessed.loads_unsafe(cookie)  # the payload, read without the key
+    assert session["affiliate"] == "omar"
+    _payload, timestamp, signature = cookie.rsplit(".", 2)
+    # the payload re-encoded as itsdangerous does (compressed when shorter), the old signature kept
+    edited = guessed.dump_payload({**session, "affiliate": "jane"}).decode()
+    resigned = guessed.dumps({**session, "affiliate": "jane"})
+    for forged in (f"{edited}.{timestamp}.{signature}", resigned):
+        client = web.client()
+        client.cookies.set("attro_portal", forged, path="/portal")
+        assert client.get("/portal").status_code == 401
+
+
+def test_customers_are_masked_in_the_portal(web: Web, web_site) -> None:
+    jane = web.portal("jane")
+    text = jane.get("/portal/conversions").text
+    emails = [
+        row[0]
+        for row in web_site.query(
+            "select customer_email from marts.payments where customer_email is not null"
+        )
+    ]
+    customers = [
+        row[0]
+        for row in web_site.query("select customer_id from marts.conversions where affiliate_id = 'jane'")
+    ]
+    assert emails and customers
+    for email in emails:
+        assert email not in text and email.split("@")[0] not in text
+    for customer in customers:
+        assert customer not in text
+        assert f"cus_…{customer[-4:]}" in text
+    assert not re.search(
+        r"[\w.+-]+@[\w-]+\.[\w.]+",
+        text.split("<main>")[1].split("</main>")[0].replace("partners@yourapp.example", ""),
+    )

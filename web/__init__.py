@@ -1,0 +1,1 @@
+"""The merchant's admin (/admin) and the affiliates' portal (/portal): pages over the published warehouse."""

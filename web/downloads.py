@@ -1,0 +1,102 @@
+"""Files the pages hand out: a period's commission export, payout files, an affiliate's statement.
+
+Each is written by the same function as the `attro export` commands into a temporary folder and
+sent back from memory (a period's files are small), so a download is byte for byte what finance
+gets from the command line and nothing is left under data/exports.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from core.settings import Settings
+from pipelines.exports import FORMATS as COMMISSION_FORMATS
+from pipelines.exports import ExportError, export_commissions
+from pipelines.payouts import PROVIDERS as PAYOUT_FORMATS
+from pipelines.payouts import PayoutError, export_payouts
+
+_MEDIA = {
+    ".csv": "text/csv; charset=utf-8",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".parquet": "application/vnd.apache.parquet",
+    ".zip": "application/zip",
+}
+
+__all__ = ["COMMISSION_FORMATS", "PAYOUT_FORMATS", "DownloadError", "Download"]
+
+
+class DownloadError(RuntimeError):
+    """The file cannot be made (no warehouse, month not closed, ...); the message says why."""
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    content: bytes
+
+    @property
+    def media_type(self) -> str:
+        return _MEDIA.get(Path(self.filename).suffix, "application/octet-stream")
+
+
+def _bundle(files: list[Path], zip_name: str) -> Download:
+    """One file as it is; several (Parquet's statement and lines, PayPal's per currency) in a zip."""
+    if len(files) == 1:
+        return Download(files[0].name, files[0].read_bytes())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, path.name)
+    return Download(zip_name, buffer.getvalue())
+
+
+def commission_export(settings: Settings, period: str, fmt: str) -> Download:
+    """`attro export commissions --period P --format F`, as a download."""
+    with tempfile.TemporaryDirectory(prefix="attro-web-") as tmp:
+        try:
+            export = export_commissions(settings, period, fmt, Path(tmp))
+        except ExportError as exc:
+            raise DownloadError(str(exc)) from None
+        return _bundle(export.files, f"commissions-{period}.{fmt}.zip")
+
+
+def payout_export(settings: Settings, period: str, fmt: str) -> Download:
+    """`attro export payouts --period P --format F`, as a download (closed months only)."""
+    if fmt not in PAYOUT_FORMATS:
+        raise DownloadError(f"format must be one of {', '.join(PAYOUT_FORMATS)}")
+    with tempfile.TemporaryDirectory(prefix="attro-web-") as tmp:
+        try:
+            payouts = export_payouts(settings, period, fmt, Path(tmp))
+        except PayoutError as exc:
+            raise DownloadError(str(exc)) from None
+        if not payouts.files:
+            raise DownloadError(f"nothing to pay for {period} in the {fmt} format")
+        return _bundle(payouts.files, f"payouts-{period}-{fmt}.zip")
+
+
+def affiliate_statement(settings: Settings, period: str, affiliate_id: str) -> Download:
+    """One affiliate's statement and lines for a period as CSV: the commission export cut down to
+    that affiliate, with a header that names only them (the program's totals are not theirs to see)."""
+    with tempfile.TemporaryDirectory(prefix="attro-web-") as tmp:
+        try:
+            export = export_commissions(settings, period, "csv", Path(tmp))
+        except ExportError as exc:
+            raise DownloadError(str(exc)) from None
+    statement = export.statement.filter(pl.col("affiliate_id") == affiliate_id)
+    lines = export.lines.filter(pl.col("affiliate_id") == affiliate_id)
+    if statement.is_empty() and lines.is_empty():
+        raise DownloadError(f"no statement for {period}")
+    header = [*export.header[:3], f"affiliate: {affiliate_id}"]
+    out = io.StringIO()
+    out.writelines(f"# {line}\n" for line in header)
+    out.write("# section: statement\n")
+    out.write(statement.write_csv())
+    out.write("\n# section: lines\n")
+    out.write(lines.write_csv())
+    return Download(f"statement-{affiliate_id}-{period}.csv", out.getvalue().encode("utf-8"))

@@ -1,0 +1,48 @@
+"""Login attempts per client address: 5 failures in 15 minutes and the address waits (429)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+MAX_FAILURES = 5
+WINDOW_SECONDS = 15 * 60
+FAILURE_DELAY_SECONDS = 0.5  # every wrong password waits this long: guessing costs time even under the cap
+_MAX_TRACKED = 10_000  # addresses remembered at most (oldest forgotten first): memory stays bounded
+
+
+@dataclass
+class LoginLimiter:
+    max_failures: int = MAX_FAILURES
+    window_seconds: float = WINDOW_SECONDS
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def retry_after(self, address: str, now: float | None = None) -> int:
+        """Seconds until `address` may try again (0: it may now)."""
+        at = time.monotonic() if now is None else now
+        with self._lock:
+            failures = self._recent(address, at)
+            if len(failures) < self.max_failures:
+                return 0
+            return max(1, int(failures[0] + self.window_seconds - at) + 1)
+
+    def failed(self, address: str, now: float | None = None) -> None:
+        at = time.monotonic() if now is None else now
+        with self._lock:
+            self._recent(address, at).append(at)
+            self._failures[address] = self._failures.pop(address)  # most recent last
+            while len(self._failures) > _MAX_TRACKED:
+                self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, address: str) -> None:
+        with self._lock:
+            self._failures.pop(address, None)
+
+    def _recent(self, address: str, at: float) -> deque[float]:
+        failures = self._failures.setdefault(address, deque())
+        while failures and failures[0] <= at - self.window_seconds:
+            failures.popleft()
+        return failures

@@ -1,0 +1,51 @@
+"""Templates (Jinja2, autoescaped: program and event text always renders as text) and their filters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi.templating import Jinja2Templates
+
+from models.money import format_minor
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+def money(amount_minor: int | None, currency: str | None) -> str:
+    if amount_minor is None or currency is None:
+        return "—"
+    return f"{format_minor(int(amount_minor), currency)} {currency.upper()}"
+
+
+def when(at: datetime | date | None) -> str:
+    if at is None:
+        return "—"
+    if isinstance(at, datetime):
+        return at.strftime("%Y-%m-%d %H:%M")
+    return at.isoformat()
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}" + (f" {seconds % size // 60} min" if unit == "h" else "")
+    return f"{seconds} s"
+
+
+def templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,  # every template, whatever its name
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    filters: dict[str, Any] = {"money": money, "when": when, "duration": duration}
+    env.filters.update(filters)
+    return Jinja2Templates(env=env)

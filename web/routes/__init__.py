@@ -1,0 +1,1 @@
+"""The web's routes: /admin (the merchant) and /portal (each affiliate)."""
