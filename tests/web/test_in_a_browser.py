@@ -38,6 +38,23 @@ class Browser:
 
         return self.driver.find_element(By.CSS_SELECTOR, selector)
 
+    def submit(self, button: Any) -> None:
+        """Click a button that loads a new page and wait until the new page has replaced the old one
+        (a click returns before the browser has followed the form's answer)."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        button.click()
+        WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(page))
+
+    def until(self, condition: Any, seconds: float = 20) -> None:
+        """Wait for `condition(driver)` (a page's script or a redirect finishing)."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self.driver, seconds).until(condition)
+
     def all(self, selector: str) -> list[Any]:
         from selenium.webdriver.common.by import By
 
@@ -68,12 +85,12 @@ def test_the_admin_signs_in_filters_conversions_and_approves_a_flag(browser: Bro
     assert browser.driver.current_url.endswith("/admin/login")  # not signed in: the login form
     browser.shot("admin-login")
     browser.css("input[name=password]").send_keys(ADMIN_PASSWORD)
-    browser.css("form[action='/admin/login'] button").click()
+    browser.submit(browser.css("form[action='/admin/login'] button"))
     assert browser.driver.current_url.endswith("/admin/conversions")
     assert len(browser.all(".card.conversion")) > 5
 
     Select(browser.css("select[name=affiliate]")).select_by_value("omar")
-    browser.css("form.filters button").click()
+    browser.submit(browser.css("form.filters button"))
     assert "affiliate=omar" in browser.driver.current_url
     cards = browser.all(".card.conversion")
     assert cards and all("omar" in card.text for card in cards)
@@ -84,7 +101,7 @@ def test_the_admin_signs_in_filters_conversions_and_approves_a_flag(browser: Bro
     flag = browser.css(".card.flag")
     assert "self_referral" in flag.text
     flag.find_element("css selector", "input[name=note]").send_keys("her own test purchase")
-    flag.find_element("css selector", "button[value=approve]").click()
+    browser.submit(flag.find_element("css selector", "button[value=approve]"))
     assert "It applies on the next run" in browser.css("main").text
     browser.shot("admin-review-approved")
     from core.state.review_decisions import load_decisions
@@ -103,14 +120,13 @@ def test_the_admin_downloads_a_statement(browser: Browser) -> None:
 
 def test_an_affiliate_opens_a_portal_link_and_downloads_a_statement(browser: Browser) -> None:
     browser.open(f"/portal/login?token={browser.web.portal_token('jane')}")
-    browser.driver.implicitly_wait(5)
-    assert browser.css("h1").text.startswith("Hello, Jane")  # moved on to /portal by itself
-    assert browser.driver.current_url.endswith("/portal")
+    browser.until(lambda driver: driver.current_url.endswith("/portal"))  # moved on by itself
+    assert browser.css("h1").text.startswith("Hello, Jane")
     assert "Partners <script>" in browser.driver.title  # the program's portal name, as text
     links = browser.all(".copyable code")
     assert links and links[0].text == "https://track.yourapp.example/r/jane-pro"
     browser.css(".copyable button").click()
-    assert browser.css(".copyable button").text == "Copied"
+    browser.until(lambda _driver: browser.css(".copyable button").text == "Copied")  # the script answered
     browser.shot("portal-overview")
     browser.css("a[href='/portal/statements/2026-02.csv']").click()
     path = wait_for_file(browser.downloads, "statement-jane-2026-02*.csv")
