@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,12 +191,11 @@ def _parse(stream: str, parts: list[tuple[str, int, bytes]]) -> Chunk:
     return Chunk(ends, _typed(stream, frame), rejects)
 
 
-def iter_new(
-    stream: str, stream_dir: Path, offsets: dict[str, int], max_bytes: int = CHUNK_BYTES
-) -> Iterator[Chunk]:
-    """Every complete line landed in a stream since `offsets` (file → byte offset of the next unread
-    line), up to `max_bytes` at a time, many small files together (a parse per file would cost more
-    than the lines); a torn trailing line waits for a later run."""
+def _slices(
+    stream_dir: Path, offsets: dict[str, int], max_bytes: int
+) -> Iterator[list[tuple[str, int, bytes]]]:
+    """The new complete lines of every landing file since `offsets`, as groups of (file, offset,
+    bytes) slices of about `max_bytes` together."""
     parts: list[tuple[str, int, bytes]] = []
     size = 0
     for path in landing_files(stream_dir):
@@ -209,10 +209,28 @@ def iter_new(
             size += len(data)
             start += len(data)
             if size >= max_bytes:
-                yield _parse(stream, parts)
+                yield parts
                 parts, size = [], 0
     if parts:
-        yield _parse(stream, parts)
+        yield parts
+
+
+def iter_new(
+    stream: str, stream_dir: Path, offsets: dict[str, int], max_bytes: int = CHUNK_BYTES
+) -> Iterator[Chunk]:
+    """Every complete line landed in a stream since `offsets` (file → byte offset of the next unread
+    line), up to `max_bytes` at a time, many small files together (a parse per file would cost more
+    than the lines); a torn trailing line waits for a later run.
+
+    The next group of slices is read from disk on a second thread while this one is parsed and
+    loaded (file reads and Polars' parse both release the GIL): at most two groups are in memory.
+    """
+    groups = _slices(stream_dir, offsets, max_bytes)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-read") as reader:
+        upcoming = reader.submit(next, groups, None)
+        while (parts := upcoming.result()) is not None:
+            upcoming = reader.submit(next, groups, None)
+            yield _parse(stream, parts)
 
 
 def torn_lines(stream_dir: Path, offsets: dict[str, int]) -> int:
