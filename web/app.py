@@ -12,10 +12,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import Settings
 from receiver.logs import RequestLogMiddleware
+from receiver.program_file import ProgramFile
 from web.deps import PortalSignInRequired, SignInRequired, WebParts
 from web.keys import signing_key
 from web.passwords import AdminPassword
-from web.program_file import ProgramFile
 from web.ratelimit import LoginLimiter
 from web.rendering import templates
 from web.routes import admin, portal
@@ -82,7 +82,7 @@ def build_parts(settings: Settings) -> WebParts:
     return WebParts(
         settings=settings,
         warehouse=PublishedWarehouse(settings.warehouse_path),
-        program_file=ProgramFile(settings),
+        program_file=ProgramFile(settings.program_path),
         templates=templates(),
         password=admin_password(settings),
         limiter=LoginLimiter(),

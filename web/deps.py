@@ -11,8 +11,8 @@ from fastapi.templating import Jinja2Templates
 
 from core.program import Program
 from core.settings import Settings
+from receiver.program_file import ProgramFile
 from web.passwords import AdminPassword
-from web.program_file import ProgramFile
 from web.ratelimit import LoginLimiter
 from web.sessions import Session, SessionCookie
 from web.warehouse import PublishedWarehouse

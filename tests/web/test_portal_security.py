@@ -152,3 +152,17 @@ def test_customers_are_masked_in_the_portal(web: Web, web_site) -> None:
         r"[\w.+-]+@[\w-]+\.[\w.]+",
         text.split("<main>")[1].split("</main>")[0].replace("partners@yourapp.example", ""),
     )
+
+
+def test_a_link_added_to_the_program_file_shows_in_the_portal_without_a_restart(own_web) -> None:
+    web = own_web()
+    jane = web.portal("jane")
+    assert "jane-spring" not in jane.get("/portal").text
+    with web.settings.program_path.open("a", encoding="utf-8") as program:
+        program.write(
+            '\n[[links]]\ncode = "jane-spring"\naffiliate = "jane"\noffer = "pro-20"\n'
+            'destination = "https://yourapp.example/spring"\n'
+        )
+    time.sleep(1.1)  # the file is looked at once a second (receiver/program_file.py)
+
+    assert "/r/jane-spring" in jane.get("/portal").text
