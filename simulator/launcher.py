@@ -19,13 +19,41 @@ from receiver.serving import uvicorn_cli_args
 
 
 class ReceiverStartError(RuntimeError):
-    """The receiver exited during start-up or never became healthy."""
+    """The receiver (or `attro web`) exited during start-up or never answered its probe."""
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM and wait; SIGKILL if it is still there 10 s later."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _await_ready(process: subprocess.Popen[bytes], probe: str, seconds: float, name: str, log: Path) -> None:
+    """Until `probe` answers 200: ReceiverStartError (the process stopped) if it exits first or
+    `seconds` pass, since the caller's `with` never gets it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ReceiverStartError(f"{name} exited during start-up (see {log})")
+        try:
+            if httpx.get(probe, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # not up yet, or up but unhealthy (each probe fsyncs): ask again shortly
+    _stop(process)
+    raise ReceiverStartError(f"{name} did not answer {probe} with 200 within {seconds:.0f} s")
 
 
 @dataclass
@@ -74,18 +102,8 @@ class ReceiverProcess:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + self.startup_seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ReceiverStartError(f"the receiver exited during start-up (see {self.log_path})")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)  # not up yet, or up but unhealthy (each probe fsyncs): ask again shortly
-        self.stop()  # the caller's `with` never gets it: stop it here
-        raise ReceiverStartError(f"the receiver did not become healthy within {self.startup_seconds:.0f} s")
+        _await_ready(self.process, f"{self.url}/healthz", self.startup_seconds, "the receiver", self.log_path)
+        return self
 
     def worker_pids(self) -> list[int]:
         """The processes that serve requests: uvicorn's workers under `workers > 1` (found in Linux's
@@ -104,13 +122,7 @@ class ReceiverProcess:
         self.process.wait(timeout=10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        _stop(self.process)
 
     def __enter__(self) -> ReceiverProcess:
         return self.start()
@@ -151,27 +163,13 @@ class WebProcess:
         }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + self.startup_seconds
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise ReceiverStartError(f"attro web exited during start-up (see {self.log_path})")
-            try:
-                if httpx.get(f"{self.url}/admin/login", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise ReceiverStartError(f"attro web did not answer within {self.startup_seconds:.0f} s")
+        _await_ready(
+            self.process, f"{self.url}/admin/login", self.startup_seconds, "attro web", self.log_path
+        )
+        return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        _stop(self.process)
 
     def __enter__(self) -> WebProcess:
         return self.start()
