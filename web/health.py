@@ -2,8 +2,9 @@
 
 Each comes from where the system already keeps it: the last run from data/build/last_run.json
 (pipelines/freshness.py), the lag from file times, refusals from the receiver's counts
-(core/refusals.py), the Stripe sync from its status file when `attro stripe sync` writes one
-(data/monitoring/stripe_sync.json), flags and quarantined events from the published warehouse.
+(core/refusals.py), the Stripe sync from the status file every sync writes
+(data/monitoring/stripe_sync.json, pipelines/stripe_sync.py), flags and quarantined events from
+the published warehouse.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.contracts import LANDED_RECORDS
 from core.refusals import recent_refusals
 from core.settings import Settings
 from pipelines.freshness import last_run
-
-LANDING_STREAMS = ("stripe_events", "clicks")
+from pipelines.stripe_sync import status_path
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def newest_landing(settings: Settings) -> datetime | None:
     """The newest landing file's mtime; only the last day folders are looked at (landing is
     partitioned by UTC date), so it costs a few stats however long the history is."""
     newest: datetime | None = None
-    for stream in LANDING_STREAMS:
+    for stream in LANDED_RECORDS:  # the landing streams
         root = settings.landing_dir / stream
         try:
             days = sorted((e.name for e in os.scandir(root) if e.is_dir()), reverse=True)[:2]
@@ -72,9 +73,8 @@ def newest_landing(settings: Settings) -> datetime | None:
 
 def stripe_sync_status(settings: Settings) -> dict[str, Any] | None:
     """What the last `attro stripe sync` wrote (finished_at, missed_by_webhooks, ...); None: no sync."""
-    path = settings.monitoring_dir / "stripe_sync.json"
     try:
-        status = json.loads(path.read_text())
+        status = json.loads(status_path(settings).read_text())
     except (OSError, ValueError):
         return None
     return status if isinstance(status, dict) else None
