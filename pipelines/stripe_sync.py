@@ -111,6 +111,7 @@ def sync_events(
     known = landed_event_ids(settings, report.since)
     landing = EventLanding(settings, API)
     created = {"gte": _unix(report.since), "lt": _unix(report.until)}
+    failed: StripeApiError | None = None
     try:
         with api.errors("events"):
             for types in _type_groups(CONSUMED_EVENT_TYPES):
@@ -120,13 +121,13 @@ def sync_events(
                 for page in _batches(events, PAGE_SIZE):
                     _land_page(page, known, landing, report)
     except StripeApiError as exc:
+        failed = exc
+    finally:
         report.files = landing.paths
         landing.close()
-        record_status(settings, report, datetime.now(UTC), failed=str(exc))
-        raise SyncFailed(exc, report) from None
-    report.files = landing.paths
-    landing.close()
-    record_status(settings, report, datetime.now(UTC))
+    record_status(settings, report, datetime.now(UTC), failed=str(failed) if failed else None)
+    if failed is not None:
+        raise SyncFailed(failed, report) from None
     return report
 
 
