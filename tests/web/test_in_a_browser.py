@@ -17,6 +17,9 @@ pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 ADMIN_MAIN_PAGES = ("conversions", "unattributed", "review", "affiliates", "statements", "health")
 PORTAL_MAIN_PAGES = ("", "conversions", "clicks")
+# True once every stylesheet the page links to has loaded with rules in it.
+STYLED = """return [...document.querySelectorAll('link[rel=stylesheet]')]
+    .every(link => link.sheet !== null && link.sheet.cssRules.length > 0)"""
 
 
 class Browser:
@@ -26,7 +29,14 @@ class Browser:
         self.driver, self.url, self.web, self.shots, self.downloads = driver, url, web, shots, downloads
 
     def open(self, path: str) -> None:
-        self.driver.get(self.url + path)
+        """Load a page and see its stylesheets applied. A page whose stylesheet request failed (once
+        seen on CI: the statements page laid out unstyled) is loaded again, at most twice, so a
+        dropped request is not taken for a layout that does not fit."""
+        for _attempt in range(3):
+            self.driver.get(self.url + path)
+            if self.driver.execute_script(STYLED):
+                return
+        raise AssertionError(f"{path}: its stylesheets did not load in three tries")
 
     def shot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
