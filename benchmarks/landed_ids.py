@@ -30,7 +30,7 @@ def every_landing_line(settings: Settings) -> set[str]:
     """Baseline: the event id of every landing line, whatever the lake holds."""
     ids: set[str] = set()
     for chunk in iter_new(STREAM, settings.landing_dir / STREAM, {}):
-        ids.update(chunk.records.column("event_id").to_pylist())
+        ids.update(chunk.records["event_id"].to_list())
     return ids
 
 

@@ -67,7 +67,7 @@ class LandingZone:
 
     def append(self, stream: str, data: str | bytes, day: str, name: str = LANDING_FILE) -> Path:
         """Append raw text or bytes (torn lines included) to a landing file; returns its path."""
-        path = self.path(stream, day, name)
+        path = self.path(stream, day=day, name=name)  # by name: subclasses reorder them
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as fh:
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
@@ -78,7 +78,7 @@ class LandingZone:
     ) -> Path:
         """Land events as delivered at `received_at` (in that day's folder unless `day` says otherwise)."""
         lines = "".join(event_line(e, received_at) for e in events)
-        return self.append("stripe_events", lines, day or f"{received_at:%Y-%m-%d}", name)
+        return self.append("stripe_events", lines, day=day or f"{received_at:%Y-%m-%d}", name=name)
 
     def click(
         self,
@@ -93,7 +93,7 @@ class LandingZone:
         link = load_program(self.settings.program_path).link(link_code)
         assert link is not None, link_code
         line = click_line(link, click_id, clicked_at, **fields)
-        self.append("clicks", line, day or f"{clicked_at:%Y-%m-%d}", name)
+        self.append("clicks", line, day=day or f"{clicked_at:%Y-%m-%d}", name=name)
         return click_id
 
 

@@ -45,7 +45,7 @@ def landed_event_ids(settings: Settings, since: datetime | None = None) -> set[s
             ).fetchall()
             ids.update(row[0] for row in rows)
     for chunk in iter_new(STREAM, settings.landing_dir / STREAM, dict(offsets)):
-        ids.update(chunk.records.column("event_id").to_pylist())
+        ids.update(chunk.records["event_id"].to_list())
     return ids
 
 

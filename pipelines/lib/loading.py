@@ -15,7 +15,7 @@ from typing import Any
 
 import dlt
 import duckdb
-import pyarrow as pa
+import polars as pl
 
 from core.contracts import PRIMARY_KEYS
 from core.settings import Settings
@@ -64,13 +64,13 @@ class _Fresh:
         self.con, self.lake = con, lake
         self.seen: dict[str, set[str]] = {}
 
-    def __call__(self, stream: str, table: pa.Table) -> pa.Table:
+    def __call__(self, stream: str, table: pl.DataFrame) -> pl.DataFrame:
         key = PRIMARY_KEYS[stream]
         seen = self.seen.setdefault(stream, set())
         files = self.lake.raw(stream).paths()
         loaded: set[str] = set()
-        if files and table.num_rows:
-            self.con.register("_chunk_keys", table.select([key]))
+        if files and table.height:
+            self.con.register("_chunk_keys", table.select(key).to_arrow())
             try:
                 loaded = {
                     row[0]
@@ -81,10 +81,10 @@ class _Fresh:
                 }
             finally:
                 self.con.unregister("_chunk_keys")
-        keys = table.column(key).to_pylist()
+        keys = table[key].to_list()
         keep = [k not in loaded and k not in seen for k in keys]
         seen.update(k for k, kept in zip(keys, keep, strict=True) if kept)
-        return table.filter(pa.array(keep, pa.bool_()))
+        return table if all(keep) else table.filter(pl.Series(keep, dtype=pl.Boolean))
 
 
 def load_landing(settings: Settings, streams: tuple[str, ...] = STREAMS) -> dict[str, Any]:

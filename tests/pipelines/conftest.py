@@ -34,12 +34,12 @@ class Landing(LandingZone):
     def path(  # type: ignore[override]
         self, stream: str, name: str = LANDING_FILE, day: str = "2026-03-02"
     ) -> Path:
-        return super().path(stream, day, name)
+        return super().path(stream, day=day, name=name)
 
     def append(  # type: ignore[override]
         self, stream: str, data: str | bytes, name: str = LANDING_FILE, day: str = "2026-03-02"
     ) -> Path:
-        return super().append(stream, data, day, name)
+        return super().append(stream, data, day=day, name=name)
 
     def events(  # type: ignore[override]
         self,
@@ -48,7 +48,7 @@ class Landing(LandingZone):
         name: str = LANDING_FILE,
         day: str = "2026-03-02",
     ) -> Path:
-        return super().events(events, received_at, day, name)
+        return super().events(events, received_at, day=day, name=name)
 
     def click(  # type: ignore[override]
         self,
@@ -59,7 +59,9 @@ class Landing(LandingZone):
         day: str = "2026-03-02",
     ) -> str:
         utm = {"source": "blog", "campaign": "spring"}
-        return super().click(link_code, clicked_at, click_id or new_click_id(clicked_at), day, name, utm=utm)
+        return super().click(
+            link_code, clicked_at, click_id or new_click_id(clicked_at), day=day, name=name, utm=utm
+        )
 
 
 @dataclass

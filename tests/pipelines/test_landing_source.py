@@ -321,3 +321,33 @@ def test_raw_events_loaded_before_the_source_column_existed_are_published_as_web
     )
     published = kit.tables(settings.warehouse_path, ("raw",))["raw.stripe_events"]
     assert sorted(row[-1] for row in published) == ["webhook", "webhook"]
+
+
+def test_reading_in_small_slices_reads_every_line_once_whatever_the_slice_size(kit) -> None:
+    """Many files laid end to end in one slice group, a line longer than a slice, a corrupt line and a
+    torn tail: each record read once, each file read to its last complete line, the torn line waits."""
+    from pipelines.sources.landing.helpers import iter_new
+
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    sim = kit.sim(seed=3)
+    events = [*sim.one_time_checkout(kit.at, 2500).events, *sim.bare_charge(kit.at, 700).events]
+    small = [landing.events(events[i : i + 2], name=f"part-{i}") for i in range(0, len(events), 2)]
+    big = sim.one_time_checkout(kit.at, 9900).events
+    longest = max(len(kit.event_line(event, kit.at)) for event in big)
+    landing.events(big, name="z-big")
+    landing.append("stripe_events", "this is not JSON\n", name="z-big")
+    landing.append("stripe_events", kit.event_line(events[0], kit.at)[:40], name="z-big")  # torn
+
+    stream_dir = settings.landing_dir / "stripe_events"
+    for max_bytes in (512, longest // 2, 1 << 20):
+        chunks = list(iter_new("stripe_events", stream_dir, {}, max_bytes=max_bytes))
+        ids = [i for chunk in chunks for i in chunk.records["event_id"].to_list()]
+        assert sorted(ids) == sorted(e["id"] for e in [*events, *big]), max_bytes
+        assert len([r for chunk in chunks for r in chunk.rejects]) == 1, max_bytes
+        ends = dict(end for chunk in chunks for end in chunk.ends)
+        for path in small:
+            assert ends[str(path.relative_to(stream_dir))] == path.stat().st_size, max_bytes
+        big_path = stream_dir / "date=2026-03-02" / "z-big.ndjson"
+        assert ends["date=2026-03-02/z-big.ndjson"] == big_path.stat().st_size - 40, max_bytes
+        assert list(iter_new("stripe_events", stream_dir, ends, max_bytes=max_bytes)) == []  # read on

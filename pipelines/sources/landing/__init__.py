@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+import polars as pl
 import pyarrow as pa
 from dlt.sources import DltResource
 
@@ -21,7 +22,7 @@ from core.contracts import LANDING_OFFSET, LANDING_REJECT, arrow_schema
 from pipelines.sources.landing.helpers import iter_new, torn_lines
 from pipelines.sources.landing.settings import STREAMS
 
-Fresh = Callable[[str, pa.Table], pa.Table]  # (stream, records) → those not loaded before
+Fresh = Callable[[str, pl.DataFrame], pl.DataFrame]  # (stream, records) → those not loaded before
 
 
 def stream_resource(
@@ -34,12 +35,12 @@ def stream_resource(
         counts = stats[stream] = {"records": 0, "new": 0, "rejected_lines": 0, "torn_lines_waiting": 0}
         ends: list[dict[str, Any]] = []
         for chunk in iter_new(stream, landing_dir / stream, offsets):
-            counts["records"] += chunk.records.num_rows
+            counts["records"] += chunk.records.height
             counts["rejected_lines"] += len(chunk.rejects)
-            new = fresh(stream, chunk.records)
-            counts["new"] += new.num_rows
-            if new.num_rows:
-                yield new
+            new = fresh(stream, chunk.records)  # dropped in Polars, before the one copy into Arrow
+            counts["new"] += new.height
+            if new.height:
+                yield new.to_arrow()
             if chunk.rejects:
                 yield dlt.mark.with_table_name(
                     pa.Table.from_pylist(chunk.rejects, schema=arrow_schema(LANDING_REJECT)),

@@ -117,7 +117,7 @@ def _read_chunk(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pl.Dat
     return pl.DataFrame(good, schema=LANDED_RECORDS[stream]), bad
 
 
-def _typed(stream: str, frame: pl.DataFrame) -> pa.Table:
+def _typed(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Landed strings to typed columns; duplicates of a primary key keep the first landed."""
     utc = pl.Datetime("us", "UTC")
 
@@ -138,11 +138,12 @@ def _typed(stream: str, frame: pl.DataFrame) -> pa.Table:
             received_at=ts("received_at"),
             is_bot=pl.col("is_bot").fill_null(False),
         )
-    # the earliest landing of a key in the chunk wins
-    frame = frame.sort("received_at", nulls_last=True, maintain_order=True).unique(
-        PRIMARY_KEYS[stream], keep="first", maintain_order=True
-    )
-    return frame.to_arrow()  # one copy, into what dlt takes
+    # the earliest landing of a key in the chunk wins (sorting moves every payload: only when needed)
+    if not frame[PRIMARY_KEYS[stream]].is_unique().all():
+        frame = frame.sort("received_at", nulls_last=True, maintain_order=True).unique(
+            PRIMARY_KEYS[stream], keep="first", maintain_order=True
+        )
+    return frame
 
 
 @dataclass
@@ -151,7 +152,7 @@ class Chunk:
     each file's lines now end."""
 
     ends: list[tuple[str, int]]  # (landing file relative to the stream folder, byte offset after it)
-    records: pa.Table
+    records: pl.DataFrame
     rejects: list[dict]
 
 
@@ -160,59 +161,72 @@ class Chunk:
 CHUNK_BYTES = 64 * 1024 * 1024
 
 
-def _complete_slice(path: Path, start: int, max_bytes: int) -> bytes:
-    """Bytes from `start` up to the last newline within `max_bytes` (or beyond, for one longer line)."""
+def _complete_slice(path: Path, start: int, size: int, max_bytes: int) -> bytes:
+    """Bytes from `start` up to the last newline within `max_bytes` (or beyond, for one longer line)
+    of a file of `size` bytes. Reads no more than the file holds (a read of `max_bytes` would allocate
+    that much for every small file)."""
     with path.open("rb") as fh:
         fh.seek(start)
-        data = fh.read(max_bytes)
+        want = min(max_bytes, size - start)
+        data = fh.read(want)
         end = data.rfind(b"\n")
-        while end < 0 and len(data) == max_bytes:  # one line longer than a slice: read on to its end
+        while end < 0 and len(data) >= want:  # one line longer than a slice: read on to its end
             more = fh.read(max_bytes)
             if not more:
                 break
             data += more
             end = data.rfind(b"\n")
-    return data[: end + 1] if end >= 0 else b""
+    if end < 0:
+        return b""
+    return data if end + 1 == len(data) else data[: end + 1]
 
 
-def _parse(stream: str, parts: list[tuple[str, int, bytes]]) -> Chunk:
-    """Slices of landing files parsed together (one parse when every line is good), typed."""
+Part = tuple[str, int, int]  # (landing file relative to the stream folder, start offset, length)
+
+
+def _parse(stream: str, parts: list[Part], data: bytes) -> Chunk:
+    """Slices of landing files (`parts`, laid end to end in `data`) parsed together (one parse when
+    every line is good), typed."""
     rejects: list[dict] = []
-    # a bad line somewhere: parse file by file, to name the file and offset of each bad line
-    frame = _fast(stream, b"".join(data for _rel, _start, data in parts)) if len(parts) > 1 else None
-    if frame is None:
-        frames = []
-        for rel, start, data in parts:
-            part, bad = _read_chunk(stream, rel, start, data)
+    frame = _fast(stream, data) if len(parts) > 1 else None
+    if frame is None:  # a bad line somewhere: parse file by file, to name the file and offset of each
+        frames, at = [], 0
+        for rel, start, length in parts:
+            part, bad = _read_chunk(stream, rel, start, data[at : at + length])
             frames.append(part)
             rejects.extend(bad)
+            at += length
         frame = pl.concat(frames)
-    ends = [(rel, start + len(data)) for rel, start, data in parts]
+    ends = [(rel, start + length) for rel, start, length in parts]
     return Chunk(ends, _typed(stream, frame), rejects)
 
 
-def _slices(
-    stream_dir: Path, offsets: dict[str, int], max_bytes: int
-) -> Iterator[list[tuple[str, int, bytes]]]:
-    """The new complete lines of every landing file since `offsets`, as groups of (file, offset,
-    bytes) slices of about `max_bytes` together."""
-    parts: list[tuple[str, int, bytes]] = []
+def _slices(stream_dir: Path, offsets: dict[str, int], max_bytes: int) -> Iterator[tuple[list[Part], bytes]]:
+    """The new complete lines of every landing file since `offsets`, in groups of slices of about
+    `max_bytes` together: each group's slices and their bytes laid end to end."""
+    parts: list[Part] = []
+    datas: list[bytes] = []
     size = 0
+
+    def group() -> tuple[list[Part], bytes]:
+        return parts, datas[0] if len(datas) == 1 else b"".join(datas)
+
     for path in landing_files(stream_dir):
         rel = str(path.relative_to(stream_dir))
-        start = offsets.get(rel, 0)
-        while start < path.stat().st_size:
-            data = _complete_slice(path, start, max_bytes)
+        start, file_size = offsets.get(rel, 0), path.stat().st_size
+        while start < file_size:
+            data = _complete_slice(path, start, file_size, max_bytes)
             if not data:
                 break
-            parts.append((rel, start, data))
+            parts.append((rel, start, len(data)))
+            datas.append(data)
             size += len(data)
             start += len(data)
             if size >= max_bytes:
-                yield parts
-                parts, size = [], 0
+                yield group()
+                parts, datas, size = [], [], 0
     if parts:
-        yield parts
+        yield group()
 
 
 def iter_new(
@@ -222,15 +236,16 @@ def iter_new(
     line), up to `max_bytes` at a time, many small files together (a parse per file would cost more
     than the lines); a torn trailing line waits for a later run.
 
-    The next group of slices is read from disk on a second thread while this one is parsed and
-    loaded (file reads and Polars' parse both release the GIL): at most two groups are in memory.
+    The next group of slices is read from disk and laid end to end on a second thread while this one
+    is parsed and loaded (file reads and Polars' parse release the GIL): at most two groups are in
+    memory.
     """
     groups = _slices(stream_dir, offsets, max_bytes)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-read") as reader:
         upcoming = reader.submit(next, groups, None)
-        while (parts := upcoming.result()) is not None:
+        while (group := upcoming.result()) is not None:
             upcoming = reader.submit(next, groups, None)
-            yield _parse(stream, parts)
+            yield _parse(stream, *group)
 
 
 def torn_lines(stream_dir: Path, offsets: dict[str, int]) -> int:
