@@ -16,6 +16,7 @@ from typing import Any
 import dlt
 import duckdb
 import polars as pl
+from dlt.common.destination.configuration import ParquetFormatConfiguration
 
 from core.contracts import PRIMARY_KEYS
 from core.settings import Settings
@@ -30,12 +31,20 @@ logging.getLogger("dlt").setLevel(logging.ERROR)
 PIPELINE_NAME = "attro_landing"
 
 
+# Raw files in zstd rather than dlt's default snappy: at 300k events a third of the size (the payload
+# JSON compresses well) and faster to read back when staging, for the same time to write.
+RAW_PARQUET = ParquetFormatConfiguration(compression="zstd")
+
+
 def _pipeline(settings: Settings) -> dlt.Pipeline:
     pipelines_dir = settings.build_dir / "dlt"
     shutil.rmtree(pipelines_dir, ignore_errors=True)  # nothing in it is needed: see module doc
     pipeline = dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.filesystem(bucket_url=settings.lake_dir.as_uri()),
+        destination=dlt.destinations.filesystem(
+            bucket_url=settings.lake_dir.as_uri(),
+            parquet_format=RAW_PARQUET,
+        ),
         dataset_name="raw",
         pipelines_dir=str(pipelines_dir),
     )

@@ -158,7 +158,7 @@ class Chunk:
 
 # A landing file is read in slices of at most this many bytes, so memory stays bounded whatever
 # the file's size.
-CHUNK_BYTES = 64 * 1024 * 1024
+CHUNK_BYTES = 24 * 1024 * 1024
 
 
 def _complete_slice(path: Path, start: int, size: int, max_bytes: int) -> bytes:
@@ -236,16 +236,21 @@ def iter_new(
     line), up to `max_bytes` at a time, many small files together (a parse per file would cost more
     than the lines); a torn trailing line waits for a later run.
 
-    The next group of slices is read from disk and laid end to end on a second thread while this one
-    is parsed and loaded (file reads and Polars' parse release the GIL): at most two groups are in
-    memory.
+    The next group of slices is read, parsed and typed on a second thread while the caller loads this
+    one (file reads, Polars and pyarrow's Parquet writer all release the GIL): at most two groups are
+    in memory.
     """
     groups = _slices(stream_dir, offsets, max_bytes)
+
+    def next_chunk() -> Chunk | None:
+        group = next(groups, None)
+        return None if group is None else _parse(stream, *group)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-read") as reader:
-        upcoming = reader.submit(next, groups, None)
-        while (group := upcoming.result()) is not None:
-            upcoming = reader.submit(next, groups, None)
-            yield _parse(stream, *group)
+        upcoming = reader.submit(next_chunk)
+        while (chunk := upcoming.result()) is not None:
+            upcoming = reader.submit(next_chunk)
+            yield chunk
 
 
 def torn_lines(stream_dir: Path, offsets: dict[str, int]) -> int:
