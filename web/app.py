@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -17,13 +16,12 @@ from web.deps import PortalSignInRequired, SignInRequired, WebParts
 from web.keys import signing_key
 from web.passwords import AdminPassword
 from web.ratelimit import LoginLimiter
-from web.rendering import templates
+from web.rendering import STATIC_DIR, templates
 from web.routes import admin, portal
 from web.sessions import SessionCookie
 from web.warehouse import PublishedWarehouse, WarehouseMissing
 
 logger = logging.getLogger("web")
-STATIC_DIR = Path(__file__).parent / "static"
 ADMIN_SESSION_SECONDS = 12 * 3600
 
 # Pages load only their own scripts and styles; no page may be framed; no Referer carries a URL away.
@@ -38,6 +36,18 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
+
+
+class VersionedStatic(StaticFiles):
+    """The stylesheet and script. Pages link them by content hash (web.rendering.static_url), so a
+    versioned request is cached for a year; any other is revalidated each time (SECURITY_HEADERS'
+    no-store would make the browser fetch them again for every page)."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        versioned = b"v=" in scope.get("query_string", b"")
+        response.headers["cache-control"] = "public, max-age=31536000, immutable" if versioned else "no-cache"
+        return response
 
 
 class SecurityHeaders:
@@ -113,7 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.parts = build_parts(settings)
     app.include_router(admin.router)
     app.include_router(portal.router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", VersionedStatic(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

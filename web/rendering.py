@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,15 @@ from fastapi.templating import Jinja2Templates
 from models.money import format_minor
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@cache
+def static_url(name: str) -> str:
+    """`/static/<name>?v=<its content's hash>`: a browser keeps the file until the code changes it
+    (web.app serves versioned files to be cached for a year), so no page waits on a stylesheet."""
+    digest = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
 
 
 def money(amount_minor: int | None, currency: str | None) -> str:
@@ -48,4 +59,5 @@ def templates() -> Jinja2Templates:
     )
     filters: dict[str, Any] = {"money": money, "when": when, "duration": duration}
     env.filters.update(filters)
+    env.globals["static_url"] = static_url
     return Jinja2Templates(env=env)

@@ -179,3 +179,19 @@ def test_pages_send_security_headers(web: Web) -> None:
     assert answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["referrer-policy"] == "no-referrer"
     assert answer.headers["cache-control"] == "no-store"
+
+
+def test_pages_link_the_stylesheet_and_script_by_content_hash_and_those_are_cached(web: Web) -> None:
+    import re
+
+    client = web.client()
+    page = client.get("/admin/login").text
+    links = re.findall(r'(?:href|src)="(/static/(?:style\.css|app\.js)\?v=[0-9a-f]{12})"', page)
+    assert len(links) == 2, page[:600]
+    for link in links:
+        answer = client.get(link)
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert answer.headers["x-content-type-options"] == "nosniff"  # the other headers still apply
+    unversioned = client.get("/static/style.css")
+    assert unversioned.headers["cache-control"] == "no-cache"  # revalidated: it may change on upgrade
