@@ -10,12 +10,16 @@ from __future__ import annotations
 import io
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+from fastapi import HTTPException, status
+from fastapi.responses import Response
 
 from core.settings import Settings
+from core.state.closed_periods import PERIOD_PATTERN
 from pipelines.exports import FORMATS as COMMISSION_FORMATS
 from pipelines.exports import ExportError, export_commissions
 from pipelines.payouts import PROVIDERS as PAYOUT_FORMATS
@@ -43,6 +47,26 @@ class Download:
     @property
     def media_type(self) -> str:
         return _MEDIA.get(Path(self.filename).suffix, "application/octet-stream")
+
+
+def checked_period(period: str) -> str:
+    """A period from a URL: YYYY-MM, else 404."""
+    if not PERIOD_PATTERN.fullmatch(period):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "period must be YYYY-MM")
+    return period
+
+
+def served(refused: int, make: Callable[..., Download], *args: object) -> Response:
+    """`make(*args)` as an attachment; a DownloadError answers `refused` with its message."""
+    try:
+        file = make(*args)
+    except DownloadError as exc:
+        raise HTTPException(refused, str(exc)) from None
+    return Response(
+        file.content,
+        media_type=file.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    )
 
 
 def _bundle(files: list[Path], zip_name: str) -> Download:

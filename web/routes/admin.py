@@ -11,7 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from core.state.closed_periods import PERIOD_PATTERN, closed_at
+from core.state.closed_periods import closed_at
 from core.state.review_decisions import FLAG_ID, ReviewError, record_decision
 from web import downloads, queries
 from web.deps import AdminSession, CsrfToken, Parts, ProgramDep, check_csrf
@@ -295,36 +295,21 @@ def statements_page(
     )
 
 
-def _download(make: Any, *args: Any) -> Response:
-    try:
-        file = make(*args)
-    except downloads.DownloadError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    return Response(
-        file.content,
-        media_type=file.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
-    )
-
-
-def _checked_period(period: str) -> str:
-    if not PERIOD_PATTERN.fullmatch(period):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "period must be YYYY-MM")
-    return period
-
-
 @router.get("/exports/commissions/{period}/{fmt}")
 def commission_download(period: str, fmt: str, parts: Parts, session: AdminSession) -> Response:
     if fmt not in downloads.COMMISSION_FORMATS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such format")
-    return _download(downloads.commission_export, parts.settings, _checked_period(period), fmt)
+    period = downloads.checked_period(period)
+    make = downloads.commission_export
+    return downloads.served(status.HTTP_409_CONFLICT, make, parts.settings, period, fmt)
 
 
 @router.get("/exports/payouts/{period}/{fmt}")
 def payout_download(period: str, fmt: str, parts: Parts, session: AdminSession) -> Response:
     if fmt not in downloads.PAYOUT_FORMATS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such format")
-    return _download(downloads.payout_export, parts.settings, _checked_period(period), fmt)
+    period = downloads.checked_period(period)
+    return downloads.served(status.HTTP_409_CONFLICT, downloads.payout_export, parts.settings, period, fmt)
 
 
 # -- health ----------------------------------------------------------------------------------------

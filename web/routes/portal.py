@@ -11,10 +11,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from core.state.closed_periods import PERIOD_PATTERN, closed_at
+from core.state.closed_periods import closed_at
 from web import downloads, queries
 from web.deps import CsrfToken, Parts, PortalAffiliate, ProgramDep, check_csrf
 from web.portal_links import PortalLinkError, read_token
@@ -145,14 +145,7 @@ def clicks(
 
 @router.get("/statements/{period}.csv")
 def statement(period: str, parts: Parts, affiliate: PortalAffiliate) -> Response:
-    if not PERIOD_PATTERN.fullmatch(period):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "period must be YYYY-MM")
-    try:
-        file = downloads.affiliate_statement(parts.settings, period, affiliate.id)
-    except downloads.DownloadError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    return Response(
-        file.content,
-        media_type=file.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.filename}"'},
+    period = downloads.checked_period(period)
+    return downloads.served(
+        status.HTTP_404_NOT_FOUND, downloads.affiliate_statement, parts.settings, period, affiliate.id
     )
