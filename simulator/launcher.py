@@ -11,6 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar, Self
 
 import httpx
 
@@ -56,13 +57,76 @@ def _await_ready(process: subprocess.Popen[bytes], probe: str, seconds: float, n
     raise ReceiverStartError(f"{name} did not answer {probe} with 200 within {seconds:.0f} s")
 
 
+class _UvicornProcess:
+    """What both launchers share: `python -m uvicorn <APP> --factory` on 127.0.0.1:`port` with the
+    request head cap and timeout `attro serve` uses, the settings' data dir and program file, output
+    in `<data_dir>/<LOG_NAME>-<port>.log`, ready once PROBE answers 200; a context manager."""
+
+    APP: ClassVar[str]
+    PROBE: ClassVar[str]
+    NAME: ClassVar[str]
+    LOG_NAME: ClassVar[str]
+
+    settings: Settings
+    env: dict[str, str]
+    port: int
+    startup_seconds: float
+    process: subprocess.Popen[bytes] | None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.settings.data_dir / f"{self.LOG_NAME}-{self.port}.log"
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "uvicorn", self.APP, "--factory"]
+        command += uvicorn_cli_args(self.settings)  # as `attro serve`: request head cap and timeout
+        return command + ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
+
+    def _own_env(self) -> dict[str, str]:
+        """ATTRO_* variables of this kind of process, before `env`'s."""
+        return {}
+
+    def start(self) -> Self:
+        env = {
+            **os.environ,
+            "ATTRO_DATA_DIR": str(self.settings.data_dir),
+            "ATTRO_PROGRAM": str(self.settings.program_path),
+            "ATTRO_COOKIE_SECURE": "false",
+            **self._own_env(),
+            **self.env,
+        }
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log)
+        _await_ready(self.process, self.url + self.PROBE, self.startup_seconds, self.NAME, self.log_path)
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 @dataclass
-class ReceiverProcess:
+class ReceiverProcess(_UvicornProcess):
     """`python -m uvicorn receiver.main:create_app --factory` with `settings`' data dir and program file.
 
     A context manager (start, then stop); `kill()` sends SIGKILL for crash tests. `env` adds or
     overrides ATTRO_* variables; the process's output goes to `<data_dir>/receiver-<port>.log`.
     """
+
+    APP: ClassVar[str] = "receiver.main:create_app"
+    PROBE: ClassVar[str] = "/healthz"
+    NAME: ClassVar[str] = "the receiver"
+    LOG_NAME: ClassVar[str] = "receiver"
 
     settings: Settings
     secret: str
@@ -73,37 +137,15 @@ class ReceiverProcess:
     startup_seconds: float = 30.0
     process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.settings.data_dir / f"receiver-{self.port}.log"
-
     def command(self) -> list[str]:
-        command = [sys.executable, "-m", "uvicorn", "receiver.main:create_app", "--factory"]
-        command += uvicorn_cli_args(self.settings)  # as `attro serve`: request head cap and timeout
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        if self.workers > 1:
-            command += ["--workers", str(self.workers)]
-        return command
+        command = super().command()
+        return command + ["--workers", str(self.workers)] if self.workers > 1 else command
 
-    def start(self) -> ReceiverProcess:
-        env = {
-            **os.environ,
-            "ATTRO_DATA_DIR": str(self.settings.data_dir),
-            "ATTRO_PROGRAM": str(self.settings.program_path),
+    def _own_env(self) -> dict[str, str]:
+        return {
             "ATTRO_STRIPE_WEBHOOK_SECRET": self.secret,
-            "ATTRO_COOKIE_SECURE": "false",
             **({"ATTRO_API_TOKEN": self.token} if self.token else {}),
-            **self.env,
         }
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=log)
-        _await_ready(self.process, f"{self.url}/healthz", self.startup_seconds, "the receiver", self.log_path)
-        return self
 
     def worker_pids(self) -> list[int]:
         """The processes that serve requests: uvicorn's workers under `workers > 1` (found in Linux's
@@ -121,58 +163,19 @@ class ReceiverProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
 
-    def stop(self) -> None:
-        _stop(self.process)
-
-    def __enter__(self) -> ReceiverProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 @dataclass
-class WebProcess:
+class WebProcess(_UvicornProcess):
     """`attro web` as its own uvicorn process on a free port (`web.app:create_app --factory`), for
     benchmarks: the admin password and other ATTRO_* variables come from `env`."""
+
+    APP: ClassVar[str] = "web.app:create_app"
+    PROBE: ClassVar[str] = "/admin/login"
+    NAME: ClassVar[str] = "attro web"
+    LOG_NAME: ClassVar[str] = "web"
 
     settings: Settings
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     startup_seconds: float = 30.0
     process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        return self.settings.data_dir / f"web-{self.port}.log"
-
-    def start(self) -> WebProcess:
-        command = [sys.executable, "-m", "uvicorn", "web.app:create_app", "--factory"]
-        command += uvicorn_cli_args(self.settings)
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
-        env = {
-            **os.environ,
-            "ATTRO_DATA_DIR": str(self.settings.data_dir),
-            "ATTRO_PROGRAM": str(self.settings.program_path),
-            "ATTRO_COOKIE_SECURE": "false",
-            **self.env,
-        }
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-        _await_ready(
-            self.process, f"{self.url}/admin/login", self.startup_seconds, "attro web", self.log_path
-        )
-        return self
-
-    def stop(self) -> None:
-        _stop(self.process)
-
-    def __enter__(self) -> WebProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
