@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -45,7 +46,7 @@ class VersionedStatic(StaticFiles):
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
-        versioned = b"v=" in scope.get("query_string", b"")
+        versioned = "v" in parse_qs(scope.get("query_string", b"").decode("latin-1"))
         response.headers["cache-control"] = "public, max-age=31536000, immutable" if versioned else "no-cache"
         return response
 
