@@ -177,9 +177,7 @@ def _complete_slice(path: Path, start: int, size: int, max_bytes: int) -> bytes:
                 break
             data += more
             end = data.rfind(b"\n")
-    if end < 0:
-        return b""
-    return data if end + 1 == len(data) else data[: end + 1]
+    return data[: end + 1] if end >= 0 else b""  # a whole slice of bytes is the same object, no copy
 
 
 Part = tuple[str, int, int]  # (landing file relative to the stream folder, start offset, length)
@@ -208,10 +206,6 @@ def _slices(stream_dir: Path, offsets: dict[str, int], max_bytes: int) -> Iterat
     parts: list[Part] = []
     datas: list[bytes] = []
     size = 0
-
-    def group() -> tuple[list[Part], bytes]:
-        return parts, datas[0] if len(datas) == 1 else b"".join(datas)
-
     for path in landing_files(stream_dir):
         rel = str(path.relative_to(stream_dir))
         start, file_size = offsets.get(rel, 0), path.stat().st_size
@@ -224,10 +218,10 @@ def _slices(stream_dir: Path, offsets: dict[str, int], max_bytes: int) -> Iterat
             size += len(data)
             start += len(data)
             if size >= max_bytes:
-                yield group()
+                yield parts, b"".join(datas)  # one slice: joined is that slice, no copy
                 parts, datas, size = [], [], 0
     if parts:
-        yield group()
+        yield parts, b"".join(datas)
 
 
 def iter_new(
