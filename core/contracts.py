@@ -7,6 +7,7 @@ derived from them (`arrow_schema`). `conform` gives any frame exactly a contract
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -52,11 +53,15 @@ UTC_TIME = pl.Datetime("us", "UTC")
 PERCENT = pl.Decimal(9, 4)
 
 
-def conform(frame: pl.DataFrame, schema: Schema) -> pl.DataFrame:
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+
+def conform(frame: Frame, schema: Schema) -> Frame:
     """`frame` with exactly `schema`'s columns, in its order and types (absent columns are null)."""
+    present = set(frame.collect_schema().names())
     return frame.select(
         [
-            (pl.col(name) if name in frame.columns else pl.lit(None)).cast(dtype).alias(name)
+            (pl.col(name) if name in present else pl.lit(None)).cast(dtype).alias(name)
             for name, dtype in schema.items()
         ]
     )

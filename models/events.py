@@ -139,31 +139,26 @@ def payment_observations(objects: pl.DataFrame) -> pl.DataFrame:
 
     Objects of other events (refunds, disputes, ...) are ignored here.
     """
-    frames = [empty(PAYMENT_OBSERVATION)]
-    payment_objects = objects.filter(pl.col("event_type").is_in(list(PAYMENT_EVENTS)))
+    payment_objects = objects.lazy().filter(pl.col("event_type").is_in(list(PAYMENT_EVENTS)))
+    frames = [empty(PAYMENT_OBSERVATION).lazy()]
     for kind, extract in _EXTRACTORS.items():
-        of_kind = payment_objects.filter(pl.col("object_kind") == kind)
-        if of_kind.is_empty():
-            continue
         fields = {name: pl.col(name) for name in _COMMON} | extract()
-        frames.append(
-            conform(
-                of_kind.select(
-                    "event_id",
-                    "event_type",
-                    "object_kind",
-                    "livemode",
-                    pl.lit(SOURCE_RANK[kind], dtype=pl.Int8).alias("source_rank"),
-                    pl.col("created_at").alias("event_created_at"),
-                    **fields,
-                ),
-                PAYMENT_OBSERVATION,
-            )
+        of_kind = payment_objects.filter(pl.col("object_kind") == kind).select(
+            "event_id",
+            "event_type",
+            "object_kind",
+            "livemode",
+            pl.lit(SOURCE_RANK[kind], dtype=pl.Int8).alias("source_rank"),
+            pl.col("created_at").alias("event_created_at"),
+            **fields,
         )
-    return pl.concat(frames).with_columns(
+        frames.append(conform(of_kind, PAYMENT_OBSERVATION))
+    # one lazy query: no filtered copy of the objects per kind is ever held
+    observations = pl.concat(frames).with_columns(
         pl.col("currency").str.to_lowercase(),
         *(
             _clean_id(pl.col(c)).alias(c)
             for c in ("metadata_click_id", "client_reference_id", "subscription_metadata_click_id")
         ),
     )
+    return observations.collect()

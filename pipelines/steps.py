@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import polars as pl
 from disposable_email_domains import blocklist as disposable_domains
 
@@ -30,18 +29,16 @@ from core.contracts import (
     REJECTED_EVENT,
     STRIPE_OBJECT,
     conform,
-    empty,
 )
 from core.program import Program
 from core.settings import Settings
 from core.state.closed_periods import load_closed
 from core.state.review_decisions import load_decisions
 from models.attribution import AttributionSettings
-from models.exprs import to_utc
 from models.marts import MartInputs, Marts, build_marts
 from models.risk import RULES, RiskSettings
 from pipelines.lake import Lake
-from pipelines.lib.duck import lake_connection, parquet_list
+from pipelines.lib.duck import lake_connection
 from pipelines.lib.loading import load_landing
 from pipelines.lib.warehouse import add_lake_views, add_lookup_indexes, connect, publish, write_tables
 from pipelines.sources.program import program_tables
@@ -94,14 +91,6 @@ def write_program(settings: Settings, program: Program) -> Metadata:
     return {f"program/{name}": {"rows": frame.height} for name, frame in frames.items()}
 
 
-def _read(con: duckdb.DuckDBPyConnection, files: list[Path], schema: dict) -> pl.DataFrame:
-    if not files:
-        return empty(schema)
-    columns = ", ".join(schema)
-    frame = con.sql(f"select {columns} from read_parquet({parquet_list(files)}, union_by_name = true)").pl()
-    return conform(to_utc(frame), schema)
-
-
 # What the rules read of a click (attribution and risk): not the user agent, most UTM fields or when it
 # landed, which only marts.clicks shows — a view over raw.clicks, never held in memory.
 RULES_CLICK = {
@@ -118,10 +107,9 @@ def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInpu
     """What build_marts takes, read from the lake's compact tables (never raw payloads)."""
     lake = Lake(settings.lake_dir)
     frames = program_frames(program)
-    with lake_connection(settings) as con:
-        objects = _read(con, lake.staging(OBJECTS).paths(), STRIPE_OBJECT)
-        rejected = _read(con, lake.staging(REJECTED).paths(), REJECTED_EVENT)
-        clicks = _read(con, lake.raw("clicks").paths(), RULES_CLICK)
+    objects = lake.staging(OBJECTS).read(STRIPE_OBJECT)
+    rejected = lake.staging(REJECTED).read(REJECTED_EVENT)
+    clicks = lake.raw("clicks").read(RULES_CLICK)
     return MartInputs(
         objects=objects,
         clicks=clicks,
