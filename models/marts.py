@@ -71,10 +71,10 @@ class Marts:
 
 def build_marts(inputs: MartInputs) -> Marts:
     """Every mart, from the inputs alone (no I/O, no clock)."""
-    clicks = build_clicks(inputs.clicks)
     objects = delivered_first(inputs.objects)  # a backfilled snapshot never doubles a delivered event
     payments = build_payments(payment_observations(objects), objects)
     adjustments = build_adjustments(objects, payments)
+    clicks = build_clicks(inputs.clicks)  # after payments: not held through their peak
     leads = build_leads(objects, clicks, inputs.offers)
     conversions, unattributed = attribute(
         payments,

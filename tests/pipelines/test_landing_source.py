@@ -260,6 +260,32 @@ def test_timestamps_are_read_as_rfc_3339_whichever_line_comes_first_and_others_a
     ]
 
 
+def test_a_chunk_mixing_the_receivers_form_with_other_rfc_3339_forms_reads_every_time(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    landing.click("jane-pro", kit.at)
+    template = json.loads(landing.path("clicks").read_text(encoding="utf-8"))
+    landing.path("clicks").write_text("", encoding="utf-8")
+    stamps = {
+        "01KJ" + "1" * 26: "2026-03-01T10:00:00.250000Z",  # the receiver's own form
+        "01KJ" + "2" * 26: "2026-03-01t11:30:00+01:30",  # RFC 3339 too, in no form of the receiver's
+        "01KJ" + "3" * 26: "2026-03-01T10:00:01Z",
+    }
+    for click_id, clicked_at in stamps.items():
+        landing.append(
+            "clicks", json.dumps({**template, "click_id": click_id, "clicked_at": clicked_at}) + "\n"
+        )
+
+    stats = load(settings, ("clicks",))["clicks"]
+
+    assert read(stats) == {"records": 3, "rejected_lines": 0}
+    assert rows(settings, "select click_id, clicked_at from raw.clicks order by click_id") == [
+        ("01KJ" + "1" * 26, datetime(2026, 3, 1, 10, 0, 0, 250000, tzinfo=UTC)),
+        ("01KJ" + "2" * 26, datetime(2026, 3, 1, 10, 0, tzinfo=UTC)),
+        ("01KJ" + "3" * 26, datetime(2026, 3, 1, 10, 0, 1, tzinfo=UTC)),
+    ]
+
+
 def test_an_event_landed_twice_is_kept_once_whichever_copy_is_read_first(kit) -> None:
     settings = kit.settings()
     landing = kit.landing(settings)

@@ -75,9 +75,25 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[
 _RFC3339 = "%Y-%m-%dT%H:%M:%S%.f%:z"
 
 
+_RECEIVER_FORM = "%Y-%m-%dT%H:%M:%S%.fZ"  # how the receiver writes every timestamp
+
+
 def _ts(name: str) -> pl.Expr:
     text = pl.col(name).str.replace(r"^(\d{4}-\d{2}-\d{2})[Tt ]", "${1}T").str.replace(r"[Zz]$", "+00:00")
     return text.str.to_datetime(format=_RFC3339, time_zone="UTC", time_unit="us", strict=False)
+
+
+def _parsed(frame: pl.DataFrame, name: str) -> pl.Series:
+    """A timestamp column as UTC times, null where the text is no RFC 3339 time. A column all in the
+    receiver's own form is parsed as it is; only one holding other forms pays for rewriting every value
+    into one form first (two regular expressions, ten times the parse: 0.15 s per 330k values)."""
+    direct = pl.col(name).str.to_datetime(
+        format=_RECEIVER_FORM, time_zone="UTC", time_unit="us", strict=False
+    )
+    parsed = frame.select(direct)[name]
+    if parsed.null_count() == frame[name].null_count():
+        return parsed
+    return frame.select(_ts(name))[name]
 
 
 # An event's `created` must be a Unix time the rules can use (the receiver refuses others at the door).
@@ -87,9 +103,13 @@ EARLIEST_CREATED, LATEST_CREATED = 946_684_800, 4_102_444_800  # 2000-01-01, 210
 def _line_problems(stream: str, frame: pl.DataFrame) -> list[str | None]:
     """Per row: why the record cannot be loaded (a timestamp that is not RFC 3339, an event `created`
     out of range), else None."""
+    names = LANDED_TIMESTAMPS[stream]
+    frame = frame.with_columns(_parsed(frame, n).alias(f"_parsed_{n}") for n in names)
     checks = [
-        pl.when(pl.col(n).is_not_null() & _ts(n).is_null()).then(pl.lit(f"{n} is not an RFC 3339 timestamp"))
-        for n in LANDED_TIMESTAMPS[stream]
+        pl.when(pl.col(n).is_not_null() & pl.col(f"_parsed_{n}").is_null()).then(
+            pl.lit(f"{n} is not an RFC 3339 timestamp")
+        )
+        for n in names
     ]
     if stream == "stripe_events":
         out_of_range = ~pl.col("created").is_between(EARLIEST_CREATED, LATEST_CREATED)
@@ -121,8 +141,8 @@ def _typed(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Landed strings to typed columns; duplicates of a primary key keep the first landed."""
     utc = pl.Datetime("us", "UTC")
 
-    def ts(name: str) -> pl.Expr:
-        return _ts(name).cast(utc)
+    def ts(name: str) -> pl.Series:
+        return _parsed(frame, name).cast(utc)
 
     defaults = [pl.col(name).fill_null(value) for name, value in LANDED_DEFAULTS[stream].items()]
     if stream == "stripe_events":
