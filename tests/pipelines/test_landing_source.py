@@ -236,22 +236,28 @@ def test_a_line_with_an_unreadable_timestamp_is_quarantined_not_fatal(kit, strea
     assert read(stats) == {"records": 1, "rejected_lines": 1}
 
 
-def test_timestamps_are_read_as_rfc_3339_whichever_line_comes_first_and_others_are_quarantined(kit) -> None:
+def _clicks_landed_at(kit, stamps: dict[str, str]) -> tuple[Settings, dict]:
+    """One landing file of clicks (click id → its `clicked_at` text, in order), loaded."""
     settings = kit.settings()
     landing = kit.landing(settings)
     landing.click("jane-pro", kit.at)
     template = json.loads(landing.path("clicks").read_text(encoding="utf-8"))
     landing.path("clicks").write_text("", encoding="utf-8")
-    stamps = {
-        "01KJ" + "1" * 26: "2026-03-01 11:00:00+01:00",  # first: Polars would guess its format
-        "01KJ" + "2" * 26: "2026-03-01T10:00:00.250000Z",
-        "01KJ" + "3" * 26: "20260301T100000Z",  # ISO 8601 basic format: not RFC 3339
-    }
     for click_id, clicked_at in stamps.items():
         line = json.dumps({**template, "click_id": click_id, "clicked_at": clicked_at})
         landing.append("clicks", line + "\n")
+    return settings, load(settings, ("clicks",))["clicks"]
 
-    stats = load(settings, ("clicks",))["clicks"]
+
+def test_timestamps_are_read_as_rfc_3339_whichever_line_comes_first_and_others_are_quarantined(kit) -> None:
+    settings, stats = _clicks_landed_at(
+        kit,
+        {
+            "01KJ" + "1" * 26: "2026-03-01 11:00:00+01:00",  # first: Polars would guess its format
+            "01KJ" + "2" * 26: "2026-03-01T10:00:00.250000Z",
+            "01KJ" + "3" * 26: "20260301T100000Z",  # ISO 8601 basic format: not RFC 3339
+        },
+    )
 
     assert read(stats) == {"records": 2, "rejected_lines": 1}
     assert rows(settings, "select click_id, clicked_at from raw.clicks order by click_id") == [
@@ -261,22 +267,14 @@ def test_timestamps_are_read_as_rfc_3339_whichever_line_comes_first_and_others_a
 
 
 def test_a_chunk_mixing_the_receivers_form_with_other_rfc_3339_forms_reads_every_time(kit) -> None:
-    settings = kit.settings()
-    landing = kit.landing(settings)
-    landing.click("jane-pro", kit.at)
-    template = json.loads(landing.path("clicks").read_text(encoding="utf-8"))
-    landing.path("clicks").write_text("", encoding="utf-8")
-    stamps = {
-        "01KJ" + "1" * 26: "2026-03-01T10:00:00.250000Z",  # the receiver's own form
-        "01KJ" + "2" * 26: "2026-03-01t11:30:00+01:30",  # RFC 3339 too, in no form of the receiver's
-        "01KJ" + "3" * 26: "2026-03-01T10:00:01Z",
-    }
-    for click_id, clicked_at in stamps.items():
-        landing.append(
-            "clicks", json.dumps({**template, "click_id": click_id, "clicked_at": clicked_at}) + "\n"
-        )
-
-    stats = load(settings, ("clicks",))["clicks"]
+    settings, stats = _clicks_landed_at(
+        kit,
+        {
+            "01KJ" + "1" * 26: "2026-03-01T10:00:00.250000Z",  # the receiver's own form
+            "01KJ" + "2" * 26: "2026-03-01t11:30:00+01:30",  # RFC 3339 too, in no form of the receiver's
+            "01KJ" + "3" * 26: "2026-03-01T10:00:01Z",
+        },
+    )
 
     assert read(stats) == {"records": 3, "rejected_lines": 0}
     assert rows(settings, "select click_id, clicked_at from raw.clicks order by click_id") == [
