@@ -47,7 +47,9 @@ def test_a_forged_or_tampered_admin_cookie_is_refused(web: Web) -> None:
     signed_in = web.admin()
     cookie = signed_in.cookies["attro_admin"]
     body, signature = cookie.rsplit(".", 1)
-    for forged in (cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"), body + ".x", "e30.abc.def"):
+    # a changed first signature character (the last ones carry padding bits a decoder may drop)
+    tampered = f"{body}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
+    for forged in (tampered, body + ".x", "e30.abc.def"):
         client = web.client()
         client.cookies.set("attro_admin", forged, path="/admin")
         assert client.get("/admin/conversions", follow_redirects=False).status_code == 303
