@@ -53,6 +53,11 @@ def utc_timestamp(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+# What `utc_timestamp` writes, as a Polars (chrono) parse format: the landing reader parses this form
+# directly and rewrites only other RFC 3339 forms first.
+UTC_TIMESTAMP_PARSE_FORMAT = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
 # Where a landed event came from: a verified webhook, Stripe's events API (`attro stripe sync`), or
 # an object snapshot read by `attro stripe backfill` and landed as a synthetic event.
 WEBHOOK, API, BACKFILL = "webhook", "api", "backfill"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from core.contracts import PAYMENT_EVENTS, PAYMENT_OBSERVATION, conform, empty
+from core.contracts import PAYMENT_EVENTS, PAYMENT_OBSERVATION, conform
 from models.snapshots import is_snapshot
 
 # Lower rank = more authoritative source for a payment's attributes.
@@ -140,7 +140,7 @@ def payment_observations(objects: pl.DataFrame) -> pl.DataFrame:
     Objects of other events (refunds, disputes, ...) are ignored here.
     """
     payment_objects = objects.lazy().filter(pl.col("event_type").is_in(list(PAYMENT_EVENTS)))
-    frames = [empty(PAYMENT_OBSERVATION).lazy()]
+    frames = []  # every kind, empty or not: the lazy query always has PAYMENT_OBSERVATION's columns
     for kind, extract in _EXTRACTORS.items():
         fields = {name: pl.col(name) for name in _COMMON} | extract()
         of_kind = payment_objects.filter(pl.col("object_kind") == kind).select(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from core.landing_records import dumps_record, encode_record, utc_timestamp
+import polars as pl
+
+from core.landing_records import UTC_TIMESTAMP_PARSE_FORMAT, dumps_record, encode_record, utc_timestamp
 
 
 def test_unicode_line_separators_are_escaped_so_every_record_stays_one_line():
@@ -35,3 +37,12 @@ def test_times_land_as_utc_with_microseconds_and_a_z():
 
     assert utc_timestamp(at) == "2026-11-27T08:30:00.000005Z"
     assert utc_timestamp(at.astimezone(UTC)) == "2026-11-27T08:30:00.000005Z"
+
+
+def test_the_parse_format_reads_back_exactly_what_utc_timestamp_writes():
+    times = [datetime(2026, 11, 27, 8, 30, 0, 5, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)]
+    written = pl.Series([utc_timestamp(at) for at in times])
+
+    read = written.str.to_datetime(UTC_TIMESTAMP_PARSE_FORMAT, time_zone="UTC", time_unit="us", strict=True)
+
+    assert read.to_list() == times
