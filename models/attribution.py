@@ -21,6 +21,7 @@ from core.contracts import ATTRIBUTED_PAYMENT, UNATTRIBUTED_PAYMENT, conform
 from models.clicks import is_click_id_expr
 from models.codes import code_owners
 from models.exprs import text
+from models.objects import Objects
 
 
 def _chains(payments: pl.DataFrame) -> pl.DataFrame:
@@ -236,7 +237,7 @@ def attribute(
     *,
     codes: pl.DataFrame | None = None,
     links: pl.DataFrame | None = None,
-    objects: pl.DataFrame | None = None,
+    objects: Objects | None = None,
     leads: pl.DataFrame | None = None,
     settings: AttributionSettings | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:

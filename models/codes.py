@@ -17,18 +17,19 @@ from __future__ import annotations
 import polars as pl
 
 from models.exprs import text
+from models.objects import Objects, objects_where
 
 
-def _latest(objects: pl.DataFrame, kind: str) -> pl.DataFrame:
+def _latest(objects: Objects, kind: str) -> pl.DataFrame:
     return (
-        objects.filter(pl.col("object_kind") == kind)
+        objects_where(objects, pl.col("object_kind") == kind)
         .sort("created_at", "event_id")
         .group_by("obj_id")
         .agg(pl.all().last())
     )
 
 
-def promotion_codes(objects: pl.DataFrame) -> pl.DataFrame:
+def promotion_codes(objects: Objects) -> pl.DataFrame:
     """Per promotion code id: its text and the affiliate/offer its Stripe metadata names."""
     return _latest(objects, "promotion_code").select(
         promotion_code_id="obj_id",
@@ -38,7 +39,7 @@ def promotion_codes(objects: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def discount_codes(objects: pl.DataFrame) -> pl.DataFrame:
+def discount_codes(objects: Objects) -> pl.DataFrame:
     """Per discount id (`di_...`): the promotion code it applied."""
     return (
         _latest(objects, "discount")
@@ -47,7 +48,7 @@ def discount_codes(objects: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def with_promotion_codes(payments: pl.DataFrame, objects: pl.DataFrame) -> pl.DataFrame:
+def with_promotion_codes(payments: pl.DataFrame, objects: Objects) -> pl.DataFrame:
     """Payments with `promotion_code_id` (a discount id resolved through its discount) and the code."""
     return (
         payments.join(discount_codes(objects), on="discount_id", how="left")
@@ -62,7 +63,7 @@ def with_promotion_codes(payments: pl.DataFrame, objects: pl.DataFrame) -> pl.Da
 
 
 def code_owners(
-    chains: pl.DataFrame, codes: pl.DataFrame, links: pl.DataFrame, objects: pl.DataFrame
+    chains: pl.DataFrame, codes: pl.DataFrame, links: pl.DataFrame, objects: Objects
 ) -> pl.DataFrame:
     """Per chain that used a promotion code: the code's affiliate and offer, and `code_reason` when the
     mapping does not cover the purchase (null when the code belongs to nobody: most codes are not

@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from core.contracts import PAYMENT_EVENTS, PAYMENT_OBSERVATION, conform
+from models.objects import Objects
 from models.snapshots import is_snapshot
 
 # Lower rank = more authoritative source for a payment's attributes.
@@ -134,13 +135,15 @@ _EXTRACTORS = {
 _COMMON = ("currency", "metadata_click_id", "client_reference_id")
 
 
-def payment_observations(objects: pl.DataFrame) -> pl.DataFrame:
+def payment_observations(objects: Objects) -> pl.DataFrame:
     """One row per staged object that reports or links a payment, in a common shape.
 
-    Objects of other events (refunds, disputes, ...) are ignored here.
+    Objects of other events (refunds, disputes, ...) are ignored here. Each kind is read on its own,
+    only the columns its extractor uses: one query over every kind held the union of their columns
+    for every payment object at once (at 1M events, 0.8 GB of RSS for this 0.35 GB result).
     """
     payment_objects = objects.lazy().filter(pl.col("event_type").is_in(list(PAYMENT_EVENTS)))
-    frames = []  # every kind, empty or not: the lazy query always has PAYMENT_OBSERVATION's columns
+    frames = []  # every kind, empty or not: the result always has PAYMENT_OBSERVATION's columns
     for kind, extract in _EXTRACTORS.items():
         fields = {name: pl.col(name) for name in _COMMON} | extract()
         of_kind = payment_objects.filter(pl.col("object_kind") == kind).select(
@@ -152,13 +155,12 @@ def payment_observations(objects: pl.DataFrame) -> pl.DataFrame:
             pl.col("created_at").alias("event_created_at"),
             **fields,
         )
-        frames.append(conform(of_kind, PAYMENT_OBSERVATION))
-    # one lazy query: no filtered copy of the objects per kind is ever held
-    observations = pl.concat(frames).with_columns(
-        pl.col("currency").str.to_lowercase(),
-        *(
-            _clean_id(pl.col(c)).alias(c)
-            for c in ("metadata_click_id", "client_reference_id", "subscription_metadata_click_id")
-        ),
-    )
-    return observations.collect()
+        cleaned = conform(of_kind, PAYMENT_OBSERVATION).with_columns(
+            pl.col("currency").str.to_lowercase(),
+            *(
+                _clean_id(pl.col(c)).alias(c)
+                for c in ("metadata_click_id", "client_reference_id", "subscription_metadata_click_id")
+            ),
+        )
+        frames.append(cleaned.collect())
+    return pl.concat(frames)

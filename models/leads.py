@@ -14,12 +14,14 @@ import polars as pl
 
 from core.contracts import LEAD, conform
 from models.clicks import is_click_id_expr
+from models.objects import Objects, objects_where
 
 
-def build_leads(objects: pl.DataFrame, clicks: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:
+def build_leads(objects: Objects, clicks: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:
     """marts.leads: one row per customer created (or subscribed) with a click id."""
-    signed_up = objects.filter(
-        pl.col("object_kind").is_in(["customer", "subscription"]) & pl.col("metadata_click_id").is_not_null()
+    signed_up = objects_where(
+        objects,
+        pl.col("object_kind").is_in(["customer", "subscription"]) & pl.col("metadata_click_id").is_not_null(),
     ).select(
         customer_id=pl.when(pl.col("object_kind") == "customer").then("obj_id").otherwise("customer"),
         click_id=pl.col("metadata_click_id").str.strip_chars(),

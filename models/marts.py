@@ -22,6 +22,7 @@ from models.funnel import funnel_daily
 from models.leads import build_leads
 from models.ledger import build_ledger
 from models.money_back import build_adjustments
+from models.objects import Objects
 from models.payments import build_payments
 from models.risk import RiskSettings, risk_flags
 from models.snapshots import delivered_first
@@ -32,7 +33,7 @@ from models.statements import affiliate_statements
 class MartInputs:
     """Everything the marts are derived from."""
 
-    objects: pl.DataFrame  # staging.stripe_objects: each consumed event, decoded
+    objects: Objects  # staging.stripe_objects: each consumed event, decoded (a frame, or a lazy scan)
     clicks: pl.DataFrame  # raw.clicks
     offers: pl.DataFrame  # program.offers (one row per version)
     tiers: pl.DataFrame  # program.offer_tiers

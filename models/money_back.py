@@ -18,14 +18,15 @@ import polars as pl
 from core.contracts import COMMISSION_LINE, DISPUTE_EVENTS, PAYMENT_ADJUSTMENT, REFUND_EVENTS, conform, empty
 from models.exprs import text
 from models.holding import with_status
+from models.objects import Objects, objects_where
 
 _NOT_TAKEN = ("failed", "canceled")
 # events carrying a refund object; `charge.refunded` carries the charge with its cumulative total
 _REFUND_OBJECT_EVENTS = [event for event, kind in REFUND_EVENTS.items() if kind == "refund"]
 
 
-def _refund_rows(objects: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    objs = objects.filter(pl.col("event_type").is_in(_REFUND_OBJECT_EVENTS))
+def _refund_rows(objects: Objects) -> tuple[pl.DataFrame, pl.DataFrame]:
+    objs = objects_where(objects, pl.col("event_type").is_in(_REFUND_OBJECT_EVENTS))
     latest = (
         objs.sort("created_at", "event_id")
         .group_by("obj_id")
@@ -48,10 +49,10 @@ def _refund_rows(objects: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return rows, seen
 
 
-def refund_adjustments(objects: pl.DataFrame) -> pl.DataFrame:
+def refund_adjustments(objects: Objects) -> pl.DataFrame:
     """Refund adjustments (negative amounts) per refund, from staged objects."""
     refunds, seen = _refund_rows(objects)
-    charges = objects.filter(pl.col("event_type") == "charge.refunded")
+    charges = objects_where(objects, pl.col("event_type") == "charge.refunded")
     # cumulative amount_refunded: one step per new value, in value order (order-independent)
     steps = (
         charges.filter(pl.col("amount_refunded") > 0)
@@ -86,9 +87,9 @@ def refund_adjustments(objects: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([refunds, cumulative], how="diagonal_relaxed")
 
 
-def dispute_adjustments(objects: pl.DataFrame) -> pl.DataFrame:
+def dispute_adjustments(objects: Objects) -> pl.DataFrame:
     """Disputes: funds withdrawn (negative) and, when won, reinstated (positive)."""
-    objs = objects.filter(pl.col("event_type").is_in(list(DISPUTE_EVENTS)))
+    objs = objects_where(objects, pl.col("event_type").is_in(list(DISPUTE_EVENTS)))
     inquiry = pl.col("status").str.starts_with("warning_")
     withdrawal = pl.col("event_type") == "charge.dispute.funds_withdrawn"
     withdraws = withdrawal | ~inquiry
@@ -138,7 +139,7 @@ def dispute_adjustments(objects: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([withdrawn, reinstated], how="diagonal_relaxed")
 
 
-def build_adjustments(objects: pl.DataFrame, payments: pl.DataFrame) -> pl.DataFrame:
+def build_adjustments(objects: Objects, payments: pl.DataFrame) -> pl.DataFrame:
     """marts.payment_adjustments from staged objects (payment_id null when the payment was never seen)."""
     adjustments = pl.concat(
         [refund_adjustments(objects), dispute_adjustments(objects)], how="diagonal_relaxed"

@@ -15,6 +15,7 @@ from scipy.sparse import coo_matrix, csgraph
 
 from core.contracts import PAYMENT, conform
 from models.codes import with_promotion_codes
+from models.objects import Objects
 
 _ID_COLUMNS = ("session_id", "invoice_id", "payment_intent_id", "charge_id")
 
@@ -69,7 +70,7 @@ def _first(column: str) -> pl.Expr:
 
     The observations are sorted by _SOURCE_ORDER before grouping: a group keeps its rows' order.
     """
-    return pl.col(column).drop_nulls().first()
+    return pl.col(column).first(ignore_nulls=True)
 
 
 # A subscription charge from API 2025-03-31 on names no invoice; without `invoice_payment.paid` it is
@@ -86,7 +87,8 @@ _CLICK_SOURCES = [
 def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
     confirmed = pl.col("confirms_payment")
     return (
-        obs.sort(_SOURCE_ORDER)
+        obs.lazy()  # the sort carries only the columns the summary reads
+        .sort(_SOURCE_ORDER)
         .group_by("component")
         .agg(
             has_invoice=pl.col("invoice_id").is_not_null().any(),
@@ -101,6 +103,7 @@ def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
             livemode=pl.col("livemode").any(),
             paid_at=pl.col("paid_at").filter(confirmed).min(),
         )
+        .collect()
     )
 
 
@@ -165,7 +168,7 @@ def _checkout_of_subscriptions(obs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_payments(observations: pl.DataFrame, objects: pl.DataFrame | None = None) -> pl.DataFrame:
+def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -> pl.DataFrame:
     """Group payment observations into payments; components with no confirming event are not payments.
 
     With the staged `objects`, each payment's promotion code is resolved (models/codes.py)."""

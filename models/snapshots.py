@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from core.contracts import BACKFILL_EVENT_PREFIX
+from models.objects import Objects
 
 
 def is_snapshot() -> pl.Expr:
@@ -20,14 +21,16 @@ def is_snapshot() -> pl.Expr:
     return pl.col("event_id").str.starts_with(BACKFILL_EVENT_PREFIX)
 
 
-def delivered_first(objects: pl.DataFrame) -> pl.DataFrame:
-    """Staged objects without the snapshots a delivered event of the same type and object replaces."""
-    if not objects.select(is_snapshot().any()).item():
-        return objects  # nothing backfilled: no copy of every object
+def delivered_first(objects: Objects) -> pl.LazyFrame:
+    """Staged objects without the snapshots a delivered event of the same type and object replaces.
+
+    Lazy: only the three key columns are read here, and each rule reads what it needs of the rest."""
+    objects = objects.lazy()
+    if not objects.select(is_snapshot().any()).collect().item():
+        return objects  # nothing backfilled
+    keys = objects.select("event_id", "obj_id", "event_type").collect()
     delivered = (
-        objects.filter(~is_snapshot() & pl.col("obj_id").is_not_null())
-        .select("obj_id", "event_type")
-        .unique()
+        keys.filter(~is_snapshot() & pl.col("obj_id").is_not_null()).select("obj_id", "event_type").unique()
     )
-    replaced = objects.filter(is_snapshot()).join(delivered, on=["obj_id", "event_type"], how="semi")
+    replaced = keys.filter(is_snapshot()).join(delivered, on=["obj_id", "event_type"], how="semi")
     return objects.filter(~pl.col("event_id").is_in(replaced["event_id"].implode()))

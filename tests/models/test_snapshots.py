@@ -5,6 +5,7 @@ is exactly the delivered payment."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -81,6 +82,20 @@ def test_a_payment_both_backfilled_and_delivered_is_exactly_the_delivered_paymen
 
     for table, frame in delivered.tables().items():
         assert_frame_equal(getattr(both, table), frame, check_row_order=False)
+
+
+def test_the_rules_read_the_lakes_lazy_scan_as_they_read_a_frame(tmp_path: Path) -> None:
+    """The pipeline hands the rules a lazy scan of the lake's files (each rule reads only its kinds and
+    columns); with snapshots to drop beside delivered events, every mart is the frame's."""
+    book = story(BASIL)
+    events = [*backfilled(book.events()), *book.events()]
+
+    from_frame, from_lake = book.marts(NOW, events), book.marts(NOW, events, lake=tmp_path / "objects")
+
+    assert from_frame.payments.height == 7 and from_frame.payment_adjustments.height == 4
+    assert len(list((tmp_path / "objects").glob("*.parquet"))) == 2
+    for table, frame in from_frame.tables().items():
+        assert_frame_equal(getattr(from_lake, table), frame)
 
 
 @API_VERSIONS

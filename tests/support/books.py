@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from core.click_ids import new_click_id
-from core.contracts import LEDGER_LINE, OFFER, OFFER_TIER, RAW_CLICK, STATEMENT, conform, empty
+from core.contracts import LEDGER_LINE, OFFER, OFFER_TIER, RAW_CLICK, STATEMENT, STRIPE_OBJECT, conform, empty
 from core.program import Program
 from core.state.closed_periods import ClosedPeriods
 from models.marts import MartInputs, Marts, build_marts
+from pipelines.lake import LakeTable
 from pipelines.sources.program import program_tables
 from simulator.landing import BROWSER_UA, staged
 from simulator.stripe import Event, Flow, StripeSim
@@ -56,6 +58,18 @@ def compute_ledger(
     return Ledger(marts.conversions, marts.commission_lines)
 
 
+def _lake_scan(objects: pl.DataFrame, folder: Path) -> pl.LazyFrame:
+    """The objects as two loads' lake files, the second written as an older or newer staging would (its
+    columns in another order, the ones it never filled absent), scanned as the pipeline scans them."""
+    half = objects.height // 2
+    first, second = objects.head(half), objects.tail(objects.height - half)
+    folder.mkdir(parents=True, exist_ok=True)
+    first.write_parquet(folder / "1700000000.000001.parquet")
+    filled = [name for name in reversed(second.columns) if second[name].null_count() < second.height]
+    second.select(filled).write_parquet(folder / "1700000001.000001.parquet")
+    return LakeTable(folder).scan(STRIPE_OBJECT)
+
+
 def compute_marts(
     program: Program,
     events: list[Event],
@@ -63,8 +77,11 @@ def compute_marts(
     now: datetime,
     frozen: pl.DataFrame | None = None,
     closed: set[str] | None = None,
+    *,
+    lake: Path | None = None,
 ) -> Marts:
-    """Every mart of in-memory events and clicks."""
+    """Every mart of in-memory events and clicks. With `lake`, the staged objects are written there as
+    lake files and the rules read the lazy scan of them the pipeline hands them (pipelines/steps.py)."""
     offers, tiers = _program_frames(program)
     closed_periods = ClosedPeriods(
         dict.fromkeys(closed or set(), now),
@@ -74,7 +91,7 @@ def compute_marts(
     objects, rejected = staged(events)
     return build_marts(
         MartInputs(
-            objects=objects,
+            objects=objects if lake is None else _lake_scan(objects, lake),
             rejected=rejected,
             clicks=conform(pl.DataFrame(clicks, infer_schema_length=None), RAW_CLICK)
             if clicks
@@ -174,9 +191,11 @@ class Book:
         """Every event told so far, in arrival order."""
         return [e for _t, e in sorted(self.arrivals, key=lambda item: item[0])]
 
-    def marts(self, now: datetime, events: list[Event] | None = None) -> Marts:
-        """Every mart of the book's events (or of `events`, e.g. snapshots of its objects)."""
-        return compute_marts(self.program, self.events() if events is None else events, self.clicks, now)
+    def marts(self, now: datetime, events: list[Event] | None = None, *, lake: Path | None = None) -> Marts:
+        """Every mart of the book's events (or of `events`, e.g. snapshots of its objects); `lake`: read
+        from lake files there, as the pipeline reads them."""
+        events = self.events() if events is None else events
+        return compute_marts(self.program, events, self.clicks, now, lake=lake)
 
     def ledger(self, now: datetime, *, with_closes: bool = True) -> Ledger:
         program = self.program
