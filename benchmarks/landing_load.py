@@ -17,14 +17,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import dlt
-
 from core.landing_records import dumps_record, stripe_event_record
 from core.settings import Settings
 from pipelines.lib.loading import load_landing
 from simulator.stripe import StripeSim, encode
-
-dlt.config["runtime.dlthub_telemetry"] = False
 
 
 def land_events(landing_dir: Path, count: int) -> list[dict]:
@@ -58,6 +54,8 @@ def arrow_path(data_dir: Path) -> float:
 
 def dict_path(data_dir: Path, records: list[dict]) -> float:
     """Baseline: the same rows as Python dicts through dlt's normalizer (what DESIGN rules out)."""
+    import dlt  # after `pipelines`, which turns dlt's telemetry off before dlt is first imported
+
     started = time.perf_counter()
     rows = []
     for path in sorted((data_dir / "landing" / "stripe_events").rglob("*.ndjson")):

@@ -34,7 +34,6 @@ from pipelines.sources.stripe_api.helpers import StripeApiError, connect
 from pipelines.sources.stripe_api.settings import BACKFILL_WINDOW, OBJECT_KINDS, PAGE_SIZE, ObjectKind
 from pipelines.sources.stripe_api.snapshots import Reading, snapshot_events
 
-dlt.config["runtime.dlthub_telemetry"] = False
 # A landed package's files are the objects again: the landing zone has them, the state keeps only the cursor.
 dlt.config["load.delete_completed_jobs"] = True
 

@@ -25,7 +25,6 @@ from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.sources.landing import landing_source
 from pipelines.sources.landing.settings import STREAMS
 
-dlt.config["runtime.dlthub_telemetry"] = False
 logging.getLogger("dlt").setLevel(logging.ERROR)
 
 PIPELINE_NAME = "attro_landing"
