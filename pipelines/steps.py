@@ -51,9 +51,9 @@ Metadata = dict[str, dict[str, Any]]  # asset path → its metadata
 def load_raw(settings: Settings) -> Metadata:
     """New landing lines → raw.stripe_events, raw.clicks, raw.landing_rejects."""
     stats = load_landing(settings)
-    # dlt's run leaves reference cycles (configuration lookups' caught exceptions, with the frames of
-    # the extract) that keep its chunks alive until Python's rare full collection: at 1M events 0.2 GB
-    # more under every later step's peak.
+    # dlt's run leaves reference cycles (its configuration lookups' caught exceptions, with their
+    # frames) that only Python's rare full collection frees: collected now, at 1M events every later
+    # step's peak is 0.1-0.2 GB lower, for 0.16 s.
     gc.collect()
     events, clicks = stats["stripe_events"], stats["clicks"]
     rejected = events["rejected_lines"] + clicks["rejected_lines"]
