@@ -45,10 +45,12 @@ def _links(obs: pl.DataFrame) -> list[pl.Expr]:
     return [pl.when(key.is_not_null()).then(pl.col("obs").min().over(key)) for key in keys]
 
 
-def components(obs: pl.DataFrame) -> pl.Series:
+def components(obs: pl.DataFrame) -> pl.DataFrame:
     """Each observation's payment: the connected component of the graph in which observations that
-    share an id are linked (scipy's connected_components over integers). Labelled by the smallest
-    event id of the component, so the label does not depend on the order observations came in.
+    share an id are linked (scipy's connected_components over integers). Two columns:
+    `component_no`, scipy's number for it, to group by (an integer key groups several times faster
+    than a text one, but the number depends on the order observations came in), and `component`, its
+    label: the smallest event id of the component, which does not.
     `obs` holds an `obs` column numbering its rows 0..n-1."""
     links = obs.select("obs", *(link.alias(f"link_{i}") for i, link in enumerate(_links(obs))))
     edges = links.unpivot(index="obs", value_name="to").drop_nulls("to")
@@ -58,8 +60,8 @@ def components(obs: pl.DataFrame) -> pl.Series:
         shape=(size, size),
     )
     _count, component = csgraph.connected_components(graph, directed=False)
-    labelled = obs.select("event_id", component=pl.Series(component))
-    return labelled.select(pl.col("event_id").min().over("component"))["event_id"].alias("component")
+    labelled = obs.select("event_id", component_no=pl.Series(component))
+    return labelled.select("component_no", component=pl.col("event_id").min().over("component_no"))
 
 
 _SOURCE_ORDER = ["source_rank", "event_created_at", "event_id"]
@@ -89,8 +91,9 @@ def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
     return (
         obs.lazy()  # the sort carries only the columns the summary reads
         .sort(_SOURCE_ORDER)
-        .group_by("component")
+        .group_by("component_no")
         .agg(
+            component=pl.col("component").first(),
             has_invoice=pl.col("invoice_id").is_not_null().any(),
             has_session=pl.col("session_id").is_not_null().any(),
             has_money_ids=(
@@ -108,9 +111,10 @@ def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
 
 
 def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
-    """Pairs (component → invoice component) for charges that name no invoice (see module doc).
-
-    One-to-one, in time order; only when customer, currency, amount and mode agree.
+    """Pairs (component_no → matched_no: the invoice's) for charges that name no invoice (see module
+    doc). One-to-one, in time order (ties by the components' labels, never by their numbers: the
+    pairing does not depend on the order observations came in); only when customer, currency, amount
+    and mode agree.
     """
     summary = _component_summary(obs).filter(
         pl.col("confirmed") & pl.col("customer_id").is_not_null() & pl.col("amount_minor").is_not_null()
@@ -119,24 +123,30 @@ def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
     charges = summary.filter(~pl.col("has_invoice") & ~pl.col("has_session") & pl.col("has_money_ids"))
     keys = ["customer_id", "currency", "amount_minor", "livemode"]
     candidates = (
-        charges.select(*keys, "component", "paid_at")
-        .join(invoices.select(*keys, invoice_component="component", invoice_paid_at="paid_at"), on=keys)
+        charges.select(*keys, "component", "component_no", "paid_at")
+        .join(
+            invoices.select(
+                *keys, invoice_component="component", matched_no="component_no", invoice_paid_at="paid_at"
+            ),
+            on=keys,
+        )
         .with_columns(gap=(pl.col("paid_at") - pl.col("invoice_paid_at")).abs())
         .filter(pl.col("gap") <= pl.duration(seconds=CHARGE_MATCH_WINDOW_SECONDS))
         # in time order: each charge takes the earliest invoice still free (two look-alike
         # subscriptions renewing seconds apart keep their own charges)
         .sort("paid_at", "invoice_paid_at", "component", "invoice_component")
     )
-    taken_charges: set[str] = set()
-    taken_invoices: set[str] = set()
+    taken_charges: set[int] = set()
+    taken_invoices: set[int] = set()
     pairs = []
-    for charge, invoice in candidates.select("component", "invoice_component").iter_rows():
+    for charge, invoice in candidates.select("component_no", "matched_no").iter_rows():
         if charge in taken_charges or invoice in taken_invoices:
             continue
         taken_charges.add(charge)
         taken_invoices.add(invoice)
-        pairs.append({"component": charge, "matched_component": invoice})
-    return pl.DataFrame(pairs, schema={"component": pl.String, "matched_component": pl.String})
+        pairs.append({"component_no": charge, "matched_no": invoice})
+    number = obs.schema["component_no"]
+    return pl.DataFrame(pairs, schema={"component_no": number, "matched_no": number})
 
 
 def _checkout_of_subscriptions(obs: pl.DataFrame) -> pl.DataFrame:
@@ -175,23 +185,23 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
     if observations.is_empty():
         return pl.DataFrame(schema=PAYMENT)
     obs = observations.with_row_index("obs")
-    obs = obs.with_columns(components(obs)).with_columns(
+    obs = obs.with_columns(components(obs).get_columns()).with_columns(
         confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor")),
         confirmed_paid_at=pl.when(pl.col("confirms_payment")).then(pl.col("paid_at")),
         confirmed_event_at=pl.when(pl.col("confirms_payment")).then(pl.col("event_created_at")),
     )
     matched = match_unlinked_charges(obs)
     obs = (
-        obs.join(matched, on="component", how="left")
+        obs.join(matched, on="component_no", how="left")
         .with_columns(
-            heuristic=pl.col("matched_component").is_not_null(),
-            component=pl.coalesce("matched_component", "component"),
+            heuristic=pl.col("matched_no").is_not_null(),
+            component_no=pl.coalesce("matched_no", "component_no"),
         )
-        .drop("matched_component")
+        .drop("matched_no", "component")
     )
     grouped = (
         obs.sort(_SOURCE_ORDER)
-        .group_by("component")
+        .group_by("component_no")
         .agg(
             pl.col("confirms_payment").any().alias("is_payment"),
             pl.col("heuristic").any(),
