@@ -45,12 +45,12 @@ def _links(obs: pl.DataFrame) -> list[pl.Expr]:
     return [pl.when(key.is_not_null()).then(pl.col("obs").min().over(key)) for key in keys]
 
 
-def components(obs: pl.DataFrame) -> pl.DataFrame:
+def components(obs: pl.DataFrame) -> pl.Series:
     """Each observation's payment: the connected component of the graph in which observations that
-    share an id are linked (scipy's connected_components over integers). Two columns:
-    `component_no`, scipy's number for it, to group by (an integer key groups several times faster
-    than a text one, but the number depends on the order observations came in), and `component`, its
-    label: the smallest event id of the component, which does not.
+    share an id are linked (scipy's connected_components over integers), as scipy numbers it
+    (`component_no`). An integer groups several times faster than a text label, but the number depends
+    on the order observations came in: where an order between components matters, the smallest event
+    id of each is its label (match_unlinked_charges).
     `obs` holds an `obs` column numbering its rows 0..n-1."""
     links = obs.select("obs", *(link.alias(f"link_{i}") for i, link in enumerate(_links(obs))))
     edges = links.unpivot(index="obs", value_name="to").drop_nulls("to")
@@ -60,8 +60,7 @@ def components(obs: pl.DataFrame) -> pl.DataFrame:
         shape=(size, size),
     )
     _count, component = csgraph.connected_components(graph, directed=False)
-    labelled = obs.select("event_id", component_no=pl.Series(component))
-    return labelled.select("component_no", component=pl.col("event_id").min().over("component_no"))
+    return pl.Series("component_no", component)
 
 
 _SOURCE_ORDER = ["source_rank", "event_created_at", "event_id"]
@@ -93,7 +92,7 @@ def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
         .sort(_SOURCE_ORDER)
         .group_by("component_no")
         .agg(
-            component=pl.col("component").first(),
+            component=pl.col("event_id").min(),  # the label: whatever order the events came in
             has_invoice=pl.col("invoice_id").is_not_null().any(),
             has_session=pl.col("session_id").is_not_null().any(),
             has_money_ids=(
@@ -185,7 +184,7 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
     if observations.is_empty():
         return pl.DataFrame(schema=PAYMENT)
     obs = observations.with_row_index("obs")
-    obs = obs.with_columns(components(obs).get_columns()).with_columns(
+    obs = obs.with_columns(components(obs)).with_columns(
         confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor")),
         confirmed_paid_at=pl.when(pl.col("confirms_payment")).then(pl.col("paid_at")),
         confirmed_event_at=pl.when(pl.col("confirms_payment")).then(pl.col("event_created_at")),
@@ -197,7 +196,7 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
             heuristic=pl.col("matched_no").is_not_null(),
             component_no=pl.coalesce("matched_no", "component_no"),
         )
-        .drop("matched_no", "component")
+        .drop("matched_no")
     )
     grouped = (
         obs.sort(_SOURCE_ORDER)
