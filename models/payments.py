@@ -190,13 +190,10 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
         confirmed_event_at=pl.when(pl.col("confirms_payment")).then(pl.col("event_created_at")),
     )
     matched = match_unlinked_charges(obs)
-    obs = (
-        obs.join(matched, on="component_no", how="left")
-        .with_columns(
-            heuristic=pl.col("matched_no").is_not_null(),
-            component_no=pl.coalesce("matched_no", "component_no"),
-        )
-        .drop("matched_no")
+    charge = pl.col("component_no")  # a matched charge's component joins its invoice's
+    obs = obs.with_columns(
+        heuristic=charge.is_in(matched["component_no"].implode()),
+        component_no=charge.replace(matched["component_no"], matched["matched_no"]),
     )
     grouped = (
         obs.sort(_SOURCE_ORDER)
