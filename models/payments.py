@@ -69,7 +69,8 @@ _SOURCE_ORDER = ["source_rank", "event_created_at", "event_id"]
 def _first(column: str) -> pl.Expr:
     """First non-null value in the component, most authoritative source first (order-independent).
 
-    The observations are sorted by _SOURCE_ORDER before grouping: a group keeps its rows' order.
+    The observations are sorted by _SOURCE_ORDER (once, in build_payments) before grouping: a group
+    keeps its rows' order.
     """
     return pl.col(column).first(ignore_nulls=True)
 
@@ -86,13 +87,12 @@ _CLICK_SOURCES = [
 
 
 def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
+    """Per component, what matching a charge reads (`obs` sorted by _SOURCE_ORDER)."""
     confirmed = pl.col("confirms_payment")
     return (
-        obs.lazy()  # the sort carries only the columns the summary reads
-        .sort(_SOURCE_ORDER)
+        obs.lazy()
         .group_by("component_no")
         .agg(
-            component=pl.col("event_id").min(),  # the label: whatever order the events came in
             has_invoice=pl.col("invoice_id").is_not_null().any(),
             has_session=pl.col("session_id").is_not_null().any(),
             has_money_ids=(
@@ -113,7 +113,7 @@ def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
     """Pairs (component_no → matched_no: the invoice's) for charges that name no invoice (see module
     doc). One-to-one, in time order (ties by the components' labels, never by their numbers: the
     pairing does not depend on the order observations came in); only when customer, currency, amount
-    and mode agree.
+    and mode agree. `obs` is sorted by _SOURCE_ORDER.
     """
     summary = _component_summary(obs).filter(
         pl.col("confirmed") & pl.col("customer_id").is_not_null() & pl.col("amount_minor").is_not_null()
@@ -122,18 +122,26 @@ def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
     charges = summary.filter(~pl.col("has_invoice") & ~pl.col("has_session") & pl.col("has_money_ids"))
     keys = ["customer_id", "currency", "amount_minor", "livemode"]
     candidates = (
-        charges.select(*keys, "component", "component_no", "paid_at")
-        .join(
-            invoices.select(
-                *keys, invoice_component="component", matched_no="component_no", invoice_paid_at="paid_at"
-            ),
-            on=keys,
-        )
+        charges.select(*keys, "component_no", "paid_at")
+        .join(invoices.select(*keys, matched_no="component_no", invoice_paid_at="paid_at"), on=keys)
         .with_columns(gap=(pl.col("paid_at") - pl.col("invoice_paid_at")).abs())
         .filter(pl.col("gap") <= pl.duration(seconds=CHARGE_MATCH_WINDOW_SECONDS))
+    )
+    # each candidate component's label, its smallest event id: whatever order the events came in
+    involved = pl.concat([candidates["component_no"], candidates["matched_no"]]).unique()
+    labels = (
+        obs.lazy()
+        .filter(pl.col("component_no").is_in(involved.implode()))
+        .group_by("component_no")
+        .agg(label=pl.col("event_id").min())
+        .collect()
+    )
+    candidates = (
+        candidates.join(labels, on="component_no")
+        .join(labels.select(matched_no="component_no", invoice_label="label"), on="matched_no")
         # in time order: each charge takes the earliest invoice still free (two look-alike
         # subscriptions renewing seconds apart keep their own charges)
-        .sort("paid_at", "invoice_paid_at", "component", "invoice_component")
+        .sort("paid_at", "invoice_paid_at", "label", "invoice_label")
     )
     taken_charges: set[int] = set()
     taken_invoices: set[int] = set()
@@ -184,10 +192,14 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
     if observations.is_empty():
         return pl.DataFrame(schema=PAYMENT)
     obs = observations.with_row_index("obs")
-    obs = obs.with_columns(components(obs)).with_columns(
-        confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor")),
-        confirmed_paid_at=pl.when(pl.col("confirms_payment")).then(pl.col("paid_at")),
-        confirmed_event_at=pl.when(pl.col("confirms_payment")).then(pl.col("event_created_at")),
+    obs = (
+        obs.with_columns(components(obs))
+        .with_columns(
+            confirmed_amount_minor=pl.when(pl.col("confirms_payment")).then(pl.col("amount_minor")),
+            confirmed_paid_at=pl.when(pl.col("confirms_payment")).then(pl.col("paid_at")),
+            confirmed_event_at=pl.when(pl.col("confirms_payment")).then(pl.col("event_created_at")),
+        )
+        .sort(_SOURCE_ORDER)  # once: every grouping below keeps this order within a group (_first)
     )
     matched = match_unlinked_charges(obs)
     charge = pl.col("component_no")  # a matched charge's component joins its invoice's
@@ -195,33 +207,29 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
         heuristic=charge.is_in(matched["component_no"].implode()),
         component_no=charge.replace(matched["component_no"], matched["matched_no"]),
     )
-    grouped = (
-        obs.sort(_SOURCE_ORDER)
-        .group_by("component_no")
-        .agg(
-            pl.col("confirms_payment").any().alias("is_payment"),
-            pl.col("heuristic").any(),
-            # the most authoritative source's time: an async charge is created days before it settles;
-            # a payment seen only through snapshots that name no paid time: its confirming event's
-            pl.coalesce(_first("confirmed_paid_at"), _first("confirmed_event_at")).alias("occurred_at"),
-            pl.col("livemode").any(),
-            _first("customer_id"),
-            _first("customer_email"),
-            _first("subscription_id"),
-            _first("invoice_id"),
-            _first("payment_intent_id"),
-            _first("session_id").alias("checkout_session_id"),
-            _first("charge_id"),
-            _first("billing_reason").alias("invoice_billing_reason"),
-            _first("checkout_mode"),
-            _first("confirmed_amount_minor").alias("amount_minor"),
-            _first("tax_minor"),
-            _first("currency"),
-            *(_first(column).alias(f"click_{name}") for name, column in _CLICK_SOURCES),
-            _first("promotion_code_id"),
-            _first("discount_id"),
-            pl.col("event_id").unique().sort().alias("source_event_ids"),
-        )
+    grouped = obs.group_by("component_no").agg(
+        pl.col("confirms_payment").any().alias("is_payment"),
+        pl.col("heuristic").any(),
+        # the most authoritative source's time: an async charge is created days before it settles;
+        # a payment seen only through snapshots that name no paid time: its confirming event's
+        pl.coalesce(_first("confirmed_paid_at"), _first("confirmed_event_at")).alias("occurred_at"),
+        pl.col("livemode").any(),
+        _first("customer_id"),
+        _first("customer_email"),
+        _first("subscription_id"),
+        _first("invoice_id"),
+        _first("payment_intent_id"),
+        _first("session_id").alias("checkout_session_id"),
+        _first("charge_id"),
+        _first("billing_reason").alias("invoice_billing_reason"),
+        _first("checkout_mode"),
+        _first("confirmed_amount_minor").alias("amount_minor"),
+        _first("tax_minor"),
+        _first("currency"),
+        *(_first(column).alias(f"click_{name}") for name, column in _CLICK_SOURCES),
+        _first("promotion_code_id"),
+        _first("discount_id"),
+        pl.col("event_id").unique().sort().alias("source_event_ids"),
     )
     payments = grouped.filter(pl.col("is_payment"))
     click_id = pl.coalesce(*(pl.col(f"click_{name}") for name, _ in _CLICK_SOURCES))
