@@ -13,12 +13,19 @@ def is_click_id_expr(column: pl.Expr) -> pl.Expr:
     return column.str.contains(CLICK_ID_PATTERN.pattern).fill_null(False)
 
 
-def build_clicks(raw_clicks: pl.DataFrame) -> pl.DataFrame:
-    """One row per click id (the first landing wins), typed, ordered by time."""
-    frame = conform(raw_clicks, CLICK)
-    return (
-        frame.filter(is_click_id_expr(pl.col("click_id")))
+def build_clicks(raw_clicks: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """One row per click id (the first landing wins), typed, ordered by time.
+
+    `raw_clicks` may be a lazy scan of the lake: then raw.clicks is read here, and the only copy held
+    after it is this mart (sorted and deduplicated eagerly: Polars' lazy engine took twice the time and
+    memory for it). The mart's columns the input lacks are added last, not carried through the sort."""
+    raw = raw_clicks.lazy()
+    present = {name: dtype for name, dtype in CLICK.items() if name in raw.collect_schema().names()}
+    first = (  # one chain: each step's input is freed once the next has it
+        conform(raw, present)
+        .filter(is_click_id_expr(pl.col("click_id")))
+        .collect()
         .sort("clicked_at", "click_id")
         .unique("click_id", keep="first", maintain_order=True)
-        .with_columns(pl.col("is_bot").fill_null(False))
     )
+    return conform(first, CLICK).with_columns(pl.col("is_bot").fill_null(False))

@@ -43,7 +43,7 @@ class MartInputs:
     """Everything the marts are derived from."""
 
     objects: Objects  # staging.stripe_objects: each consumed event, decoded (a frame, or a lazy scan)
-    clicks: pl.DataFrame  # raw.clicks
+    clicks: pl.DataFrame | pl.LazyFrame  # raw.clicks (a frame, or a lazy scan read by build_clicks)
     offers: pl.DataFrame  # program.offers (one row per version)
     tiers: pl.DataFrame  # program.offer_tiers
     now: datetime  # holding periods are judged as of now

@@ -115,7 +115,7 @@ def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInpu
     # lazy: each rule reads only the rows and columns it uses, never all 46 columns of every object
     objects = lake.staging(OBJECTS).scan(STRIPE_OBJECT)
     rejected = lake.staging(REJECTED).read(REJECTED_EVENT)
-    clicks = lake.raw("clicks").read(RULES_CLICK)
+    clicks = lake.raw("clicks").scan(RULES_CLICK)  # read by build_clicks: no copy beside the mart
     return MartInputs(
         objects=objects,
         clicks=clicks,
