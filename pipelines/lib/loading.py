@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -71,11 +72,15 @@ class _Fresh:
     def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
         self.con, self.lake = con, lake
         self.seen: dict[str, set[str]] = {}
+        # the raw files of completed loads, listed once: dlt writes this run's only after extracting
+        self.files: dict[str, list[Path]] = {}
 
     def __call__(self, stream: str, table: pl.DataFrame) -> pl.DataFrame:
         key = PRIMARY_KEYS[stream]
         seen = self.seen.setdefault(stream, set())
-        files = self.lake.raw(stream).paths()
+        if stream not in self.files:
+            self.files[stream] = self.lake.raw(stream).paths()
+        files = self.files[stream]
         loaded: set[str] = set()
         if files and table.height:
             self.con.register("_chunk_keys", table.select(key).to_arrow())
@@ -90,6 +95,9 @@ class _Fresh:
             finally:
                 self.con.unregister("_chunk_keys")
         keys = table[key].to_list()
+        if not loaded and seen.isdisjoint(keys):  # most chunks: nothing to drop
+            seen.update(keys)
+            return table
         keep = [k not in loaded and k not in seen for k in keys]
         seen.update(k for k, kept in zip(keys, keep, strict=True) if kept)
         return table if all(keep) else table.filter(pl.Series(keep, dtype=pl.Boolean))

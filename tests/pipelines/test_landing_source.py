@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,8 @@ from pipelines.lake import Lake
 from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.lib.loading import load_landing
 from pipelines.lib.warehouse import add_lake_views
+from pipelines.sources import landing as landing_source
+from pipelines.sources.landing.helpers import iter_new
 from pipelines.steps import LAKE_VIEW_DEFAULTS, lake_views
 
 BOTH = ("stripe_events", "clicks")
@@ -306,6 +309,22 @@ def test_an_event_landed_twice_is_kept_once_whichever_copy_is_read_first(kit) ->
     assert rebuilt[0][1] in (kit.at, kit.at + timedelta(hours=1))
 
 
+def test_an_event_read_again_in_a_later_chunk_of_the_same_run_is_kept_once(kit, monkeypatch) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    paid, other = kit.sim(seed=12).one_time_checkout(kit.at, 4900).events[:2]
+    landing.events([paid, other], kit.at, name="host-1-0000aaaa")
+    landing.events([paid], kit.at + timedelta(hours=1), name="host-2-0000bbbb")
+    # every line its own chunk: the copies meet only in what the run has already kept
+    monkeypatch.setattr(landing_source, "iter_new", functools.partial(iter_new, max_bytes=1))
+
+    stats = load(settings, ("stripe_events",))
+
+    assert stats["stripe_events"]["records"] == 3
+    stored = rows(settings, "select event_id, received_at from raw.stripe_events order by event_id")
+    assert stored == sorted([(paid["id"], kit.at), (other["id"], kit.at)])
+
+
 def test_each_event_says_where_it_came_from_and_lines_landed_before_the_field_say_webhook(kit) -> None:
     settings = kit.settings()
     landing = kit.landing(settings)
@@ -350,8 +369,6 @@ def test_raw_events_loaded_before_the_source_column_existed_are_published_as_web
 def test_reading_in_small_slices_reads_every_line_once_whatever_the_slice_size(kit) -> None:
     """Many files laid end to end in one slice group, a line longer than a slice, a corrupt line and a
     torn tail: each record read once, each file read to its last complete line, the torn line waits."""
-    from pipelines.sources.landing.helpers import iter_new
-
     settings = kit.settings()
     landing = kit.landing(settings)
     sim = kit.sim(seed=3)
