@@ -89,23 +89,16 @@ _CLICK_SOURCES = [
 def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
     """Per component, what matching a charge reads (`obs` sorted by _SOURCE_ORDER)."""
     confirmed = pl.col("confirms_payment")
-    return (
-        obs.lazy()
-        .group_by("component_no")
-        .agg(
-            has_invoice=pl.col("invoice_id").is_not_null().any(),
-            has_session=pl.col("session_id").is_not_null().any(),
-            has_money_ids=(
-                pl.col("payment_intent_id").is_not_null() | pl.col("charge_id").is_not_null()
-            ).any(),
-            confirmed=confirmed.any(),
-            customer_id=_first("customer_id"),
-            currency=_first("currency"),
-            amount_minor=_first("confirmed_amount_minor"),
-            livemode=pl.col("livemode").any(),
-            paid_at=pl.col("paid_at").filter(confirmed).min(),
-        )
-        .collect()
+    return obs.group_by("component_no").agg(
+        has_invoice=pl.col("invoice_id").is_not_null().any(),
+        has_session=pl.col("session_id").is_not_null().any(),
+        has_money_ids=(pl.col("payment_intent_id").is_not_null() | pl.col("charge_id").is_not_null()).any(),
+        confirmed=confirmed.any(),
+        customer_id=_first("customer_id"),
+        currency=_first("currency"),
+        amount_minor=_first("confirmed_amount_minor"),
+        livemode=pl.col("livemode").any(),
+        paid_at=pl.col("paid_at").filter(confirmed).min(),
     )
 
 
