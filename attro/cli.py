@@ -54,8 +54,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from attro.dagster_record import record_in_dagster
     from core.program import ProgramError
     from models.money import format_minor
-    from pipelines.run import PipelineFailed, run_pipeline
+    from pipelines.run import PipelineFailed, run_pipeline, settle_imports
 
+    settle_imports()
     print(f"running the pipeline: landing {settings.landing_dir} -> {settings.warehouse_path}", flush=True)
     try:
         report = run_pipeline(settings, force=args.force)
@@ -193,8 +194,9 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
     from attro.closing import check_closable, close_period
     from attro.dagster_record import record_in_dagster
     from core.state.closed_periods import PeriodError
-    from pipelines.run import PipelineFailed, run_pipeline
+    from pipelines.run import PipelineFailed, run_pipeline, settle_imports
 
+    settle_imports()
     try:
         check_closable(settings, args.period)  # refuse a wrong month before a full run, not after
         print("bringing the warehouse up to date before closing…", flush=True)

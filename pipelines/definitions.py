@@ -8,6 +8,7 @@ from core.settings import Settings
 from pipelines.assets import ASSETS
 from pipelines.checks import CHECKS
 from pipelines.resources import AttroResource
+from pipelines.run import settle_imports
 from pipelines.schedules import (
     export_last_closed_period,
     hourly,
@@ -34,3 +35,4 @@ def build_definitions(attro: AttroResource) -> dg.Definitions:
 
 
 defs = build_definitions(AttroResource.from_settings(Settings()))
+settle_imports()  # a run worker has imported everything its run uses by now

@@ -8,6 +8,7 @@ up on raw loads it has not decoded, and the next warehouse is built from scratch
 
 from __future__ import annotations
 
+import gc
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,6 +18,16 @@ from core.program import Program, load_program
 from core.settings import Settings
 from pipelines import freshness, steps
 from pipelines.lib.warehouse import next_path, pipeline_lock
+
+
+def settle_imports() -> None:
+    """Exempt every object alive now from Python's cyclic garbage collector, for good: called once by
+    a process that has imported the pipeline's libraries and is about to run it (`attro run`, a Dagster
+    run worker). Dagster, dlt and the rest leave about a million objects that each full collection
+    traversed again, several times a run: 0.4-0.9 s of CPU at 300k events, 4-8 % of a run's time. What
+    is frozen is still freed when nothing refers to it; only a reference cycle among those objects
+    would never be (the imports' own)."""
+    gc.freeze()
 
 
 class PipelineFailed(RuntimeError):
