@@ -59,7 +59,7 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[
         parsed.append((line_offset, raw, {name: record.get(name) for name in schema.names}))
     # Judged by the same expressions as on the fast path, all lines at once.
     rows = [row for _, _, row in parsed]
-    problems = _line_problems(stream, pl.DataFrame(rows, schema=LANDED_RECORDS[stream]))
+    problems = _line_problems(stream, _with_parsed(stream, pl.DataFrame(rows, schema=LANDED_RECORDS[stream])))
     good: list[dict] = []
     for (line_offset, raw, row), problem in zip(parsed, problems, strict=True):
         if problem is None:
@@ -98,11 +98,16 @@ def _parsed(frame: pl.DataFrame, name: str) -> pl.Series:
 EARLIEST_CREATED, LATEST_CREATED = 946_684_800, 4_102_444_800  # 2000-01-01, 2100-01-01 UTC
 
 
+def _with_parsed(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """The records with each timestamp also parsed (`_parsed_<name>`): checked by _line_problems,
+    typed by _typed, parsed once."""
+    return frame.with_columns(_parsed(frame, n).alias(f"_parsed_{n}") for n in LANDED_TIMESTAMPS[stream])
+
+
 def _line_problems(stream: str, frame: pl.DataFrame) -> list[str | None]:
-    """Per row: why the record cannot be loaded (a timestamp that is not RFC 3339, an event `created`
-    out of range), else None."""
+    """Per row of records `_with_parsed`: why the record cannot be loaded (a timestamp that is not
+    RFC 3339, an event `created` out of range), else None."""
     names = LANDED_TIMESTAMPS[stream]
-    frame = frame.with_columns(_parsed(frame, n).alias(f"_parsed_{n}") for n in names)
     checks = [
         pl.when(pl.col(n).is_not_null() & pl.col(f"_parsed_{n}").is_null()).then(
             pl.lit(f"{n} is not an RFC 3339 timestamp")
@@ -116,31 +121,35 @@ def _line_problems(stream: str, frame: pl.DataFrame) -> list[str | None]:
 
 
 def _fast(stream: str, data: bytes) -> pl.DataFrame | None:
-    """Every line of `data` as records, parsed at once; None when some line is not a good record."""
+    """Every line of `data` as records (`_with_parsed`), parsed at once; None when some line is not a
+    good record."""
     try:
         frame = pl.read_ndjson(io.BytesIO(data), schema=LANDED_RECORDS[stream])
     except Exception:  # noqa: BLE001 - some line is not a record: the line-by-line path says which
         return None
-    required_ok = all(frame[name].null_count() == 0 for name in REQUIRED_FIELDS[stream])
-    return frame if required_ok and not any(_line_problems(stream, frame)) else None
+    if not all(frame[name].null_count() == 0 for name in REQUIRED_FIELDS[stream]):
+        return None
+    frame = _with_parsed(stream, frame)
+    return None if any(_line_problems(stream, frame)) else frame
 
 
 def _read_chunk(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pl.DataFrame, list[dict]]:
-    """A chunk's records (as landed) and its quarantined lines: the whole chunk parsed at once when
-    every line is good, else line by line."""
+    """A chunk's records (as landed, `_with_parsed`) and its quarantined lines: the whole chunk parsed
+    at once when every line is good, else line by line."""
     frame = _fast(stream, chunk)
     if frame is not None:
         return frame, []
     good, bad = _parse_lines(stream, rel, start, chunk)
-    return pl.DataFrame(good, schema=LANDED_RECORDS[stream]), bad
+    return _with_parsed(stream, pl.DataFrame(good, schema=LANDED_RECORDS[stream])), bad
 
 
 def _typed(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Landed strings to typed columns; duplicates of a primary key keep the first landed."""
+    """Landed records (`_with_parsed`) to typed columns; duplicates of a primary key keep the first
+    landed."""
     utc = pl.Datetime("us", "UTC")
 
-    def ts(name: str) -> pl.Series:
-        return _parsed(frame, name).cast(utc)
+    def ts(name: str) -> pl.Expr:
+        return pl.col(f"_parsed_{name}").cast(utc)
 
     defaults = [pl.col(name).fill_null(value) for name, value in LANDED_DEFAULTS[stream].items()]
     if stream == "stripe_events":
@@ -155,7 +164,7 @@ def _typed(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
             clicked_at=ts("clicked_at"),
             received_at=ts("received_at"),
             is_bot=pl.col("is_bot").fill_null(False),
-        )
+        ).drop(f"_parsed_{name}" for name in LANDED_TIMESTAMPS[stream])
     # the earliest landing of a key in the chunk wins (sorting moves every payload: only when needed)
     if not frame[PRIMARY_KEYS[stream]].is_unique().all():
         frame = frame.sort("received_at", nulls_last=True, maintain_order=True).unique(
