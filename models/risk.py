@@ -193,7 +193,7 @@ def flood_flags(conversions: pl.DataFrame, clicks: pl.DataFrame, settings: RiskS
         .group_by("link_code", "ip_hash", "day")
         .agg(
             pl.len().alias("clicks"),
-            pl.col("affiliate_id").first(),
+            pl.col("affiliate_id").sort_by("clicked_at", "click_id").first(),  # the day's first click's
             pl.col("click_id").sort().first(),
             pl.col("clicked_at").max().alias("detected_at"),
         )

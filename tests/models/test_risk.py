@@ -180,6 +180,26 @@ def test_a_click_flood_flags_the_day_once_and_holds_a_sale_on_one_of_its_clicks(
     assert held["affiliate_id"].to_list() == ["jane"]
 
 
+def test_a_flooded_days_flag_names_the_affiliate_of_its_earliest_click_whatever_order_they_landed(
+    offers_frame,
+) -> None:
+    # the link changed hands during the day: its clicks landed latest first
+    flood = [
+        click(
+            AT - timedelta(minutes=n),
+            affiliate="omar" if n == 6 else "jane",
+            link_code="jane-pro",
+            ip_hash="ef" * 32,
+        )
+        for n in range(1, 7)
+    ]
+    risk = RiskSettings(max_clicks_per_ip_hash_per_day=5)
+
+    flags = run([], flood, offers_frame, risk).risk_flags
+
+    assert flags.select("rule", "affiliate_id").rows() == [("click_flood", "omar")]
+
+
 def test_a_rule_set_to_off_raises_nothing(offers_frame) -> None:
     sim = StripeSim(seed=6, livemode=True)
     c = click(AT - timedelta(hours=1), utm_medium="cpc")
