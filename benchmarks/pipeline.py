@@ -24,7 +24,6 @@ import multiprocessing
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from benchmarks.launch import launch
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAM = ROOT / "data" / "program.toml"
@@ -57,18 +58,13 @@ class Measure:
 
 
 def measure(command: list[str], env: dict[str, str] | None = None) -> Measure:
-    """Run `command` to its end; its wall time and the peak RSS the kernel reports for it (wait4)."""
-    with tempfile.TemporaryFile() as log:
-        started = time.perf_counter()
-        child = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        log.seek(0)
-        output = log.read().decode(errors="replace")
-    if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {child.returncode}:\n{output[-3000:]}")
-    return Measure(seconds, usage.ru_maxrss * 1024, child.returncode, output)
+    """Run `command` to its end; its wall time and the peak RSS the kernel reports for it (wait4), from
+    a small launcher process (benchmarks/launch.py: started from this one, a child would be charged
+    this process's peak when that is higher)."""
+    seconds, peak_rss, code, output = launch(command, env, ROOT)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {code}:\n{output[-3000:]}")
+    return Measure(seconds, peak_rss, code, output)
 
 
 # -- data ------------------------------------------------------------------------------------------
