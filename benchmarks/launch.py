@@ -16,14 +16,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 
 def launch(command: list[str], env: dict[str, str] | None, cwd: Path) -> tuple[float, int, int, str]:
     """(wall seconds, peak RSS in bytes, exit code, output) of `command`, started by the launcher."""
-    import tempfile
-
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         done = subprocess.run(
             [sys.executable, "-I", "-S", __file__, log.name, *command],

@@ -26,8 +26,9 @@ def settle_imports() -> None:
     run worker). Dagster, dlt and the rest leave about 225k objects that each full collection walked
     again, several times a run (loading 300k events' landing: 0.3-0.5 s less wall time). What is
     frozen is still freed when nothing refers to it; only a reference cycle among those objects would
-    never be (the imports' own). Not called by run_pipeline: a long-lived process that runs it (the
-    tests) would keep whatever cyclic garbage it holds at that moment."""
+    never be (the imports' own). Not called by run_pipeline, which a test process calls again and again
+    mid-suite and would freeze whatever cyclic garbage it held then; pipelines.definitions calls it at
+    import, which a test process does once, while collecting, before any test has run."""
     gc.freeze()
 
 
