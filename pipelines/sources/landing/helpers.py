@@ -34,8 +34,9 @@ def _reject(stream: str, rel: str, line_offset: int, raw: bytes, error: str) -> 
     }
 
 
-def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[dict], list[dict]]:
-    """Slow path for a chunk with a corrupt line: parse line by line, quarantine the bad ones."""
+def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pl.DataFrame, list[dict]]:
+    """Slow path for a chunk with a corrupt line: parse line by line, quarantine the bad ones; the good
+    ones as records `_with_parsed`."""
     schema = LANDED_FIELDS[stream]
     parsed: list[tuple[int, bytes, dict]] = []
     bad: list[dict] = []
@@ -59,14 +60,13 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[list[
         parsed.append((line_offset, raw, {name: record.get(name) for name in schema.names}))
     # Judged by the same expressions as on the fast path, all lines at once.
     rows = [row for _, _, row in parsed]
-    problems = _line_problems(stream, _with_parsed(stream, pl.DataFrame(rows, schema=LANDED_RECORDS[stream])))
-    good: list[dict] = []
-    for (line_offset, raw, row), problem in zip(parsed, problems, strict=True):
-        if problem is None:
-            good.append(row)
-        else:
+    records = _with_parsed(stream, pl.DataFrame(rows, schema=LANDED_RECORDS[stream]))
+    problems = _line_problems(stream, records)
+    for (line_offset, raw, _row), problem in zip(parsed, problems, strict=True):
+        if problem is not None:
             bad.append(_reject(stream, rel, line_offset, raw, problem))
     bad.sort(key=lambda reject: reject["line_offset"])
+    good = records.filter(pl.Series([problem is None for problem in problems], dtype=pl.Boolean))
     return good, bad
 
 
@@ -139,8 +139,7 @@ def _read_chunk(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pl.Dat
     frame = _fast(stream, chunk)
     if frame is not None:
         return frame, []
-    good, bad = _parse_lines(stream, rel, start, chunk)
-    return _with_parsed(stream, pl.DataFrame(good, schema=LANDED_RECORDS[stream])), bad
+    return _parse_lines(stream, rel, start, chunk)
 
 
 def _typed(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
