@@ -42,7 +42,7 @@ TIMED = {
     "pipelines.lib.loading": ("loaded_offsets",),
     "pipelines.sources.landing": ("torn_lines",),
     "pipelines.sources.landing.helpers": ("_read_chunk", "_typed"),
-    "pipelines.staging.stage": ("_decode",),
+    "pipelines.staging.stage": ("_stage_in_one_pass", "_decode"),
     "models.marts": (
         "build_clicks",
         "payment_observations",

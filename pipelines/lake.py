@@ -14,6 +14,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,11 +116,21 @@ class LakeTable:
 
     def write(self, con: duckdb.DuckDBPyConnection, query: str, name: str) -> Path:
         """Write a query's result as `name` (a complete file appears, or none)."""
+        self.write_if(con, query, name, lambda _file: True)
+        return self.folder / name
+
+    def write_if(
+        self, con: duckdb.DuckDBPyConnection, query: str, name: str, keep: Callable[[Path], bool]
+    ) -> Path | None:
+        """`write`, but the complete file is moved into place only when `keep(file)` says so; else it
+        is deleted and None returned."""
         make_dirs_durably(self.folder)
         target = self.folder / name
         tmp = self.folder / f".{name}.{uuid.uuid4().hex}.tmp"
         try:
             con.execute(f"copy ({query}) to '{tmp}' (format parquet, compression zstd)")
+            if not keep(tmp):
+                return None
             with tmp.open("rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)

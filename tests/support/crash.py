@@ -94,7 +94,8 @@ def arm(point: str) -> None:
     elif point == "staging":  # raw loaded, staging being written
         from pipelines.lake import LakeTable
 
-        _after(LakeTable, "write", when=lambda self, con, query, name: "staging" in str(self.folder))
+        # every lake file is written by write_if (write calls it)
+        _after(LakeTable, "write_if", when=lambda self, con, query, name, keep: "staging" in str(self.folder))
     elif point == "publish":  # the next warehouse built, not yet renamed into place
         import pipelines.steps as steps
 
