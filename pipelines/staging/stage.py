@@ -59,9 +59,9 @@ def _stage_in_one_pass(
     quarantined or DuckDB cannot decode some row: then `_decode` goes row by row through a table.
     The file is kept only when it holds a row for every consumed event (decode_sql gives one row per
     event: none of its rows was left out for a problem), so a staging file never appears without the
-    quarantined rows of its load. One pass instead of a table written and read again: 300k events
-    staged in 1.0 s instead of 1.5 s, 1M in about 4 s instead of 6, and no table of every decoded
-    row in DuckDB's memory."""
+    quarantined rows of its load. One pass instead of a table written and read again, and no table of
+    every decoded row in DuckDB's memory: staging 1M events took 4.8-5.4 s instead of 6.1 s and
+    peaked at 0.60 GB of RSS instead of 0.98 GB (300k: 1.9 s instead of 2.2 s)."""
     consumed = ", ".join(f"'{event}'" for event in CONSUMED_EVENTS)
     count = con.execute(f"select count(*) from {source} where event_type in ({consumed})").fetchone()
     expected = count[0] if count else 0
