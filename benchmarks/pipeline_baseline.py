@@ -7,10 +7,11 @@ metadata / client_reference_id / subscription metadata (renewals inherit their s
 join clicks inside a 60-day window and pay 20 %. Results go into a fresh DuckDB file. It has no
 incremental mode: every run reads everything. Prints its counts as JSON.
 
-With --keep-raw it also does what attro's design asks beyond that core: every landed record, payload
-and all, is first kept once per id in zstd Parquet files beside the output (as raw.* is in the lake),
-and the same SQL then reads those files instead of the NDJSON. A reference for what keeping the
-source of truth costs, not issue 12's baseline.
+With --keep-raw it also does what attro's design asks beyond that core: every landed line, payload
+and all, is first kept in zstd Parquet files beside the output (as raw.* is in the lake, where each
+id is kept once; here that happens when they are read), and the same SQL then reads those files
+instead of the NDJSON. A reference for what keeping the source of truth costs, not issue 12's
+baseline.
 
     python -m benchmarks.pipeline_baseline DATA_DIR OUT.duckdb [--memory-limit 1GB] [--keep-raw]
 """
