@@ -127,6 +127,14 @@ def _required_problem() -> str:
     return f"case {' '.join(whens)} end"
 
 
+_CONSUMED = ", ".join(f"'{event}'" for event in CONSUMED_EVENTS)  # the event types decoded, as SQL
+
+
+def consumed_count_sql(source: str) -> str:
+    """SQL counting the rows `decode_sql(source)` gives: one per consumed event (reads event_type only)."""
+    return f"select count(*) from {source} where event_type in ({_CONSUMED})"
+
+
 def decode_sql(source: str) -> str:
     """SQL over `source` (rows with event_id, event_type, livemode, created_at, payload) giving one row
     per consumed event: the STRIPE_OBJECT columns plus `problem` (null when the event is usable)."""
@@ -137,12 +145,11 @@ def decode_sql(source: str) -> str:
         typed.append(f"{value} as {column}")
         if problem:
             problems.append(problem)
-    consumed = ", ".join(f"'{event}'" for event in CONSUMED_EVENTS)
     created_ok = f"created_at between to_timestamp({EARLIEST_TIME}) and to_timestamp({LATEST_TIME})"
     return f"""
 with events as (
     select event_id, event_type, livemode, created_at, payload, {_kind_case()} as object_kind
-    from {source} where event_type in ({consumed})
+    from {source} where event_type in ({_CONSUMED})
 ),
 documents as (
     -- one parse per payload; TRY: a payload that is not JSON (a lone surrogate escape, say) is null

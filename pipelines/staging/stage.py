@@ -14,12 +14,12 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from core.contracts import CONSUMED_EVENTS, REJECTED_EVENT, STRIPE_OBJECT, conform
+from core.contracts import REJECTED_EVENT, STRIPE_OBJECT, conform
 from core.settings import Settings
 from models.exprs import to_utc
 from pipelines.lake import Lake, LakeFile, LakeTable
 from pipelines.lib.duck import lake_connection, parquet_list
-from pipelines.staging.decode import decode_into, decode_sql
+from pipelines.staging.decode import consumed_count_sql, decode_into, decode_sql
 
 OBJECTS, REJECTED = "stripe_objects", "rejected_events"
 _RAW_COLUMNS = "event_id, event_type, livemode, created_at, payload"
@@ -63,8 +63,7 @@ def _stage_in_one_pass(
     every decoded row in DuckDB's memory: staging 1M events took 4.8-5.4 s instead of 6.1 s and
     peaked at 0.60 GB of RSS instead of 0.98 GB (300k: 1.9 s instead of 2.2 s). The price: a load
     holding an event to quarantine is decoded twice (this pass is thrown away)."""
-    consumed = ", ".join(f"'{event}'" for event in CONSUMED_EVENTS)
-    count = con.execute(f"select count(*) from {source} where event_type in ({consumed})").fetchone()
+    count = con.execute(consumed_count_sql(source)).fetchone()
     expected = count[0] if count else 0
     columns = ", ".join(STRIPE_OBJECT)
 
@@ -91,11 +90,12 @@ def stage_new(settings: Settings) -> dict[str, Any]:
             if objects.covers(first) and objects.covers(last):
                 continue
             name = f"compacted.{first}-{last}.parquet" if first != last else f"{first}.parquet"
-            if (good := _stage_in_one_pass(con, _raw_files(group), objects, name)) is not None:
+            source = _raw_files(group)
+            if (good := _stage_in_one_pass(con, source, objects, name)) is not None:
                 staged += good
                 loads += 1
                 continue
-            _decode(con, _raw_files(group))
+            _decode(con, source)
             columns = ", ".join(STRIPE_OBJECT)
             good, bad = con.execute(
                 "select count(*) filter (problem is null), count(*) filter (problem is not null) from decoded"
