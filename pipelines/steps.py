@@ -145,13 +145,26 @@ def risk_settings(program: Program) -> RiskSettings:
     )
 
 
+# Columns of ids unique to each row (and each payment's list of event ids) are stored uncompressed:
+# compressing them was half the time of writing the marts (300k events: 1.9-2.2 s → 1.0-1.2 s;
+# 1M: 3.7-4.3 → 1.8-2.5 s) and saved a fifth of the file (43 → 35 MB; 154 → 126 MB).
+UNCOMPRESSED = {
+    "marts.payments": (
+        "payment_id", "source_event_ids", "charge_id", "payment_intent_id", "checkout_session_id",
+        "invoice_id",
+    ),
+    "marts.conversions": ("conversion_id", "payment_id"),
+    "marts.commission_lines": ("line_id", "payment_id", "conversion_id"),
+}  # fmt: skip
+
+
 def build_and_write_marts(settings: Settings, program: Program, now: datetime) -> tuple[Marts, Metadata]:
     """Every mart, written into the next warehouse."""
     inputs = mart_inputs(settings, program, now)
     marts = build_marts(inputs)
     tables = {f"marts.{name}": frame for name, frame in marts.tables().items() if name != CLICKS_VIEW}
     with connect(settings) as con:
-        write_tables(con, tables)
+        write_tables(con, tables, UNCOMPRESSED)
     return marts, {
         f"marts/{name}": mart_metadata(name, frame, inputs) for name, frame in marts.tables().items()
     }

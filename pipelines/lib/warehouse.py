@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -86,20 +86,42 @@ def connect(
         con.close()
 
 
-def write_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame]) -> None:
-    """Replace tables from frames in one transaction (all or nothing)."""
+def write_tables(
+    con: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, pl.DataFrame],
+    uncompressed: Mapping[str, Collection[str]] | None = None,
+) -> None:
+    """Replace tables from frames in one transaction (all or nothing). `uncompressed` (table → columns)
+    names columns stored without compression: DuckDB compresses when the transaction commits, one
+    column after another, and on columns of unique random ids that costs far more time than it
+    saves space."""
     con.execute("begin transaction")
     try:
         for qualified, frame in tables.items():
             schema = qualified.split(".")[0]
             con.execute(f"create schema if not exists {schema}")
             con.register("_frame", frame.to_arrow())
-            con.execute(f"create or replace table {qualified} as select * from _frame")
+            if plain := (uncompressed or {}).get(qualified):
+                con.execute(f"create or replace table {qualified} ({_columns_ddl(con, '_frame', plain)})")
+                con.execute(f"insert into {qualified} select * from _frame")
+            else:
+                con.execute(f"create or replace table {qualified} as select * from _frame")
             con.unregister("_frame")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def _columns_ddl(con: duckdb.DuckDBPyConnection, relation: str, uncompressed: Collection[str]) -> str:
+    """A relation's columns as a table definition, the named ones stored uncompressed."""
+    columns = [(name, dtype) for name, dtype, *_ in con.execute(f"describe {relation}").fetchall()]
+    if missing := set(uncompressed) - {name for name, _ in columns}:
+        raise ValueError(f"no column {', '.join(sorted(missing))} to store uncompressed in {relation}")
+    return ", ".join(
+        f'"{name}" {dtype}' + (" using compression uncompressed" if name in uncompressed else "")
+        for name, dtype in columns
+    )
 
 
 def add_lake_views(

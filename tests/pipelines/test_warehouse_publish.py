@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
@@ -58,6 +59,47 @@ def test_write_tables_replaces_all_tables_or_none(kit) -> None:
             )
         assert con.execute("select y from marts.b").fetchall() == [("old",)]
         assert con.execute("select x from marts.a").fetchall() == [(1,)]
+
+
+def test_write_tables_stores_the_named_columns_uncompressed_and_keeps_every_value(kit) -> None:
+    frame = pl.DataFrame(
+        {
+            "payment_id": [f"pi_{n:06d}" for n in range(3000)],
+            "source_event_ids": [[f"evt_{n}a", f"evt_{n}b"] for n in range(3000)],
+            "paid_at": pl.datetime_range(
+                datetime(2026, 1, 1, tzinfo=UTC),
+                datetime(2026, 1, 1, 0, 49, 59, tzinfo=UTC),
+                "1s",
+                eager=True,
+            ),
+            "currency": ["eur"] * 3000,
+            "amount_minor": pl.Series(range(3000), dtype=pl.Int64),
+        }
+    )
+    settings = kit.settings()
+    with connect(settings, fresh=True) as con:
+        write_tables(con, {"marts.payments": frame}, {"marts.payments": ("payment_id", "source_event_ids")})
+        con.execute("checkpoint")
+        compression = dict(
+            con.execute(
+                "select column_name, string_agg(distinct compression, ',' order by compression)"
+                " from pragma_storage_info('marts.payments') where segment_type = 'VARCHAR'"
+                " group by column_name"
+            ).fetchall()
+        )
+        stored = pl.from_arrow(con.sql("select * from marts.payments order by payment_id").to_arrow_table())
+    assert compression["payment_id"] == compression["source_event_ids"] == "Uncompressed"
+    assert compression["currency"] != "Uncompressed"  # the others as DuckDB chooses
+    assert stored.with_columns(pl.col("paid_at").dt.convert_time_zone("UTC")).equals(frame)
+
+
+def test_write_tables_names_a_column_to_leave_uncompressed_that_the_frame_lacks(kit) -> None:
+    with connect(kit.settings(), fresh=True) as con, pytest.raises(ValueError, match="no column invoice_id"):
+        write_tables(
+            con,
+            {"marts.payments": pl.DataFrame({"payment_id": ["in_1"]})},
+            {"marts.payments": ["invoice_id"]},
+        )
 
 
 def test_publish_moves_the_next_warehouse_into_place_atomically(kit) -> None:
