@@ -44,14 +44,19 @@ TIMED = {
     "pipelines.sources.landing.helpers": ("_read_chunk", "_typed"),
     "pipelines.staging.stage": ("_stage_in_one_pass", "_decode"),
     "models.marts": (
+        "delivered_first",
+        "objects_where",
         "build_clicks",
         "payment_observations",
         "build_payments",
         "build_adjustments",
+        "build_leads",
         "attribute",
         "evaluate_conversions",
+        "risk_flags",
         "build_ledger",
         "affiliate_statements",
+        "funnel_daily",
     ),
 }
 
