@@ -146,8 +146,9 @@ def risk_settings(program: Program) -> RiskSettings:
 
 
 # Columns of ids unique to each row (and each payment's list of event ids) are stored uncompressed:
-# compressing them was half the time of writing the marts (300k events: 1.9-2.2 s → 1.0-1.2 s;
-# 1M: 3.7-4.3 → 1.8-2.5 s) and saved a fifth of the file (43 → 35 MB; 154 → 126 MB).
+# compressing them was half the time of writing the marts (300k events: 1.9-2.2 s compressed against
+# 1.0-1.2 s not; 1M: 3.7-4.3 against 1.8-2.5 s) and made the marts only a fifth smaller (300k: 35
+# against 43 MB; 1M: 126 against 154 MB).
 UNCOMPRESSED = {
     "marts.payments": (
         "payment_id", "source_event_ids", "charge_id", "payment_intent_id", "checkout_session_id",
