@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
+from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteRepositoryOrigin
 
 from core.settings import Settings
 from pipelines.assets import program
@@ -146,6 +148,41 @@ def test_the_sensor_notices_a_landing_zone_reset_to_files_of_the_same_names_and_
 
     assert len(after_reset.run_requests) == 1
     assert after_reset.cursor != seen.cursor
+
+
+def add_run(instance: dg.DagsterInstance, job: str, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    """A run of `job` in `status`, as the daemon's queue holds it (a queued run names its code location)."""
+    origin = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("attro"), "__repository__").get_job_origin(
+        job
+    )
+    run = dg.DagsterRun(job_name=job, run_id=str(uuid.uuid4()), status=status, remote_job_origin=origin)
+    return instance.add_run(run)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
+    ids=["queued", "starting", "running"],
+)
+def test_the_sensor_asks_for_no_second_run_while_one_is_queued_or_running(kit, status) -> None:
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=3).bare_charge(kit.at, 100).events)
+    instance = dg.DagsterInstance.ephemeral()
+    add_run(instance, "stripe_sync", status)  # another job's run does not hold the pipeline back
+    add_run(instance, "materialize_all", dg.DagsterRunStatus.SUCCESS)
+    assert len(evaluate_sensor(settings, cursor=None, instance=instance).run_requests) == 1
+
+    busy = add_run(instance, "materialize_all", status)
+    waiting = evaluate_sensor(settings, cursor=None, instance=instance)
+
+    assert not waiting.run_requests
+    assert waiting.skip_reason is not None and busy.run_id in str(waiting.skip_reason)
+    assert waiting.cursor is None  # the new lines are still to be asked for once that run ends
+
+    instance.delete_run(busy.run_id)  # it ended (a finished run's status is no longer busy)
+    add_run(instance, "materialize_all", dg.DagsterRunStatus.FAILURE)
+    after = evaluate_sensor(settings, cursor=waiting.cursor, instance=instance)
+    assert len(after.run_requests) == 1 and after.cursor is not None
 
 
 def test_every_asset_has_a_description_of_its_own(kit) -> None:
