@@ -185,6 +185,17 @@ def test_the_sensor_asks_for_no_second_run_while_one_is_queued_or_running(kit, s
     assert len(after.run_requests) == 1 and after.cursor is not None
 
 
+def test_every_job_and_an_ad_hoc_materialize_all_from_the_ui_run_in_one_process(kit) -> None:
+    # Dagster's default executor starts a process per step: an ad-hoc "Materialize all" (the implicit
+    # asset job) took about five times the named job with it.
+    defs = definitions(kit.settings())
+    jobs = {job.name: job.executor_def.name for job in defs.resolve_all_job_defs()}
+    jobs["(ad hoc)"] = defs.resolve_implicit_global_asset_job_def().executor_def.name
+
+    assert {"materialize_all", "(ad hoc)"} <= jobs.keys()
+    assert set(jobs.values()) == {dg.in_process_executor.name}, jobs
+
+
 def test_every_asset_has_a_description_of_its_own(kit) -> None:
     graph = definitions(kit.settings()).resolve_asset_graph()
     descriptions = {key.to_user_string(): graph.get(key).description for key in graph.get_all_asset_keys()}
