@@ -243,6 +243,10 @@ def test_incremental_runs_over_a_growing_landing_zone_equal_one_full_run(full_ru
     assert all(r["raw/stripe_events"]["new_events"] > 0 for r in reports)
     assert sum(r["raw/clicks"]["new_clicks"] for r in reports) == scenario.click_count
     assert sum(r["raw/stripe_events"]["rejected_lines"] for r in reports) == scenario.rejected_lines
+    # each event is decoded once, by the run that loaded it: no run decodes an earlier run's events again
+    staged = [r["staging/stripe_objects"]["new_rows"] for r in reports]
+    assert all(n > 0 for n in staged)
+    assert sum(staged) == full_run.report["staging/stripe_objects"]["new_rows"] > 0
     assert kit.tables(settings.warehouse_path) == full_run.tables
 
 
