@@ -14,8 +14,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from core.program import ProgramError
+from core.program import ProgramError, load_program
 from core.settings import Settings
+from pipelines import steps
+from pipelines.lake import Lake
+from pipelines.lib.warehouse import next_path
 from pipelines.run import run_pipeline
 from tests.support.paths import REPO
 
@@ -265,6 +268,22 @@ def test_a_warehouse_rebuilt_from_the_landing_zone_is_identical(
     reloaded = scenario.event_count if deleted.startswith("lake") else 0
     assert report["raw/stripe_events"]["new_events"] == reloaded
     assert kit.tables(settings.warehouse_path) == full_run.tables
+
+
+def test_the_rules_read_the_staged_tables_never_the_raw_payloads(full_run, kit) -> None:
+    settings = copy_site(full_run.settings, kit.tmp_path)
+    raw_events = Lake(settings.lake_dir).raw("stripe_events").paths()
+    assert raw_events
+    for path in raw_events:  # every payload gone: only staging and raw.clicks are left to the rules
+        path.unlink()
+
+    steps.build_and_write_marts(settings, load_program(settings.program_path), kit.now)
+
+    rebuilt = kit.tables(next_path(settings), schemas=("marts",))
+    published = {name: rows for name, rows in full_run.tables.items() if name.startswith("marts.")}
+    assert rebuilt.keys() == published.keys() - {f"marts.{steps.CLICKS_VIEW}"}
+    assert rebuilt == {name: published[name] for name in rebuilt}
+    assert rebuilt["marts.payments"] and rebuilt["marts.commission_lines"]
 
 
 def test_readers_keep_their_snapshot_while_a_run_publishes_a_new_one(full_run, kit) -> None:
