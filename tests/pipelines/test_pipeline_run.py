@@ -286,6 +286,46 @@ def test_the_rules_read_the_staged_tables_never_the_raw_payloads(full_run, kit) 
     assert rebuilt["marts.payments"] and rebuilt["marts.commission_lines"]
 
 
+def test_a_run_adds_lake_files_and_publishes_views_over_them_never_copying_history(full_run, kit) -> None:
+    settings = copy_site(full_run.settings, kit.tmp_path)
+
+    def lake_files() -> dict[Path, tuple[int, int, int]]:
+        return {
+            path: (path.stat().st_ino, path.stat().st_mtime_ns, path.stat().st_size)
+            for path in settings.lake_dir.rglob("*.parquet")
+        }
+
+    before = lake_files()
+    new_charge = kit.sim(seed=98).bare_charge(kit.at, 555).events[0]
+    kit.landing(settings).events([new_charge], name="host-6-0000ffff", day="2026-05-19")
+    assert kit.run(settings, force=False)["raw/stripe_events"]["new_events"] == 1
+
+    after = lake_files()
+    assert {path: after.get(path) for path in before} == before  # history: not rewritten, not moved
+    assert len(after) > len(before)  # what is new: new files
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        views = {
+            row[0]
+            for row in con.execute(
+                "select schema_name || '.' || view_name from duckdb_views() where not internal"
+            ).fetchall()
+        }
+        # a table of raw or staging is only ever an empty stand-in for one with no lake file yet
+        copied = con.execute(
+            "select schema_name || '.' || table_name, estimated_size from duckdb_tables()"
+            " where schema_name in ('raw', 'staging') and estimated_size > 0"
+        ).fetchall()
+        in_raw = con.execute(
+            "select count(*) from raw.stripe_events where event_id = ?", [new_charge["id"]]
+        ).fetchall()
+    finally:
+        con.close()
+    assert {"raw.stripe_events", "raw.clicks", "staging.stripe_objects", "marts.clicks"} <= views
+    assert copied == []
+    assert in_raw == [(1,)]
+
+
 def test_readers_keep_their_snapshot_while_a_run_publishes_a_new_one(full_run, kit) -> None:
     settings = copy_site(full_run.settings, kit.tmp_path)
     warehouse = settings.warehouse_path
