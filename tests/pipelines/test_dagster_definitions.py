@@ -152,9 +152,8 @@ def test_the_sensor_notices_a_landing_zone_reset_to_files_of_the_same_names_and_
 
 def add_run(instance: dg.DagsterInstance, job: str, status: dg.DagsterRunStatus) -> dg.DagsterRun:
     """A run of `job` in `status`, as the daemon's queue holds it (a queued run names its code location)."""
-    origin = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("attro"), "__repository__").get_job_origin(
-        job
-    )
+    repository = RemoteRepositoryOrigin(RegisteredCodeLocationOrigin("attro"), "__repository__")
+    origin = repository.get_job_origin(job)
     run = dg.DagsterRun(job_name=job, run_id=str(uuid.uuid4()), status=status, remote_job_origin=origin)
     return instance.add_run(run)
 

@@ -290,10 +290,8 @@ def test_a_run_adds_lake_files_and_publishes_views_over_them_never_copying_histo
     settings = copy_site(full_run.settings, kit.tmp_path)
 
     def lake_files() -> dict[Path, tuple[int, int, int]]:
-        return {
-            path: (path.stat().st_ino, path.stat().st_mtime_ns, path.stat().st_size)
-            for path in settings.lake_dir.rglob("*.parquet")
-        }
+        stats = {path: path.stat() for path in settings.lake_dir.rglob("*.parquet")}
+        return {path: (st.st_ino, st.st_mtime_ns, st.st_size) for path, st in stats.items()}
 
     before = lake_files()
     new_charge = kit.sim(seed=98).bare_charge(kit.at, 555).events[0]
@@ -303,24 +301,17 @@ def test_a_run_adds_lake_files_and_publishes_views_over_them_never_copying_histo
     after = lake_files()
     assert {path: after.get(path) for path in before} == before  # history: not rewritten, not moved
     assert len(after) > len(before)  # what is new: new files
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        views = {
-            row[0]
-            for row in con.execute(
-                "select schema_name || '.' || view_name from duckdb_views() where not internal"
-            ).fetchall()
-        }
-        # a table of raw or staging is only ever an empty stand-in for one with no lake file yet
-        copied = con.execute(
-            "select schema_name || '.' || table_name, estimated_size from duckdb_tables()"
-            " where schema_name in ('raw', 'staging') and estimated_size > 0"
-        ).fetchall()
-        in_raw = con.execute(
-            "select count(*) from raw.stripe_events where event_id = ?", [new_charge["id"]]
-        ).fetchall()
-    finally:
-        con.close()
+    warehouse = settings.warehouse_path
+    views = {
+        name for (name,) in query(warehouse, "select schema_name || '.' || view_name from duckdb_views()")
+    }
+    # a table of raw or staging is only ever an empty stand-in for one with no lake file yet
+    copied = query(
+        warehouse,
+        "select schema_name || '.' || table_name from duckdb_tables()"
+        " where schema_name in ('raw', 'staging') and estimated_size > 0",
+    )
+    in_raw = query(warehouse, f"select count(*) from raw.stripe_events where event_id = '{new_charge['id']}'")
     assert {"raw.stripe_events", "raw.clicks", "staging.stripe_objects", "marts.clicks"} <= views
     assert copied == []
     assert in_raw == [(1,)]
