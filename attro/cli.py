@@ -6,7 +6,6 @@ import argparse
 import sys
 import traceback
 from datetime import UTC
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from attro.review import add_review_parser
@@ -215,7 +214,7 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attro", description="Affiliate conversion tracking for Stripe.")
-    parser.add_argument("--version", action="version", version=f"attro {attro_version()}")
+    parser.add_argument("--version", action=_Version, help="show the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
     add_secrets_parser(sub)
     add_review_parser(sub)
@@ -260,10 +259,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def attro_version() -> str:
     """The installed package's version (pyproject.toml), as `attro --version` prints it."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("attro")
     except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown (not installed)"
+
+
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked: reading the installed packages' metadata cost every
+    other command (`attro run` with nothing new among them) about 0.05 s."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"attro {attro_version()}")
+        parser.exit()
 
 
 def load_settings() -> Settings | None:

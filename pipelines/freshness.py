@@ -22,19 +22,30 @@ def _tree(root: Path) -> list[tuple[str, int, int, int]]:
     """(relative path, size, mtime and ctime in ns) of every file under root, sorted.
 
     The ctime too: a file rewritten to the same size with its mtime put back (`cp -p`, `rsync -t`, a
-    restored backup) still changes it, and no program can set it back.
+    restored backup) still changes it, and no program can set it back. Walked with os.scandir and
+    plain strings, no Path per file: at 300k events' landing (2.3k files) 0.02-0.03 s instead of 0.07-0.12 s,
+    paid by `attro run` with nothing new and by every sensor tick.
     """
     entries: list[tuple[str, int, int, int]] = []
-    if not root.is_dir():
-        return entries
-    for folder, _dirs, files in os.walk(root):
-        for name in files:
-            path = Path(folder) / name
+    pending = [(str(root), "")]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                found = list(listing)
+        except OSError:
+            continue  # no such folder (yet), removed while we looked, or unreadable: as os.walk
+        for entry in found:
+            relative = prefix + entry.name
             try:
-                st = path.stat()
+                if entry.is_dir():  # a link to a folder is not followed (as os.walk)
+                    if not entry.is_symlink():
+                        pending.append((entry.path, relative + os.sep))
+                    continue
+                st = entry.stat()
             except FileNotFoundError:
                 continue  # removed while we looked
-            entries.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+            entries.append((relative, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
     return sorted(entries)
 
 

@@ -1,0 +1,79 @@
+"""What `attro run` and the sensor compare to know whether anything a run reads has changed."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines import freshness
+
+NOW = datetime(2026, 5, 19, 12, tzinfo=UTC)
+
+
+def stat_each_file(root: Path) -> list[tuple[str, int, int, int]]:
+    """The listing the fingerprint has always been made of (os.walk and a stat per file): a walk
+    giving other entries would make every recorded fingerprint stale and rebuild once for nothing."""
+    entries = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            try:
+                st = path.stat()
+            except FileNotFoundError:  # a link to nothing
+                continue
+            entries.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return sorted(entries)
+
+
+def test_the_walk_lists_every_file_below_the_root_as_a_stat_of_each_would(tmp_path: Path) -> None:
+    root = tmp_path / "landing"
+    for rel, body in [
+        ("stripe_events/date=2026-05-18/a.ndjson", b"{}\n"),
+        ("stripe_events/date=2026-05-19/b.ndjson", b"{}\n{}\n"),
+        ("clicks/date=2026-05-19/c.ndjson", b""),
+        ("top.txt", b"x"),
+    ]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(body)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "outside.ndjson").write_bytes(b"{}\n")
+    (root / "clicks" / "linked-folder").symlink_to(elsewhere)  # not followed, as before
+    (root / "clicks" / "linked-file.ndjson").symlink_to(elsewhere / "outside.ndjson")  # listed
+    (root / "clicks" / "dangling.ndjson").symlink_to(tmp_path / "gone")  # nothing to stat: left out
+
+    listed = freshness._tree(root)
+
+    assert listed == stat_each_file(root)
+    assert [entry[0] for entry in listed] == [
+        "clicks/date=2026-05-19/c.ndjson",
+        "clicks/linked-file.ndjson",
+        "stripe_events/date=2026-05-18/a.ndjson",
+        "stripe_events/date=2026-05-19/b.ndjson",
+        "top.txt",
+    ]
+    assert freshness._tree(tmp_path / "missing") == []
+    assert freshness._tree(root / "top.txt") == []  # a file is no folder to walk
+
+
+def test_the_fingerprint_changes_with_what_a_run_reads_and_only_that(kit) -> None:
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=1).bare_charge(kit.at, 100).events)
+    before = freshness.fingerprint(settings, NOW)
+    assert freshness.fingerprint(settings, NOW) == before
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    (settings.state_dir / "web_signing.key").write_bytes(b"k" * 32)  # `attro web` started: no run reads it
+    assert freshness.fingerprint(settings, NOW) == before
+
+    decisions = settings.state_dir / "review" / "decisions.ndjson"
+    decisions.parent.mkdir(parents=True, exist_ok=True)
+    decisions.write_bytes(b'{"flag_id": "f1"}\n')
+    with_decision = freshness.fingerprint(settings, NOW)
+    assert with_decision != before
+
+    kit.landing(settings).click("jane-pro", kit.at)
+    with_click = freshness.fingerprint(settings, NOW)
+    assert with_click != with_decision
+    assert freshness.fingerprint(settings, NOW.replace(day=20)) != with_click  # holding periods turn by day
