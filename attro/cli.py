@@ -7,6 +7,7 @@ import sys
 import traceback
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
@@ -271,8 +272,8 @@ class _Version(argparse.Action):
     """`--version`, looked up only when asked: reading the installed packages' metadata cost every
     other command (`attro run` with nothing new among them) about 0.05 s."""
 
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
         print(f"attro {attro_version()}")
