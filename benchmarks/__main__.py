@@ -1,8 +1,8 @@
 """`python -m benchmarks` (`make bench`): every benchmark, each figure beside its same-run baseline.
 
-`python -m benchmarks webhooks|redirects|landing|landed-ids|pipeline|freshness|web [...]` runs one of
-them (`pipeline`, `freshness` and `web` at 25k events of history unless `--events` or `--data` says
-otherwise).
+`python -m benchmarks webhooks|redirects|landing|landed-ids|pipeline|materialize-all|freshness|web [...]`
+runs one of them (`pipeline`, `materialize-all`, `freshness` and `web` at 25k events of history unless
+`--events` or `--data` says otherwise).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from benchmarks import (
     freshness,
     landed_ids,
     landing_load,
+    materialize_all,
     pipeline,
     redirects_under_flood,
     web_pages,
@@ -25,6 +26,7 @@ BENCHMARKS = {
     "landing": landing_load.main,
     "landed-ids": landed_ids.main,
     "pipeline": pipeline.main,
+    "materialize-all": materialize_all.main,
     "freshness": freshness.main,
     "web": web_pages.main,
 }
