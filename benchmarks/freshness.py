@@ -108,15 +108,21 @@ def post_payment(client: httpx.Client, sim: StripeSim, url: str, secret: str, n:
     return flow.charge
 
 
-def prepare(work: Path, events: int, seed: int) -> Settings:
-    """A data dir with the cached history landed and built once by `attro run`."""
+def history_settings(work: Path, events: int, seed: int) -> tuple[Settings, dict[str, int]]:
+    """A fresh data dir under `work` holding the cached history's landing files (hard links) and the
+    program file, nothing built yet; its settings and the history's summary."""
     landing, history, _, _ = landing_data(work.parent / "cache", events, seed)
     data = work / "data"
     shutil.rmtree(work, ignore_errors=True)
     data.mkdir(parents=True)
     shutil.copyfile(PROGRAM, data / "program.toml")
     link_tree(landing, data / "landing")
-    settings = Settings(data_dir=data, program=data / "program.toml")
+    return Settings(data_dir=data, program=data / "program.toml"), history
+
+
+def prepare(work: Path, events: int, seed: int) -> Settings:
+    """A data dir with the cached history landed and built once by `attro run`."""
+    settings, history = history_settings(work, events, seed)
     full = measure(attro_command(), _env(settings))
     print(
         f"  history: {history['events']:,} events, {history['clicks']:,} clicks; first full run"

@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.freshness import DagsterDev, _env
-from benchmarks.pipeline import PROGRAM, attro_command, landing_data, link_tree, measure, warehouse_counts
+from benchmarks.freshness import DagsterDev, _env, history_settings
+from benchmarks.pipeline import attro_command, measure, warehouse_counts
 from core.settings import Settings
 
 DEFAULT_EVENTS = 25_000
@@ -126,13 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     root = args.keep or Path(tempfile.gettempdir()) / "attro-bench-pipeline"
     work = root / f"materialize-all-{args.events}-s{args.seed}"
     print(f"== Dagster's Materialize all at {args.events:,} events of history ==", flush=True)
-    landing, history, _, _ = landing_data(root / "cache", args.events, args.seed)
-    shutil.rmtree(work, ignore_errors=True)
-    data = work / "data"
-    data.mkdir(parents=True)
-    shutil.copyfile(PROGRAM, data / "program.toml")
-    link_tree(landing, data / "landing")
-    settings = Settings(data_dir=data, program=data / "program.toml")
+    settings, history = history_settings(work, args.events, args.seed)
+    data = settings.data_dir
     with DagsterDev(settings, work / "dagster_home") as dagster:
         asked = time.time()  # about when the sensor could first look (dagster dev answers)
         first = wait_for_run(dagster, sensor_run(dagster), asked, "sensor's first")
