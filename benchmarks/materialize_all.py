@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.freshness import DagsterDev, _env, history_settings
-from benchmarks.pipeline import attro_command, measure, warehouse_counts
+from benchmarks.pipeline import attro_command, measure, remove_build, warehouse_counts
 from core.settings import Settings
 
 DEFAULT_EVENTS = 25_000
@@ -50,12 +50,6 @@ class DagsterRun:
     to_start: float
     to_end: float
     counts: dict[str, int]
-
-
-def remove_build(settings: Settings) -> None:
-    """What a full rebuild starts without: the lake, the build and the published warehouse."""
-    for path in (settings.lake_dir, settings.build_dir, settings.warehouse_path):
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def wait_for_run(dagster: DagsterDev, run_id: str, since: float, name: str) -> DagsterRun:
@@ -104,7 +98,7 @@ def launch(dagster: DagsterDev, job: str) -> tuple[str, float]:
 
 
 def run_dagster(dagster: DagsterDev, settings: Settings, job: str, name: str) -> DagsterRun:
-    remove_build(settings)
+    remove_build(settings.data_dir)
     run_id, asked = launch(dagster, job)
     run = wait_for_run(dagster, run_id, asked, name)
     run.counts = warehouse_counts(settings.data_dir)
@@ -112,7 +106,7 @@ def run_dagster(dagster: DagsterDev, settings: Settings, job: str, name: str) ->
 
 
 def run_attro(settings: Settings) -> tuple[float, dict[str, int]]:
-    remove_build(settings)
+    remove_build(settings.data_dir)
     result = measure(attro_command(), _env(settings))
     return result.seconds, warehouse_counts(settings.data_dir)
 

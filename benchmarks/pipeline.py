@@ -271,13 +271,19 @@ def rss_growth(peaks: dict[int, int]) -> None:
         )
 
 
+def remove_build(data_dir: Path) -> None:
+    """What a full rebuild starts without: the lake, the build and the published warehouse (the
+    landing files, the program file and data/state stay)."""
+    for leftover in ("build", "lake", "warehouse.duckdb"):
+        path = data_dir / leftover
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+
+
 def time_steps(work: Path) -> None:
     """One more full rebuild (of history + 1 %), in-process with each step timed
     (benchmarks/pipeline_steps.py)."""
     data = work / "data"
-    for leftover in ("build", "lake", "warehouse.duckdb"):
-        path = data / leftover
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    remove_build(data)
     result = measure(
         [sys.executable, "-m", "benchmarks.pipeline_steps", str(data), str(data / "program.toml")]
     )
