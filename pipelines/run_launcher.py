@@ -31,7 +31,6 @@ import dagster._check as check
 from dagster import DefaultRunLauncher
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
-from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster._utils import get_run_crash_explanation
 
@@ -90,7 +89,8 @@ class PreloadedRunLauncher(DefaultRunLauncher):
                 Array(str),
                 is_required=False,
                 default_value=list(DEFAULT_PRELOAD),
-                description="Modules the resident process imports once, for every run forked from it.",
+                description="Modules the resident process imports once, for every run forked from it "
+                "(replaces the default list; the instance's storage classes are always added).",
             )
         }
 
@@ -119,6 +119,8 @@ class PreloadedRunLauncher(DefaultRunLauncher):
             # Another interpreter (or no origin to load the job from here): its code server starts it.
             super().launch_run(context)
             return
+        from dagster._grpc.types import ExecuteRunArgs  # gRPC's import: only where runs are launched
+
         args = ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
         process = self._fork_server().Process(
             target=execute_run, args=(serialize_value(args),), name=f"dagster-run-{run.run_id}"

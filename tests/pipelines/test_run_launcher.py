@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from dagster._core.errors import DagsterInvariantViolationError
 
 from pipelines.run_launcher import DEFAULT_PRELOAD, HOST_TAG, PID_TAG, PreloadedRunLauncher
 from tests.support import launched_job
@@ -34,11 +35,13 @@ def instance(tmp_path_factory):
         yield instance
 
 
-def launch(instance: dg.DagsterInstance, out: Path, then: str) -> str:
+def launch(instance: dg.DagsterInstance, out: Path, then: str, python: str = sys.executable) -> str:
+    origin = dg.reconstructable(launched_job.probe).get_python_origin()
+    origin = origin._replace(repository_origin=origin.repository_origin._replace(executable_path=python))
     run = instance.create_run_for_job(
         launched_job.probe,
         run_config={"ops": {"look_around": {"config": {"out": str(out), "then": then}}}},
-        job_code_origin=dg.reconstructable(launched_job.probe).get_python_origin(),
+        job_code_origin=origin,
     )
     instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]  # this launcher needs none
     return run.run_id
@@ -103,6 +106,14 @@ def test_a_run_whose_process_dies_is_marked_failed_with_its_exit_code(instance, 
     assert any(message.endswith("unexpectedly exited with code 3.") for message in messages(instance, run_id))
     health = instance.run_launcher.check_run_worker_health(run)
     assert health.status == dg._core.launcher.WorkerStatus.FAILED
+
+
+def test_a_code_location_on_another_python_is_launched_through_its_code_server(instance, tmp_path) -> None:
+    # Dagster's default path, which needs the workspace's gRPC code server (none here): it says so.
+    with pytest.raises(DagsterInvariantViolationError, match="requires a workspace"):
+        launch(instance, tmp_path / "facts.json", "end", python="/opt/other-venv/bin/python")
+
+    assert not (tmp_path / "facts.json").exists()
 
 
 def test_the_preload_covers_every_library_the_code_location_imports() -> None:
