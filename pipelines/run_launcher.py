@@ -29,11 +29,14 @@ from typing import Any, Self
 
 import dagster._check as check
 from dagster import DefaultRunLauncher
+from dagster._core.errors import DagsterLaunchFailedError
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData, serialize_value
 from dagster._utils import get_run_crash_explanation
 
+_FORK_SERVER = multiprocessing.get_context("forkserver")  # one per process, whatever the launcher
+_FORK_SERVER_LOCK = threading.Lock()
 PID_TAG = "attro/run_worker_pid"
 HOST_TAG = "attro/run_worker_host"
 
@@ -77,8 +80,6 @@ class PreloadedRunLauncher(DefaultRunLauncher):
     ):
         super().__init__(inst_data=inst_data)
         self._preload_modules = list(preload_modules)
-        self._context: Any = None
-        self._lock = threading.Lock()
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -98,19 +99,28 @@ class PreloadedRunLauncher(DefaultRunLauncher):
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> Self:
         return cls(inst_data=inst_data, preload_modules=config_value["preload_modules"])
 
-    def _fork_server(self) -> Any:
-        with self._lock:
-            if self._context is None:
-                # And the instance's storage and coordinator classes: a run opens the instance first
-                # (SQLAlchemy, Alembic and the storage modules took 0.7 s of a run's start).
-                ref = self._instance.get_ref()
-                storage = [
-                    v.module_name for v in ref._asdict().values() if isinstance(v, ConfigurableClassData)
-                ]
-                context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload([*self._preload_modules, *storage])
-                self._context = context
-            return self._context
+    def _preload(self) -> list[str]:
+        # And the instance's storage and coordinator classes: a run opens the instance first
+        # (SQLAlchemy, Alembic and the storage modules took 0.7 s of a run's start).
+        ref = self._instance.get_ref()
+        storage = [v.module_name for v in ref._asdict().values() if isinstance(v, ConfigurableClassData)]
+        return [*self._preload_modules, *storage]
+
+    def _start(self, process: Any) -> None:
+        """Starts `process` from the fork server, starting the fork server first if it is not running
+        (the first run, or after it died)."""
+        with _FORK_SERVER_LOCK:
+            modules = self._preload()
+            # Set each time: the fork server is one per process, and a restarted one must get this list.
+            _FORK_SERVER.set_forkserver_preload(modules)
+            try:
+                process.start()
+            except (EOFError, OSError) as error:
+                raise DagsterLaunchFailedError(
+                    f"The run launcher's resident process did not start ({type(error).__name__}: {error}): "
+                    "a module in its preload_modules failed when imported; the traceback is in the "
+                    f"daemon's output. preload_modules: {', '.join(modules)}"
+                ) from error
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
@@ -122,10 +132,10 @@ class PreloadedRunLauncher(DefaultRunLauncher):
         from dagster._grpc.types import ExecuteRunArgs  # gRPC's import: only where runs are launched
 
         args = ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
-        process = self._fork_server().Process(
+        process = _FORK_SERVER.Process(
             target=execute_run, args=(serialize_value(args),), name=f"dagster-run-{run.run_id}"
         )
-        process.start()
+        self._start(process)
         self._instance.add_run_tags(run.run_id, {PID_TAG: str(process.pid), HOST_TAG: socket.gethostname()})
         threading.Thread(
             target=self._watch, args=(run.run_id, process), name=f"watch-run-{run.run_id}", daemon=True

@@ -16,6 +16,7 @@ import dagster as dg
 import pytest
 import yaml
 from dagster._core.errors import DagsterInvariantViolationError
+from dagster._core.launcher.base import WorkerStatus
 
 from pipelines.run_launcher import DEFAULT_PRELOAD, HOST_TAG, PID_TAG, PreloadedRunLauncher
 from tests.support import launched_job
@@ -90,6 +91,8 @@ def test_a_run_forks_from_a_process_that_has_imported_the_pipelines_libraries(in
 def test_terminating_a_run_sends_its_process_sigterm_and_cancels_it(instance, tmp_path) -> None:
     run_id = launch(instance, tmp_path / "facts.json", "wait")
     facts(tmp_path / "facts.json")
+    running = instance.get_run_by_id(run_id)
+    assert instance.run_launcher.check_run_worker_health(running).status == WorkerStatus.RUNNING
 
     assert instance.run_launcher.terminate(run_id)
 
@@ -105,7 +108,7 @@ def test_a_run_whose_process_dies_is_marked_failed_with_its_exit_code(instance, 
     assert run.status == dg.DagsterRunStatus.FAILURE
     assert any(message.endswith("unexpectedly exited with code 3.") for message in messages(instance, run_id))
     health = instance.run_launcher.check_run_worker_health(run)
-    assert health.status == dg._core.launcher.WorkerStatus.FAILED
+    assert health.status == WorkerStatus.FAILED
 
 
 def test_a_code_location_on_another_python_is_launched_through_its_code_server(instance, tmp_path) -> None:
@@ -113,6 +116,58 @@ def test_a_code_location_on_another_python_is_launched_through_its_code_server(i
     with pytest.raises(DagsterInvariantViolationError, match="requires a workspace"):
         launch(instance, tmp_path / "facts.json", "end", python="/opt/other-venv/bin/python")
 
+    assert not (tmp_path / "facts.json").exists()
+
+
+BROKEN_PRELOAD = """
+import sys
+import dagster as dg
+from tests.support import launched_job
+
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    run = instance.create_run_for_job(
+        launched_job.probe,
+        run_config={"ops": {"look_around": {"config": {"out": sys.argv[2], "then": "end"}}}},
+        job_code_origin=dg.reconstructable(launched_job.probe).get_python_origin(),
+    )
+    try:
+        instance.launch_run(run.run_id, workspace=None)
+    except Exception as error:
+        print(type(error).__name__, "|", error)
+    print(instance.get_run_by_id(run.run_id).status.value)
+"""
+
+
+def test_a_preload_module_that_fails_fails_the_launch_with_a_message_that_names_it(tmp_path) -> None:
+    # In a process of its own: the fork server is one per process, and this one must never start.
+    (tmp_path / "broken_on_import.py").write_text("raise RuntimeError('no database here')\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    config = {
+        "run_launcher": {
+            "module": "pipelines.run_launcher",
+            "class": "PreloadedRunLauncher",
+            "config": {"preload_modules": ["dagster._cli.api", "broken_on_import"]},
+        },
+        "telemetry": {"enabled": False},
+    }
+    (home / "dagster.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+
+    done = subprocess.run(
+        [sys.executable, "-c", BROKEN_PRELOAD, str(home), str(tmp_path / "facts.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=REPO,
+    )
+
+    error, status = done.stdout.strip().splitlines()[-2:]
+    assert error.startswith("DagsterLaunchFailedError | The run launcher's resident process did not start")
+    assert "preload_modules: dagster._cli.api, broken_on_import," in error
+    assert status == "FAILURE"
+    assert "RuntimeError: no database here" in done.stderr  # the fork server's traceback
     assert not (tmp_path / "facts.json").exists()
 
 
