@@ -199,10 +199,14 @@ class PreloadedRunLauncher(DefaultRunLauncher):
         return True
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
-        if PID_TAG not in run.tags:
-            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "the run was not started by this launcher")
-        if run.tags.get(HOST_TAG) != socket.gethostname():
-            return CheckRunHealthResult(WorkerStatus.UNKNOWN, f"the run's process is on {run.tags[HOST_TAG]}")
+        """For Dagster's run monitoring (off by default): FAILED when a run this launcher forked here is
+        gone. Dagster's monitor fails a run on anything but RUNNING or SUCCESS, so a run whose process this
+        launcher cannot see (started through a code server, or on another host) is reported RUNNING,
+        unchecked, as the default launcher leaves its runs."""
+        if PID_TAG not in run.tags or run.tags.get(HOST_TAG) != socket.gethostname():
+            return CheckRunHealthResult(
+                WorkerStatus.RUNNING, "not checked: its process is not this launcher's"
+            )
         if self._local_pid(run) is None:
             return CheckRunHealthResult(WorkerStatus.FAILED, f"process {run.tags[PID_TAG]} is not running")
         return CheckRunHealthResult(WorkerStatus.RUNNING)

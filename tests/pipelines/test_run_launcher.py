@@ -111,6 +111,15 @@ def test_a_run_whose_process_dies_is_marked_failed_with_its_exit_code(instance, 
     assert health.status == WorkerStatus.FAILED
 
 
+def test_run_monitoring_leaves_alone_a_run_whose_process_is_not_the_launchers(instance) -> None:
+    # Dagster's monitor fails any run not reported RUNNING or SUCCESS; a run started elsewhere is unchecked.
+    elsewhere = dg.DagsterRun(job_name="probe", tags={HOST_TAG: "another-host", PID_TAG: "1"})
+    through_a_code_server = dg.DagsterRun(job_name="probe")
+
+    for run in (elsewhere, through_a_code_server):
+        assert instance.run_launcher.check_run_worker_health(run).status == WorkerStatus.RUNNING
+
+
 def test_a_code_location_on_another_python_is_launched_through_its_code_server(instance, tmp_path) -> None:
     # Dagster's default path, which needs the workspace's gRPC code server (none here): it says so.
     with pytest.raises(DagsterInvariantViolationError, match="requires a workspace"):
