@@ -30,6 +30,7 @@ from typing import Any, Self
 import dagster._check as check
 from dagster import DefaultRunLauncher
 from dagster._core.errors import DagsterLaunchFailedError
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 from dagster._serdes import ConfigurableClassData, serialize_value
@@ -45,9 +46,10 @@ HOST_TAG = "attro/run_worker_host"
 # importing the definitions after these pulls in no other third-party package but Polars. Polars is left
 # out on purpose: importing it starts a thread (its spill-file cleaner), and a process that forks must
 # not hold threads that may hold locks (Polars' own advice is not to fork it); it costs a run 0.2 s.
-# pyarrow's jemalloc starts a background thread, which jemalloc's own fork handlers make safe.
+# pyarrow's jemalloc starts a background thread, which jemalloc's own fork handlers make safe. What
+# pipelines/__init__.py sets for dlt and NumPy (telemetry off, OpenBLAS's threads) is already in the
+# environment the fork server inherits: loading this launcher imported that package.
 DEFAULT_PRELOAD = (
-    "pipelines",  # first: it sets what dlt and NumPy read when imported (telemetry off, OpenBLAS's threads)
     "dagster",
     "dagster._cli.api",
     "cryptography.fernet",
@@ -99,18 +101,16 @@ class PreloadedRunLauncher(DefaultRunLauncher):
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> Self:
         return cls(inst_data=inst_data, preload_modules=config_value["preload_modules"])
 
-    def _preload(self) -> list[str]:
-        # And the instance's storage and coordinator classes: a run opens the instance first
-        # (SQLAlchemy, Alembic and the storage modules took 0.7 s of a run's start).
-        ref = self._instance.get_ref()
-        storage = [v.module_name for v in ref._asdict().values() if isinstance(v, ConfigurableClassData)]
-        return [*self._preload_modules, *storage]
-
-    def _start(self, process: Any) -> None:
+    def _start(self, process: Any, instance_ref: InstanceRef) -> None:
         """Starts `process` from the fork server, starting the fork server first if it is not running
         (the first run, or after it died)."""
+        # And the instance's storage and coordinator classes: a run opens the instance first
+        # (SQLAlchemy, Alembic and the storage modules took 0.7 s of a run's start).
+        storage = [
+            v.module_name for v in instance_ref._asdict().values() if isinstance(v, ConfigurableClassData)
+        ]
+        modules = [*self._preload_modules, *storage]
         with _FORK_SERVER_LOCK:
-            modules = self._preload()
             # Set each time: the fork server is one per process, and a restarted one must get this list.
             _FORK_SERVER.set_forkserver_preload(modules)
             try:
@@ -131,11 +131,12 @@ class PreloadedRunLauncher(DefaultRunLauncher):
             return
         from dagster._grpc.types import ExecuteRunArgs  # gRPC's import: only where runs are launched
 
-        args = ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
+        instance_ref = self._instance.get_ref()
+        args = ExecuteRunArgs(job_origin=origin, run_id=run.run_id, instance_ref=instance_ref)
         process = _FORK_SERVER.Process(
             target=execute_run, args=(serialize_value(args),), name=f"dagster-run-{run.run_id}"
         )
-        self._start(process)
+        self._start(process, instance_ref)
         self._instance.add_run_tags(run.run_id, {PID_TAG: str(process.pid), HOST_TAG: socket.gethostname()})
         threading.Thread(
             target=self._watch, args=(run.run_id, process), name=f"watch-run-{run.run_id}", daemon=True
