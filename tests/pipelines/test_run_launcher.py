@@ -1,6 +1,7 @@
 """The project's Dagster run launcher: every run forks from a resident process that has imported the
 pipeline's libraries, can be terminated, and is failed if its process dies; the fork server stays safe
-to fork (one thread) and keeps what pipelines/__init__ sets (dlt's telemetry off, OpenBLAS's threads)."""
+to fork (no thread but jemalloc's) and its runs keep what pipelines/__init__ sets (dlt's telemetry off,
+OpenBLAS's threads)."""
 
 from __future__ import annotations
 
