@@ -22,6 +22,11 @@ STYLED = """return [...document.querySelectorAll('link[rel=stylesheet]')]
     .every(link => link.sheet !== null && link.sheet.cssRules.length > 0)"""
 
 
+# Marks the page a form was submitted from; the page its answer loads does not have it.
+OLD_PAGE = "__attroSubmittedFrom"
+NEW_PAGE_LOADED = f"return window.{OLD_PAGE} !== true && document.readyState === 'complete'"
+
+
 class Browser:
     """The module's browser, the served app and where screenshots go."""
 
@@ -50,14 +55,24 @@ class Browser:
 
     def submit(self, button: Any) -> None:
         """Click a button that loads a new page and wait until the new page has replaced the old one
-        (a click returns before the browser has followed the form's answer)."""
-        from selenium.webdriver.common.by import By
-        from selenium.webdriver.support import expected_conditions
+        and finished loading (a click returns before the browser has followed the form's answer).
+
+        The old page is marked with a window property the new page does not have. Selenium's
+        `staleness_of` asked the old page's element instead, and chromedriver answered that question
+        mid-navigation with "unknown error: Node with given id does not belong to the document" (seen
+        on CI) rather than "stale element", which the wait does not take as an answer."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        page = self.driver.find_element(By.TAG_NAME, "html")
+        def new_page_loaded(driver: Any) -> bool:
+            try:
+                return bool(driver.execute_script(NEW_PAGE_LOADED))
+            except WebDriverException:  # the old page's context went away mid-call: still navigating
+                return False
+
+        self.driver.execute_script(f"window.{OLD_PAGE} = true")
         button.click()
-        WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 20).until(new_page_loaded)
 
     def until(self, condition: Any, seconds: float = 20) -> None:
         """Wait for `condition(driver)` (a page's script or a redirect finishing)."""
