@@ -145,7 +145,12 @@ def test_the_admin_downloads_a_statement(browser: Browser) -> None:
 
 def test_an_affiliate_opens_a_portal_link_and_downloads_a_statement(browser: Browser) -> None:
     browser.open(f"/portal/login?token={browser.web.portal_token('jane')}")
-    browser.until(lambda driver: driver.current_url.endswith("/portal"))  # moved on by itself
+    browser.until(  # moved on by itself, and the page it moved to has loaded
+        lambda driver: (
+            driver.current_url.endswith("/portal")
+            and driver.execute_script("return document.readyState") == "complete"
+        )
+    )
     assert browser.css("h1").text.startswith("Hello, Jane")
     assert "Partners <script>" in browser.driver.title  # the program's portal name, as text
     links = browser.all(".copyable code")
