@@ -26,7 +26,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -35,7 +34,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from benchmarks.pipeline import PROGRAM, ROOT, attro_command, landing_data, link_tree, measure
+from benchmarks.pipeline import PROGRAM, ROOT, attro_command, landing_data, link_tree, measure, work_root
 from core.settings import Settings
 from simulator.launcher import ReceiverProcess, free_port
 from simulator.stripe.flows import StripeSim
@@ -219,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="cache generated data and keep the run's files here")
     args = parser.parse_args(argv)
-    root = args.keep or Path(tempfile.gettempdir()) / "attro-bench-pipeline"
+    root = work_root(args.keep)
     work = root / f"freshness-{args.events}-s{args.seed}"
     print(f"== freshness at {args.events:,} events of history ==", flush=True)
     settings = prepare(work, args.events, args.seed)

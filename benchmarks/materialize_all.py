@@ -25,13 +25,12 @@ import argparse
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.freshness import DagsterDev, _env, history_settings
-from benchmarks.pipeline import attro_command, measure, remove_build, warehouse_counts
+from benchmarks.pipeline import attro_command, measure, remove_build, warehouse_counts, work_root
 from core.settings import Settings
 
 DEFAULT_EVENTS = 25_000
@@ -117,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="cache generated data and keep the run's files here")
     args = parser.parse_args(argv)
-    root = args.keep or Path(tempfile.gettempdir()) / "attro-bench-pipeline"
+    root = work_root(args.keep)
     work = root / f"materialize-all-{args.events}-s{args.seed}"
     print(f"== Dagster's Materialize all at {args.events:,} events of history ==", flush=True)
     settings, history = history_settings(work, args.events, args.seed)

@@ -271,6 +271,12 @@ def rss_growth(peaks: dict[int, int]) -> None:
         )
 
 
+def work_root(keep: Path | None) -> Path:
+    """Where a benchmark keeps its runs: `--keep`, else one temporary dir shared by every benchmark, so
+    they share the generated data cached in its `cache` dir."""
+    return keep or Path(tempfile.gettempdir()) / "attro-bench-pipeline"
+
+
 def remove_build(data_dir: Path) -> None:
     """What a full rebuild starts without: the lake, the build and the published warehouse (the
     landing files, the program file and data/state stay)."""
@@ -297,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="cache generated data and keep the runs' data dirs here")
     parser.add_argument("--steps", action="store_true", help="also time each step of one more full rebuild")
     args = parser.parse_args(argv)
-    root = args.keep or Path(tempfile.gettempdir()) / "attro-bench-pipeline"
+    root = work_root(args.keep)
     peaks: dict[int, int] = {}
     for events in args.events:
         print(f"== pipeline at {events:,} events ==", flush=True)

@@ -106,9 +106,9 @@ def p95(values: list[float]) -> float:
 
 def generated_data(events: int, keep: Path | None) -> Path:
     """A published warehouse over `events` generated events (generated and run once, then cached)."""
-    from benchmarks.pipeline import landing_data, link_tree, run_attro
+    from benchmarks.pipeline import landing_data, link_tree, run_attro, work_root
 
-    root = keep or Path(tempfile.gettempdir()) / "attro-bench-pipeline"
+    root = work_root(keep)
     data = root / f"web-{events}-s1" / "data"
     if not (data / "warehouse.duckdb").exists():
         landing, _history, _increment, _ = landing_data(root / "cache", events, 1)
