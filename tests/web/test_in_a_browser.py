@@ -25,6 +25,18 @@ STYLED = """return [...document.querySelectorAll('link[rel=stylesheet]')]
 # Marks the page a form was submitted from; the page its answer loads does not have it.
 OLD_PAGE = "__attroSubmittedFrom"
 NEW_PAGE_LOADED = f"return window.{OLD_PAGE} !== true && document.readyState === 'complete'"
+LOADED = "return document.readyState === 'complete'"
+
+
+def page_says(driver: Any, script: str) -> bool:
+    """What `script` returns in the page in the window; False while the window is between pages (the
+    old page's context goes away mid-call, and chromedriver then answers with an error)."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        return bool(driver.execute_script(script))
+    except WebDriverException:
+        return False
 
 
 class Browser:
@@ -61,18 +73,9 @@ class Browser:
         `staleness_of` asked the old page's element instead, and chromedriver answered that question
         mid-navigation with "unknown error: Node with given id does not belong to the document" (seen
         on CI) rather than "stale element", which the wait does not take as an answer."""
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.support.ui import WebDriverWait
-
-        def new_page_loaded(driver: Any) -> bool:
-            try:
-                return bool(driver.execute_script(NEW_PAGE_LOADED))
-            except WebDriverException:  # the old page's context went away mid-call: still navigating
-                return False
-
         self.driver.execute_script(f"window.{OLD_PAGE} = true")
         button.click()
-        WebDriverWait(self.driver, 20).until(new_page_loaded)
+        self.until(lambda driver: page_says(driver, NEW_PAGE_LOADED))
 
     def until(self, condition: Any, seconds: float = 20) -> None:
         """Wait for `condition(driver)` (a page's script or a redirect finishing)."""
@@ -145,12 +148,8 @@ def test_the_admin_downloads_a_statement(browser: Browser) -> None:
 
 def test_an_affiliate_opens_a_portal_link_and_downloads_a_statement(browser: Browser) -> None:
     browser.open(f"/portal/login?token={browser.web.portal_token('jane')}")
-    browser.until(  # moved on by itself, and the page it moved to has loaded
-        lambda driver: (
-            driver.current_url.endswith("/portal")
-            and driver.execute_script("return document.readyState") == "complete"
-        )
-    )
+    # Moved on by itself (a meta refresh), and the page it moved to has loaded.
+    browser.until(lambda driver: driver.current_url.endswith("/portal") and page_says(driver, LOADED))
     assert browser.css("h1").text.startswith("Hello, Jane")
     assert "Partners <script>" in browser.driver.title  # the program's portal name, as text
     links = browser.all(".copyable code")
