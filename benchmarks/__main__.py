@@ -2,7 +2,7 @@
 
 `python -m benchmarks webhooks|redirects|landing|landed-ids|pipeline|materialize-all|freshness|web [...]`
 runs one of them (`pipeline`, `materialize-all`, `freshness` and `web` at 25k events of history unless
-`--events` or `--data` says otherwise).
+`--events` or `--data` says otherwise); `python -m benchmarks NAME --help` shows its options.
 """
 
 from __future__ import annotations
@@ -32,9 +32,19 @@ BENCHMARKS = {
 }
 
 
+def usage() -> str:
+    return f"usage: python -m benchmarks [{'|'.join(BENCHMARKS)} [options]]\n\n{__doc__.strip()}"
+
+
 def main(argv: list[str]) -> int:
     if argv and argv[0] in BENCHMARKS:
         return BENCHMARKS[argv[0]](argv[1:])
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    if argv:  # a typo must not start every benchmark (the whole set takes many minutes)
+        print(f"{usage()}\n\nerror: no benchmark named {argv[0]!r}", file=sys.stderr)
+        return 2
     status = 0
     for name, run in BENCHMARKS.items():
         print(f"== {name} ==", flush=True)

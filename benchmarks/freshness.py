@@ -211,7 +211,9 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks freshness", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events of history")
     parser.add_argument("--minutes", type=float, default=3.0, help="how long webhooks are posted")
     parser.add_argument("--rate", type=float, default=0.5, help="payments per second (3 webhooks each)")

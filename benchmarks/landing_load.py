@@ -83,7 +83,7 @@ def dict_path(data_dir: Path, records: list[dict]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks landing", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000)
     args = parser.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="attro-bench-load-"))

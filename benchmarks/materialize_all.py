@@ -111,7 +111,9 @@ def run_attro(settings: Settings) -> tuple[float, dict[str, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks materialize-all", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--events", type=int, default=DEFAULT_EVENTS, help="events of history")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="cache generated data and keep the run's files here")

@@ -297,7 +297,9 @@ def time_steps(work: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks pipeline", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--events", type=int, nargs="+", default=[DEFAULT_EVENTS], help="sizes to run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="cache generated data and keep the runs' data dirs here")

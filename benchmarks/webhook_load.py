@@ -329,7 +329,9 @@ def run(concurrency: int, seconds: float, rounds: int, rate: float, rate_seconds
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks webhooks", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=2.0, help="per route and round")
     parser.add_argument("--rounds", type=int, default=6)
