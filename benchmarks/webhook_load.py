@@ -322,11 +322,12 @@ def run(concurrency: int, seconds: float, rounds: int, rate: float, rate_seconds
         f"  target: p99 < {TARGET_P99_MS:.0f} ms at {rate:.0f} req/s: {p99_at_rate:.1f} ms, "
         f"{verdict[p99_at_rate < TARGET_P99_MS]}"
     )
-    # the p99 at a fixed rate is mostly queueing once that rate nears what this machine can take
-    print(
-        f"  ({rate:.0f} req/s offered is {rate / hook_tp:.0%} of the webhook route's closed-loop throughput"
-        " in this run: the nearer 100 %, the more of the p99 is queueing)"
-    )
+    if hook_tp:  # none answered: the failures above say why, and there is no share to give
+        # the p99 at a fixed rate is mostly queueing once that rate nears what this machine can take
+        print(
+            f"  ({rate:.0f} req/s offered is {rate / hook_tp:.0%} of the webhook route's closed-loop"
+            " throughput in this run: the nearer 100 %, the more of the p99 is queueing)"
+        )
     if missing:
         print(f"  ERROR: {len(missing)} acknowledged webhooks are not in the landing zone")
         return 1
