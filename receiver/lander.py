@@ -33,6 +33,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from core.heap import freeze_startup_heap
 from core.landing_file import LandingFiles
 
 REQUEST = struct.Struct("!QI")
@@ -171,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if mode == STRIPE_EVENTS:
         importlib.import_module("receiver.stripe_events")  # load stripe now, not on the first webhook
+    freeze_startup_heap()  # stripe's modules: a full collection would walk them again and again
     sock = socket.socket(fileno=int(fd))
     sock.setblocking(True)
     try:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.config import STARTUP_FAILURE
 
+from core.heap import freeze_if_serving
 from core.program import ProgramError
 from core.refusals import RefusalCounter
 from core.settings import Settings, SettingsError
@@ -103,6 +104,7 @@ def _build_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.event_writer = StripeEventWriter(settings.landing_dir, EVENTS_STREAM)
         app.state.click_writer = LandingWriter(settings.landing_dir, CLICKS_STREAM)
+        freeze_if_serving()  # start-up is over: what it made stays for the life of the process
         try:
             with _reload_on_sighup(program_file):
                 yield
