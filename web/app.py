@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, status
@@ -10,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.heap import freeze_if_serving
 from core.settings import Settings
 from receiver.logs import RequestLogMiddleware
 from receiver.program_file import ProgramFile
@@ -115,12 +118,18 @@ def _ensure_log_output() -> None:
             log.setLevel(logging.INFO)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    freeze_if_serving()  # start-up is over: what it made stays for the life of the process
+    yield
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The admin and portal for `settings` (ATTRO_* when None); ProgramError for a bad program file,
     PasswordError for an ATTRO_ADMIN_PASSWORD that looks like a hash but is not one."""
     settings = settings if settings is not None else Settings()
     _ensure_log_output()
-    app = FastAPI(title="Attro web", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="Attro web", docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan)
     app.state.parts = build_parts(settings)
     app.include_router(admin.router)
     app.include_router(portal.router)
