@@ -28,8 +28,10 @@ def settle_imports() -> None:
     frozen is still freed when nothing refers to it; only a reference cycle among those objects would
     never be (the imports' own). Not called by run_pipeline, which a test process calls again and again
     mid-suite and would freeze whatever cyclic garbage it held then; pipelines.definitions calls it at
-    import, which a test process does once, while collecting, before any test has run."""
+    import, which a test process does once, while collecting, before any test has run. The collector
+    is on afterwards (a caller may have turned it off while it imported)."""
     gc.freeze()
+    gc.enable()
 
 
 class PipelineFailed(RuntimeError):
