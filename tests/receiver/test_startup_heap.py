@@ -27,4 +27,4 @@ def test_a_receiver_under_the_test_client_leaves_the_test_process_alone(settings
     before = gc.get_freeze_count()
     with TestClient(create_app(settings)) as client:
         assert client.get("/healthz").status_code == 200
-        assert gc.get_freeze_count() == before
+        assert gc.get_freeze_count() <= before  # frozen objects can still die; a freeze would add all alive

@@ -21,4 +21,4 @@ def test_a_web_app_under_the_test_client_leaves_the_test_process_alone(web: Web)
     before = gc.get_freeze_count()
     with web.client() as client:
         assert client.get("/admin/login").status_code == 200
-        assert gc.get_freeze_count() == before
+        assert gc.get_freeze_count() <= before  # frozen objects can still die; a freeze would add all alive
