@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     # The imports below leave ~300k objects that full collections would walk again and again while
-    # they load (0.2-0.3 s of a run); settle_imports freezes them and turns the collector back on.
+    # they load (about 0.1 s of a run); settle_imports freezes them and turns the collector back on.
     gc.disable()
     from attro.dagster_record import record_in_dagster
     from core.program import ProgramError

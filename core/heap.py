@@ -4,10 +4,11 @@ Standard library only: the receiver's landing processes import it.
 
 A server imports FastAPI, pydantic, Starlette and (the receiver) the stripe library before it answers
 its first request: about 100k objects that every full collection walks again. Under load the
-collector runs one every second or so, and on a 2-core machine each took 75-100 ms with the whole
-process stopped (measured in the receiver during the webhook benchmark: 14 in 30 s, 77-97 ms each);
-that was the webhook route's p99. Collected once and frozen, what start-up made is still freed when
-nothing refers to it, and a full collection walks only what requests made since (about 2 ms).
+collector runs one every few seconds, and on a 2-core machine each took 75-100 ms with the whole
+process stopped (measured in the receiver during one 43 s webhook benchmark: 14 of them, 77-97 ms
+each); that was the webhook route's closed-loop p99. Collected once and frozen, what start-up made
+is still freed when nothing refers to it, and a full collection walks only what requests made since
+(about 2 ms).
 """
 
 from __future__ import annotations
