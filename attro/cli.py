@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import traceback
 from datetime import UTC
@@ -14,6 +13,7 @@ from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
 from attro.stripe_cli import add_stripe_parser
 from attro.web_cli import add_web_parsers
+from core.heap import settled_imports
 from core.settings import Settings, SettingsError
 
 
@@ -52,15 +52,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"nothing new since the last run: {settings.warehouse_path} is current (--force rebuilds)")
         return 0
 
-    # The imports below leave ~300k objects that full collections would walk again and again while
-    # they load (about 0.1 s of a run); settle_imports freezes them and turns the collector back on.
-    gc.disable()
-    from attro.dagster_record import record_in_dagster
-    from core.program import ProgramError
-    from models.money import format_minor
-    from pipelines.run import PipelineFailed, run_pipeline, settle_imports
+    with settled_imports():
+        from attro.dagster_record import record_in_dagster
+        from core.program import ProgramError
+        from models.money import format_minor
+        from pipelines.run import PipelineFailed, run_pipeline
 
-    settle_imports()
     print(f"running the pipeline: landing {settings.landing_dir} -> {settings.warehouse_path}", flush=True)
     try:
         report = run_pipeline(settings, force=args.force)
@@ -195,13 +192,12 @@ def _payouts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _close_period(args: argparse.Namespace, settings: Settings) -> int:
-    gc.disable()  # until settle_imports, as in _run
-    from attro.closing import check_closable, close_period
-    from attro.dagster_record import record_in_dagster
-    from core.state.closed_periods import PeriodError
-    from pipelines.run import PipelineFailed, run_pipeline, settle_imports
+    with settled_imports():
+        from attro.closing import check_closable, close_period
+        from attro.dagster_record import record_in_dagster
+        from core.state.closed_periods import PeriodError
+        from pipelines.run import PipelineFailed, run_pipeline
 
-    settle_imports()
     try:
         check_closable(settings, args.period)  # refuse a wrong month before a full run, not after
         print("bringing the warehouse up to date before closing…", flush=True)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dagster as dg
 
+from core.heap import settle_imports
 from core.settings import Settings
 from pipelines.assets import ASSETS
 from pipelines.checks import CHECKS
 from pipelines.resources import AttroResource
-from pipelines.run import settle_imports
 from pipelines.schedules import (
     export_last_closed_period,
     hourly,

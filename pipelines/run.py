@@ -8,7 +8,6 @@ up on raw loads it has not decoded, and the next warehouse is built from scratch
 
 from __future__ import annotations
 
-import gc
 import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,20 +17,6 @@ from core.program import Program, load_program
 from core.settings import Settings
 from pipelines import freshness, steps
 from pipelines.lib.warehouse import next_path, pipeline_lock
-
-
-def settle_imports() -> None:
-    """Exempt every object alive now from Python's cyclic garbage collector, for good: called once by
-    a process that has imported the pipeline's libraries and is about to run it (`attro run`, a Dagster
-    run worker). Dagster, dlt and the rest leave about 225k objects that each full collection walked
-    again, several times a run (loading 300k events' landing: 0.3-0.5 s less wall time). What is
-    frozen is still freed when nothing refers to it; only a reference cycle among those objects would
-    never be (the imports' own). Not called by run_pipeline, which a test process calls again and again
-    mid-suite and would freeze whatever cyclic garbage it held then; pipelines.definitions calls it at
-    import, which a test process does once, while collecting, before any test has run. The collector
-    is on afterwards (a caller may have turned it off while it imported)."""
-    gc.freeze()
-    gc.enable()
 
 
 class PipelineFailed(RuntimeError):

@@ -33,6 +33,22 @@ freeze_if_serving()
 print(gc.get_freeze_count() > 0)
 """
 
+SETTLED_IMPORTS = """
+import gc
+from core.heap import settled_imports
+
+try:
+    with settled_imports():
+        print(gc.isenabled())
+        raise ImportError("no such module")
+except ImportError:
+    print(gc.isenabled(), gc.get_freeze_count())
+with settled_imports():
+    import json.decoder
+    print(gc.isenabled())
+print(gc.isenabled(), gc.get_freeze_count() > 0)
+"""
+
 
 def run(script: str) -> list[str]:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
@@ -46,3 +62,8 @@ def test_start_up_garbage_is_collected_and_what_is_alive_is_frozen() -> None:
 
 def test_only_a_process_s_main_thread_freezes_as_a_server() -> None:
     assert run(ONLY_ON_THE_MAIN_THREAD) == ["0", "True"]
+
+
+def test_imports_run_without_the_collector_and_are_frozen_after() -> None:
+    # a failed import turns the collector back on and freezes nothing
+    assert run(SETTLED_IMPORTS) == ["False", "True", "0", "False", "True", "True"]
