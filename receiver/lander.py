@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if mode == STRIPE_EVENTS:
         importlib.import_module("receiver.stripe_events")  # load stripe now, not on the first webhook
-    freeze_startup_heap()  # stripe's modules: a full collection would walk them again and again
+    freeze_startup_heap()  # what start-up imported (stripe, for the events lander) is here for good
     sock = socket.socket(fileno=int(fd))
     sock.setblocking(True)
     try:
