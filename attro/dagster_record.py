@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from core.heap import settled_imports
 from pipelines.dagster_events import NotRecorded, dagster_home, record_materializations
 
 
@@ -16,7 +17,10 @@ def record_in_dagster(report: Mapping[str, Any], source: str) -> None:
     if home is None:
         return
     try:
-        count = record_materializations(report, source)
+        # Dagster's imports (its own, then its SQLite storages' as the instance opens) with the collector
+        # off, and settled: the interpreter's exit then does not walk them
+        with settled_imports():
+            count = record_materializations(report, source)
     except NotRecorded as exc:
         print(f"warning: the run is not recorded in Dagster (DAGSTER_HOME={home}): {exc}", file=sys.stderr)
         return
