@@ -1,4 +1,8 @@
-"""Login attempts per client address: 5 failures in 15 minutes and the address waits (429)."""
+"""Login attempts per client address: 5 failures in 15 minutes and the address waits (429).
+
+An attempt counts as a failure from the moment it starts (`attempt`) until its password is found
+right (`succeeded`), so a burst of parallel guesses cannot all pass the check while the first ones are
+still being verified."""
 
 from __future__ import annotations
 
@@ -20,22 +24,19 @@ class LoginLimiter:
     _failures: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def retry_after(self, address: str, now: float | None = None) -> int:
-        """Seconds until `address` may try again (0: it may now)."""
+    def attempt(self, address: str, now: float | None = None) -> int:
+        """Start a sign-in from `address`: 0 and it counts as a failure until `succeeded`, or the
+        seconds until the address may try again (nothing counted)."""
         at = time.monotonic() if now is None else now
         with self._lock:
             failures = self._recent(address, at)
-            if len(failures) < self.max_failures:
-                return 0
-            return max(1, int(failures[0] + self.window_seconds - at) + 1)
-
-    def failed(self, address: str, now: float | None = None) -> None:
-        at = time.monotonic() if now is None else now
-        with self._lock:
-            self._recent(address, at).append(at)
+            if len(failures) >= self.max_failures:
+                return max(1, int(failures[0] + self.window_seconds - at) + 1)
+            failures.append(at)
             self._failures[address] = self._failures.pop(address)  # most recent last
             while len(self._failures) > _MAX_TRACKED:
                 self._failures.pop(next(iter(self._failures)))
+            return 0
 
     def succeeded(self, address: str) -> None:
         with self._lock:

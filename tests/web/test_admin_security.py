@@ -4,9 +4,11 @@ and guessing the password is slowed and then refused."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 
@@ -92,6 +94,28 @@ def test_five_failures_from_one_address_then_429(own_web) -> None:
     refused = client.post("/admin/login", data={"password": ADMIN_PASSWORD, "csrf_token": token})
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) > 0
+
+
+def test_a_burst_of_parallel_guesses_gets_no_more_than_five_checked(own_web) -> None:
+    web = own_web()
+    client = web.client()
+    token = csrf_token(client.get("/admin/login").text)
+    cookies = dict(client.cookies)
+
+    async def burst() -> list[int]:
+        transport = httpx.ASGITransport(app=web.app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", cookies=cookies
+        ) as guesser:
+            answers = await asyncio.gather(
+                *(
+                    guesser.post("/admin/login", data={"password": f"guess{i}", "csrf_token": token})
+                    for i in range(20)
+                )
+            )
+        return sorted(answer.status_code for answer in answers)
+
+    assert asyncio.run(burst()) == [401] * 5 + [429] * 15
 
 
 def test_login_and_every_form_need_the_sessions_csrf_token(web: Web) -> None:

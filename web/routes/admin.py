@@ -73,20 +73,19 @@ async def login(
     password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: CsrfToken = None,
 ) -> Response:
+    session = parts.admin_cookie.read(request)
+    if session is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "the form is stale: reload the sign-in page")
+    check_csrf(session, csrf_token)
     address = _client(request)
-    if wait := parts.limiter.retry_after(address):
+    if wait := parts.limiter.attempt(address):  # counted before the check: parallel guesses too
         return HTMLResponse(
             f"too many failed sign-ins: try again in {wait} s",
             status.HTTP_429_TOO_MANY_REQUESTS,
             headers={"Retry-After": str(wait)},
         )
-    session = parts.admin_cookie.read(request)
-    if session is None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "the form is stale: reload the sign-in page")
-    check_csrf(session, csrf_token)
     ok = await run_in_threadpool(parts.password.matches, password)  # scrypt: off the event loop
     if not ok:
-        parts.limiter.failed(address)
         await asyncio.sleep(FAILURE_DELAY_SECONDS)
         error = "wrong password" if parts.password.encoded else "the admin is switched off"
         return _render(
