@@ -55,7 +55,7 @@ class ClickIn(BaseModel):
     user_agent: Text | None = None
     referer: Text | None = None
     landing_url: Text | None = None
-    utm: dict[str, str | None] | None = None
+    utm: dict[str, Text | None] | None = None
 
     @field_validator("link_code")
     @classmethod
@@ -130,17 +130,25 @@ def _parse_batch(body: bytes, content_type: str) -> list[Any | _Unparsable]:
     if not is_ndjson and text.lstrip().startswith("["):
         try:
             return _array_items(text)
-        except ValueError as exc:
-            raise HTTPException(status.HTTP_400_BAD_REQUEST, f"body is not JSON: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, f"body is not JSON: {_json_error(exc)}"
+            ) from None
     parsed: list[Any | _Unparsable] = []
     for line in text.split("\n"):  # not splitlines(): U+2028 may sit inside a JSON string
         if not line.strip():
             continue
         try:
             parsed.append(json.loads(line))
-        except ValueError as exc:
-            parsed.append(_Unparsable(str(exc)))
+        except (ValueError, RecursionError) as exc:
+            parsed.append(_Unparsable(_json_error(exc)))
     return parsed
+
+
+def _json_error(exc: ValueError | RecursionError) -> str:
+    if isinstance(exc, RecursionError):  # json's decoder recurses once per level of nesting
+        return "nested too deeply"
+    return str(exc)
 
 
 _YIELD_EVERY = 32

@@ -125,13 +125,14 @@ def test_any_invalid_record_rejects_the_whole_batch_with_per_record_errors(clien
         {"clicked_at": "2026-11-20T10:00:00Z"},
         click(colour="red"),
         "not an object",
+        click(utm={"campaign": "x" * 8193}),  # longer than any landed text may be
     ]
 
     response = client.post("/api/clicks", json=records, headers=auth(kit))
 
     assert response.status_code == 422
     body = response.json()
-    assert body["detail"] == "10 of 11 records invalid; nothing was accepted"
+    assert body["detail"] == "11 of 12 records invalid; nothing was accepted"
     by_index = {(e["index"], e["field"]) for e in body["errors"]}
     assert by_index == {
         (1, "link_code"),
@@ -144,6 +145,7 @@ def test_any_invalid_record_rejects_the_whole_batch_with_per_record_errors(clien
         (8, "link_code"),
         (9, "colour"),
         (10, None),
+        (11, "utm.campaign"),
     }
     messages = {e["index"]: e["message"] for e in body["errors"]}
     assert "unknown link code 'nobody'" in messages[1]
@@ -184,6 +186,23 @@ def test_body_that_is_not_json_is_400(client, kit):
     )
 
     assert response.status_code == 400
+
+
+def test_json_nested_deeper_than_the_decoder_goes_is_refused_by_name(client, settings, kit):
+    deep = "[" * 100_000 + "]" * 100_000
+
+    as_array = client.post("/api/clicks", content=deep.encode(), headers=auth(kit))
+    as_lines = client.post(
+        "/api/clicks",
+        content=(json.dumps(click()) + "\n" + deep).encode(),
+        headers=auth(kit) | {"Content-Type": "application/x-ndjson"},
+    )
+
+    assert (as_array.status_code, as_array.json()["detail"]) == (400, "body is not JSON: nested too deeply")
+    assert as_lines.status_code == 422
+    [error] = as_lines.json()["errors"]
+    assert (error["index"], error["message"]) == (1, "line is not JSON: nested too deeply")
+    assert kit.landed(settings, "clicks") == []
 
 
 def test_batches_over_10000_records_are_refused(client, settings, kit):
