@@ -22,10 +22,18 @@ LINE_STATUSES = ("pending", "approved", "held", "void")
 CONVERSION_STATUSES = (*LINE_STATUSES, "not_commissionable")
 
 
+MAX_PAGE = 100_000  # pages asked for beyond it show this one: an OFFSET DuckDB can always hold
+
+
 @dataclass(frozen=True)
 class Page:
     number: int = 1
     size: int = PAGE_SIZE
+
+    @classmethod
+    def of(cls, number: int) -> Page:
+        """The page a request asked for, kept within 1 … MAX_PAGE."""
+        return cls(max(1, min(number, MAX_PAGE)))
 
     @property
     def offset(self) -> int:
@@ -48,12 +56,26 @@ def _paged(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any], page: Pa
     return Paged(found[: page.size], page, len(found) > page.size)
 
 
-def month_bounds(month: str) -> tuple[datetime, datetime]:
-    """[first instant, first instant of the next month) in UTC, for range filters DuckDB can prune."""
+def month_bounds(month: str) -> tuple[datetime, datetime] | None:
+    """[first instant, first instant of the next month) in UTC, for range filters DuckDB can prune;
+    None for a month a datetime cannot hold (year 0000, or 9999-12 whose end is in year 10000)."""
     year, number = int(month[:4]), int(month[5:])
-    start = datetime(year, number, 1, tzinfo=UTC)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    try:
+        start = datetime(year, number, 1, tzinfo=UTC)
+        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    except ValueError:
+        return None
     return start, end
+
+
+def _in_month(where: Where, column: str, month: str | None) -> None:
+    """Rows of `month` only (YYYY-MM; anything else filters nothing); a month out of range has none."""
+    if not month or not MONTH.fullmatch(month):
+        return
+    if bounds := month_bounds(month):
+        where.add(f"{column} >= ? and {column} < ?", *bounds)
+    else:
+        where.add("false")
 
 
 @dataclass
@@ -90,8 +112,7 @@ def _conversion_where(f: ConversionFilter) -> Where:
         where.add("c.affiliate_id = ?", f.affiliate)
     if f.offer:
         where.add("c.offer_id = ?", f.offer)
-    if f.month and MONTH.fullmatch(f.month):
-        where.add("c.occurred_at >= ? and c.occurred_at < ?", *month_bounds(f.month))
+    _in_month(where, "c.occurred_at", f.month)
     if f.mode in ("live", "test"):
         where.add("c.livemode = ?", f.mode == "live")
     if f.status == "not_commissionable":
@@ -190,8 +211,7 @@ def unattributed(cur: duckdb.DuckDBPyConnection, reason: str | None, month: str 
     where = Where()
     if reason:
         where.add("u.reason = ?", reason)
-    if month and MONTH.fullmatch(month):
-        where.add("u.occurred_at >= ? and u.occurred_at < ?", *month_bounds(month))
+    _in_month(where, "u.occurred_at", month)
     found = _paged(
         cur,
         "select u.payment_id, u.occurred_at, u.livemode, u.customer_id, u.subscription_id, u.billing_reason,"
@@ -369,6 +389,8 @@ def recent_clicks(
         return ClickWindow([], None, None, None)
     first = datetime.combine(first_day, time(), UTC)
     before = before or datetime.combine(last_day, time(), UTC) + timedelta(days=1)
+    if before <= first:  # nothing older (and a `before` near year 1 would overflow the window below)
+        return ClickWindow([], before, None, None)
     since = before - CLICK_WINDOW
     found = rows(
         cur,

@@ -49,6 +49,17 @@ def test_conversions_are_paged(web: Web) -> None:
         assert "No conversions match" in admin.get("/admin/conversions?page=2").text
 
 
+def test_months_and_pages_at_the_edge_of_the_calendar_show_an_empty_page_not_an_error(web: Web) -> None:
+    admin = web.admin()
+    for month in ("0000-01", "0001-01", "9999-12"):
+        conversions = admin.get("/admin/conversions", params={"month": month})
+        unattributed = admin.get("/admin/unattributed", params={"month": month})
+        assert (conversions.status_code, unattributed.status_code) == (200, 200), month
+        assert "No conversions match" in conversions.text
+    far = admin.get("/admin/conversions", params={"page": 400_000_000_000_000_000})
+    assert far.status_code == 200 and "No conversions match" in far.text
+
+
 def test_unattributed_payments_say_why_and_what_to_do(web: Web, web_site) -> None:
     text = web.admin().get("/admin/unattributed").text
     assert web_site.ids["no_click_charge"] in text

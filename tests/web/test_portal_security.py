@@ -168,3 +168,12 @@ def test_a_link_added_to_the_program_file_shows_in_the_portal_without_a_restart(
     time.sleep(1.1)  # the file is looked at once a second (receiver/program_file.py)
 
     assert "/r/jane-spring" in jane.get("/portal").text
+
+
+def test_pages_and_dates_at_the_edge_of_the_calendar_show_an_empty_page_not_an_error(web: Web) -> None:
+    jane = web.portal("jane")
+    far = jane.get("/portal/conversions", params={"page": 400_000_000_000_000_000})
+    assert far.status_code == 200
+    for before in ("0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59"):
+        answer = jane.get("/portal/clicks", params={"before": before})
+        assert answer.status_code == 200, before

@@ -49,10 +49,6 @@ def _render(
     return response
 
 
-def _page(number: int) -> queries.Page:
-    return queries.Page(max(1, min(number, 100_000)))
-
-
 # -- signing in ------------------------------------------------------------------------------------
 
 
@@ -131,7 +127,7 @@ def conversions_page(
     )
     choices = parts.warehouse.memo("conversion_choices", queries.conversion_choices)
     with parts.warehouse.cursor() as cur:
-        found = queries.conversions(cur, filters, _page(page))
+        found = queries.conversions(cur, filters, queries.Page.of(page))
     return _render(
         parts,
         request,
@@ -164,7 +160,7 @@ def unattributed_page(
     reasons = parts.warehouse.memo("unattributed_reasons", queries.unattributed_reasons)
     months = parts.warehouse.memo("unattributed_months", queries.unattributed_months)
     with parts.warehouse.cursor() as cur:
-        found = queries.unattributed(cur, reason or None, month or None, _page(page))
+        found = queries.unattributed(cur, reason or None, month or None, queries.Page.of(page))
     reasons = [{**row, "explained": explain(row["reason"])} for row in reasons]
     return _render(
         parts,
@@ -195,7 +191,7 @@ def review_page(
     done: str | None = None,
 ) -> HTMLResponse:
     with parts.warehouse.cursor() as cur:
-        found = queries.risk_flags(cur, show != "all", _page(page))
+        found = queries.risk_flags(cur, show != "all", queries.Page.of(page))
         open_count = queries.open_flag_count(cur)
     return _render(
         parts,

@@ -124,7 +124,7 @@ def overview(request: Request, parts: Parts, affiliate: PortalAffiliate, program
 def conversions(request: Request, parts: Parts, affiliate: PortalAffiliate, page: int = 1) -> HTMLResponse:
     with parts.warehouse.cursor() as cur:
         found = queries.conversions(
-            cur, queries.ConversionFilter(affiliate=affiliate.id), queries.Page(max(1, page))
+            cur, queries.ConversionFilter(affiliate=affiliate.id), queries.Page.of(page)
         )
     for row in found.rows:
         row["customer"] = queries.mask_customer(row.pop("customer_id"))
