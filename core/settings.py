@@ -103,6 +103,14 @@ class Settings(BaseSettings):
         description="Time a client has to send a request's head before it is disconnected",
         examples=["10"],
     )
+    body_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        allow_inf_nan=False,
+        description="Time a client has to send a request's body, from the end of its head (408 after)",
+        examples=["60"],
+    )
     master_key: str | None = Field(
         default=None,
         repr=False,
@@ -297,7 +305,10 @@ def _bound(error: ErrorDetails) -> str | None:
         ("le", "{} or less"),
     ):
         if key in ctx:
-            return "must be " + words.format(ctx[key])
+            bound = ctx[key]
+            if isinstance(bound, float) and bound.is_integer():
+                bound = int(bound)  # 3600, not 3600.0
+            return "must be " + words.format(bound)
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import HTTPException, Request, status
+from starlette.requests import ClientDisconnect
 
 
 async def read_limited_body(request: Request, limit: int) -> bytes:
@@ -17,11 +18,16 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
             raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # a chunked or lying client: stop reading as soon as it goes over
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:  # a chunked or lying client: stop reading as soon as it goes over
+                raise _too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone before the body was whole (or cut off by ATTRO_BODY_TIMEOUT_SECONDS, the server has
+        # answered 408): nothing to land, nobody to answer; the request log says why.
+        raise HTTPException(status.HTTP_408_REQUEST_TIMEOUT, "the body did not arrive whole") from None
     return b"".join(chunks)
 
 

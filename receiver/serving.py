@@ -3,9 +3,10 @@
 uvicorn buffers a request's head (request line and headers) without limit under httptools and keeps
 a connection that never finishes its head open for ever, under either parser. The protocols here
 count the bytes of each head as they arrive and answer 431 and close once it passes
-ATTRO_MAX_HEADER_BYTES, and close a connection whose head is not complete within
-ATTRO_HEADER_TIMEOUT_SECONDS of its first byte (or of the connection, for the first request), so
-neither a huge header nor a slow one (slowloris) holds the server. `attro serve` and the demo
+ATTRO_MAX_HEADER_BYTES, close a connection whose head is not complete within
+ATTRO_HEADER_TIMEOUT_SECONDS of its first byte (or of the connection, for the first request), and
+answer 408 and close one whose body is not complete within ATTRO_BODY_TIMEOUT_SECONDS of its head, so
+neither a huge header nor a slow head or body (slowloris) holds the server. `attro serve` and the demo
 launcher start uvicorn with `uvicorn_options` / `uvicorn_cli_args`; a bare `uvicorn
 receiver.main:create_app --factory` lacks this protection (the app still refuses big heads with 431,
 see receiver/request_head.py, but only after the server has read them).
@@ -41,13 +42,16 @@ _HEAD_ENDS = ((b"\r\n\r\n", 4), (b"\n\n", 2))  # the blank line after the header
 class HeadLimits:
     max_bytes: int
     timeout_seconds: float
+    body_timeout_seconds: float
 
 
 @cache
 def head_limits() -> HeadLimits:
     """The limits from ATTRO_* settings, read once per process (the server's worker processes too)."""
     settings = Settings()
-    return HeadLimits(settings.max_header_bytes, settings.header_timeout_seconds)
+    return HeadLimits(
+        settings.max_header_bytes, settings.header_timeout_seconds, settings.body_timeout_seconds
+    )
 
 
 def _plain_response(status: int, text: str) -> bytes:
@@ -76,6 +80,8 @@ class _HeadGuard:
         self._head_bytes = 0
         self._head_tail = b""  # the last bytes counted, to find a blank line split between chunks
         self._head_timer: asyncio.TimerHandle | None = None
+        self._body_timeout = limits.body_timeout_seconds
+        self._body_timer: asyncio.TimerHandle | None = None
         self._refused = False
 
     def _reading_head(self) -> bool:
@@ -133,9 +139,33 @@ class _HeadGuard:
         else:
             self.transport.close()  # opened and never used: nothing to tell
 
+    def _start_body_timer(self) -> None:
+        if self._body_timer is None:
+            self._body_timer = self.loop.call_later(self._body_timeout, self._body_timed_out)
+
+    def _stop_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        cycle = getattr(self, "cycle", None)
+        if self.transport.is_closing() or cycle is None:
+            return
+        if cycle.response_started:  # the app answered before reading it all: nothing more to say
+            self.transport.close()
+            return
+        # The app is waiting for the rest of the body: it reads a disconnect, and what it would send
+        # after is dropped (uvicorn sends nothing for a disconnected cycle), so the 408 is the answer.
+        cycle.disconnected = True
+        cycle.message_event.set()
+        self._refuse(408, f"request body not complete within {self._body_timeout:g} s")
+
     def _refuse(self, status: int, reason: str) -> None:
-        log_json(logger, logging.WARNING, "request_head_refused", status=status, reason=reason)
+        log_json(logger, logging.WARNING, "request_refused", status=status, reason=reason)
         self._stop_head_timer()
+        self._stop_body_timer()
         self._refused = True
         self.transport.write(_plain_response(status, reason))
         # Closing with the client's unread bytes in our socket would reset the connection before it
@@ -159,6 +189,7 @@ class GuardedH11Protocol(_HeadGuard, H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        self._stop_body_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -167,6 +198,10 @@ class GuardedH11Protocol(_HeadGuard, H11Protocol):
         super().data_received(data)
         if not self._reading_head():
             self._head_done()
+        if self.conn.their_state is h11.SEND_BODY:
+            self._start_body_timer()
+        else:
+            self._stop_body_timer()
 
     def _reading_head(self) -> bool:
         # IDLE: waiting for (the rest of) a request line and headers; h11 leaves it with the Request.
@@ -192,6 +227,7 @@ if HttpToolsProtocol is not None:
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_head_timer()
+            self._stop_body_timer()
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
@@ -202,8 +238,10 @@ if HttpToolsProtocol is not None:
             self._in_head = False
             self._head_done()
             super().on_headers_complete()
+            self._start_body_timer()  # until on_message_complete, at once for a request without a body
 
         def on_message_complete(self) -> None:
+            self._stop_body_timer()
             super().on_message_complete()
             self._in_head = True  # what comes next is the next request's head
 

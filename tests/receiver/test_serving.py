@@ -18,6 +18,7 @@ from simulator.launcher import ReceiverProcess
 
 MAX_HEAD = 4096
 TIMEOUT = 1.0
+BODY_TIMEOUT = 2.5
 PROTOCOLS = [GuardedHttpProtocol, GuardedH11Protocol]
 
 
@@ -39,6 +40,7 @@ def server(request, monkeypatch) -> Iterator[tuple[str, int]]:
     """uvicorn with one of our protocols, in a thread of this process, limits MAX_HEAD and TIMEOUT."""
     monkeypatch.setenv("ATTRO_MAX_HEADER_BYTES", str(MAX_HEAD))
     monkeypatch.setenv("ATTRO_HEADER_TIMEOUT_SECONDS", str(TIMEOUT))
+    monkeypatch.setenv("ATTRO_BODY_TIMEOUT_SECONDS", str(BODY_TIMEOUT))
     serving.head_limits.cache_clear()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -184,6 +186,43 @@ def test_a_slow_app_is_not_cut_off_by_the_head_timeout(server):
         answer = sock.recv(65536)
 
     assert answer.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_body_trickled_slower_than_its_timeout_is_answered_408_and_closed(server):
+    started = time.monotonic()
+    with socket.create_connection(server) as sock:
+        sock.sendall(head("/", **{"Content-Length": "1000"}).replace(b"GET", b"POST"))
+        sock.settimeout(0.3)
+        answer = b""
+        while time.monotonic() - started < BODY_TIMEOUT + 5:  # a byte of body every 0.3 s, for ever
+            try:
+                sock.sendall(b"x")
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            answer += chunk
+            if not chunk:
+                break
+
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert b"request body not complete within 2.5 s" in answer
+    assert BODY_TIMEOUT - 0.1 < time.monotonic() - started < BODY_TIMEOUT + 1.5
+
+
+def test_the_body_timer_is_per_request_on_a_kept_alive_connection(server):
+    body = b"y" * 10
+    request = head("/", **{"Content-Length": str(len(body))}).replace(b"GET", b"POST") + body
+    with socket.create_connection(server) as sock:
+        sock.settimeout(5)
+        answers = []
+        for _ in range(3):  # each body complete in time; together longer than one body's timeout
+            sock.sendall(request)
+            answers.append(sock.recv(65536))
+            time.sleep(BODY_TIMEOUT / 2)
+
+    assert all(answer.startswith(b"HTTP/1.1 200 ") for answer in answers)
 
 
 # -- the launch paths -------------------------------------------------------------------------
