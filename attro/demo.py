@@ -16,6 +16,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,17 +41,33 @@ class DemoError(RuntimeError):
 def prepare_data_dir(settings: Settings) -> None:
     """The demo owns its data dir: refuse one holding real data, else start from empty."""
     data = settings.data_dir
-    landing = data / "landing"
-    if landing.exists() and any(landing.rglob("*.ndjson")) and not (data / _MARKER).exists():
+    landed = any(
+        folder.exists() and any(path.is_file() for path in folder.rglob("*"))
+        for folder in (settings.landing_dir, settings.lake_dir)
+    )
+    if landed and not (data / _MARKER).exists():
         raise DemoError(
             f"{data} already holds landed data that the demo did not write; "
             "point ATTRO_DATA_DIR at an empty folder to run the demo"
         )
-    for name in ("landing", "build", "exports", "state"):
-        shutil.rmtree(data / name, ignore_errors=True)
-    (data / "warehouse.duckdb").unlink(missing_ok=True)
+    # Everything a run, the receiver or an export writes: a lake left behind would be loaded again
+    # under the new story's landing, and the second demo would count every payment twice.
+    for folder in _written_dirs(settings):
+        shutil.rmtree(folder, ignore_errors=True)
+    settings.warehouse_path.unlink(missing_ok=True)
     data.mkdir(parents=True, exist_ok=True)
     (data / _MARKER).write_text("this data dir is written by `attro demo` and reset on each run\n")
+
+
+def _written_dirs(settings: Settings) -> list[Path]:
+    return [
+        settings.landing_dir,
+        settings.lake_dir,
+        settings.build_dir,
+        settings.exports_dir,
+        settings.state_dir,
+        settings.monitoring_dir,
+    ]
 
 
 class Story:

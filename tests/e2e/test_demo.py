@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from attro.cli import main
+from attro.demo import DemoError, prepare_data_dir
+from core.settings import Settings
 from tests.support.paths import DEMO_PROGRAM
 
 pytestmark = pytest.mark.e2e
@@ -68,3 +71,38 @@ def test_demo_refuses_a_data_dir_holding_data_it_did_not_write(
 
     assert "already holds landed data" in capsys.readouterr().err
     assert landed.read_text() == '{"event_id": "evt_real"}\n'
+
+
+def test_the_demo_starts_from_nothing_a_run_the_receiver_or_an_export_wrote_before(tmp_path: Path) -> None:
+    # A lake left behind was loaded again under the next story's landing: every payment counted twice.
+    settings = Settings(data_dir=tmp_path / "data", program=PROGRAM)
+    written = [
+        getattr(settings, name)
+        for name in dir(Settings)
+        if isinstance(getattr(Settings, name), property | cached_property)
+        and name.endswith(("_dir", "_path"))
+        and name != "data_dir"
+    ]
+    for path in written:
+        assert isinstance(path, Path)
+        if path.is_relative_to(settings.data_dir):
+            target = path / "left-over.parquet" if path.suffix == "" else path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("from the last demo")
+    (settings.data_dir / ".attro-demo").write_text("")
+
+    prepare_data_dir(settings)
+
+    left = sorted(str(p.relative_to(settings.data_dir)) for p in settings.data_dir.rglob("*") if p.is_file())
+    assert left == [".attro-demo"]
+
+
+def test_the_demo_refuses_a_data_dir_whose_lake_it_did_not_write(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", program=PROGRAM)
+    kept = settings.lake_dir / "raw" / "stripe_events" / "part-0.parquet"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("a real merchant's history")
+
+    with pytest.raises(DemoError, match="already holds landed data"):
+        prepare_data_dir(settings)
+    assert kept.read_text() == "a real merchant's history"
