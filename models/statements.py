@@ -1,6 +1,8 @@
 """Affiliate statements: per period, affiliate and currency, what the ledger owes.
 
-A statement's `net_minor` is the period's (non-void, live) lines. Balances carry: a negative
+A statement's `net_minor` is the period's (non-void, live) lines. Every affiliate and currency with
+a live line in the period has one, also when all its lines are void (then every total is 0): the void
+lines are in no total, but the export sums them beside the row they belong to. Balances carry: a negative
 closing balance (more taken back than earned) is carried into the next statement of that
 affiliate and currency as `opening_balance_minor`; a positive one is paid, not carried.
 `payable_minor` is what can be paid now: opening balance plus approved lines, never negative.
@@ -17,12 +19,13 @@ from core.contracts import STATEMENT
 
 
 def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
-    """Sum live, non-void ledger lines per (period, affiliate, currency); lines held for review are
-    only in `held_minor` (never payable, in no other total until a person approves them)."""
+    """Sum live, non-void ledger lines per (period, affiliate, currency) that has any live line; lines
+    held for review are only in `held_minor` (never payable, in no other total until a person
+    approves them), void lines in none."""
     kind = pl.col("kind")
     amount = pl.col("amount_minor")
-    live = lines.filter(pl.col("livemode") & (pl.col("status") != "void"))
-    counted = pl.col("status") != "held"
+    live = lines.filter(pl.col("livemode"))
+    counted = ~pl.col("status").is_in(["held", "void"])
     return live.group_by("period", "affiliate_id", "currency").agg(
         gross_minor=amount.filter(counted & (kind == "commission")).sum(),
         reversals_minor=amount.filter(counted & (kind == "reversal")).sum(),
@@ -34,7 +37,7 @@ def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
         commission_lines=(counted & (kind == "commission")).sum(),
         reversal_lines=(counted & (kind == "reversal")).sum(),
         reinstatement_lines=(counted & (kind == "reinstatement")).sum(),
-        line_count=pl.len(),
+        line_count=(pl.col("status") != "void").sum(),
     )
 
 

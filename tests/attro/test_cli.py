@@ -204,7 +204,7 @@ def test_close_period_closes_a_past_month_once(
     (count,) = cli_site.query(
         "select count(*) from marts.affiliate_statements where period = '2026-02' and closed_at is not null"
     )[0]
-    assert count == 2  # jane and omar, published with their closed_at
+    assert count == 3  # jane, omar and lena (her only line is void: a row of 0s), with their closed_at
 
     before = snapshot_tree(cli_site.settings.data_dir)
     again = main(["close-period", "2026-02"])

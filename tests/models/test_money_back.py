@@ -342,7 +342,7 @@ def test_inquiry_without_funds_withdrawn_takes_nothing_back(
 
 
 @pytest.mark.parametrize("money_back", ["refund", "dispute_lost"])
-def test_commission_fully_taken_back_before_payable_on_is_void_and_left_out_of_statements(
+def test_commission_fully_taken_back_before_payable_on_is_void_and_in_no_statement_total(
     money_back: str, sim: StripeSim, sale: Callable, ledger: Callable
 ) -> None:
     flow, visit = sale(9900)
@@ -357,7 +357,13 @@ def test_commission_fully_taken_back_before_payable_on_is_void_and_left_out_of_s
         ("commission", 1980, "void"),
         ("reversal", -1980, "void"),
     ]
-    assert affiliate_statements(marts.lines).is_empty()
+    # The month still has the affiliate's row, so its void lines have a row to be summed beside
+    # (the export's void_minor); every total of it is 0.
+    [statement] = affiliate_statements(marts.lines).to_dicts()
+    totals = {
+        name: value for name, value in statement.items() if name.endswith(("_minor", "_lines", "_count"))
+    }
+    assert set(totals.values()) == {0}
 
 
 def test_commission_partly_refunded_before_payable_on_is_not_void(

@@ -300,6 +300,8 @@ def test_lines_in_the_statement_sum_to_its_net_and_void_lines_to_its_void(
 
     statement, lines = rows_of(export, fmt)
     assert any(not line["in_statement"] for line in lines)  # the case under test: void lines exist
+    rows = {(row["affiliate_id"], row["currency"]) for row in statement}
+    assert {(line["affiliate_id"], line["currency"]) for line in lines} <= rows  # void-only ones too
     for row in statement:
         key = (row["affiliate_id"], row["currency"])
         mine = [line for line in lines if (line["affiliate_id"], line["currency"]) == key]
