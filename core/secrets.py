@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet, InvalidToken
 
 from core.durable import fsync_dir
-from core.settings import SECRET_PREFIX, Settings
+from core.settings import API_KEY_PREFIXES, SECRET_PREFIX, Settings
 
 STORE_FORMAT = "attro-secrets-v1"
 
 # What a stored secret is. Entries written before kinds existed are webhook signing secrets.
 WEBHOOK_SECRET, STRIPE_API_KEY = "webhook_secret", "stripe_api_key"
-API_KEY_PREFIXES = ("rk_live_", "rk_test_", "sk_live_", "sk_test_")
 
 
 class SecretStoreError(RuntimeError):

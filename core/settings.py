@@ -22,6 +22,7 @@ from core.urls import is_absolute_http_url
 
 ENV_PREFIX = "ATTRO_"
 SECRET_PREFIX = "whsec_"  # every Stripe webhook signing secret starts with it
+API_KEY_PREFIXES = ("rk_live_", "rk_test_", "sk_live_", "sk_test_")  # a publishable pk_ key cannot read
 # Values never repeated in an error message: a secret must not reach a terminal's scrollback or a log.
 _SECRET_FIELDS = frozenset(
     {"stripe_webhook_secret", "stripe_api_key", "api_token", "ip_hash_salt", "master_key", "admin_password"}
@@ -178,6 +179,19 @@ class Settings(BaseSettings):
             if len(part) == len(SECRET_PREFIX):
                 raise ValueError(f"{where} is {SECRET_PREFIX} with nothing after it")
         return value
+
+    @field_validator("stripe_api_key", mode="after")
+    @classmethod
+    def _an_api_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        key = value.strip()
+        if not key.startswith(API_KEY_PREFIXES) or len(key) <= len("rk_live_"):
+            raise ValueError(
+                "is not a secret or restricted key (rk_live_…, rk_test_…, sk_live_…, sk_test_…;"
+                " a publishable pk_ key cannot read the API)"
+            )
+        return key
 
     @field_validator("cookie_domain", mode="after")
     @classmethod

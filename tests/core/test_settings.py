@@ -128,6 +128,18 @@ def test_a_webhook_secret_that_is_not_whsec_is_refused_without_repeating_it(
     assert "sk_live" not in line and "rk_live" not in line and "good_one" not in line
 
 
+@pytest.mark.parametrize("value", ["pk_test_51Hxyzxyzxyz", "whsec_xyz123", "rk_live_", "sk_testxyz"])
+def test_a_stripe_api_key_that_cannot_read_the_api_is_refused_without_repeating_it(
+    attro_env: Callable[..., None], value: str
+) -> None:
+    attro_env(stripe_api_key=value)
+
+    [line] = problems()
+
+    assert line.startswith("ATTRO_STRIPE_API_KEY: is not a secret or restricted key (rk_live_…")
+    assert "xyz" not in line
+
+
 def test_rotation_secrets_and_spaces_around_them_are_accepted(attro_env: Callable[..., None]) -> None:
     attro_env(stripe_webhook_secret=" whsec_old_0001 , whsec_new_0002 ,")
 
