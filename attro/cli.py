@@ -99,8 +99,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         amounts = ", ".join(
             f"{format_minor(amount, currency)} {currency}" for currency, amount in sorted(held.items())
         )
+        waits = "risk flag waits" if flags["open"] == 1 else "risk flags wait"
         print(
-            f"  {flags['open']:>8} risk flags wait for review, holding {amounts or 'no commission yet'}"
+            f"  {flags['open']:>8} {waits} for review, holding {amounts or 'no commission yet'}"
             " (`attro review list --open`)"
         )
     print(f"published {settings.warehouse_path}")

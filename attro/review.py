@@ -32,8 +32,12 @@ def _flags(settings: Settings, where: str = "true", params: list | None = None) 
         con.close()
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _list(args: argparse.Namespace, settings: Settings) -> int:
-    from core.state.review_decisions import ReviewError
+    from core.state.review_decisions import ReviewError, recorded_decisions
 
     where, params = ["true"], []
     if args.affiliate:
@@ -49,14 +53,22 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     if not rows:
         print("no risk flags" + (" open" if args.open else ""))
         return 0
+    recorded = recorded_decisions(settings)
+    waiting = 0
     for flag_id, rule, decision, affiliate, subject, detected, detail, decided, note in rows:
         who = affiliate or "-"
         print(f"{flag_id}  {decision:<8} {rule:<16} {who:<12} {subject or '-'}  {detected:%Y-%m-%d}")
         print(f"    {detail}")
         if decided is not None:
             print(f"    {decision} at {decided:%Y-%m-%d %H:%M}" + (f": {note}" if note else ""))
+        latest = recorded.get(flag_id)
+        if latest and latest["decision"] != decision:  # recorded since the warehouse was published
+            waiting += 1
+            said = f" ({latest['note']})" if latest.get("note") else ""
+            print(f"    {latest['decision']} at {latest['decided_at']}{said}: applies on the next run")
     open_count = sum(1 for row in rows if row[2] == "open")
-    print(f"{len(rows)} flags, {open_count} open")
+    summary = f"{_plural(len(rows), 'flag')}, {open_count} open"
+    print(summary + (f", {waiting} decided and waiting for the next run" if waiting else ""))
     return 0
 
 

@@ -12,6 +12,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -73,3 +74,19 @@ def load_decisions(settings: Settings) -> pl.DataFrame:
         if rows
         else empty(RISK_DECISION)
     )
+
+
+def recorded_decisions(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The latest recorded decision per flag id (the store is small: one line per decision taken)."""
+    latest: dict[str, dict[str, Any]] = {}
+    try:
+        text = decisions_path(settings).read_text(encoding="utf-8")
+    except OSError:
+        return latest
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+            latest[entry["flag_id"]] = entry
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line
+    return latest

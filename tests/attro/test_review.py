@@ -59,7 +59,7 @@ def test_a_flagged_sale_is_listed_held_and_counted_apart(
         row[0] for row in flagged.query("select flag_id from marts.risk_flags where decision = 'open'")
     ]
     assert flag_id in printed and "paid_traffic" in printed and "utm_medium cpc" in printed
-    assert "1 flags, 1 open" in printed
+    assert "1 flag, 1 open" in printed
     assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "held", 500)]
     held = flagged.statements("period = '2026-03' and affiliate_id = 'omar'").row(0, named=True)
     assert held["held_minor"] == 500 and held["pending_minor"] == 0
@@ -73,6 +73,10 @@ def test_a_rejection_voids_the_lines_on_the_next_run_and_survives_a_rebuild(
     assert main(["review", "reject", flag_id, "--note", "bids on our brand"]) == 0
     assert "applied on the next run" in capsys.readouterr().out
     assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "held", 500)]  # not before the run
+    assert main(["review", "list"]) == 0  # still open in the warehouse, and the decision says it waits
+    listed = capsys.readouterr().out
+    assert "rejected at " in listed and "(bids on our brand): applies on the next run" in listed
+    assert "1 flag, 1 open, 1 decided and waiting for the next run" in listed
     flagged.run(now1)
 
     assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "void", 500)]
@@ -80,6 +84,8 @@ def test_a_rejection_voids_the_lines_on_the_next_run_and_survives_a_rebuild(
     assert rule.endswith("rejected in review (paid_traffic): bids on our brand")
     (decision, note) = flagged.query("select decision, note from marts.risk_flags")[0]
     assert (decision, note) == ("rejected", "bids on our brand")
+    assert main(["review", "list"]) == 0
+    assert "waiting" not in capsys.readouterr().out  # applied: nothing waits any more
 
     rebuilt = Site(tmp_path / "rebuilt")  # landing zone, program file and state: nothing else
     for part in ("landing", "state"):

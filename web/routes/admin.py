@@ -12,14 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.state.closed_periods import closed_at
-from core.state.review_decisions import FLAG_ID, ReviewError, record_decision
+from core.state.review_decisions import FLAG_ID, ReviewError, record_decision, recorded_decisions
 from web import downloads, queries
 from web.deps import AdminSession, CsrfToken, Parts, ProgramDep, check_csrf
 from web.health import health
 from web.portal_links import DEFAULT_DAYS, PortalLinkError, make_token, portal_url
 from web.ratelimit import FAILURE_DELAY_SECONDS
 from web.reasons import REASONS, explain
-from web.review import recorded_decisions
 from web.sessions import Session
 from web.warehouse import WarehouseMissing
 
