@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from datetime import UTC
@@ -293,11 +294,19 @@ def load_settings() -> Settings | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    settings = load_settings()
-    if settings is None:
-        return 2
-    return args.func(args, settings)
+    try:
+        args = build_parser().parse_args(argv)
+        settings = load_settings()
+        if settings is None:
+            return 2
+        code = args.func(args, settings)
+        sys.stdout.flush()  # here, not at exit, so a reader that went away is met below
+        return code
+    except BrokenPipeError:
+        # The reader stopped reading (`attro review list | head -3`): stop quietly, as `ls | head`
+        # does, and keep Python from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

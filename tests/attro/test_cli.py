@@ -3,6 +3,9 @@ messages on bad input."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -212,3 +215,23 @@ def test_close_period_closes_a_past_month_once(
     assert again == 2
     assert "error: 2026-02 was already closed at " in capsys.readouterr().err
     assert snapshot_tree(cli_site.settings.data_dir) == before  # refused before any run
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `attro review list | head -3`: the pipe closes before the command writes; no traceback.
+    env = {**os.environ, "ATTRO_DATA_DIR": str(tmp_path / "data")}
+    env.pop("ATTRO_MASTER_KEY", None)
+    command = subprocess.Popen(
+        [sys.executable, "-m", "attro.cli", "secrets", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=Path(__file__).parents[2],
+    )
+    assert command.stdout is not None and command.stderr is not None
+    command.stdout.close()
+    errors = command.stderr.read().decode()
+    command.stderr.close()
+
+    assert command.wait(timeout=60) == 1
+    assert errors == ""
