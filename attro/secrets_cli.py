@@ -12,17 +12,20 @@ from core.settings import Settings
 KIND_LABELS = {STRIPE_API_KEY: "api key"}  # anything else is a webhook signing secret
 
 
-def _read_secret(prompt: str = "Stripe webhook signing secret (whsec_...): ") -> str:
+def _read_secret(command: str, prompt: str) -> str:
     """The secret from stdin: a hidden prompt on a terminal, else the first line of the pipe."""
-    if sys.stdin.isatty():
-        return getpass.getpass(prompt)
-    return sys.stdin.readline()
+    value = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline()
+    if not value.strip():
+        raise SecretStoreError(
+            f"nothing was read from stdin: pipe the value in, e.g. `attro secrets {command} < file`"
+        )
+    return value
 
 
 def _set_stripe(args: argparse.Namespace, settings: Settings) -> int:
     store = SecretStore(settings)
     try:
-        entry, added = store.add(_read_secret())
+        entry, added = store.add(_read_secret("set-stripe", "Stripe webhook signing secret (whsec_...): "))
     except SecretStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -38,7 +41,9 @@ def _set_stripe(args: argparse.Namespace, settings: Settings) -> int:
 
 def _set_stripe_api_key(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        entry, replaced = SecretStore(settings).set_api_key(_read_secret("Stripe API key (rk_...): "))
+        entry, replaced = SecretStore(settings).set_api_key(
+            _read_secret("set-stripe-api-key", "Stripe API key (rk_...): ")
+        )
     except SecretStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

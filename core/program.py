@@ -302,15 +302,15 @@ class Program(_Strict):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Program:
-        for kind, ids in (
-            ("affiliates", [a.id for a in self.affiliates]),
-            ("offers", [o.id for o in self.offers]),
-            ("links", [link.code for link in self.links]),
+        for kind, key, ids in (
+            ("affiliates", "id", [a.id for a in self.affiliates]),
+            ("offers", "id", [o.id for o in self.offers]),
+            ("links", "code", [link.code for link in self.links]),
         ):
             seen: set[str] = set()
             for index, ident in enumerate(ids):
                 if ident in seen:
-                    raise ValueError(f"{kind}[{index}]: duplicate id {ident!r}")
+                    raise ValueError(f"{kind}[{index}]: duplicate {key} {ident!r}")
                 seen.add(ident)
         affiliates = {a.id for a in self.affiliates}
         offers = {o.id for o in self.offers}

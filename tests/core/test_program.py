@@ -155,6 +155,18 @@ def test_a_bad_offer_is_refused_at_load_naming_file_entry_and_problem(
         assert fragment in message, message
 
 
+def test_a_repeated_link_code_or_id_is_named_by_its_own_key(tmp_path: Path) -> None:
+    path = program_file(tmp_path, 'type = "percent"\npercent = 20\n')
+    path.write_text(path.read_text() + LINK, encoding="utf-8")
+
+    with pytest.raises(ProgramError, match=r"links\[1\]: duplicate code 'jane-x'"):
+        load_program(path)
+
+    path.write_text(HEAD + path.read_text(), encoding="utf-8")
+    with pytest.raises(ProgramError, match=r"affiliates\[1\]: duplicate id 'jane'"):
+        load_program(path)
+
+
 def test_decimal_percent_is_kept_exactly(tmp_path: Path) -> None:
     offer = load_offer(tmp_path, 'type = "percent"\npercent = 12.35\n')
 

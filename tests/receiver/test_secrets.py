@@ -103,13 +103,23 @@ def test_malformed_master_key_says_how_to_make_one(make_settings):
         SecretStore(settings).add(OLD)
 
 
-@pytest.mark.parametrize("value", ["", "sk_live_123", "whsec_", "whsec_a,whsec_b", "whsec_a b"])
+@pytest.mark.parametrize("value", ["sk_live_123", "whsec_", "whsec_a,whsec_b", "whsec_a b"])
 def test_set_stripe_refuses_what_is_not_a_signing_secret(store_settings, monkeypatch, capsys, value):
     code, _, err = attro_secrets(store_settings, monkeypatch, capsys, "set-stripe", stdin=value)
 
     assert code == 2
     assert err.startswith("error:")
     assert SecretStore(store_settings).load() == []
+
+
+@pytest.mark.parametrize("command", ["set-stripe", "set-stripe-api-key"])
+def test_nothing_on_stdin_is_named_as_such(store_settings, monkeypatch, capsys, command):
+    code, _, err = attro_secrets(store_settings, monkeypatch, capsys, command, stdin="")
+
+    assert code == 2
+    assert err.startswith(
+        f"error: nothing was read from stdin: pipe the value in, e.g. `attro secrets {command} <"
+    )
 
 
 def test_remove_unknown_id_is_an_error(store_settings, monkeypatch, capsys):
@@ -235,7 +245,7 @@ def test_a_new_api_key_replaces_the_stored_one(store_settings, monkeypatch, caps
     assert SecretStore(store_settings).api_key() == OTHER_API_KEY
 
 
-@pytest.mark.parametrize("value", ["", OLD, "pk_live_51Publishable", "rk_test_a b", "rk_live_"])
+@pytest.mark.parametrize("value", [OLD, "pk_live_51Publishable", "rk_test_a b", "rk_live_"])
 def test_set_stripe_api_key_refuses_what_is_not_an_api_key(store_settings, monkeypatch, capsys, value):
     code, _, err = attro_secrets(store_settings, monkeypatch, capsys, "set-stripe-api-key", stdin=value)
 
