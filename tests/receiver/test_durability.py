@@ -213,7 +213,7 @@ def test_full_or_unwritable_landing_answers_503_and_recovers_without_restart(set
 
     assert full == [503] * 5
     assert full_health.status_code == 503
-    assert "not writable" in full_health.json()["detail"]
+    assert "$ATTRO_DATA_DIR/landing/stripe_events is not writable" in full_health.json()["detail"]
     assert after_full == 200
     assert gone == [503] * 3
     assert gone_health.status_code == 503
