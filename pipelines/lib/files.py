@@ -28,8 +28,22 @@ def write_all_or_none(writers: dict[Path, Callable[[Path], None]]) -> None:
             os.close(fd)
             temps[target] = Path(tmp_name)
             write(temps[target])
+            # mkstemp makes 0600; a finance file is shared like any file its user saves (the umask).
+            temps[target].chmod(0o666 & ~_umask())
         for target, tmp in temps.items():
             os.replace(tmp, target)
     finally:
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask sets it: a race with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022

@@ -4,7 +4,9 @@ periods, currency exponents, atomic writes; the Dagster export job and its month
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -129,6 +131,18 @@ def test_exporting_a_closed_period_twice_gives_byte_identical_files(
     assert [p.name for p in first.files] == [p.name for p in second.files]
     for a, b in zip(first.files, second.files, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
+
+
+def test_export_files_get_the_mode_the_users_umask_gives_any_file(
+    closed_jan_site: Any, tmp_path: Path
+) -> None:
+    previous = os.umask(0o027)  # e.g. a finance group may read
+    try:
+        export = export_commissions(closed_jan_site.settings, "2026-01", "parquet", tmp_path, now=LATER)
+    finally:
+        os.umask(previous)
+
+    assert {stat.S_IMODE(path.stat().st_mode) for path in export.files} == {0o640}
 
 
 def test_an_open_period_export_changes_with_the_time_of_export(closed_jan_site: Any, tmp_path: Path) -> None:
