@@ -55,6 +55,7 @@ READING = [
     " for a person's review (attro review), is grey too, and counts only in the statement's held.",
     "Per affiliate and currency, the lines with in_statement TRUE sum to the statement's net, the"
     " void lines to its void (void_lines of them) and the held lines to its held (held_lines).",
+    "Times (earned_at) are UTC; payable_on is a date.",
 ]
 
 
@@ -248,6 +249,8 @@ def _writers(
             out / f"{stem}.lines.parquet": _as_decimals(lines, _LINE_MONEY),
         }
         return {t: (lambda tmp, f=f: f.write_parquet(tmp, metadata=meta)) for t, f in frames.items()}
+    # A time a spreadsheet can sort and filter by, not the CSV's text (the same instant, UTC).
+    lines = lines.with_columns(pl.col("earned_at").str.to_datetime("%Y-%m-%dT%H:%M:%SZ"))
     sheets = [
         Sheet("statement", statement, _STATEMENT_MONEY),
         Sheet("lines", lines, _LINE_MONEY, muted=lambda line: not line["in_statement"]),

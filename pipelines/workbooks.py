@@ -1,11 +1,12 @@
 """Finance workbooks (XLSX) an accountant opens as they are: money as numbers in each currency's decimals,
-minor units as plain integers, dates as dates, columns wide enough to read, the header row frozen."""
+minor units as plain integers, dates and times (UTC) as dates, columns wide enough to read, the header
+row frozen."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ MONEY_FORMATS = {0: "#,##0", 2: "#,##0.00", 3: "#,##0.000"}  # by the currency's
 MINOR_FORMAT = "0"  # a count of cents is not an amount: no thousands separator, no decimals
 COUNT_FORMAT = "0"
 DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"  # UTC: a spreadsheet has no time zones
 MAX_WIDTH = 60  # a rule sentence can be long; wider columns push the amounts off the screen
 MUTED = {"font_color": "#808080", "italic": True}
 
@@ -74,7 +76,12 @@ def _write_cell(
     if isinstance(value, int):
         ws.write_number(row, col, value, fmt.get(num_format or COUNT_FORMAT, muted))
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        ws.write_datetime(row, col, value, fmt.get(DATETIME_FORMAT, muted))
+        return DATETIME_FORMAT
+    if isinstance(value, date):
         ws.write_datetime(row, col, value, fmt.get(DATE_FORMAT, muted))
         return DATE_FORMAT
     text = str(value)

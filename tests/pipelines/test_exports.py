@@ -406,6 +406,23 @@ def test_xlsx_sheets_have_a_frozen_header_widths_dates_and_grey_void_lines(
     assert all(
         line["payable_on"].is_date and line["payable_on"].number_format == "yyyy-mm-dd" for line in lines
     )
+    # earned_at a time a spreadsheet sorts by (UTC), the instant the CSV gives as text
+    as_text = [
+        row["earned_at"]
+        for row in jane(
+            read_csv_export(
+                export_commissions(
+                    void_in_march.settings, "2026-03", "csv", tmp_path / "csv", now=LATER
+                ).files[0]
+            )[2]
+        )
+    ]
+    assert all(line["earned_at"].number_format == "yyyy-mm-dd hh:mm:ss" for line in lines)
+    assert [
+        f"{line['earned_at'].value:%Y-%m-%dT%H:%M:%SZ}"
+        for line in lines
+        if line["affiliate_id"].value == "jane"
+    ] == as_text
     void = [line for line in lines if line["status"].value == "void"]
     assert void and all(line["amount"].font.i and not line["in_statement"].value for line in void)
     assert not any(line["amount"].font.i for line in lines if line["status"].value != "void")
