@@ -7,6 +7,7 @@ exit without a traceback.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import secrets
@@ -192,6 +193,22 @@ class Settings(BaseSettings):
                 " a publishable pk_ key cannot read the API)"
             )
         return key
+
+    @field_validator("master_key", mode="after")
+    @classmethod
+    def _a_fernet_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            key = base64.urlsafe_b64decode(value.strip().encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            key = b""
+        if len(key) != 32:
+            raise ValueError(
+                "is not a Fernet key (32 url-safe base64-encoded bytes; make one with `python -c"
+                " 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
+            )
+        return value
 
     @field_validator("cookie_domain", mode="after")
     @classmethod

@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 
 from attro.secrets_cli import add_secrets_parser
 from core.secrets import SecretStore, SecretStoreError, fingerprint, stripe_api_key
+from core.settings import SettingsError
 
 OLD = "whsec_old_rotation_secret_0001"
 NEW = "whsec_new_rotation_secret_0002"
@@ -97,9 +98,13 @@ def test_wrong_master_key_is_a_clear_error_not_a_traceback(make_settings, monkey
 
 
 def test_malformed_master_key_says_how_to_make_one(make_settings):
-    settings = make_settings(stripe_webhook_secret=None, master_key="hunter2")
+    with pytest.raises(SettingsError, match=r"ATTRO_MASTER_KEY: is not a Fernet key .*Fernet.generate_key"):
+        make_settings(stripe_webhook_secret=None, master_key="hunter2")  # refused before anything runs
+    settings = make_settings(stripe_webhook_secret=None)
+    settings.state_dir.mkdir(parents=True)
+    (settings.state_dir / "master.key").write_text("hunter2\n")
 
-    with pytest.raises(SecretStoreError, match="not a valid key"):
+    with pytest.raises(SecretStoreError, match="master.key is not a valid key .*Fernet.generate_key"):
         SecretStore(settings).add(OLD)
 
 
