@@ -226,8 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_web_parsers(sub)
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int, default=1, help="receiver processes (default 1)")
     serve.set_defaults(func=_serve)
 
@@ -237,7 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     demo = sub.add_parser("demo", help="simulate an affiliate program end to end and summarize it")
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--seed",
+        type=int,
+        default=7,
+        help="replay the story with other ids, IPs, duplicates and order (default 7)",
+    )
     demo.add_argument("--web", action="store_true", help="then serve the admin and the portal until Ctrl-C")
     demo.set_defaults(func=_demo)
 
@@ -245,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     what = export.add_subparsers(dest="what", required=True)
     commissions = what.add_parser("commissions", help="a period's commission lines and statement")
     commissions.add_argument("--period", required=True, help="YYYY-MM")
-    commissions.add_argument("--format", default="csv", choices=["csv", "parquet", "xlsx"])
+    commissions.add_argument(
+        "--format", default="csv", choices=["csv", "parquet", "xlsx"], help="default csv"
+    )
     commissions.add_argument("--out", default=None, help="directory (default $ATTRO_DATA_DIR/exports)")
     commissions.set_defaults(func=_export)
     payouts = what.add_parser("payouts", help="a closed month's payable amounts as a bulk payout file")
