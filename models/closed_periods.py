@@ -1,9 +1,12 @@
 """Closed periods: frozen ledger lines never change; later changes land in the first open month.
 
-For every line of a closed month, the recomputed amount is compared with what was frozen (the line
-plus any corrections already frozen later). A difference becomes a new line in the first open month
-after it: the line itself when it was never frozen (a late event), else a `:correction:<month>`
-line of the difference. So sum(frozen) + sum(new lines) always equals a full recomputation.
+For every line of a closed month, what the recomputed line counts in statements is compared with what
+the frozen line counted (the line plus any corrections already frozen later; a held or void line
+counts 0). A difference becomes a new line in the first open month after it: the line itself when it
+was never frozen (a late event), else a `:correction:<month>` line of the difference. So what the
+frozen lines and the new ones count always equals what a full recomputation counts: a commission
+frozen as owed and fully refunded later, before its payable_on, is void in the recomputation and so
+taken back by a correction, not left owed beside a void reversal.
 """
 
 from __future__ import annotations
@@ -36,8 +39,8 @@ WITHHELD = "withheld"
 
 
 def _counted(amount: pl.Expr) -> pl.Expr:
-    """The amount a frozen line added to its statement (0 for a held line)."""
-    return pl.when(pl.col("status") == "held").then(0).otherwise(amount)
+    """The amount a frozen line added to its statement (0 for a held or void line)."""
+    return pl.when(pl.col("status").is_in(["held", "void"])).then(0).otherwise(amount)
 
 
 def _base_id(line_id: pl.Expr) -> pl.Expr:
@@ -67,7 +70,9 @@ def apply_closed_periods(
     compared = (
         recomputed.join(frozen_totals, on="base_id", how="full", coalesce=True)
         .with_columns(
-            computed_minor=pl.when(pl.col("line").struct.field(WITHHELD))
+            computed_minor=pl.when(
+                pl.col("line").struct.field(WITHHELD) | (pl.col("line").struct.field("status") == "void")
+            )
             .then(0)
             .otherwise(pl.col("line").struct.field("amount_minor"))
             .fill_null(0),
@@ -103,12 +108,14 @@ def apply_closed_periods(
                 "carried_from_period": natural,
             }
         )
+    carried = _without_cancelling_corrections(carried)
     schema = {**LEDGER_LINE, WITHHELD: pl.Boolean, "_keep": pl.Boolean}
     moved = pl.DataFrame(carried, schema=schema) if carried else pl.DataFrame(schema=schema)
     if not moved.is_empty():
         # A correction is never void: what it corrects was already frozen (and maybe paid). A late line
-        # moved whole stays held if it is; otherwise its status follows its new month.
-        kept = pl.col("_keep").fill_null(False) & (pl.col("status") == "held")
+        # moved whole stays held or void if it is (a void one counts nothing, like its void reversal);
+        # otherwise its status follows its new month.
+        kept = pl.col("_keep").fill_null(False) & pl.col("status").is_in(["held", "void"])
         moved = moved.with_columns(
             payable_on=pl.max_horizontal("payable_on", (pl.col("period") + "-01").str.to_date("%Y-%m-%d"))
         )
@@ -121,3 +128,22 @@ def apply_closed_periods(
         ]
     )
     return ledger.sort("period", "earned_at", "line_id")
+
+
+def _without_cancelling_corrections(carried: list[dict]) -> list[dict]:
+    """Drop a conversion's corrections into one month that add up to 0: a commission and its reversal
+    frozen void and no longer void (a dispute won later) change no total, and the reinstatement line
+    says what happened."""
+    sums: dict[tuple[str, str], int] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for line in carried:
+        if not line.get("_keep"):
+            key = (line["conversion_id"], line["period"])
+            sums[key] = sums.get(key, 0) + line["amount_minor"]
+            counts[key] = counts.get(key, 0) + 1
+    cancelled = {key for key, total in sums.items() if total == 0 and counts[key] > 1}
+    return [
+        line
+        for line in carried
+        if line.get("_keep") or (line["conversion_id"], line["period"]) not in cancelled
+    ]
