@@ -95,13 +95,15 @@ def _utc(value: date | datetime) -> datetime:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
+Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4)]
+
+
 class Tier(_Strict):
     name: str = Field(min_length=1)
     min_conversions: int = Field(ge=1)
-    percent: Decimal = Field(gt=0, le=100)
+    percent: Percent  # up to 4 decimals, as the offer's own: program tables hold Decimal(9, 4)
 
 
-Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4)]
 Recurring = Literal["first_payment", "lifetime", "fixed_period"]
 
 
