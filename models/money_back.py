@@ -44,8 +44,18 @@ def _refund_rows(objects: Objects) -> tuple[pl.DataFrame, pl.DataFrame]:
         livemode="livemode",
         source_event_id="event_id",
     )
-    # every refund object seen (failed ones too) explains part of the charge's cumulative total
-    seen = objs.group_by("charge").agg(explained=pl.col("amount").filter(pl.col("amount") > 0).sum())
+    # every refund object seen (failed ones too) explains part of the charge's cumulative total, from
+    # the moment it was created: one amount per refund, with its creation time
+    seen = (
+        objs.filter(pl.col("amount") > 0)
+        .group_by("obj_id")
+        .agg(
+            charge=pl.col("charge").drop_nulls().first(),
+            refunded_at=pl.coalesce("created", "created_at").min(),
+            amount=pl.col("amount").max(),
+        )
+        .select("charge", "refunded_at", "amount")
+    )
     return rows, seen
 
 
@@ -59,8 +69,17 @@ def refund_adjustments(objects: Objects) -> pl.DataFrame:
         .sort("amount_refunded", "created_at", "event_id")
         .unique(["obj_id", "amount_refunded"], keep="first", maintain_order=True)
     )
+    # A step is explained by the refunds created by then, not by one created later: a refund whose own
+    # event never came shows at its step's time, not at the next refund's.
+    explained = (
+        steps.select("obj_id", "created_at", "amount_refunded")
+        .join(seen, left_on="obj_id", right_on="charge", how="inner")
+        .filter(pl.col("refunded_at") <= pl.col("created_at"))
+        .group_by("obj_id", "amount_refunded")
+        .agg(explained=pl.col("amount").sum())
+    )
     cumulative = (
-        steps.join(seen, left_on="obj_id", right_on="charge", how="left")
+        steps.join(explained, on=["obj_id", "amount_refunded"], how="left")
         .with_columns(explained=pl.col("explained").fill_null(0))
         # refund objects win; the cumulative total only adds what no refund object explains
         .with_columns(

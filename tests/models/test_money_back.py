@@ -183,6 +183,21 @@ def test_failed_refund_does_not_cancel_another_refund_of_the_same_charge_seen_on
     assert marts.of_kind("reversal") == [-660]
 
 
+def test_a_refund_whose_own_event_was_lost_is_taken_back_when_the_charge_says_not_at_the_next_refund(
+    sim: StripeSim, sale: Callable, ledger: Callable
+) -> None:
+    flow, visit = sale(10000)  # 2000 commission
+    lost = sim.refund(flow, days(40), 3000)  # only its charge.refunded (cumulative 3000) arrives
+    later = sim.refund(flow, days(70), 2000)  # arrives whole: cumulative 5000 and its refund object
+
+    marts = ledger(flow.events + without(lost.events, "refund.created") + later.events, [visit])
+
+    refunds = marts.adjustments.sort("occurred_at").select("occurred_at", "amount_minor").rows()
+    assert [amount for _at, amount in refunds] == [-3000, -2000]
+    assert [at.date() for at, _amount in refunds] == [days(40).date(), days(70).date()]
+    assert marts.of_kind("reversal") == [-600, -400]
+
+
 @GENERATIONS
 def test_refund_of_a_subscription_renewal_finds_its_invoice(
     api: str, sim: StripeSim, sale: Callable, ledger: Callable
