@@ -1,6 +1,9 @@
-"""Dagster sensors: a run when the landing zone changes, never more than one waiting or running."""
+"""Dagster sensors: a run when the landing zone changes, never more than one waiting or running, and
+again after a failed run (with a growing wait) until one succeeds."""
 
 from __future__ import annotations
+
+import time
 
 import dagster as dg
 
@@ -14,6 +17,9 @@ _BUSY = [
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
 ]
+_FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+RETRY_FIRST_SECONDS = 60  # after a failed run, ask again this long after it ended, then twice as long
+RETRY_MAX_SECONDS = 3600  # ... up to an hour between tries (the hourly schedule's pace)
 
 
 @dg.sensor(
@@ -22,12 +28,12 @@ _BUSY = [
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Runs the whole graph when landing files appear or change (name, size, mtime or ctime: "
     "any rewrite, even to the same size); one run at a time, and a run picks up everything landed before "
-    "it started.",
+    "it started. After a failed run it asks again, 1 minute after the failure, then 2, 4 … up to 60.",
 )
 def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource) -> dg.SensorResult:
     signature = landing_signature(attro.settings)
-    if not signature or signature == context.cursor:
-        return dg.SensorResult(skip_reason="no new landing data", cursor=signature or context.cursor)
+    if not signature:
+        return dg.SensorResult(skip_reason="no landing data yet", cursor=context.cursor)
     busy = context.instance.get_runs(
         filters=dg.RunsFilter(job_name=materialize_all.name, statuses=_BUSY), limit=1
     )
@@ -35,4 +41,30 @@ def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource)
         # Leave the cursor: the next evaluation after that run asks again, and that run may already
         # have loaded these lines (a run reads everything landed before it starts).
         return dg.SensorResult(skip_reason=f"run {busy[0].run_id} is queued or running")
-    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=signature)], cursor=signature)
+    if signature != context.cursor:
+        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=signature)], cursor=signature)
+    return _retry_after_a_failure(context, signature)
+
+
+def _retry_after_a_failure(context: dg.SensorEvaluationContext, signature: str) -> dg.SensorResult:
+    """Nothing landed since the last request; but if the last run failed, what it was asked to load is
+    not published yet: ask again, waiting longer after each failure in a row."""
+    recent = context.instance.get_run_records(filters=dg.RunsFilter(job_name=materialize_all.name), limit=8)
+    failures = 0
+    for record in recent:  # newest first
+        if record.dagster_run.status not in _FAILED:
+            break
+        failures += 1
+    if failures == 0:
+        return dg.SensorResult(skip_reason="no new landing data", cursor=signature)
+    last = recent[0]
+    ended = last.end_time or last.update_timestamp.timestamp()
+    wait = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (failures - 1))
+    if time.time() < ended + wait:
+        return dg.SensorResult(
+            skip_reason=f"run {last.dagster_run.run_id} failed ({failures} in a row): asking again"
+            f" {wait // 60} min after it ended",
+            cursor=signature,
+        )
+    request = dg.RunRequest(run_key=f"{signature}:after:{last.dagster_run.run_id}")
+    return dg.SensorResult(run_requests=[request], cursor=signature)

@@ -138,7 +138,8 @@ BAD_OFFERS = [
         id="percent-with-more-than-4-decimals",
     ),
     pytest.param(
-        'type = "percent"\npercent = 12\n[[offers.tiers]]\nname = "top"\nmin_conversions = 3\npercent = 12.34565\n',
+        'type = "percent"\npercent = 12\n'
+        '[[offers.tiers]]\nname = "top"\nmin_conversions = 3\npercent = 12.34565\n',
         ["offers[0] (id 'x').tiers[0].percent", "decimal places"],
         id="tier-percent-with-more-than-4-decimals",
     ),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
@@ -17,6 +19,7 @@ import yaml
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteRepositoryOrigin
 
 from core.settings import Settings
+from pipelines import sensors
 from pipelines.assets import program
 from pipelines.checks import conversion_ids_unique, payment_ids_unique
 from pipelines.definitions import build_definitions
@@ -182,6 +185,43 @@ def test_the_sensor_asks_for_no_second_run_while_one_is_queued_or_running(kit, s
     add_run(instance, "materialize_all", dg.DagsterRunStatus.FAILURE)
     after = evaluate_sensor(settings, cursor=waiting.cursor, instance=instance)
     assert len(after.run_requests) == 1 and after.cursor is not None
+
+
+def test_after_a_failed_run_the_sensor_asks_again_waiting_longer_after_each_failure(kit, monkeypatch) -> None:
+    # A run the sensor asked for was killed: what it was to load is not published, and nothing new may
+    # ever land to move the cursor. The sensor asks again, 1 min after the failure, then 2, 4 …
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=5).bare_charge(kit.at, 100).events)
+    instance = dg.DagsterInstance.ephemeral()
+    asked = evaluate_sensor(settings, cursor=None, instance=instance)
+    add_run(instance, "materialize_all", dg.DagsterRunStatus.SUCCESS)
+    assert evaluate_sensor(settings, cursor=asked.cursor, instance=instance).skip_reason == dg.SkipReason(
+        "no new landing data"
+    )
+    later = {"seconds": 0}  # the sensor's clock: this far past the real one (a run ends at real now)
+    monkeypatch.setattr(sensors, "time", SimpleNamespace(time=lambda: time.time() + later["seconds"]))
+
+    failed = add_run(instance, "materialize_all", dg.DagsterRunStatus.FAILURE)
+    soon = evaluate_sensor(settings, cursor=asked.cursor, instance=instance)
+    assert not soon.run_requests
+    assert str(soon.skip_reason) == str(
+        dg.SkipReason(f"run {failed.run_id} failed (1 in a row): asking again 1 min after it ended")
+    )
+
+    later["seconds"] = 61
+    retry = evaluate_sensor(settings, cursor=asked.cursor, instance=instance)
+    assert [r.run_key for r in retry.run_requests] == [f"{asked.cursor}:after:{failed.run_id}"]
+    assert retry.cursor == asked.cursor
+
+    again = add_run(instance, "materialize_all", dg.DagsterRunStatus.FAILURE)  # failed again
+    waiting = evaluate_sensor(settings, cursor=asked.cursor, instance=instance)
+    assert not waiting.run_requests and "(2 in a row): asking again 2 min" in str(waiting.skip_reason)
+    later["seconds"] = 121
+    assert (
+        evaluate_sensor(settings, cursor=asked.cursor, instance=instance)
+        .run_requests[0]
+        .run_key.endswith(again.run_id)
+    )
 
 
 def test_every_job_and_an_ad_hoc_materialize_all_from_the_ui_run_in_one_process(kit) -> None:
