@@ -10,6 +10,7 @@ the API key.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -138,6 +139,22 @@ def _message(error: stripe.StripeError, secret: str | None) -> str:
     return text.replace(secret, "[the key]") if secret else text
 
 
+_ERRNO = re.compile(r"\[Errno -?\d+\][^\"')]*")
+_NETWORK_ERROR = re.compile(r"\(Network error: (.*)\)$")
+
+
+def _network_cause(message: str) -> str:
+    """The network's own words from stripe's connection error, without its request URL (every listed
+    event type) and its advice to write to Stripe's support (the address may be ours, not Stripe's)."""
+    if found := _ERRNO.search(message):  # e.g. [Errno 111] Connection refused
+        cause = found.group(0).strip()
+    elif found := _NETWORK_ERROR.search(message):
+        cause = found.group(1)[:200]
+    else:
+        return message
+    return f"{cause} (check ATTRO_STRIPE_API_BASE and the network)"
+
+
 def describe(error: stripe.StripeError, secret: str | None, what: str) -> str:
     """One line saying why reading `what` failed."""
     message = _message(error, secret)
@@ -152,5 +169,5 @@ def describe(error: stripe.StripeError, secret: str | None, what: str) -> str:
     if isinstance(error, stripe.RateLimitError):
         return f"Stripe kept answering 429 (rate limited) while listing {what}: {message}"
     if isinstance(error, stripe.APIConnectionError):
-        return f"cannot reach Stripe's API while listing {what}: {message}"
+        return f"cannot reach Stripe's API while listing {what}: {_network_cause(message)}"
     return f"Stripe answered {status or 'an error'} while listing {what}: {message}"
