@@ -89,14 +89,26 @@ def _print_backfill(report: Any) -> None:
     print(f"  {'all':<20} {read:>7} {already:>22} {landed:>18}")
 
 
+def _backfill_progress(window: int, windows: int, end: Any, report: Any) -> None:
+    """One line per window read, on stderr (the table at the end is the command's output)."""
+    read, landed = sum(report.objects.values()), sum(report.landed.values())
+    print(
+        f"  window {window} of {windows}: objects created up to {_when(end)} read;"
+        f" {read} objects so far, {landed} events landed",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _backfill(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.sources.stripe_api.helpers import StripeApiError
     from pipelines.stripe_backfill import BackfillFailed, backfill_objects
 
     try:
-        report = backfill_objects(settings, args.since)
+        report = backfill_objects(settings, args.since, progress=_backfill_progress)
     except BackfillFailed as exc:
-        _print_backfill(exc.report)
+        if not exc.key_problem:  # a rejected key read nothing: no table of zeros before the error
+            _print_backfill(exc.report)
         code = _failed(exc)
         if not exc.key_problem:
             print("run the same `attro stripe backfill` again to go on from there", file=sys.stderr)

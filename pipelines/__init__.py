@@ -8,6 +8,12 @@ import os
 # posted its steps to telemetry.scalevector.ai.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
+# dlt's own warnings (e.g. "column hints were different" when Stripe's objects and dlt's schema disagree
+# on a hint, several per `attro stripe backfill` window) are about its internals: nothing a user can
+# act on, and they buried the command's own output. Its errors still show; RUNTIME__LOG_LEVEL=WARNING
+# brings the rest back. Read when dlt starts its runtime, like the telemetry switch.
+os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+
 # NumPy and SciPy each load an OpenBLAS that starts a thread per core and keeps it spinning for a while;
 # nothing here multiplies matrices (SciPy only finds connected components), and on two cores the
 # spinning threads took CPU from Polars: one thread each, unless the environment says otherwise (a

@@ -124,10 +124,12 @@ def backfill_objects(
     *,
     kinds: tuple[ObjectKind, ...] = OBJECT_KINDS,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[int, int, datetime, BackfillReport], None] | None = None,
 ) -> BackfillReport:
     """Land the snapshot events of every object created from `since` on that the landing zone lacks.
 
-    NoApiKey without a key; BackfillFailed (with the partial report) when Stripe fails part way.
+    `progress(window, windows, end, report)` after each window is read and landed. NoApiKey without a
+    key; BackfillFailed (with the partial report) when Stripe fails part way.
     """
     report = BackfillReport(since=since, until=now or datetime.now(UTC))
     api = connect(settings)
@@ -139,8 +141,11 @@ def backfill_objects(
         if pipeline.has_pending_data:  # a load an interruption left: send its remaining batches first
             pipeline.normalize()
             pipeline.load()
-        for end in windows(since, report.until):
+        ends = list(windows(since, report.until))
+        for number, end in enumerate(ends, start=1):
             pipeline.run(stripe_objects(api, int(since.timestamp()), int(end.timestamp()), kinds, sleep))
+            if progress is not None:
+                progress(number, len(ends), end, report)
     except PipelineStepFailed as exc:
         cause = _stripe_cause(exc)
         if cause is None:

@@ -9,7 +9,6 @@ lines are read again.
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from pipelines.lake import Lake
 from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.sources.landing import landing_source
 from pipelines.sources.landing.settings import STREAMS
-
-logging.getLogger("dlt").setLevel(logging.ERROR)
 
 PIPELINE_NAME = "attro_landing"
 

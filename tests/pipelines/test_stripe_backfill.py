@@ -4,6 +4,7 @@ conversions and commission lines its webhooks would have made, once, and an inte
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -175,8 +176,14 @@ def test_attro_stripe_backfill_prints_objects_read_and_events_landed(
     with serve(fake):
         code = cli(monkeypatch, kit.settings(), fake.url, KEY, "backfill", "--since", "2026-01-01")
 
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert code == 0
+    progress = err.splitlines()  # a line per 30-day window, as it goes: a long backfill shows progress
+    assert progress and all(
+        re.match(r"^  window \d+ of \d+: objects created up to ", line) for line in progress
+    )
+    last = progress[-1]
+    assert re.match(r"^  window (\d+) of \1: ", last) and last.endswith("10 objects so far, 10 events landed")
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith("  ")}
     assert rows["charges"] == ["3", "0", "3"]
     assert rows["refunds"] == ["1", "0", "1"]
@@ -193,7 +200,8 @@ def test_a_rejected_key_stops_the_backfill_with_one_line_and_exit_2(
     with serve(fake):
         code = cli(monkeypatch, kit.settings(), fake.url, revoked, "backfill", "--since", "2026-01-01")
 
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     assert code == 2
+    assert out == ""  # no table of zeros before the error
     assert err.startswith("error: Stripe rejected the API key (401): Invalid API Key provided: rk_live_")
     assert len(err.strip().splitlines()) == 1 and revoked not in err and "Traceback" not in err
