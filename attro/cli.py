@@ -43,6 +43,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _say_waiting(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
@@ -61,7 +65,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"running the pipeline: landing {settings.landing_dir} -> {settings.warehouse_path}", flush=True)
     try:
-        report = run_pipeline(settings, force=args.force)
+        report = run_pipeline(settings, force=args.force, on_wait=_say_waiting)
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -64,15 +64,22 @@ def _marts(settings: Settings, program: Program, now: datetime) -> dict[str, dic
     return metadata
 
 
-def run_pipeline(settings: Settings, now: datetime | None = None, *, force: bool = False) -> dict[str, Any]:
+def run_pipeline(
+    settings: Settings,
+    now: datetime | None = None,
+    *,
+    force: bool = False,
+    on_wait: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run every step; returns each asset's metadata by asset path (and `skipped` when nothing changed).
 
-    PipelineFailed names the step that failed and why; the program file is checked first.
+    PipelineFailed names the step that failed and why; the program file is checked first. `on_wait` is
+    told, once, when another run holds the pipeline and this one waits for it.
     """
     program = load_program(settings.program_path)  # a bad program file stops here, with its message
     at = now or datetime.now(UTC)
     report: dict[str, Any] = {}
-    with pipeline_lock(settings):
+    with pipeline_lock(settings, on_wait=on_wait):
         inputs = freshness.fingerprint(settings, at)
         if not force and freshness.unchanged(settings, inputs):
             return {"skipped": True}

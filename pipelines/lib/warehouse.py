@@ -11,7 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,22 +31,31 @@ class PipelineBusyError(RuntimeError):
 
 
 @contextmanager
-def pipeline_lock(settings: Settings, wait_seconds: float = 600.0) -> Iterator[None]:
-    """One run writes the build database at a time (`attro run`, Dagster runs, tests alike)."""
+def pipeline_lock(
+    settings: Settings, wait_seconds: float = 600.0, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """One run writes the build database at a time (`attro run`, Dagster runs, tests alike); `on_wait`
+    hears once that this one waits, and for whom."""
     settings.build_dir.mkdir(parents=True, exist_ok=True)
     path = settings.build_dir / ".run.lock"
     with path.open("a+") as fh:
         deadline = time.monotonic() + wait_seconds
+        told = on_wait is None
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
                 if time.monotonic() > deadline:
-                    fh.seek(0)
-                    raise PipelineBusyError(
-                        f"another pipeline run holds {path} ({fh.read().strip() or 'unknown'})"
-                    ) from None
+                    raise PipelineBusyError(f"another pipeline run holds {path} ({holder})") from None
+                if not told and on_wait is not None:
+                    on_wait(
+                        f"another pipeline run ({holder}) holds {path}:"
+                        f" waiting for it, {wait_seconds:g} s at most"
+                    )
+                    told = True
                 time.sleep(0.2)
         fh.seek(0)
         fh.truncate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, datetime
@@ -34,10 +35,16 @@ def test_a_second_run_lock_gives_up_with_pipeline_busy_while_one_is_held(kit) ->
     try:
         assert held.wait(5)
         started = time.monotonic()
-        with pytest.raises(PipelineBusyError) as busy, pipeline_lock(settings, wait_seconds=0.5):
+        told: list[str] = []
+        with pytest.raises(PipelineBusyError) as busy, pipeline_lock(settings, 0.5, on_wait=told.append):
             pass
         assert 0.5 <= time.monotonic() - started < 3
         assert str(settings.build_dir / ".run.lock") in str(busy.value) and "pid" in str(busy.value)
+        # the waiting one said so once, at once: `attro run` prints it rather than seeming to hang
+        assert told == [
+            f"another pipeline run (pid {os.getpid()}) holds {settings.build_dir / '.run.lock'}:"
+            " waiting for it, 0.5 s at most"
+        ]
     finally:
         release.set()
         thread.join(10)
