@@ -48,6 +48,7 @@ def _failed(exc: Any) -> int:
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.sources.stripe_api.helpers import StripeApiError
+    from pipelines.sources.stripe_api.settings import EVENTS_HORIZON
     from pipelines.stripe_sync import SyncFailed, sync_events
 
     try:
@@ -68,6 +69,12 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: cannot land events: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 1
     _print_sync(report)
+    if report.since < report.until - EVENTS_HORIZON:
+        print(
+            f"note: Stripe lists only the last {EVENTS_HORIZON.days} days of events; for what was created"
+            " before, run `attro stripe backfill --since` with the same date",
+            file=sys.stderr,
+        )
     if report.missed_by_webhooks:
         print(
             f"landed {report.missed_by_webhooks} events the webhooks had missed (source 'api') in"
