@@ -168,6 +168,18 @@ def test_a_corrupt_line_is_quarantined_with_its_file_and_offset_and_the_rest_loa
     assert len(rejects(settings)) == 2
 
 
+def test_a_line_that_is_not_utf8_is_quarantined_naming_the_byte(kit) -> None:
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    landing.append("stripe_events", b'{"event_id": "evt_latin1", "payload": "caf\xe9"}\n')
+
+    assert read(load(settings)["stripe_events"]) == {"records": 0, "rejected_lines": 1}
+    [(_stream, _file, offset, error, line)] = rejects(settings)
+    assert offset == 0
+    assert error == "not UTF-8 text: byte 0xe9 at 42 (invalid continuation byte)"
+    assert line == '{"event_id": "evt_latin1", "payload": "caf\ufffd"}'  # shown with a replacement character
+
+
 def test_clicks_land_in_raw_clicks_the_same_way(kit) -> None:
     settings = kit.settings()
     landing = kit.landing(settings)

@@ -34,6 +34,17 @@ def _reject(stream: str, rel: str, line_offset: int, raw: bytes, error: str) -> 
     }
 
 
+def _utf8(raw: bytes) -> None:
+    """ValueError naming the first byte that is not UTF-8 (orjson's own words, "str is not valid UTF-8:
+    surrogates not allowed", name neither the problem nor the place)."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at {exc.start} ({exc.reason})"
+        ) from None
+
+
 def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pl.DataFrame, list[dict]]:
     """Slow path for a chunk with a corrupt line: parse line by line, quarantine the bad ones; the good
     ones as records `_with_parsed`."""
@@ -47,6 +58,7 @@ def _parse_lines(stream: str, rel: str, start: int, chunk: bytes) -> tuple[pl.Da
         if not raw.strip():
             continue
         try:
+            _utf8(raw)
             record = orjson.loads(raw)  # strict: lone surrogates, NaN or 1024+ levels are refused
             if not isinstance(record, dict):
                 raise ValueError("not a JSON object")
