@@ -56,9 +56,9 @@ def landing_signature(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(files).encode()).hexdigest() if files else ""
 
 
-# Files under state/ that no run reads: the web's signing key (web/keys.py) appears when `attro web`
-# first starts, and must not make the next run rebuild everything.
-NOT_READ_BY_RUNS = frozenset({"web_signing.key"})
+# Files under state/ that no run reads: attro web's signing key (web/keys.py), which appears when it
+# first starts, and the sessions signed out (web/signed_out.py); neither may make the next run rebuild.
+NOT_READ_BY_RUNS = frozenset({"web_signing.key", "web_signed_out.json", "web_signed_out.json.lock"})
 
 
 def fingerprint(settings: Settings, now: datetime) -> str:

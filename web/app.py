@@ -23,6 +23,7 @@ from web.ratelimit import LoginLimiter
 from web.rendering import STATIC_DIR, templates
 from web.routes import admin, portal
 from web.sessions import SessionCookie
+from web.signed_out import SignedOutSessions
 from web.warehouse import PublishedWarehouse, WarehouseMissing
 
 logger = logging.getLogger("web")
@@ -105,6 +106,7 @@ def build_parts(settings: Settings) -> WebParts:
         ),
         portal_cookie=SessionCookie("attro_portal", "/portal", 366 * 86_400, "attro.portal", secure, key),
         signing_key=key,
+        signed_out=SignedOutSessions(settings.state_dir),
     )
 
 

@@ -15,6 +15,7 @@ from receiver.program_file import ProgramFile
 from web.passwords import AdminPassword
 from web.ratelimit import LoginLimiter
 from web.sessions import Session, SessionCookie
+from web.signed_out import SignedOutSessions
 from web.warehouse import PublishedWarehouse
 
 
@@ -31,6 +32,7 @@ class WebParts:
     admin_cookie: SessionCookie
     portal_cookie: SessionCookie
     signing_key: str
+    signed_out: SignedOutSessions
 
 
 def get_parts(request: Request) -> WebParts:
@@ -61,6 +63,8 @@ def admin_session(request: Request, parts: Parts) -> Session:
         raise SignInRequired()
     if session.data.get("pw") != parts.password.fingerprint or parts.password.encoded is None:
         raise SignInRequired()  # the password changed (or the admin was switched off) since sign-in
+    if session in parts.signed_out:
+        raise SignInRequired()  # a copy of a cookie whose session signed out
     return session
 
 
@@ -82,6 +86,8 @@ def portal_affiliate(request: Request, parts: Parts, program: ProgramDep) -> Aff
         raise PortalSignInRequired()
     affiliate_id, expires = session.data.get("affiliate"), session.data.get("exp")
     if not isinstance(affiliate_id, str) or not isinstance(expires, int) or expires <= time.time():
+        raise PortalSignInRequired()
+    if session in parts.signed_out:
         raise PortalSignInRequired()
     affiliate = next((a for a in program.affiliates if a.id == affiliate_id), None)
     if affiliate is None:

@@ -206,7 +206,11 @@ def test_the_web_key_appearing_in_state_does_not_make_the_next_run_rebuild(web_s
     (settings.state_dir / "web_signing.key").unlink(missing_ok=True)  # as before `attro web` first ran
     run_pipeline(settings, now=NOW1)
 
-    make_web(site)
+    web = make_web(site)
+    admin = web.admin()
+    token = csrf_token(admin.get("/admin/conversions").text)
+    admin.post("/admin/logout", data={"csrf_token": token})  # and a session signed out: web state too
 
     assert (settings.state_dir / "web_signing.key").exists()
+    assert (settings.state_dir / "web_signed_out.json").exists()
     assert run_pipeline(settings, now=NOW1) == {"skipped": True}

@@ -147,6 +147,30 @@ def test_signing_out_ends_the_session(web: Web) -> None:
     assert admin.get("/admin/conversions", follow_redirects=False).status_code == 303
 
 
+def test_a_copy_of_the_cookie_taken_before_signing_out_is_refused_after_it(own_web) -> None:
+    web = own_web()
+    admin, other = web.admin(), web.admin()  # two browsers signed in
+    copied = admin.cookies["attro_admin"]  # e.g. left on a shared computer
+    token = csrf_token(admin.get("/admin/conversions").text)
+    assert admin.post("/admin/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+
+    thief = web.client()
+    thief.cookies.set("attro_admin", copied, path="/admin")
+    assert thief.get("/admin/conversions", follow_redirects=False).status_code == 303  # to the login form
+    assert other.get("/admin/conversions").status_code == 200  # only that session ended
+    # and so does every `attro web` process sharing the data dir, restarted ones too
+    again = make_web_like(web)
+    thief_again = again.client()
+    thief_again.cookies.set("attro_admin", copied, path="/admin")
+    assert thief_again.get("/admin/conversions", follow_redirects=False).status_code == 303
+
+
+def make_web_like(web: Web) -> Web:
+    from web.app import create_app
+
+    return Web(web.settings, create_app(web.settings))
+
+
 def test_changing_the_password_signs_every_admin_out(web: Web, web_site) -> None:
     cookie = web.admin().cookies["attro_admin"]
     changed = make_web(web_site, admin_password=hash_password("another long password"))

@@ -177,3 +177,17 @@ def test_pages_and_dates_at_the_edge_of_the_calendar_show_an_empty_page_not_an_e
     for before in ("0001-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59"):
         answer = jane.get("/portal/clicks", params={"before": before})
         assert answer.status_code == 200, before
+
+
+def test_a_copy_of_the_portal_cookie_taken_before_signing_out_is_refused_after_it(web: Web) -> None:
+    jane, other = web.portal("jane"), web.portal("jane")
+    copied = jane.cookies["attro_portal"]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', jane.get("/portal").text)
+    assert token is not None
+    signed_out = jane.post("/portal/logout", data={"csrf_token": token.group(1)}, follow_redirects=False)
+    assert signed_out.status_code == 303
+
+    thief = web.client()
+    thief.cookies.set("attro_portal", copied, path="/portal")
+    assert thief.get("/portal").status_code == 401
+    assert other.get("/portal").status_code == 200

@@ -4,6 +4,7 @@ statements with their files, health. Every route but the login form needs an adm
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -95,6 +96,9 @@ async def login(
 @router.post("/logout")
 def logout(parts: Parts, session: AdminSession, csrf_token: CsrfToken = None) -> Response:
     check_csrf(session, csrf_token)
+    issued = session.data.get("iat")
+    until = (issued if isinstance(issued, int) else time.time()) + parts.admin_cookie.max_age_seconds
+    parts.signed_out.add(session, until)
     response = RedirectResponse("/admin/login", status.HTTP_303_SEE_OTHER)
     parts.admin_cookie.clear(response)
     return response

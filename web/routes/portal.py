@@ -77,6 +77,7 @@ def sign_in(request: Request, parts: Parts, program: ProgramDep, token: str = ""
 @router.post("/logout")
 def sign_out(parts: Parts, affiliate: PortalAffiliate, csrf_token: CsrfToken = None) -> Response:
     check_csrf(affiliate.session, csrf_token)
+    parts.signed_out.add(affiliate.session, affiliate.session.data["exp"])  # an int: portal_affiliate checked
     response = RedirectResponse("/portal/signed-out", status.HTTP_303_SEE_OTHER)
     parts.portal_cookie.clear(response)
     return response
