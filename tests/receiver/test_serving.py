@@ -64,6 +64,24 @@ def head(path: str = "/", **headers: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
+def trickle(sock: socket.socket, byte: bytes, until: float) -> bytes:
+    """Send `byte` every 0.3 s until the server answers and closes (or `until`); what it answered."""
+    sock.settimeout(0.3)
+    answer = b""
+    while time.monotonic() < until:
+        try:
+            sock.sendall(byte)
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:
+            break
+        answer += chunk
+        if not chunk:
+            break
+    return answer
+
+
 def read_all(sock: socket.socket) -> bytes:
     """Everything the server sends until it closes the connection (or 5 s pass)."""
     sock.settimeout(5)
@@ -148,19 +166,7 @@ def test_a_head_trickled_slower_than_the_timeout_is_answered_408_and_closed(serv
     started = time.monotonic()
     with socket.create_connection(server) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: receiver.test\r\n")
-        sock.settimeout(0.3)
-        answer = b""
-        while time.monotonic() - started < 5:  # slowloris: a byte of header every 0.3 s, for ever
-            try:
-                sock.sendall(b"X")
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            answer += chunk
-            if not chunk:
-                break
+        answer = trickle(sock, b"X", until=started + 5)  # slowloris: a byte of header every 0.3 s
 
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert time.monotonic() - started < TIMEOUT + 1.5
@@ -192,19 +198,7 @@ def test_a_body_trickled_slower_than_its_timeout_is_answered_408_and_closed(serv
     started = time.monotonic()
     with socket.create_connection(server) as sock:
         sock.sendall(head("/", **{"Content-Length": "1000"}).replace(b"GET", b"POST"))
-        sock.settimeout(0.3)
-        answer = b""
-        while time.monotonic() - started < BODY_TIMEOUT + 5:  # a byte of body every 0.3 s, for ever
-            try:
-                sock.sendall(b"x")
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                continue
-            except OSError:
-                break
-            answer += chunk
-            if not chunk:
-                break
+        answer = trickle(sock, b"x", until=started + BODY_TIMEOUT + 5)  # a byte of body every 0.3 s
 
     assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert b"request body not complete within 2.5 s" in answer
