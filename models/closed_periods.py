@@ -15,7 +15,7 @@ from datetime import datetime
 
 import polars as pl
 
-from core.contracts import LEDGER_LINE, conform
+from core.contracts import LEDGER_LINE, NOT_IN_STATEMENT, conform
 from models.holding import with_status
 
 
@@ -40,7 +40,7 @@ WITHHELD = "withheld"
 
 def _counted(amount: pl.Expr) -> pl.Expr:
     """The amount a frozen line added to its statement (0 for a held or void line)."""
-    return pl.when(pl.col("status").is_in(["held", "void"])).then(0).otherwise(amount)
+    return pl.when(pl.col("status").is_in(NOT_IN_STATEMENT)).then(0).otherwise(amount)
 
 
 def _base_id(line_id: pl.Expr) -> pl.Expr:
@@ -71,7 +71,8 @@ def apply_closed_periods(
         recomputed.join(frozen_totals, on="base_id", how="full", coalesce=True)
         .with_columns(
             computed_minor=pl.when(
-                pl.col("line").struct.field(WITHHELD) | (pl.col("line").struct.field("status") == "void")
+                pl.col("line").struct.field(WITHHELD)
+                | pl.col("line").struct.field("status").is_in(NOT_IN_STATEMENT)
             )
             .then(0)
             .otherwise(pl.col("line").struct.field("amount_minor"))
@@ -115,7 +116,7 @@ def apply_closed_periods(
         # A correction is never void: what it corrects was already frozen (and maybe paid). A late line
         # moved whole stays held or void if it is (a void one counts nothing, like its void reversal);
         # otherwise its status follows its new month.
-        kept = pl.col("_keep").fill_null(False) & pl.col("status").is_in(["held", "void"])
+        kept = pl.col("_keep").fill_null(False) & pl.col("status").is_in(NOT_IN_STATEMENT)
         moved = moved.with_columns(
             payable_on=pl.max_horizontal("payable_on", (pl.col("period") + "-01").str.to_date("%Y-%m-%d"))
         )

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import polars as pl
 
-from core.contracts import STATEMENT
+from core.contracts import NOT_IN_STATEMENT, STATEMENT
 
 
 def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
@@ -25,7 +25,7 @@ def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
     kind = pl.col("kind")
     amount = pl.col("amount_minor")
     live = lines.filter(pl.col("livemode"))
-    counted = ~pl.col("status").is_in(["held", "void"])
+    counted = ~pl.col("status").is_in(NOT_IN_STATEMENT)
     return live.group_by("period", "affiliate_id", "currency").agg(
         gross_minor=amount.filter(counted & (kind == "commission")).sum(),
         reversals_minor=amount.filter(counted & (kind == "reversal")).sum(),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from core.contracts import NOT_IN_STATEMENT
 from core.program import ProgramError
 from core.settings import Settings
 from core.state.closed_periods import PeriodError, check_period, closed_at, frozen_period
@@ -45,7 +46,6 @@ _STATEMENT_MONEY = {c.removesuffix("_minor"): c for c in _MONEY}
 _LINE_MONEY = {"amount": "amount_minor"}
 VOID_NOTE = "void: taken back in full before it became payable; counts in no statement"
 HELD_NOTE = "held for review (attro review): counts only in held, in no other total until approved"
-_APART = ("void", "held")  # line statuses the statement's net leaves out, each summed on its own
 READING = [
     "How to read this workbook:",
     "statement: one row per affiliate and currency. Amounts are numbers in the currency's decimals;"
@@ -115,7 +115,7 @@ def _exported_lines(lines: pl.DataFrame, affiliates: pl.DataFrame) -> pl.DataFra
             "line_id",
             "kind",
             "status",
-            in_statement=~pl.col("status").is_in(_APART),
+            in_statement=~pl.col("status").is_in(NOT_IN_STATEMENT),
             earned_at=pl.col("earned_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
             payable_on="payable_on",
             payment_id="payment_id",
