@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,13 +63,7 @@ def load_decisions(settings: Settings) -> pl.DataFrame:
     path = decisions_path(settings)
     if not path.exists():
         return empty(RISK_DECISION)
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-            rows.append({**entry, "decided_at": datetime.fromisoformat(entry["decided_at"])})
-        except (ValueError, KeyError, TypeError):
-            continue
+    rows = [{**entry, "decided_at": at} for entry, at in _entries(path.read_text(encoding="utf-8"))]
     return (
         conform(pl.DataFrame(rows, schema=dict(RISK_DECISION)), RISK_DECISION)
         if rows
@@ -77,16 +72,22 @@ def load_decisions(settings: Settings) -> pl.DataFrame:
 
 
 def recorded_decisions(settings: Settings) -> dict[str, dict[str, Any]]:
-    """The latest recorded decision per flag id (the store is small: one line per decision taken)."""
-    latest: dict[str, dict[str, Any]] = {}
+    """The latest recorded decision per flag id, as written (the store is small: one line per decision
+    taken); none when the store cannot be read."""
     try:
         text = decisions_path(settings).read_text(encoding="utf-8")
     except OSError:
-        return latest
+        return {}
+    return {entry["flag_id"]: entry for entry, _at in _entries(text)}
+
+
+def _entries(text: str) -> Iterator[tuple[dict[str, Any], datetime]]:
+    """Each decision of the store's text, oldest first, with its time read; a torn line is skipped."""
     for line in text.splitlines():
         try:
             entry = json.loads(line)
-            latest[entry["flag_id"]] = entry
+            at = datetime.fromisoformat(entry["decided_at"])
         except (ValueError, KeyError, TypeError):
-            continue  # a torn last line
-    return latest
+            continue
+        if "flag_id" in entry:
+            yield entry, at
