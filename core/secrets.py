@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from cryptography.fernet import Fernet, InvalidToken
 
 from core.durable import fsync_dir
-from core.settings import API_KEY_PREFIXES, SECRET_PREFIX, Settings
+from core.settings import SECRET_PREFIX, Settings, is_api_key
 
 STORE_FORMAT = "attro-secrets-v1"
 
@@ -119,7 +119,7 @@ class SecretStore:
     def set_api_key(self, value: str, now: datetime | None = None) -> tuple[StoredSecret, list[StoredSecret]]:
         """Store `value` as the Stripe API key; returns (the entry, the previous keys it replaced)."""
         value = value.strip()
-        if not value.startswith(API_KEY_PREFIXES) or len(value) <= len("rk_live_"):
+        if not is_api_key(value):
             raise SecretStoreError(
                 "a Stripe API key starts with rk_live_ or rk_test_ (restricted; read access is enough),"
                 " or sk_live_ / sk_test_"

@@ -24,6 +24,13 @@ from core.urls import is_absolute_http_url
 ENV_PREFIX = "ATTRO_"
 SECRET_PREFIX = "whsec_"  # every Stripe webhook signing secret starts with it
 API_KEY_PREFIXES = ("rk_live_", "rk_test_", "sk_live_", "sk_test_")  # a publishable pk_ key cannot read
+
+
+def is_api_key(key: str) -> bool:
+    """A Stripe secret or restricted key (one of API_KEY_PREFIXES and something after it)."""
+    return key.startswith(API_KEY_PREFIXES) and len(key) > len("rk_live_")
+
+
 # Values never repeated in an error message: a secret must not reach a terminal's scrollback or a log.
 _SECRET_FIELDS = frozenset(
     {"stripe_webhook_secret", "stripe_api_key", "api_token", "ip_hash_salt", "master_key", "admin_password"}
@@ -187,7 +194,7 @@ class Settings(BaseSettings):
         if value is None:
             return None
         key = value.strip()
-        if not key.startswith(API_KEY_PREFIXES) or len(key) <= len("rk_live_"):
+        if not is_api_key(key):
             raise ValueError(
                 "is not a secret or restricted key (rk_live_…, rk_test_…, sk_live_…, sk_test_…;"
                 " a publishable pk_ key cannot read the API)"
