@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 import polars as pl
@@ -40,22 +41,20 @@ def pipeline_lock(
     path = settings.build_dir / ".run.lock"
     with path.open("a+") as fh:
         deadline = time.monotonic() + wait_seconds
-        told = on_wait is None
+        tell = on_wait  # once, then None
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                fh.seek(0)
-                holder = fh.read().strip() or "unknown"
                 if time.monotonic() > deadline:
-                    raise PipelineBusyError(f"another pipeline run holds {path} ({holder})") from None
-                if not told and on_wait is not None:
-                    on_wait(
-                        f"another pipeline run ({holder}) holds {path}:"
+                    raise PipelineBusyError(f"another pipeline run holds {path} ({_holder(fh)})") from None
+                if tell is not None:
+                    tell(
+                        f"another pipeline run ({_holder(fh)}) holds {path}:"
                         f" waiting for it, {wait_seconds:g} s at most"
                     )
-                    told = True
+                    tell = None
                 time.sleep(0.2)
         fh.seek(0)
         fh.truncate()
@@ -65,6 +64,12 @@ def pipeline_lock(
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _holder(fh: TextIO) -> str:
+    """Who holds the lock, as its holder wrote it (`pid N`)."""
+    fh.seek(0)
+    return fh.read().strip() or "unknown"
 
 
 # The published file is written in the storage format of DuckDB 1.5, which the `duckdb` command from
