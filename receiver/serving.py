@@ -63,11 +63,13 @@ def _plain_response(status: int, text: str) -> bytes:
 
 
 class _HeadGuard:
-    """What both protocols share: the byte count and the timer of the request head being read.
+    """What both protocols share: the byte count and the timer of the request head being read, and
+    the timer of its body.
 
     A protocol calls `_guard_data` before parsing each chunk and `_head_done` once a head is
-    complete; it says whether it is reading a head (`_reading_head`) and whether a request is being
-    answered (`_answering`).
+    complete, starts the body timer when a body is being read and stops it once the request is whole;
+    it says whether it is reading a head (`_reading_head`) and whether a request is being answered
+    (`_answering`).
     """
 
     transport: asyncio.Transport
