@@ -17,6 +17,7 @@ PAYMENT_EVENTS = {
     "invoice.payment_succeeded": "invoice",
     "invoice_payment.paid": "invoice_payment",
     "charge.succeeded": "charge",
+    "charge.captured": "charge",  # a card authorized earlier (manual capture), now charged
     "payment_intent.succeeded": "payment_intent",
 }
 REFUND_EVENTS = {
@@ -81,6 +82,8 @@ STRIPE_OBJECT_FIELDS: dict[str, tuple[str, str]] = {
     "amount_total": ("amount_total", INT),
     "amount_paid": ("amount_paid", INT),
     "amount_received": ("amount_received", INT),
+    "amount_captured": ("amount_captured", INT),  # a charge's: less than `amount` when partly captured
+    "captured": ("captured", TEXT),  # a charge's: "false" while the card is only authorized
     "amount_refunded": ("amount_refunded", INT),
     "amount_tax": ("total_details.amount_tax", INT),
     "tax": ("tax", INT),

@@ -100,15 +100,20 @@ def _invoice_payment() -> dict[str, pl.Expr]:
 
 
 def _charge() -> dict[str, pl.Expr]:
+    """A charge moved money once it is captured: `charge.succeeded` of a card only authorized (manual
+    capture, `captured: false`) is not a payment until `charge.captured`, and then for the amount
+    captured (an authorization left to expire never is)."""
+    captured = pl.col("captured").fill_null("true") != "false"
+    amount = pl.coalesce("amount_captured", "amount")
     return {
-        "confirms_payment": (pl.col("status") == "succeeded") & (pl.col("amount") > 0),
+        "confirms_payment": (pl.col("status") == "succeeded") & captured & (amount > 0),
         "paid_at": pl.coalesce("created", "created_at"),
         "charge_id": pl.col("obj_id"),
         "payment_intent_id": pl.col("payment_intent"),
         "invoice_id": pl.col("invoice"),
         "customer_id": pl.col("customer"),
         "customer_email": pl.coalesce("billing_details_email", "receipt_email"),
-        "amount_minor": pl.col("amount"),
+        "amount_minor": pl.when(captured).then(amount).otherwise("amount"),
     }
 
 

@@ -187,6 +187,34 @@ def test_bare_charge_is_one_payment_keyed_by_the_charge_however_often_delivered(
     assert payment["billing_reason"] == "one_time"
 
 
+def _authorized(charge_event: Event, captured: int | None) -> Event:
+    """The charge event of a card authorized with manual capture: `captured` minor units taken so far
+    (None: not yet, `captured: false`)."""
+    event = copy.deepcopy(charge_event)
+    charge = event["data"]["object"]
+    charge["captured"] = captured is not None
+    charge["amount_captured"] = captured or 0
+    return event
+
+
+@GENERATIONS
+def test_card_only_authorized_is_no_payment_until_captured_and_then_for_the_amount_captured(
+    api: str, sim: StripeSim
+) -> None:
+    flow = sim.direct_payment_intent(START, 10000, api_version=api)
+    authorized = _authorized(flow.first("charge.succeeded"), captured=None)
+    captured = _authorized(authorized, captured=6000) | {"id": "evt_captured", "type": "charge.captured"}
+    bare = sim.bare_charge(START, 1500, api_version=api)
+
+    # authorized, then released or left to expire: no money moved, whichever order or repeats
+    assert build([authorized] * 2)[0].is_empty()
+    assert build([_authorized(bare.first("charge.succeeded"), captured=None)])[0].is_empty()
+    # captured later, in part: one payment of what was taken, in any order
+    for delivered in ([authorized, captured], [captured, authorized, captured]):
+        payment = only(build(delivered)[0])
+        assert (payment["payment_id"], payment["amount_minor"]) == (flow.payment_intent, 6000)
+
+
 @GENERATIONS
 def test_zero_amount_invoice_is_never_a_payment_whatever_subset_arrives(
     api: str, sim: StripeSim, months_after: Callable
