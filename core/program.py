@@ -322,9 +322,19 @@ class Program(_Strict):
                 raise ValueError(f"codes[{index}] ({name!r}): unknown affiliate {code.affiliate!r}")
             if code.offer not in offers:
                 raise ValueError(f"codes[{index}] ({name!r}): unknown offer {code.offer!r}")
-        texts = [c.code.upper() for c in self.codes if c.code]
-        if len(texts) != len(set(texts)):
-            raise ValueError("codes: a code appears twice (codes are matched case-insensitively)")
+        texts: dict[str, int] = {}
+        ids: dict[str, int] = {}
+        for index, code in enumerate(self.codes):
+            if code.code and (earlier := texts.setdefault(code.code.upper(), index)) != index:
+                raise ValueError(
+                    f"codes[{index}] (code {code.code!r}): duplicate code, already codes[{earlier}] "
+                    "(codes are matched case-insensitively)"
+                )
+            if code.promotion_code and (earlier := ids.setdefault(code.promotion_code, index)) != index:
+                raise ValueError(
+                    f"codes[{index}] (promotion_code {code.promotion_code!r}): duplicate promotion_code, "
+                    f"already codes[{earlier}]"
+                )
         for index, link in enumerate(self.links):
             if link.affiliate not in affiliates:
                 raise ValueError(f"links[{index}] (code {link.code!r}): unknown affiliate {link.affiliate!r}")

@@ -44,7 +44,7 @@ def _chains(payments: pl.DataFrame) -> pl.DataFrame:
 
 def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
     """Per chain: the first click id named by any of its payments, and where it came from; and the
-    first promotion code its payments used."""
+    promotion code its first payment used."""
     chains = _chains(payments)
     named = chains.filter(pl.col("click_id").is_not_null())
     first = named.group_by("chain_id").agg(
@@ -60,7 +60,11 @@ def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
             pl.col("chain_started_at").first(),
             pl.col("customer_id").drop_nulls().first(),
             pl.col("livemode").first(),
-            code.drop_nulls().first().alias("chain_promotion_code_id"),
+            # the code the purchase was made with: one added at a renewal does not claim the chain
+            code.filter(pl.col("occurred_at") == pl.col("chain_first_at"))
+            .drop_nulls()
+            .first()
+            .alias("chain_promotion_code_id"),
         )
         .join(first, on="chain_id", how="left")
     )
@@ -240,18 +244,20 @@ def attribute(
     objects: Objects | None = None,
     leads: pl.DataFrame | None = None,
     settings: AttributionSettings | None = None,
+    affiliates: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split payments into conversions (attributed) and unattributed payments (with a reason).
 
     `codes` (program.codes), `links` and the staged `objects` attribute promotion codes; `leads`
-    (marts.leads) attributes a customer's payments through their sign-up.
+    (marts.leads) attributes a customer's payments through their sign-up; `affiliates` (program) are
+    the only affiliates a code's own Stripe metadata may name.
     """
     if payments.is_empty():
         return pl.DataFrame(schema=ATTRIBUTED_PAYMENT), pl.DataFrame(schema=UNATTRIBUTED_PAYMENT)
     settings = settings or AttributionSettings()
     chains = chain_clicks(payments)
     owners = (
-        code_owners(chains, codes, links, objects)
+        code_owners(chains, codes, links, objects, affiliates)
         if codes is not None and links is not None and objects is not None
         else _NO_CODES
     )

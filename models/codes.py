@@ -9,7 +9,9 @@ A code belongs to an affiliate when the program file's `[[codes]]` maps its `pro
 its text (case-insensitive), to one; else when the code's own Stripe metadata says `rd_affiliate`
 (with `rd_offer`, or else the offer of the affiliate's first tracking link). A mapping may be limited
 to `valid_from` .. `valid_until`; a purchase outside it is unattributed (`code_outside_validity`).
-A subscription started with a code keeps it: renewals belong to the code's affiliate too.
+A subscription started with a code keeps it: renewals belong to the code's affiliate too; a code first
+applied at a renewal does not claim the subscription. An affiliate named only by a code's metadata must
+be in the program file (`unknown_affiliate` otherwise).
 """
 
 from __future__ import annotations
@@ -63,11 +65,16 @@ def with_promotion_codes(payments: pl.DataFrame, objects: Objects) -> pl.DataFra
 
 
 def code_owners(
-    chains: pl.DataFrame, codes: pl.DataFrame, links: pl.DataFrame, objects: Objects
+    chains: pl.DataFrame,
+    codes: pl.DataFrame,
+    links: pl.DataFrame,
+    objects: Objects,
+    affiliates: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Per chain that used a promotion code: the code's affiliate and offer, and `code_reason` when the
     mapping does not cover the purchase (null when the code belongs to nobody: most codes are not
-    affiliate codes)."""
+    affiliate codes). A code whose Stripe metadata names an affiliate the program file (`affiliates`)
+    does not list is `unknown_affiliate`: Stripe's dashboard cannot make a payee."""
     used = chains.filter(pl.col("chain_promotion_code_id").is_not_null()).join(
         promotion_codes(objects).rename({"promotion_code_id": "chain_promotion_code_id"}),
         on="chain_promotion_code_id",
@@ -108,22 +115,46 @@ def code_owners(
     outside = (pl.col("valid_from").is_not_null() & (pl.col("chain_started_at") < pl.col("valid_from"))) | (
         pl.col("valid_until").is_not_null() & (pl.col("chain_started_at") >= pl.col("valid_until"))
     )
+    unknown = (
+        ~pl.col("code_affiliate_id").is_in(affiliates["affiliate_id"].implode())
+        if affiliates is not None
+        else pl.lit(False)
+    )
     shown = pl.coalesce("code", "chain_promotion_code_id")
     return mapped.select(
         "chain_id",
         "code_affiliate_id",
         "code_offer_id",
-        code_reason=pl.when(outside).then(pl.lit("code_outside_validity")),
-        code_detail=pl.when(outside).then(
+        code_reason=pl.when(unknown)
+        .then(pl.lit("unknown_affiliate"))
+        .when(outside)
+        .then(pl.lit("code_outside_validity")),
+        code_detail=pl.when(unknown)
+        .then(
             text(
                 "code ",
                 shown,
-                " belongs to ",
+                " names affiliate '",
                 pl.col("code_affiliate_id"),
-                " from ",
-                pl.col("valid_from").dt.strftime("%Y-%m-%d").fill_null("the start"),
-                " until ",
-                pl.col("valid_until").dt.strftime("%Y-%m-%d").fill_null("no end"),
+                "' in its Stripe metadata (rd_affiliate), who is not in the program file",
             )  # fmt: skip
-        ),
+        )
+        .when(outside)
+        .then(text("code ", shown, " belongs to ", pl.col("code_affiliate_id"), " ", _validity())),
     )
+
+
+def _validity() -> pl.Expr:
+    """A mapping's dates as the program file says them: `valid_until` is an exclusive instant, shown
+    as the last day it covers when it is a midnight (the file's date), else as the instant."""
+    until = pl.col("valid_until")
+    at_midnight = until == until.dt.truncate("1d")
+    end = (
+        pl.when(until.is_null())
+        .then(pl.lit("with no end"))
+        .when(at_midnight)
+        .then(text("through ", (until - pl.duration(days=1)).dt.strftime("%Y-%m-%d")))
+        .otherwise(text("until ", until.dt.strftime("%Y-%m-%d %H:%M UTC")))
+    )
+    start = pl.col("valid_from").dt.strftime("%Y-%m-%d").fill_null("the start")
+    return text("from ", start, " ", end)

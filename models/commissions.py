@@ -145,7 +145,8 @@ def evaluate_conversions(
 ) -> pl.DataFrame:
     """Add the locked terms, the tier reached, commissionable / not_commissionable_reason, the
     commission and the readable rule. A banned affiliate's clicks from `banned_from` on earn nothing
-    (`affiliate_banned`); earlier ones keep earning as before."""
+    (`affiliate_banned`), and so do sales through their promotion codes made from then on; earlier
+    ones keep earning as before."""
     tiers = tiers if tiers is not None else pl.DataFrame(schema=OFFER_TIER)
     bans = (
         affiliates.filter(pl.col("status") == "banned").select("affiliate_id", "banned_from")
@@ -163,12 +164,14 @@ def evaluate_conversions(
     months_in = month_diff - (
         anchor.dt.offset_by(text(month_diff, "mo")).dt.date() > occurred.dt.date()
     ).cast(pl.Int64)
+    # what the affiliate did: the click, or for a sale through a promotion code the purchase itself
+    banned_by = pl.coalesce("clicked_at", "attributed_from_at")
     reason = (
         pl.when(pl.col("offer_type").is_null())
         .then(pl.lit("unknown_offer"))
         .when(~pl.col("livemode"))
         .then(pl.lit("test_mode"))
-        .when(pl.col("banned_from").is_not_null() & (pl.col("clicked_at") >= pl.col("banned_from")))
+        .when(pl.col("banned_from").is_not_null() & (banned_by >= pl.col("banned_from")))
         .then(pl.lit("affiliate_banned"))
         .when((pl.col("recurring") == "first_payment") & (pl.col("payment_number") > 1))
         .then(pl.lit("outside_recurring_period"))

@@ -99,6 +99,7 @@ def build_marts(inputs: MartInputs) -> Marts:
         objects=others,
         leads=leads,
         settings=inputs.attribution,
+        affiliates=inputs.affiliates,
     )
     evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers, inputs.affiliates)
     flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)

@@ -57,6 +57,13 @@ REASONS: dict[str, Reason] = {
         "The sale used an affiliate's promotion code before valid_from or after valid_until.",
         "Widen the code's valid_from / valid_until in [[codes]] if the sale should count.",
     ),
+    "unknown_affiliate": Reason(
+        "Code of an unknown affiliate",
+        "The sale used a promotion code whose own Stripe metadata (rd_affiliate) names an affiliate "
+        "the program file does not list.",
+        "Add the affiliate to the program file (or correct the code's rd_affiliate in Stripe, or map "
+        "the code in [[codes]]) and run again.",
+    ),
     "lead_expired": Reason(
         "Sign-up too long ago",
         "The customer signed up with a click id (a lead), but paid more than lead_window_days later.",

@@ -173,6 +173,32 @@ def test_a_repeated_link_code_or_id_is_named_by_its_own_key(tmp_path: Path) -> N
         load_program(path)
 
 
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        (
+            ('code = "THEO20"', 'code = "theo20"'),
+            "codes[1] (code 'theo20'): duplicate code, already codes[0] (codes are matched case-insensitively)",
+        ),
+        (
+            ('promotion_code = "promo_1A"', 'promotion_code = "promo_1A"'),
+            "codes[1] (promotion_code 'promo_1A'): duplicate promotion_code, already codes[0]",
+        ),
+    ],
+)
+def test_a_promotion_code_mapped_twice_is_refused_naming_both_entries(
+    tmp_path: Path, keys: tuple[str, str], problem: str
+) -> None:
+    path = program_file(tmp_path, 'type = "percent"\npercent = 20\n')
+    for key in keys:
+        path.write_text(path.read_text() + f'\n[[codes]]\n{key}\naffiliate = "jane"\noffer = "x"\n')
+
+    with pytest.raises(ProgramError) as refused:
+        load_program(path)
+
+    assert problem in str(refused.value)
+
+
 def test_decimal_percent_is_kept_exactly(tmp_path: Path) -> None:
     offer = load_offer(tmp_path, 'type = "percent"\npercent = 12.35\n')
 

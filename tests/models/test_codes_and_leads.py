@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from core.click_ids import new_click_id
-from core.contracts import CODE, LINK, OFFER_TIER, RAW_CLICK, conform, empty
+from core.contracts import AFFILIATE, CODE, LINK, OFFER_TIER, RAW_CLICK, conform, empty
 from models.attribution import AttributionSettings
 from models.marts import MartInputs, Marts, build_marts
 from models.risk import RiskSettings
@@ -56,6 +56,7 @@ def run(
     codes: list[dict[str, Any]] = (),  # type: ignore[assignment]
     precedence: str = "click_first",
     lead_window_days: int = 90,
+    bans: dict[str, datetime] | None = None,
 ) -> Marts:
     objects, rejected = staged([e for flow in flows for e in flow.events])
     inputs = MartInputs(
@@ -71,8 +72,22 @@ def run(
         codes=pl.DataFrame(list(codes), schema=dict(CODE)) if codes else empty(CODE),
         links=LINKS,
         attribution=AttributionSettings(precedence, lead_window_days),
+        affiliates=affiliates(bans or {}),
     )
     return build_marts(inputs)
+
+
+def affiliates(bans: dict[str, datetime]) -> pl.DataFrame:
+    """The program's affiliates (those of LINKS), `bans` banned from the given time."""
+    ids = sorted(set(LINKS["affiliate_id"]))
+    return pl.DataFrame(
+        {
+            "affiliate_id": ids,
+            "name": ids,
+            "status": ["banned" if a in bans else "active" for a in ids],
+            "banned_from": [bans.get(a) for a in ids],
+        }
+    ).pipe(conform, AFFILIATE)
 
 
 @API
@@ -130,7 +145,70 @@ def test_a_code_used_outside_its_mapping_is_unattributed_with_the_reason(offers_
 
     (row,) = marts.unattributed_payments.rows(named=True)
     assert row["reason"] == "code_outside_validity"
-    assert row["detail"] == "code SPRING belongs to jane from 2026-01-01 until 2026-03-01"
+    # valid_until 2026-02-28 in the program file: through that day (an exclusive 2026-03-01 00:00)
+    assert row["detail"] == "code SPRING belongs to jane from 2026-01-01 through 2026-02-28"
+
+
+@API
+def test_a_code_whose_stripe_metadata_names_no_affiliate_of_the_program_makes_no_payee(
+    api: str, offers_frame
+) -> None:
+    sim = StripeSim(seed=12, livemode=True)
+    promo = sim.promotion_code(
+        "GHOST", AT - timedelta(days=1), metadata={"rd_affiliate": "ghost"}, api_version=api
+    )
+    sale = sim.use_code(sim.one_time_checkout(AT, 10000, api_version=api), promo.promotion_code or "")
+
+    marts = run([promo, sale], offers_frame)
+
+    assert marts.conversions.is_empty() and marts.commission_lines.is_empty()
+    (row,) = marts.unattributed_payments.rows(named=True)
+    assert row["reason"] == "unknown_affiliate"
+    assert row["detail"] == (
+        "code GHOST names affiliate 'ghost' in its Stripe metadata (rd_affiliate), who is not in the program file"
+    )
+
+
+@API
+def test_a_code_first_used_at_a_renewal_does_not_claim_the_subscription(api: str, offers_frame) -> None:
+    sim = StripeSim(seed=13, livemode=True)
+    promo = sim.promotion_code("KIM10", AT - timedelta(days=30), api_version=api)
+    first = sim.subscription_checkout(AT, 9900, api_version=api)
+    assert first.sub is not None
+    renewal = sim.use_code(
+        sim.renewal(first.sub, AT + timedelta(days=31), api_version=api), promo.promotion_code or ""
+    )
+
+    marts = run(
+        [promo, first, renewal],
+        offers_frame,
+        codes=[code(code="KIM10", affiliate_id="omar", offer_id="lifetime-10")],
+    )
+
+    assert marts.conversions.is_empty()
+    assert marts.unattributed_payments["reason"].to_list() == ["no_click_id"] * 2
+
+
+@API
+def test_a_banned_affiliates_code_earns_nothing_on_sales_from_the_ban_and_keeps_what_came_before(
+    api: str, offers_frame
+) -> None:
+    sim = StripeSim(seed=14, livemode=True)
+    promo = sim.promotion_code("THEO20", AT - timedelta(days=30), api_version=api)
+    before = sim.use_code(sim.one_time_checkout(AT, 5000, api_version=api), promo.promotion_code or "")
+    after = sim.use_code(
+        sim.one_time_checkout(AT + timedelta(days=3), 7000, api_version=api), promo.promotion_code or ""
+    )
+
+    marts = run(
+        [promo, before, after],
+        offers_frame,
+        codes=[code(code="THEO20", affiliate_id="omar", offer_id="lifetime-10")],
+        bans={"omar": AT + timedelta(days=1)},
+    )
+
+    rows = marts.conversions.sort("occurred_at").select("amount_minor", "not_commissionable_reason").rows()
+    assert rows == [(5000, None), (7000, "affiliate_banned")]
 
 
 def test_a_code_that_belongs_to_nobody_changes_nothing(offers_frame) -> None:
