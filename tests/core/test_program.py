@@ -178,7 +178,8 @@ def test_a_repeated_link_code_or_id_is_named_by_its_own_key(tmp_path: Path) -> N
     [
         (
             ('code = "THEO20"', 'code = "theo20"'),
-            "codes[1] (code 'theo20'): duplicate code, already codes[0] (codes are matched case-insensitively)",
+            "codes[1] (code 'theo20'): duplicate code, already codes[0] "
+            "(codes are matched case-insensitively)",
         ),
         (
             ('promotion_code = "promo_1A"', 'promotion_code = "promo_1A"'),

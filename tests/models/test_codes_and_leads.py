@@ -165,7 +165,8 @@ def test_a_code_whose_stripe_metadata_names_no_affiliate_of_the_program_makes_no
     (row,) = marts.unattributed_payments.rows(named=True)
     assert row["reason"] == "unknown_affiliate"
     assert row["detail"] == (
-        "code GHOST names affiliate 'ghost' in its Stripe metadata (rd_affiliate), who is not in the program file"
+        "code GHOST names affiliate 'ghost' in its Stripe metadata (rd_affiliate), "
+        "who is not in the program file"
     )
 
 
