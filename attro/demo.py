@@ -305,6 +305,7 @@ def _query(settings: Settings, sql: str) -> list[tuple]:
     """Rows of a read-only query on the published warehouse, as an analyst would run it."""
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
+        con.execute("set timezone = 'UTC'")
         return con.execute(sql).fetchall()
     finally:
         con.close()

@@ -21,6 +21,7 @@ def _flags(settings: Settings, where: str = "true", params: list | None = None) 
         raise ReviewError(f"no published warehouse at {path}: run `attro run` first")
     con = duckdb.connect(str(path), read_only=True)
     try:
+        con.execute("set timezone = 'UTC'")  # times as the ledger has them, whatever TZ says
         return con.execute(
             "select flag_id, rule, decision, affiliate_id, coalesce(conversion_id, click_id), detected_at,"
             " detail, decided_at, note from marts.risk_flags where "

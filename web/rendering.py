@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,8 @@ def money(amount_minor: int | None, currency: str | None) -> str:
 def when(at: datetime | date | None) -> str:
     if at is None:
         return "—"
-    if isinstance(at, datetime):
-        return at.strftime("%Y-%m-%d %H:%M")
+    if isinstance(at, datetime):  # UTC, as the pages say (an aware time from another zone is converted)
+        return (at.astimezone(UTC) if at.tzinfo else at).strftime("%Y-%m-%d %H:%M")
     return at.isoformat()
 
 

@@ -30,6 +30,7 @@ _CATALOG = "published"
 
 def _open_snapshot(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config=_CONFIG)
+    con.execute("set timezone = 'UTC'")  # times and months as the ledger has them, whatever TZ says
     con.execute(f"attach {_quote(str(path))} as {_CATALOG} (read_only)")
     return con
 

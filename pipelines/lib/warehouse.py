@@ -95,6 +95,7 @@ def connect(
     config = {} if read_only else {"storage_compatibility_version": ANALYST_STORAGE_VERSION}
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     try:
+        con.execute("set timezone = 'UTC'")  # periods and dates are UTC's, whatever TZ says
         yield con
     finally:
         con.close()

@@ -4,6 +4,7 @@ run), download a month's files, read the pipeline's health; and the pages follow
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,6 +41,25 @@ def test_conversions_filter_by_affiliate_offer_month_status_and_mode(web: Web, w
     assert held.count('class="card conversion"') == 1  # the self-referral sale
     assert "status-held" in held
     assert "No conversions match" in admin.get("/admin/conversions", params={"mode": "test"}).text
+
+
+def test_pages_show_times_and_months_in_utc_whatever_the_servers_time_zone(web_site, monkeypatch) -> None:
+    sale_at, month = web_site.query(
+        "select strftime(occurred_at at time zone 'UTC', '%Y-%m-%d %H:%M'), "
+        "strftime(occurred_at at time zone 'UTC', '%Y-%m') from marts.conversions "
+        "where affiliate_id = 'omar' order by occurred_at limit 1"
+    )[0]
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")  # UTC+14: a time of day and often a date apart
+    time.tzset()
+    try:
+        admin = make_web(web_site).admin()
+        page = admin.get("/admin/conversions", params={"affiliate": "omar", "month": month}).text
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    assert f"<span>{sale_at}</span>" in page
+    assert f'<option value="{month}" selected' in page
 
 
 def test_conversions_are_paged(web: Web) -> None:
