@@ -376,11 +376,19 @@ class ClickWindow:
     before: datetime | None
     since: datetime | None
     older: datetime | None  # `before` of the next page; None when there is nothing older
+    older_after: str | None = None  # ... and its `after`: the last click shown at that very time
 
 
 def recent_clicks(
-    cur: duckdb.DuckDBPyConnection, affiliate: str, before: datetime | None, size: int = PAGE_SIZE * 2
+    cur: duckdb.DuckDBPyConnection,
+    affiliate: str,
+    before: datetime | None,
+    size: int = PAGE_SIZE * 2,
+    after: str | None = None,
 ) -> ClickWindow:
+    """A page of clicks older than `before` — and, with `after`, those at `before` itself that sort
+    after that click id (clicks share a time to the second in imported edge logs: a page may end
+    inside such a group, and the next one goes on from the click it ended with)."""
     first_day, last_day = cur.execute(
         "select min(day), max(day) from marts.funnel_daily where affiliate_id = ? and clicks > 0",
         [affiliate],
@@ -394,16 +402,16 @@ def recent_clicks(
     since = before - CLICK_WINDOW
     found = rows(
         cur,
-        "select clicked_at, link_code, utm_source, utm_medium, utm_campaign, referer, is_bot"
-        " from marts.clicks where affiliate_id = ? and clicked_at < ? and clicked_at >= ?"
+        "select clicked_at, click_id, link_code, utm_source, utm_medium, utm_campaign, referer, is_bot"
+        " from marts.clicks where affiliate_id = ? and clicked_at <= ? and clicked_at >= ?"
+        " and (clicked_at < ? or click_id > ?)"
         " order by clicked_at desc, click_id limit ?",
-        [affiliate, before, since, size + 1],
+        [affiliate, before, since, before, after, size + 1],
     )
     if len(found) > size:
-        older: datetime | None = found[size - 1]["clicked_at"]
-    else:
-        older = since if since > first else None
-    return ClickWindow(found[:size], before, since, older)
+        last = found[size - 1]
+        return ClickWindow(found[:size], before, since, last["clicked_at"], last["click_id"])
+    return ClickWindow(found, before, since, since if since > first else None)
 
 
 def mask_customer(customer_id: str | None) -> str:

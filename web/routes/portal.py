@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.state.closed_periods import closed_at
@@ -135,12 +135,16 @@ def conversions(request: Request, parts: Parts, affiliate: PortalAffiliate, page
 
 @router.get("/clicks")
 def clicks(
-    request: Request, parts: Parts, affiliate: PortalAffiliate, before: datetime | None = None
+    request: Request,
+    parts: Parts,
+    affiliate: PortalAffiliate,
+    before: datetime | None = None,
+    after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
     if before is not None and before.tzinfo is None:
         before = before.replace(tzinfo=UTC)
     with parts.warehouse.cursor() as cur:
-        found = queries.recent_clicks(cur, affiliate.id, before)
+        found = queries.recent_clicks(cur, affiliate.id, before, after=after if before else None)
     return _render(request, "clicks", affiliate.session, affiliate=affiliate, found=found)
 
 
