@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     ):
         print(f"  {report.get(key, {}).get('rows', 0):>8} {label}")
     flags = report.get("marts/risk_flags", {})
-    held = report.get("marts/affiliate_statements", {}).get("held", {})
+    held = flags.get("held", {})
     if flags.get("open"):
         amounts = ", ".join(
             f"{format_minor(amount, currency)} {currency}" for currency, amount in sorted(held.items())

@@ -279,6 +279,21 @@ def held_attributions(flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.Data
     )
 
 
+def held_for_review(lines: pl.DataFrame, flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
+    """The live lines a flag still open holds. A closed month's line frozen as `held` whose flag has
+    since been decided holds nothing any more: approved, its amount is owed in an open month's
+    correction line; rejected, it never will be."""
+    open_attributions = (
+        flags.filter(pl.col("decision") == "open")
+        .join(conversions.select("conversion_id", "attribution_id"), on="conversion_id")
+        .select("attribution_id")
+    )
+    waiting = conversions.join(open_attributions, on="attribution_id", how="semi").select("conversion_id")
+    return lines.filter((pl.col("status") == "held") & pl.col("livemode")).join(
+        waiting, on="conversion_id", how="semi"
+    )
+
+
 def apply_reviews(lines: pl.DataFrame, flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
     """Lines of flagged attributions: `held` while a flag is open; `void`, saying why, once rejected."""
     reviewed = held_attributions(flags, conversions)

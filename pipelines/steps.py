@@ -37,7 +37,7 @@ from core.state.closed_periods import load_closed
 from core.state.review_decisions import load_decisions
 from models.attribution import AttributionSettings
 from models.marts import MartInputs, Marts, build_marts
-from models.risk import RULES, RiskSettings
+from models.risk import RULES, RiskSettings, held_for_review
 from pipelines.lake import Lake
 from pipelines.lib.duck import lake_connection
 from pipelines.lib.loading import load_landing
@@ -166,9 +166,11 @@ def build_and_write_marts(settings: Settings, program: Program, now: datetime) -
     tables = {f"marts.{name}": frame for name, frame in marts.tables().items() if name != CLICKS_VIEW}
     with connect(settings) as con:
         write_tables(con, tables, UNCOMPRESSED)
-    return marts, {
-        f"marts/{name}": mart_metadata(name, frame, inputs) for name, frame in marts.tables().items()
-    }
+    metadata = {f"marts/{name}": mart_metadata(name, frame, inputs) for name, frame in marts.tables().items()}
+    held = held_for_review(marts.commission_lines, marts.risk_flags, marts.conversions)
+    by_currency = held.group_by("currency").agg(pl.col("amount_minor").sum()).sort("currency")
+    metadata["marts/risk_flags"]["held"] = dict(by_currency.rows())  # currency → minor units flags hold
+    return marts, metadata
 
 
 def broken_invariants(marts: Marts) -> list[str]:
@@ -192,9 +194,6 @@ def mart_metadata(name: str, frame: pl.DataFrame, inputs: MartInputs) -> dict[st
         metadata["open"] = open_flags.height
         for rule, count in frame.group_by("rule").len().sort("rule").rows():
             metadata[f"rule: {rule}"] = count
-    if name == "affiliate_statements":
-        held = frame.filter(pl.col("held_minor") != 0).group_by("currency").agg(pl.col("held_minor").sum())
-        metadata["held"] = dict(held.sort("currency").rows())  # currency → minor units held for review
     if name == "commission_lines":
         metadata["closed_periods"] = len(inputs.closed.periods)
         metadata["carried_forward_lines"] = frame.filter(pl.col("carried_from_period").is_not_null()).height

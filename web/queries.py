@@ -241,6 +241,15 @@ def unattributed_months(cur: duckdb.DuckDBPyConnection) -> list[str]:
 # -- risk review -----------------------------------------------------------------------------------
 
 
+# A live line a flag still open holds (models/risk.py held_for_review): a closed month's line frozen as
+# `held` whose flag has since been decided holds nothing (approved: owed in an open month's correction).
+_HELD_NOW = (
+    "status = 'held' and livemode and conversion_id in (select c.conversion_id from marts.conversions c"
+    " where c.attribution_id in (select fc.attribution_id from marts.risk_flags f"
+    " join marts.conversions fc using (conversion_id) where f.decision = 'open'))"
+)
+
+
 def risk_flags(cur: duckdb.DuckDBPyConnection, only_open: bool, page: Page) -> Paged:
     where = Where()
     if only_open:
@@ -249,8 +258,10 @@ def risk_flags(cur: duckdb.DuckDBPyConnection, only_open: bool, page: Page) -> P
         cur,
         "select f.flag_id, f.rule, f.detail, f.affiliate_id, f.conversion_id, f.click_id, f.detected_at,"
         " f.decision, f.decided_at, f.note, c.amount_minor, c.currency, c.payment_id,"
-        " (select sum(l.amount_minor) from marts.commission_lines l"
-        "   where l.conversion_id = f.conversion_id and l.status = 'held') as held_minor"
+        # what the flag holds: every held line of its attribution (the sale and its renewals), while open
+        " (select sum(l.amount_minor) from marts.commission_lines l join marts.conversions lc"
+        "   using (conversion_id) where lc.attribution_id = c.attribution_id and l.status = 'held'"
+        "   and f.decision = 'open') as held_minor"
         " from marts.risk_flags f left join marts.conversions c using (conversion_id)"
         f" where {where.sql} order by f.detected_at, f.flag_id",
         where.params,
@@ -283,7 +294,10 @@ def affiliates(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     for row in rows(
         cur,
         "select affiliate_id, currency, sum(net_minor) as net_minor, sum(payable_minor) as payable_minor,"
-        " sum(held_minor) as held_minor from marts.affiliate_statements group by all order by all",
+        " coalesce(any_value(held.held_minor), 0) as held_minor from marts.affiliate_statements"
+        " left join (select affiliate_id, currency, sum(amount_minor) as held_minor"
+        f"  from marts.commission_lines where {_HELD_NOW} group by all) held using (affiliate_id, currency)"
+        " group by all order by all",
     ):
         totals.setdefault(row["affiliate_id"], []).append(row)
     for row in found:
@@ -336,15 +350,18 @@ def periods(cur: duckdb.DuckDBPyConnection, affiliate: str | None = None) -> lis
 
 
 def earnings_by_month(cur: duckdb.DuckDBPyConnection, affiliate: str) -> list[dict[str, Any]]:
-    """Live commission per month and currency, split by line status."""
+    """Live commission per month and currency, split by line status. The total is what the month's
+    statement nets (pending and approved: held money counts only once released, in the month that
+    releases it); sales are the month's own sales, not corrections carried into it."""
     return rows(
         cur,
         "select period, currency,"
         " sum(amount_minor) filter (status = 'pending') as pending_minor,"
         " sum(amount_minor) filter (status = 'approved') as approved_minor,"
-        " sum(amount_minor) filter (status = 'held') as held_minor,"
-        " sum(amount_minor) filter (status <> 'void') as total_minor,"
-        " count(*) filter (kind = 'commission' and status <> 'void') as commissions"
+        f" sum(amount_minor) filter ({_HELD_NOW}) as held_minor,"
+        " sum(amount_minor) filter (status in ('pending', 'approved')) as total_minor,"
+        " count(*) filter (kind = 'commission' and status <> 'void' and carried_from_period is null)"
+        " as commissions"
         " from marts.commission_lines where affiliate_id = ? and livemode"
         " group by all order by period desc, currency",
         [affiliate],

@@ -4,10 +4,12 @@ run), download a month's files, read the pipeline's health; and the pages follow
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from attro.closing import close_period
 from core.click_ids import new_click_id
 from core.contracts import CONSUMED_EVENT_TYPES
 from core.refusals import RefusalCounter
@@ -23,6 +25,7 @@ from tests.support.fake_stripe import FakeStripe, serve
 from tests.support.sites import NOW1, landed_events, with_stripe_api
 from tests.support.web import Web, csrf_token, make_web, web_settings
 
+NOW2 = datetime(2026, 4, 20, 12, tzinfo=UTC)  # March over, its held line's flag still open
 SYNC_KEY = "rk_test_51AttroWebHealth0000000001"
 
 
@@ -110,6 +113,42 @@ def test_approving_a_flag_records_it_where_attro_review_does_and_the_next_run_ap
     assert "approved" in admin.get("/admin/review?show=all").text
 
 
+def _row(html: str, label: str, first: str) -> list[str]:
+    """The cells of the table row whose `label` cell reads `first` (a row per affiliate or month)."""
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", html, re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        if re.search(rf'data-label="{label}"[^>]*>(<strong>)?{re.escape(first)}\b', row):
+            return cells
+    raise AssertionError(f"no row {label} = {first}")
+
+
+def test_money_a_closed_month_froze_as_held_is_no_longer_held_once_its_flag_is_decided(own_web) -> None:
+    web = own_web()
+    admin = web.admin()
+    flag_id = admin.get("/admin/review").text.split('class="card flag" id="')[1].split('"')[0]
+    close_period(web.settings, "2026-03", force=True, now=NOW2)
+    run_pipeline(web.settings, now=NOW2)
+    # open: the frozen 19.80 is still held, on every page that says so
+    assert _row(admin.get("/admin/affiliates").text, "Affiliate", "Jane")[5] == "19.80 USD"
+    march = _row(web.portal("jane").get("/portal").text, "Month", "2026-03")
+    assert march[4] == "19.80 USD"
+
+    page = admin.get("/admin/review").text
+    admin.post(f"/admin/review/{flag_id}", data={"decision": "approve", "csrf_token": csrf_token(page)})
+    run_pipeline(web.settings, now=NOW2)
+
+    assert _row(admin.get("/admin/affiliates").text, "Affiliate", "Jane")[5] == "0.00 USD"
+    decided = admin.get("/admin/review?show=all").text.split(f'id="{flag_id}"')[1].split("</li>")[0]
+    assert "nothing held" in decided
+    portal = web.portal("jane").get("/portal").text
+    march, april = _row(portal, "Month", "2026-03"), _row(portal, "Month", "2026-04")
+    assert march[4] == "—"  # the frozen line holds nothing now ...
+    assert (april[1], april[3]) == ("0", "19.80 USD")  # ... it is owed in April, no new sale there
+    # each month's total is what its statement nets: held money is in none until released
+    statements = web.portal("jane").get("/portal").text.split("<h2>Statements</h2>")[1]
+    assert _row(statements, "Month", "2026-03")[1] == march[5]
+
+
 def test_a_decision_on_an_unknown_flag_or_with_a_bad_verb_is_refused(own_web) -> None:
     web = own_web()
     admin = web.admin()
@@ -135,6 +174,8 @@ def test_statements_mark_closed_months_and_download_the_exports(
     admin = web.admin()
     page = admin.get("/admin/statements", params={"period": "2026-01"}).text
     assert "closed 2026-03-20" in page
+    # every column the net is made of (gross + reversals + reinstated = net), on every row
+    assert page.count('data-label="Reinstated"') == page.count('data-label="Net"') > 0
     assert "/admin/exports/commissions/2026-01/xlsx" in page
     assert "/admin/exports/payouts/2026-01/csv" in page
     answer = admin.get("/admin/exports/commissions/2026-01/csv")
