@@ -22,9 +22,9 @@ from typing import Any
 # (module, function names) to time; a name is looked up in that module when it runs, so wrapping it
 # there catches every call the pipeline makes.
 TIMED = {
-    "pipelines.run": ("_clean_leftovers",),
     "pipelines.freshness": ("fingerprint",),
     "pipelines.steps": (
+        "begin_run",
         "load_raw",
         "stage",
         "write_program",

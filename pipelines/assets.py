@@ -10,7 +10,7 @@ import dagster as dg
 
 from core.contracts import MARTS
 from core.state.closed_periods import closed_at
-from pipelines import steps
+from pipelines import freshness, steps
 from pipelines.exports import export_commissions
 from pipelines.resources import AttroResource
 
@@ -35,6 +35,7 @@ RAW = {
 )
 def raw(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """New landing lines loaded with dlt into the lake (Parquet), each landed record once."""
+    steps.begin_run(attro.settings, attro.runs, freshness.fingerprint(attro.settings, attro.now()))
     yield from _results(steps.load_raw(attro.settings))
 
 
@@ -79,7 +80,7 @@ PROGRAM = {
 )
 def program(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """The program file as tables, starting the next warehouse (the file is the truth)."""
-    yield from _results(steps.write_program(attro.settings, attro.program()))
+    yield from _results(steps.write_program(attro.settings, attro.program(), attro.runs))
 
 
 MART_DESCRIPTIONS = {
@@ -113,7 +114,7 @@ MART_KEYS = [["marts", name] for name in MARTS]
 )
 def marts(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """Every mart in one pass of the rules (models.marts.build_marts) over the staged events."""
-    _built, metadata = steps.build_and_write_marts(attro.settings, attro.program(), attro.now())
+    _built, metadata = steps.build_and_write_marts(attro.settings, attro.program(), attro.now(), attro.runs)
     yield from _results(metadata)
 
 
@@ -126,7 +127,7 @@ def marts(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
 def warehouse_snapshot(attro: AttroResource) -> dg.MaterializeResult:
     """The published data/warehouse.duckdb analysts open read-only: marts and program tables, views over
     the lake; replaced atomically."""
-    (result,) = _results(steps.publish_warehouse(attro.settings))
+    (result,) = _results(steps.publish_warehouse(attro.settings, attro.runs))
     return result
 
 

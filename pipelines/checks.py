@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-import dagster as dg
+import contextlib
 
-from pipelines.lib.warehouse import connect
+import dagster as dg
+import duckdb
+
+from pipelines.lib.warehouse import Build, connect
 from pipelines.resources import AttroResource
 
 
 def _duplicates(attro: AttroResource, table: str, column: str) -> int:
-    """Values of `column` held by more than one row of the next warehouse's `table`."""
-    with connect(attro.settings, read_only=True) as con:
+    """Values of `column` held by more than one row of `table`: in the warehouse this run is building
+    (before it is published: a failing check stops the publish), else in the published one (the
+    checks run on their own)."""
+    settings = attro.settings
+    if Build(settings).owner(attro.runs) is not None:
+        opened = connect(settings, read_only=True)
+    elif settings.warehouse_path.exists():
+        opened = contextlib.closing(duckdb.connect(str(settings.warehouse_path), read_only=True))
+    else:
+        raise RuntimeError(f"no warehouse to check: none published at {settings.warehouse_path} yet")
+    with opened as con:
         rows = con.execute(
             f"select count(*) from (select {column} from {table} group by {column} having count(*) > 1)"
         ).fetchall()

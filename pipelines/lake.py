@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from core.contracts import Schema, conform, empty
 from core.durable import fsync_dir, make_dirs_durably
@@ -89,6 +90,10 @@ class LakeTable:
 
     def paths(self) -> list[Path]:
         return [f.path for f in self.current()]
+
+    def rows(self) -> int:
+        """How many rows the table holds now, from its files' footers (no data read)."""
+        return sum(pq.ParquetFile(path).metadata.num_rows for path in self.paths())
 
     def scan(self, schema: Schema) -> pl.LazyFrame:
         """The current files' rows in `schema`, lazily: a file lacking a column gives nulls, and each

@@ -24,6 +24,7 @@ class AttroResource(dg.ConfigurableResource):
     now_iso: str | None = None  # pin "now" (holding periods) for reruns and tests
 
     _settings: Settings | None = PrivateAttr(default=None)
+    _runs: tuple[str, ...] = PrivateAttr(default=())
 
     @classmethod
     def from_settings(cls, settings: Settings, now: datetime | None = None) -> AttroResource:
@@ -47,6 +48,12 @@ class AttroResource(dg.ConfigurableResource):
         except SecretStoreError:
             return False
 
+    @property
+    def runs(self) -> tuple[str, ...]:
+        """This run's id, then the runs it re-executes (parent, root): the next warehouse any of them
+        started is this run's to build on and publish (pipelines/lib/warehouse.py Build)."""
+        return self._runs
+
     def now(self) -> datetime:
         return datetime.fromisoformat(self.now_iso) if self.now_iso else datetime.now(UTC)
 
@@ -57,5 +64,8 @@ class AttroResource(dg.ConfigurableResource):
         if context.run_id is None:
             yield self
             return
+        run = context.dagster_run
+        lineage = (context.run_id, run.parent_run_id, run.root_run_id) if run else (context.run_id,)
+        self._runs = tuple(dict.fromkeys(r for r in lineage if r))
         with pipeline_lock(self.settings):
             yield self

@@ -8,7 +8,7 @@ up on raw loads it has not decoded, and the next warehouse is built from scratch
 
 from __future__ import annotations
 
-import shutil
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 from core.program import Program, load_program
 from core.settings import Settings
 from pipelines import freshness, steps
-from pipelines.lib.warehouse import next_path, pipeline_lock
+from pipelines.lib.warehouse import pipeline_lock
 
 
 class PipelineFailed(RuntimeError):
@@ -48,17 +48,8 @@ def root_cause(exc: BaseException) -> str:
     return f"{type(innermost).__name__}: {text[0]}" if text else type(innermost).__name__
 
 
-def _clean_leftovers(settings: Settings) -> None:
-    """What a crashed run may have left: a half-built next warehouse, DuckDB's spill files."""
-    next_path(settings).unlink(missing_ok=True)
-    next_path(settings).with_name(next_path(settings).name + ".wal").unlink(missing_ok=True)
-    shutil.rmtree(settings.build_dir / "duckdb-tmp", ignore_errors=True)
-    for stale in settings.data_dir.glob(".warehouse.duckdb.*.tmp"):
-        stale.unlink(missing_ok=True)  # a copy the previous design left behind
-
-
-def _marts(settings: Settings, program: Program, now: datetime) -> dict[str, dict[str, Any]]:
-    built, metadata = steps.build_and_write_marts(settings, program, now)
+def _marts(settings: Settings, program: Program, now: datetime, runs: list[str]) -> dict[str, dict[str, Any]]:
+    built, metadata = steps.build_and_write_marts(settings, program, now, runs)
     if problems := steps.broken_invariants(built):  # the blocking checks of the Dagster job
         raise RuntimeError("; ".join(problems))
     return metadata
@@ -83,7 +74,8 @@ def run_pipeline(
         inputs = freshness.fingerprint(settings, at)
         if not force and freshness.unchanged(settings, inputs):
             return {"skipped": True}
-        _clean_leftovers(settings)
+        runs = [f"attro-run-{uuid.uuid4().hex}"]
+        steps.begin_run(settings, runs, inputs)
 
         def step(name: str, run: Callable[[], dict[str, dict[str, Any]]]) -> None:
             try:
@@ -93,8 +85,7 @@ def run_pipeline(
 
         step("raw (loading the landing zone)", lambda: steps.load_raw(settings))
         step("staging (decoding new events)", lambda: steps.stage(settings))
-        step("program (program file tables)", lambda: steps.write_program(settings, program))
-        step("marts (the rules)", lambda: _marts(settings, program, at))
-        step("warehouse (publishing)", lambda: steps.publish_warehouse(settings))
-        freshness.record(settings, inputs)
+        step("program (program file tables)", lambda: steps.write_program(settings, program, runs))
+        step("marts (the rules)", lambda: _marts(settings, program, at, runs))
+        step("warehouse (publishing)", lambda: steps.publish_warehouse(settings, runs))  # records `inputs`
     return report

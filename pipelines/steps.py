@@ -8,6 +8,9 @@ Every step returns its metadata per asset key, which Dagster shows and `attro ru
 from __future__ import annotations
 
 import gc
+import shutil
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,10 +41,19 @@ from core.state.review_decisions import load_decisions
 from models.attribution import AttributionSettings
 from models.marts import MartInputs, Marts, build_marts
 from models.risk import RULES, RiskSettings, held_for_review
+from pipelines import freshness
 from pipelines.lake import Lake
 from pipelines.lib.duck import lake_connection
 from pipelines.lib.loading import load_landing
-from pipelines.lib.warehouse import add_lake_views, add_lookup_indexes, connect, publish, write_tables
+from pipelines.lib.warehouse import (
+    Build,
+    add_lake_views,
+    add_lookup_indexes,
+    connect,
+    next_path,
+    publish,
+    write_tables,
+)
 from pipelines.sources.program import program_tables
 from pipelines.staging.stage import OBJECTS, REJECTED, stage_new
 
@@ -57,6 +69,8 @@ def load_raw(settings: Settings) -> Metadata:
     gc.collect()
     events, clicks = stats["stripe_events"], stats["clicks"]
     rejected = events["rejected_lines"] + clicks["rejected_lines"]
+    reasons = Counter(events.get("rejected_reasons", {})) + Counter(clicks.get("rejected_reasons", {}))
+    quarantined = Lake(settings.lake_dir).raw("landing_rejects").rows()
     return {
         "raw/stripe_events": {
             "new_events": events["new"],
@@ -70,7 +84,11 @@ def load_raw(settings: Settings) -> Metadata:
             "rejected_lines": clicks["rejected_lines"],
             "torn_lines_waiting": clicks["torn_lines_waiting"],
         },
-        "raw/landing_rejects": {"new_rejected_lines": rejected},
+        "raw/landing_rejects": {
+            "new_rejected_lines": rejected,
+            "rows": quarantined,  # every line quarantined so far
+            **{f"reason: {reason}": count for reason, count in sorted(reasons.items())},
+        },
     }
 
 
@@ -88,11 +106,27 @@ def program_frames(program: Program) -> dict[str, pl.DataFrame]:
     return {name: pl.from_arrow(table) for name, table in program_tables(program).items()}  # type: ignore[misc]
 
 
-def write_program(settings: Settings, program: Program) -> Metadata:
-    """Start the next warehouse with the program tables (the program file is the truth)."""
+def begin_run(settings: Settings, runs: Sequence[str], inputs: str) -> None:
+    """A run that loads the landing zone starts from nothing a crashed run left (a half-built next
+    warehouse, DuckDB's spill files) and notes the inputs it started from (freshness's fingerprint:
+    publishing records it, so `attro run` knows the published warehouse is current)."""
+    for leftover in (next_path(settings), next_path(settings).with_name(next_path(settings).name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(settings.build_dir / "duckdb-tmp", ignore_errors=True)
+    for stale in settings.data_dir.glob(".warehouse.duckdb.*.tmp"):
+        stale.unlink(missing_ok=True)  # a copy the previous design left behind
+    Build(settings).begin(runs[0], inputs)
+
+
+def write_program(settings: Settings, program: Program, runs: Sequence[str]) -> Metadata:
+    """Start the next warehouse with the program tables (the program file is the truth). `runs` is
+    this run's id, then those of the runs it re-executes (Dagster's parent and root)."""
+    build = Build(settings)
+    inputs = build.inputs(runs)
     frames = program_frames(program)
     with connect(settings, fresh=True) as con:
         write_tables(con, {f"program.{name}": frame for name, frame in frames.items()})
+    build.begin(runs[0], inputs)
     return {f"program/{name}": {"rows": frame.height} for name, frame in frames.items()}
 
 
@@ -159,8 +193,14 @@ UNCOMPRESSED = {
 }  # fmt: skip
 
 
-def build_and_write_marts(settings: Settings, program: Program, now: datetime) -> tuple[Marts, Metadata]:
-    """Every mart, written into the next warehouse."""
+def build_and_write_marts(
+    settings: Settings, program: Program, now: datetime, runs: Sequence[str]
+) -> tuple[Marts, Metadata]:
+    """Every mart, written into the next warehouse — this run's: when the run did not start one (its
+    program step was not selected, or ran in a run another has published since), it starts one with
+    the program tables first, so what it publishes is whole."""
+    if Build(settings).owner(runs) is None:
+        write_program(settings, program, runs)
     inputs = mart_inputs(settings, program, now)
     marts = build_marts(inputs)
     tables = {f"marts.{name}": frame for name, frame in marts.tables().items() if name != CLICKS_VIEW}
@@ -216,9 +256,24 @@ def lake_views(settings: Settings) -> dict[str, tuple[list[Path], dict]]:
 LAKE_VIEW_DEFAULTS = {"raw.stripe_events": LANDED_DEFAULTS["stripe_events"]}
 
 
-def publish_warehouse(settings: Settings) -> Metadata:
-    """Add the lake views to the next warehouse and move it into place; then tidy the lake."""
+def publish_warehouse(settings: Settings, runs: Sequence[str]) -> Metadata:
+    """Add the lake views to the next warehouse and move it into place; then tidy the lake. Only a
+    warehouse this run built, program and marts, is published."""
+    build = Build(settings)
+    if build.owner(runs) is None:
+        raise RuntimeError(
+            "this run built no warehouse to publish: warehouse/snapshot publishes the program and marts "
+            "tables built in the same run (select the marts with it, or Materialize all)"
+        )
     with connect(settings) as con:
+        schemas = {
+            r[0] for r in con.execute("select schema_name from information_schema.schemata").fetchall()
+        }
+        if missing := {"program", "marts"} - schemas:
+            raise RuntimeError(
+                f"this run's warehouse has no {' or '.join(sorted(missing))} tables: select the marts with "
+                "warehouse/snapshot (or Materialize all)"
+            )
         add_lake_views(con, lake_views(settings), LAKE_VIEW_DEFAULTS)
         # marts.clicks is raw.clicks as the rules see it (models/clicks.py): ours, one row per click id
         columns = ", ".join(CLICK)
@@ -228,6 +283,9 @@ def publish_warehouse(settings: Settings) -> Metadata:
         )
         add_lookup_indexes(con)
     path = publish(settings)
+    if inputs := build.inputs(runs):  # the run loaded the landing zone itself: the warehouse is current
+        freshness.record(settings, inputs)
+    build.end()
     maintenance = maintain_lake(settings)
     return {"warehouse/snapshot": {"path": str(path), "bytes": path.stat().st_size, **maintenance}}
 

@@ -9,6 +9,7 @@ publish writes only the marts, never the history in the lake, so it costs what t
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -80,6 +81,46 @@ ANALYST_STORAGE_VERSION = "v1.5.0"
 def next_path(settings: Settings) -> Path:
     """The warehouse being built by the current run (never opened by anyone else)."""
     return settings.build_dir / "next.duckdb"
+
+
+# Which run the next warehouse belongs to. A Dagster run may hold only some of the graph's steps (a
+# selection in the UI, "re-execute from failure"), and the next warehouse may then be another run's:
+# one started by a run that crashed, or none (a later run published it). Each step asks whether the
+# file is its own run's before it builds on it, publishes it, or checks it.
+class Build:
+    """The run building the next warehouse, and the inputs it started from (freshness's fingerprint,
+    when the run loaded the landing zone itself), kept in data/build/next.json."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = settings.build_dir / "next.json"
+
+    def _read(self) -> dict:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def begin(self, run_id: str, inputs: str | None = None) -> None:
+        """Note that `run_id` builds the next warehouse (from `inputs`, when it knows them)."""
+        self.settings.build_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"run": run_id, "inputs": inputs}))
+        os.replace(tmp, self.path)
+
+    def owner(self, runs: Collection[str]) -> str | None:
+        """Which of `runs` (a run and the runs it re-executes) started the next warehouse, if one did
+        and the file is there."""
+        run = self._read().get("run")
+        return run if run in runs and next_path(self.settings).exists() else None
+
+    def inputs(self, runs: Collection[str]) -> str | None:
+        """The inputs the build started from, when one of `runs` started it and noted them."""
+        found = self._read()
+        return found.get("inputs") if found.get("run") in runs else None
+
+    def end(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -18,13 +18,15 @@ import pytest
 import yaml
 from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteRepositoryOrigin
 
+from core.contracts import MARTS
 from core.settings import Settings
-from pipelines import sensors
+from pipelines import freshness, sensors
 from pipelines.assets import program
 from pipelines.checks import conversion_ids_unique, payment_ids_unique
 from pipelines.definitions import build_definitions
-from pipelines.lib.warehouse import next_path, pipeline_lock
+from pipelines.lib.warehouse import Build, next_path, pipeline_lock
 from pipelines.resources import AttroResource
+from pipelines.run import run_pipeline
 from tests.support.fake_stripe import FakeStripe, serve
 from tests.support.paths import REPO
 
@@ -282,25 +284,37 @@ def test_the_program_assets_report_the_rows_each_table_holds(kit) -> None:
     assert held["program/offer_tiers"] >= 2  # the tiered offer's two tiers, which were reported as 0
 
 
-def test_the_uniqueness_checks_fail_on_a_duplicate_id(kit) -> None:
-    settings = kit.settings()
-    settings.build_dir.mkdir(parents=True)
-    con = duckdb.connect(str(next_path(settings)))
+def _marts_file(path: Path, payment_ids: list[str]) -> None:
+    con = duckdb.connect(str(path))
     con.execute("create schema marts")
-    con.execute(
-        "create table marts.payments as select * from (values ('in_1'), ('in_1'), ('pi_2')) t(payment_id)"
-    )
+    con.execute("create table marts.payments as select unnest(?) as payment_id", [payment_ids])
     con.execute(
         "create table marts.conversions as select * from (values ('cv_1'), ('cv_2')) t(conversion_id)"
     )
     con.close()
+
+
+def test_the_uniqueness_checks_fail_on_a_duplicate_id_in_what_the_run_builds_else_check_the_published(
+    kit, monkeypatch
+) -> None:
+    settings = kit.settings()
+    settings.build_dir.mkdir(parents=True)
     attro = AttroResource.from_settings(settings)
+    run = "run-1"
+    monkeypatch.setattr(AttroResource, "runs", property(lambda _self: (run,)))  # as a Dagster run sets up
+    with pytest.raises(RuntimeError, match="no warehouse to check: none published"):
+        payment_ids_unique(attro=attro)
+    _marts_file(next_path(settings), ["in_1", "in_1", "pi_2"])
+    Build(settings).begin("run-1")
+    _marts_file(settings.warehouse_path, ["in_1", "pi_2"])
 
     payments = payment_ids_unique(attro=attro)
     conversions = conversion_ids_unique(attro=attro)
 
     assert not payments.passed and payments.metadata["duplicate_payment_ids"].value == 1
     assert conversions.passed and conversions.metadata["duplicate_conversion_ids"].value == 0
+    run = "run-2"  # the checks on their own ("Execute checks"): the published warehouse
+    assert payment_ids_unique(attro=attro).passed
 
 
 def test_a_job_run_with_a_bad_program_file_fails_and_publishes_nothing(kit) -> None:
@@ -327,6 +341,52 @@ def test_a_job_run_with_a_bad_program_file_fails_and_publishes_nothing(kit) -> N
         error = error.cause
     assert str(settings.program_path) in error.message and "'zoe'" in error.message
     assert not settings.warehouse_path.exists()
+
+
+def _schemas(path: Path) -> dict[str, int]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        found = con.execute("select schema_name, count(*) from duckdb_tables() group by all").fetchall()
+        return dict(found)
+    finally:
+        con.close()
+
+
+def test_a_run_of_part_of_the_graph_publishes_a_whole_warehouse_or_nothing(kit) -> None:
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=4).bare_charge(kit.at, 2500).events)
+    job = definitions(settings).resolve_job_def("materialize_all")
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    instance = dg.DagsterInstance.ephemeral()
+
+    assert job.execute_in_process(instance=instance, run_config=quiet).success
+    whole = _schemas(settings.warehouse_path)
+    assert whole["program"] == len(TABLES)
+    # a Dagster run records what it published from, as `attro run` does: nothing new, nothing to do
+    assert freshness.last_run(settings) is not None
+    assert run_pipeline(settings) == {"skipped": True}  # the same day as the Dagster run
+
+    marts_and_publish = [dg.AssetKey(["marts", name]) for name in MARTS] + [
+        dg.AssetKey(["warehouse", "snapshot"])
+    ]
+    subset = job.execute_in_process(instance=instance, run_config=quiet, asset_selection=marts_and_publish)
+    assert subset.success
+    assert _schemas(settings.warehouse_path) == whole  # the program tables too, not only the marts
+
+    published = settings.warehouse_path.stat()
+    alone = job.execute_in_process(
+        instance=instance,
+        run_config=quiet,
+        asset_selection=[dg.AssetKey(["warehouse", "snapshot"])],
+        raise_on_error=False,
+    )
+    assert not alone.success
+    (failure,) = [e for e in alone.all_events if e.is_step_failure]
+    error = failure.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert "this run built no warehouse to publish" in error.message
+    assert settings.warehouse_path.stat().st_ino == published.st_ino  # untouched
 
 
 def test_the_dagster_instance_runs_one_job_at_a_time(tmp_path: Path) -> None:

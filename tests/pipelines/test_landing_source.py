@@ -72,6 +72,13 @@ def test_a_rerun_with_nothing_new_loads_nothing_and_leaves_raw_unchanged(kit) ->
         0,
     )
     assert (second["raw/clicks"]["new_clicks"], second["raw/clicks"]["rejected_lines"]) == (0, 0)
+    # what Dagster shows of the quarantine: this run's lines by reason, and all the quarantine holds
+    assert first["raw/landing_rejects"] == {
+        "new_rejected_lines": 1,
+        "rows": 1,
+        "reason: invalid literal, expected 'true'": 1,  # orjson's words for "this is not JSON"
+    }
+    assert second["raw/landing_rejects"] == {"new_rejected_lines": 0, "rows": 1}
     raw_after = kit.tables(settings.warehouse_path, ("raw",))
     assert raw_after == raw_before
     assert len(raw_after["raw.stripe_events"]) == len(events)

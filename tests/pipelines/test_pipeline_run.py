@@ -277,7 +277,7 @@ def test_the_rules_read_the_staged_tables_never_the_raw_payloads(full_run, kit) 
     for path in raw_events:  # every payload gone: only staging and raw.clicks are left to the rules
         path.unlink()
 
-    steps.build_and_write_marts(settings, load_program(settings.program_path), kit.now)
+    steps.build_and_write_marts(settings, load_program(settings.program_path), kit.now, ["a-run"])
 
     rebuilt = kit.tables(next_path(settings), schemas=("marts",))
     published = {name: rows for name, rows in full_run.tables.items() if name.startswith("marts.")}

@@ -9,6 +9,7 @@ primary key is already loaded (a redelivery) is dropped by `fresh`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from core.contracts import LANDING_OFFSET, LANDING_REJECT, arrow_schema
-from pipelines.sources.landing.helpers import iter_new, torn_lines
+from pipelines.sources.landing.helpers import iter_new, reject_reason, torn_lines
 from pipelines.sources.landing.settings import STREAMS
 
 Fresh = Callable[[str, pl.DataFrame], pl.DataFrame]  # (stream, records) → those not loaded before
@@ -33,10 +34,12 @@ def stream_resource(
     @dlt.resource(name=stream, write_disposition="append")
     def records() -> Iterator[Any]:
         counts = stats[stream] = {"records": 0, "new": 0, "rejected_lines": 0, "torn_lines_waiting": 0}
+        reasons = counts["rejected_reasons"] = Counter()
         ends: list[dict[str, Any]] = []
         for chunk in iter_new(stream, landing_dir / stream, offsets):
             counts["records"] += chunk.records.height
             counts["rejected_lines"] += len(chunk.rejects)
+            reasons.update(reject_reason(reject["error"]) for reject in chunk.rejects)
             new = fresh(stream, chunk.records)  # dropped in Polars, before the one copy into Arrow
             counts["new"] += new.height
             if new.height:

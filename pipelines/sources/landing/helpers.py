@@ -34,6 +34,13 @@ def _reject(stream: str, rel: str, line_offset: int, raw: bytes, error: str) -> 
     }
 
 
+def reject_reason(error: str) -> str:
+    """A quarantined line's error without the detail of that line (where in it, which byte), so lines
+    that failed the same way count together: "unexpected character: line 1 column 2" → "unexpected
+    character"; "missing event_type, created" stays whole."""
+    return error.split(":", 1)[0].strip() or "unknown"
+
+
 def _utf8(raw: bytes) -> None:
     """ValueError naming the first byte that is not UTF-8 (orjson's own words, "str is not valid UTF-8:
     surrogates not allowed", name neither the problem nor the place)."""
