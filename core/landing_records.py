@@ -73,7 +73,7 @@ def stripe_event_record(
         "event_id": event["id"],
         "event_type": event["type"],
         "api_version": event.get("api_version"),
-        "livemode": bool(event.get("livemode", False)),
+        "livemode": event.get("livemode") is True,  # only a real `true` is live: never payable by mistake
         "created": event["created"],
         "received_at": utc_timestamp(received_at),
         "payload": payload,

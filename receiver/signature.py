@@ -130,4 +130,6 @@ def event_shape_problem(event: Any) -> str | None:
     created = event.get("created")
     if not isinstance(created, int) or isinstance(created, bool):
         return "'created' must be an integer timestamp"
+    if "livemode" in event and not isinstance(event["livemode"], bool):  # "false" would read as live
+        return "'livemode' must be true or false"
     return None

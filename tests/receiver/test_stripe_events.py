@@ -92,3 +92,11 @@ def test_a_verified_body_that_is_not_an_event_is_refused():
 
     with pytest.raises(WebhookRejected, match="not a Stripe event"):
         landing_line(Delivery(body, sign_header(body, SECRET, 1), [SECRET], 0, 1.0))
+
+
+@pytest.mark.parametrize("livemode", ["false", 0, 1, None, ""])
+def test_an_event_whose_livemode_is_not_a_boolean_is_refused_never_landed_as_live(livemode):
+    body = encode(_event() | {"livemode": livemode})
+
+    with pytest.raises(WebhookRejected, match="not a Stripe event: 'livemode' must be true or false"):
+        landing_line(Delivery(body, sign_header(body, SECRET, 1_760_000_000), [SECRET], 300, 1_760_000_000.0))
