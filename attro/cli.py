@@ -10,6 +10,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from attro.arguments import PORT, int_between
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
 from attro.stripe_cli import add_stripe_parser
@@ -231,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the receiver (webhooks, tracking links, clicks API)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    serve.add_argument("--workers", type=int, default=1, help="receiver processes (default 1)")
+    serve.add_argument("--port", type=PORT, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--workers", type=int_between(1, 64), default=1, help="receiver processes (default 1)")
     serve.set_defaults(func=_serve)
 
     run = sub.add_parser("run", help="materialize the whole asset graph once, in-process")

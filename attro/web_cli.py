@@ -7,6 +7,7 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
+from attro.arguments import PORT
 from core.settings import Settings
 
 
@@ -90,7 +91,7 @@ def add_web_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Add `web [--host] [--port]`, `web hash-password` and `portal link AFFILIATE [--days N]`."""
     web = subparsers.add_parser("web", help="the merchant's admin and the affiliates' portal (port 8001)")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    web.add_argument("--port", type=int, default=8001, help="port to listen on (default 8001)")
+    web.add_argument("--port", type=PORT, default=8001, help="port to listen on (default 8001)")
     web.set_defaults(func=_serve)
     web_commands = web.add_subparsers(dest="web_command")
     hashing = web_commands.add_parser(

@@ -157,6 +157,10 @@ def test_export_payouts_of_an_open_month_is_refused_with_the_reason(
         ),
         pytest.param(["export", "commissions"], id="no-period"),
         pytest.param(["close-period"], id="close-without-period"),
+        pytest.param(["serve", "--port", "99999"], id="port-past-65535"),
+        pytest.param(["serve", "--port", "0"], id="port-0"),
+        pytest.param(["serve", "--workers", "0"], id="no-workers"),
+        pytest.param(["web", "--port", "70000"], id="web-port-past-65535"),
     ],
 )
 def test_usage_errors_exit_2(cli_site: Any, capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
