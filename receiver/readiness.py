@@ -9,6 +9,16 @@ from __future__ import annotations
 
 from starlette.datastructures import State
 
+from core.settings import Settings
+
+
+def unplaced(text: str, settings: Settings) -> str:
+    """`text` with the server's own paths named by their setting: anyone can ask /healthz, Stripe's
+    dashboard shows a 503's body, and where the data lives on disk is nobody's business but ops'
+    (`attro serve` and the logs say it whole)."""
+    text = text.replace(str(settings.program_path), "$ATTRO_PROGRAM")
+    return text.replace(str(settings.data_dir), "$ATTRO_DATA_DIR")
+
 
 def webhook_problem(state: State) -> str | None:
     """Why no webhook can be verified now, or None."""

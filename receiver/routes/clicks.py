@@ -23,6 +23,7 @@ from receiver.deps import (
 from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingError
 from receiver.logs import annotate_request
+from receiver.readiness import unplaced
 
 router = APIRouter(tags=["clicks"])
 
@@ -128,10 +129,12 @@ async def receive_clicks(
         fresh = [i for i in range(batch.size) if i not in repeated]
         try:
             await writer.append_lines(b"".join(batch.lines[i] for i in fresh))
-        except LandingError:
+        except LandingError as exc:
             annotate_request(request, outcome="landing_failed", records=len(fresh))
+            cause = unplaced(str(exc), request.app.state.settings)
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, "clicks could not be stored durably; retry later"
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"clicks could not be stored durably ({cause}); retry later",
             ) from None
         landed.remember((batch.click_ids[i], batch.link_codes[i]) for i in fresh)
     annotate_request(request, outcome="landed", records=len(fresh), duplicates=len(duplicates))

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
-from core.settings import Settings
 from receiver import readiness
 
 router = APIRouter(tags=["health"])
@@ -30,15 +29,8 @@ def healthz(request: Request) -> JSONResponse:
     problems += [p for p in (w.check_writable() for w in writers) if p is not None]
     content: dict[str, Any] = {"ok": not problems}
     if problems:
-        content["detail"] = _unplaced("; ".join(problems), state.settings)
+        content["detail"] = readiness.unplaced("; ".join(problems), state.settings)
     if warnings := readiness.warnings(state):
-        content["warnings"] = [_unplaced(warning, state.settings) for warning in warnings]
+        content["warnings"] = [readiness.unplaced(warning, state.settings) for warning in warnings]
     code = status.HTTP_503_SERVICE_UNAVAILABLE if problems else status.HTTP_200_OK
     return JSONResponse(status_code=code, content=content)
-
-
-def _unplaced(text: str, settings: Settings) -> str:
-    """`text` with the server's own paths named by their setting: anyone can ask /healthz, and where
-    the data lives on disk is nobody's business but ops' (`attro serve` and the logs say it whole)."""
-    text = text.replace(str(settings.program_path), "$ATTRO_PROGRAM")
-    return text.replace(str(settings.data_dir), "$ATTRO_DATA_DIR")

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from receiver.body import read_limited_body
 from receiver.landing import LandingError, StripeEventWriter
 from receiver.logs import annotate_request
+from receiver.readiness import unplaced
 from receiver.signature import WebhookRejected
 from receiver.stripe_events import Delivery
 
@@ -86,10 +87,11 @@ async def _receive(request: Request) -> Response:
     except WebhookRejected as exc:
         annotate_request(request, reason=exc.reason)  # event and outcome are set above
         raise HTTPException(status.HTTP_400_BAD_REQUEST, exc.reason) from None
-    except LandingError:
+    except LandingError as exc:
         annotate_request(request, outcome="landing_failed")
+        cause = unplaced(str(exc), settings)  # Stripe's dashboard shows it: the cause, not our paths
         raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE, "event could not be stored durably; retry later"
+            status.HTTP_503_SERVICE_UNAVAILABLE, f"event could not be stored durably ({cause}); retry later"
         ) from None
     annotate_request(request, event_id=landed.event_id, event_type=landed.event_type, outcome="landed")
     answer = {"received": True, "event_id": landed.event_id, "type": landed.event_type}
