@@ -222,6 +222,12 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
         *(_first(column).alias(f"click_{name}") for name, column in _CLICK_SOURCES),
         _first("promotion_code_id"),
         _first("discount_id"),
+        # when the customer checked out: an async (bank debit) session completes unpaid days before
+        # the money settles, and the attribution window counts to the checkout
+        pl.col("event_created_at")
+        .filter(pl.col("event_type") == "checkout.session.completed")
+        .min()
+        .alias("session_completed_at"),
         pl.col("event_id").unique().sort().alias("source_event_ids"),
     )
     payments = grouped.filter(pl.col("is_payment"))
@@ -276,7 +282,7 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
         checkout_completed_at=pl.when(is_subscription)
         .then(pl.col("subscription_checkout_at"))
         .when(pl.col("checkout_session_id").is_not_null())
-        .then(pl.col("occurred_at")),
+        .then(pl.min_horizontal("session_completed_at", "occurred_at")),
     )
     if objects is not None:
         payments = with_promotion_codes(payments, objects)

@@ -256,6 +256,11 @@ def test_async_checkout_is_a_payment_only_once_the_money_settles(api: str, sim: 
         else:
             assert payments["payment_id"].to_list() == [flow.payment_intent], names(delivered)
             assert payments["amount_minor"].to_list() == [5000]
+    # the customer checked out when the session completed, days before the money settled: the
+    # attribution window counts to then
+    payment = only(build(flow.events)[0])
+    checkout_at = datetime.fromtimestamp(flow.first("checkout.session.completed")["created"], UTC)
+    assert payment["checkout_completed_at"] == checkout_at < payment["occurred_at"]
 
 
 @GENERATIONS
