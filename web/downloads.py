@@ -7,6 +7,7 @@ gets from the command line and nothing is left under data/exports.
 
 from __future__ import annotations
 
+import html
 import io
 import tempfile
 import zipfile
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import polars as pl
 from fastapi import HTTPException, status
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 
 from core.settings import Settings
 from core.state.closed_periods import PERIOD_PATTERN
+from models.money import format_minor
 from pipelines.exports import FORMATS as COMMISSION_FORMATS
 from pipelines.exports import ExportError, export_commissions
 from pipelines.payouts import PROVIDERS as PAYOUT_FORMATS
@@ -56,12 +58,22 @@ def checked_period(period: str) -> str:
     return period
 
 
-def served(refused: int, make: Callable[..., Download], *args: object) -> Response:
-    """`make(*args)` as an attachment; a DownloadError answers `refused` with its message."""
+def served(refused: int, back: str, make: Callable[..., Download], *args: object) -> Response:
+    """`make(*args)` as an attachment; a DownloadError answers `refused` with a page that says why
+    (a button's link opens it in the browser: a bare JSON body there reads as a crash) and leads
+    `back`."""
     try:
         file = make(*args)
     except DownloadError as exc:
-        raise HTTPException(refused, str(exc)) from None
+        reasons = str(exc).split("\n")
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in reasons[1:])
+        return HTMLResponse(
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>No file</title></head>'
+            f"<body><h1>No file</h1><p>{html.escape(reasons[0])}</p>"
+            + (f"<ul>{items}</ul>" if items else "")
+            + f'<p><a href="{html.escape(back)}">Back</a></p></body></html>',
+            refused,
+        )
     return Response(
         file.content,
         media_type=file.media_type,
@@ -100,7 +112,16 @@ def payout_export(settings: Settings, period: str, fmt: str) -> Download:
         except PayoutError as exc:
             raise DownloadError(str(exc)) from None
         if not payouts.files:
-            raise DownloadError(f"nothing to pay for {period} in the {fmt} format")
+            why = [
+                f"{row['affiliate_id']}: {format_minor(row['amount_minor'], row['currency'])} "
+                f"{row['currency']} left out ({row['reason']})"
+                for row in payouts.left_out.iter_rows(named=True)
+            ] + [
+                f"{row['affiliate_id']}: {format_minor(row['amount_minor'], row['currency'])} "
+                f"{row['currency']} still pending when the month was closed"
+                for row in payouts.pending.iter_rows(named=True)
+            ]
+            raise DownloadError("\n".join([f"nothing to pay for {period} in the {fmt} format", *why]))
         return _bundle(payouts.files, f"payouts-{period}-{fmt}.zip")
 
 

@@ -208,7 +208,15 @@ def test_payout_files_download_as_attro_export_payouts_writes_them(
     assert answer.content == cli.files[0].read_bytes()
     refused = admin.get("/admin/exports/payouts/2026-03/csv")  # an open month: its amounts can change
     assert refused.status_code == 409 and "is not closed" in refused.text
+    # a page in the browser the button opened, saying why and leading back, not a JSON body
+    assert refused.headers["content-type"].startswith("text/html")
+    assert 'href="/admin/statements?period=2026-03"' in refused.text
     assert admin.get("/admin/exports/payouts/2026-01/venmo").status_code in (404, 409)
+    program = site.settings.program_path
+    program.write_text(program.read_text().replace('paypal_email = "jane.payouts@example.com"', ""))
+    nobody = admin.get("/admin/exports/payouts/2026-01/paypal")  # payable, but not through PayPal
+    assert nobody.status_code == 409 and "nothing to pay for 2026-01 in the paypal format" in nobody.text
+    assert "<li>jane: 19.80 usd left out (no paypal_email in the program file)</li>" in nobody.text
 
 
 def test_health_shows_the_last_run_lag_refusals_sync_and_flags(own_web) -> None:

@@ -299,7 +299,8 @@ def commission_download(period: str, fmt: str, parts: Parts, session: AdminSessi
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such format")
     period = downloads.checked_period(period)
     make = downloads.commission_export
-    return downloads.served(status.HTTP_409_CONFLICT, make, parts.settings, period, fmt)
+    back = f"/admin/statements?period={period}"
+    return downloads.served(status.HTTP_409_CONFLICT, back, make, parts.settings, period, fmt)
 
 
 @router.get("/exports/payouts/{period}/{fmt}")
@@ -307,7 +308,10 @@ def payout_download(period: str, fmt: str, parts: Parts, session: AdminSession) 
     if fmt not in downloads.PAYOUT_FORMATS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such format")
     period = downloads.checked_period(period)
-    return downloads.served(status.HTTP_409_CONFLICT, downloads.payout_export, parts.settings, period, fmt)
+    back = f"/admin/statements?period={period}"
+    return downloads.served(
+        status.HTTP_409_CONFLICT, back, downloads.payout_export, parts.settings, period, fmt
+    )
 
 
 # -- health ----------------------------------------------------------------------------------------

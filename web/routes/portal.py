@@ -152,5 +152,10 @@ def clicks(
 def statement(period: str, parts: Parts, affiliate: PortalAffiliate) -> Response:
     period = downloads.checked_period(period)
     return downloads.served(
-        status.HTTP_404_NOT_FOUND, downloads.affiliate_statement, parts.settings, period, affiliate.id
+        status.HTTP_404_NOT_FOUND,
+        "/portal",
+        downloads.affiliate_statement,
+        parts.settings,
+        period,
+        affiliate.id,
     )
