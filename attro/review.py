@@ -11,7 +11,15 @@ from core.settings import Settings
 # (a no-change `attro run` included) without loading them.
 
 
-def _flags(settings: Settings, where: str = "true", params: list | None = None) -> list[tuple]:
+_LISTED = (
+    "flag_id, rule, decision, affiliate_id, coalesce(conversion_id, click_id), detected_at, detail,"
+    " decided_at, note"
+)
+
+
+def _flags(
+    settings: Settings, where: str = "true", params: list | None = None, columns: str = _LISTED
+) -> list[tuple]:
     import duckdb
 
     from core.state.review_decisions import ReviewError
@@ -23,10 +31,7 @@ def _flags(settings: Settings, where: str = "true", params: list | None = None) 
     try:
         con.execute("set timezone = 'UTC'")  # times as the ledger has them, whatever TZ says
         return con.execute(
-            "select flag_id, rule, decision, affiliate_id, coalesce(conversion_id, click_id), detected_at,"
-            " detail, decided_at, note from marts.risk_flags where "
-            + where
-            + " order by detected_at, flag_id",
+            f"select {columns} from marts.risk_flags where {where} order by detected_at, flag_id",
             params or [],
         ).fetchall()
     finally:
@@ -75,16 +80,19 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _decide(decision: str) -> object:
     def run(args: argparse.Namespace, settings: Settings) -> int:
+        from core.contracts import DECIDED_FLAG
         from core.state.review_decisions import FLAG_ID, ReviewError, record_decision
 
         try:
             if not FLAG_ID.fullmatch(args.flag_id):
                 raise ReviewError(f"{args.flag_id!r} is not a flag id (rf_ and 16 hex digits)")
-            if not _flags(settings, "flag_id = ?", [args.flag_id]):
+            found = _flags(settings, "flag_id = ?", [args.flag_id], ", ".join(DECIDED_FLAG))
+            if not found:
                 raise ReviewError(
                     f"no risk flag {args.flag_id} in the published warehouse (`attro review list`)"
                 )
-            entry = record_decision(settings, args.flag_id, decision, args.note)
+            flag = dict(zip(DECIDED_FLAG, found[0], strict=True))
+            entry = record_decision(settings, args.flag_id, decision, args.note, flag=flag)
         except ReviewError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

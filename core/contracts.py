@@ -419,6 +419,7 @@ FUNNEL_DAY = {  # marts.funnel_daily
     "revenue_minor": pl.Int64,
     "commission_minor": pl.Int64,
 }
+DECIDED_FLAG = ("rule", "detail", "affiliate_id", "conversion_id", "click_id", "detected_at")
 RISK_FLAG = {  # marts.risk_flags
     "flag_id": pl.String,  # stable across reruns: a decision sticks to it
     "rule": pl.String,
@@ -436,6 +437,9 @@ RISK_DECISION = {  # kept under state/, outside the warehouse
     "decision": pl.String,
     "decided_at": UTC_TIME,
     "note": pl.String,
+    # the flag as it was decided (decisions recorded before these were kept have none): a decided
+    # flag that a rule no longer raises (turned off, an email corrected) is kept with its decision
+    **{f"flag_{name}": RISK_FLAG[name] for name in DECIDED_FLAG},
 }
 
 MARTS = {

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from core.contracts import RISK_FLAG, conform, empty
+from core.contracts import DECIDED_FLAG, RISK_FLAG, conform, empty
 from models.exprs import text
 
 RULES = ("self_referral", "disposable_email", "paid_traffic", "banned_referrer", "too_fast", "click_flood")
@@ -244,22 +244,20 @@ def risk_flags(
             flood_flags(conversions, clicks, settings),
         ]
     )
+    latest = decisions.sort("decided_at").group_by("flag_id").agg(pl.all().last())
     if raised.is_empty():
-        return empty(RISK_FLAG)
-    ids = pl.struct("rule", "subject").map_elements(
-        lambda row: flag_id(row["rule"], row["subject"]), return_dtype=pl.String
-    )
-    latest = (
-        decisions.sort("decided_at")
-        .group_by("flag_id")
-        .agg(pl.col("decision").last(), pl.col("decided_at").last(), pl.col("note").last())
-    )
-    flags = (
-        raised.with_columns(flag_id=ids)
-        .unique("flag_id", keep="first")
-        .join(latest, on="flag_id", how="left")
-        .with_columns(pl.col("decision").fill_null("open"))
-    )
+        flags = empty(RISK_FLAG)
+    else:
+        ids = pl.struct("rule", "subject").map_elements(
+            lambda row: flag_id(row["rule"], row["subject"]), return_dtype=pl.String
+        )
+        flags = (
+            raised.with_columns(flag_id=ids)
+            .unique("flag_id", keep="first")
+            .join(latest.select("flag_id", "decision", "decided_at", "note"), on="flag_id", how="left")
+            .with_columns(pl.col("decision").fill_null("open"))
+        )
+    flags = pl.concat([conform(flags, RISK_FLAG), _kept_decisions(latest, flags, conversions)])
     return conform(flags, RISK_FLAG).sort("detected_at", "flag_id")
 
 
@@ -277,6 +275,19 @@ def held_attributions(flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.Data
             note=pl.col("note").filter(pl.col("decision") == "rejected").drop_nulls().first(),
         )
     )
+
+
+def _kept_decisions(latest: pl.DataFrame, raised: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
+    """Decided flags on a sale that no rule raises any more (the rule turned off, the affiliate's email
+    corrected), kept as they were decided: a person's rejection still voids the commission, and the
+    decision stays visible (approve it to undo). Decisions recorded without their flag cannot be."""
+    kept = (
+        latest.join(raised.select("flag_id"), on="flag_id", how="anti")
+        .filter(pl.col("flag_conversion_id").is_in(conversions["conversion_id"].implode()))
+        .rename({f"flag_{name}": name for name in DECIDED_FLAG})
+        .with_columns(detail=text(pl.col("detail"), " (kept as decided: the rule no longer raises it)"))
+    )
+    return conform(kept, RISK_FLAG)
 
 
 def held_for_review(lines: pl.DataFrame, flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from core.contracts import DECIDED_FLAG
 from web.warehouse import rows, value
 
 PAGE_SIZE = 25
@@ -270,7 +271,12 @@ def risk_flags(cur: duckdb.DuckDBPyConnection, only_open: bool, page: Page) -> P
 
 
 def risk_flag(cur: duckdb.DuckDBPyConnection, flag_id: str) -> dict[str, Any] | None:
-    found = rows(cur, "select flag_id, decision from marts.risk_flags where flag_id = ?", [flag_id])
+    """The flag as decisions keep it (core.contracts.DECIDED_FLAG), with its decision."""
+    found = rows(
+        cur,
+        f"select flag_id, decision, {', '.join(DECIDED_FLAG)} from marts.risk_flags where flag_id = ?",
+        [flag_id],
+    )
     return found[0] if found else None
 
 

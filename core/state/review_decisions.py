@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from core.contracts import RISK_DECISION, conform, empty
+from core.contracts import DECIDED_FLAG, RISK_DECISION, conform, empty
 from core.durable import fsync_dir, make_dirs_durably
 from core.settings import Settings
 
@@ -34,15 +34,27 @@ def decisions_path(settings: Settings) -> Path:
 
 
 def record_decision(
-    settings: Settings, flag_id: str, decision: str, note: str | None = None, now: datetime | None = None
+    settings: Settings,
+    flag_id: str,
+    decision: str,
+    note: str | None = None,
+    now: datetime | None = None,
+    flag: Mapping[str, Any] | None = None,
 ) -> dict:
-    """Append a decision durably; returns it as recorded."""
+    """Append a decision durably; returns it as recorded. `flag` is the flag as the published warehouse
+    shows it (its DECIDED_FLAG columns), kept with the decision: a rejection still voids the sale's
+    commission after its rule stops raising the flag."""
     if not FLAG_ID.fullmatch(flag_id or ""):
         raise ReviewError(f"{flag_id!r} is not a flag id (rf_ and 16 hex digits; see `attro review list`)")
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}, got {decision!r}")
     at = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     entry = {"flag_id": flag_id, "decision": decision, "decided_at": at.isoformat(), "note": note or None}
+    if flag is not None:
+        entry["flag"] = {
+            name: value.isoformat() if isinstance(value, datetime) else value
+            for name, value in ((name, flag.get(name)) for name in DECIDED_FLAG)
+        }
     path = decisions_path(settings)
     try:
         make_dirs_durably(path.parent)
@@ -63,12 +75,29 @@ def load_decisions(settings: Settings) -> pl.DataFrame:
     path = decisions_path(settings)
     if not path.exists():
         return empty(RISK_DECISION)
-    rows = [{**entry, "decided_at": at} for entry, at in _entries(path.read_text(encoding="utf-8"))]
+    rows = [
+        {
+            **{k: v for k, v in entry.items() if k != "flag"},
+            "decided_at": at,
+            **{f"flag_{name}": _flag_value(entry, name) for name in DECIDED_FLAG},
+        }
+        for entry, at in _entries(path.read_text(encoding="utf-8"))
+    ]
     return (
         conform(pl.DataFrame(rows, schema=dict(RISK_DECISION)), RISK_DECISION)
         if rows
         else empty(RISK_DECISION)
     )
+
+
+def _flag_value(entry: Mapping[str, Any], name: str) -> Any:
+    value = (entry.get("flag") if isinstance(entry.get("flag"), dict) else {}).get(name)
+    if name == "detected_at" and isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, str) else None
 
 
 def recorded_decisions(settings: Settings) -> dict[str, dict[str, Any]]:

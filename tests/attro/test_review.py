@@ -95,6 +95,26 @@ def test_a_rejection_voids_the_lines_on_the_next_run_and_survives_a_rebuild(
     assert lines_of(rebuilt, flagged.ids["flagged"]) == [("2026-03", "void", 500)]
 
 
+def test_a_rejection_still_voids_the_sale_after_its_rule_is_turned_off_and_stays_listed(
+    flagged: Site, now1: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (flag_id,) = [row[0] for row in flagged.query("select flag_id from marts.risk_flags")]
+    assert main(["review", "reject", flag_id, "--note", "bids on our brand"]) == 0
+    program = flagged.settings.program_path
+    program.write_text(program.read_text() + '\n[risk]\npaid_traffic = "off"\n')
+    flagged.run(now1)
+
+    assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "void", 500)]
+    capsys.readouterr()
+    assert main(["review", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert flag_id in listed and "rejected" in listed and "the rule no longer raises it" in listed
+
+    assert main(["review", "approve", flag_id]) == 0  # a person changes their mind: it pays again
+    flagged.run(now1)
+    assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "pending", 500)]
+
+
 def test_an_approval_after_the_month_closed_pays_in_the_first_open_month(
     base_site: Site, copy_site: Callable[[Site], Site], now1: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

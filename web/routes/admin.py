@@ -224,14 +224,11 @@ def decide(
     if recorded is None or not FLAG_ID.fullmatch(flag_id):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "decide approve or reject on a flag id")
     with parts.warehouse.cursor() as cur:
-        if queries.risk_flag(cur, flag_id) is None:
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no risk flag {flag_id} in the published warehouse"
-            )
-    try:
-        record_decision(
-            parts.settings, flag_id, recorded, note.strip() or None
-        )  # the store `attro review` uses
+        flag = queries.risk_flag(cur, flag_id)
+    if flag is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no risk flag {flag_id} in the published warehouse")
+    try:  # the store `attro review` uses
+        record_decision(parts.settings, flag_id, recorded, note.strip() or None, flag=flag)
     except ReviewError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     return RedirectResponse(f"/admin/review?done={flag_id}:{recorded}", status.HTTP_303_SEE_OTHER)
