@@ -64,6 +64,10 @@ def with_promotion_codes(payments: pl.DataFrame, objects: Objects) -> pl.DataFra
     )
 
 
+_TIME = pl.Datetime("us", "UTC")
+_MAPPED = {"affiliate": "affiliate_id", "offer": "offer_id", "from": "valid_from", "until": "valid_until"}
+
+
 def code_owners(
     chains: pl.DataFrame,
     codes: pl.DataFrame,
@@ -75,30 +79,44 @@ def code_owners(
     mapping does not cover the purchase (null when the code belongs to nobody: most codes are not
     affiliate codes). A code whose Stripe metadata names an affiliate the program file (`affiliates`)
     does not list is `unknown_affiliate`: Stripe's dashboard cannot make a payee."""
-    used = chains.filter(pl.col("chain_promotion_code_id").is_not_null()).join(
-        promotion_codes(objects).rename({"promotion_code_id": "chain_promotion_code_id"}),
-        on="chain_promotion_code_id",
-        how="left",
+    used = (
+        chains.filter(pl.col("chain_promotion_code_id").is_not_null())
+        .join(
+            promotion_codes(objects).rename({"promotion_code_id": "chain_promotion_code_id"}),
+            on="chain_promotion_code_id",
+            how="left",
+        )
+        .with_columns(code_key=pl.col("code").str.to_uppercase())
     )
-    by_id = codes.filter(pl.col("promotion_code_id").is_not_null()).select(
-        chain_promotion_code_id="promotion_code_id",
-        id_affiliate="affiliate_id",
-        id_offer="offer_id",
-        id_from="valid_from",
-        id_until="valid_until",
+    # the mapping in force when the chain started (core/state/offer_terms.py records each one)
+    if "recorded_from" not in codes.columns:
+        codes = codes.with_columns(recorded_from=pl.lit(None, _TIME), recorded_until=pl.lit(None, _TIME))
+    started = pl.col("chain_started_at")
+    in_force = (pl.col("recorded_from").is_null() | (pl.col("recorded_from") <= started)) & (
+        pl.col("recorded_until").is_null() | (started < pl.col("recorded_until"))
     )
-    by_text = codes.filter(pl.col("code").is_not_null()).select(
-        code_key=pl.col("code").str.to_uppercase(),
-        text_affiliate="affiliate_id",
-        text_offer="offer_id",
-        text_from="valid_from",
-        text_until="valid_until",
-    )
+
+    def matched(key: str, column: pl.Expr, prefix: str) -> pl.DataFrame:
+        mapping = codes.filter(column.is_not_null()).select(
+            column.alias(key),
+            "recorded_from",
+            "recorded_until",
+            **{f"{prefix}_{name}": pl.col(source) for name, source in _MAPPED.items()},
+        )
+        return (
+            used.select("chain_id", key, "chain_started_at")
+            .join(mapping, on=key)
+            .filter(in_force)
+            .unique("chain_id", keep="first", maintain_order=True)
+            .drop(key, "chain_started_at", "recorded_from", "recorded_until")
+        )
+
+    by_id = matched("chain_promotion_code_id", pl.col("promotion_code_id"), "id")
+    by_text = matched("code_key", pl.col("code").str.to_uppercase(), "text")
     first_link_offer = links.group_by("affiliate_id", maintain_order=True).agg(pl.col("offer_id").first())
     mapped = (
-        used.with_columns(code_key=pl.col("code").str.to_uppercase())
-        .join(by_id.unique("chain_promotion_code_id"), on="chain_promotion_code_id", how="left")
-        .join(by_text.unique("code_key"), on="code_key", how="left")
+        used.join(by_id, on="chain_id", how="left")
+        .join(by_text, on="chain_id", how="left")
         .join(
             first_link_offer.rename({"affiliate_id": "metadata_affiliate_id", "offer_id": "link_offer"}),
             on="metadata_affiliate_id",

@@ -80,7 +80,7 @@ PROGRAM = {
 )
 def program(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """The program file as tables, starting the next warehouse (the file is the truth)."""
-    yield from _results(steps.write_program(attro.settings, attro.program(), attro.runs))
+    yield from _results(steps.write_program(attro.settings, attro.program(), attro.now(), attro.runs))
 
 
 MART_DESCRIPTIONS = {

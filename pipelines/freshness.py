@@ -59,6 +59,9 @@ def landing_signature(settings: Settings) -> str:
 # Files under state/ that no run reads: attro web's signing key (web/keys.py), which appears when it
 # first starts, and the sessions signed out (web/signed_out.py); neither may make the next run rebuild.
 NOT_READ_BY_RUNS = frozenset({"web_signing.key", "web_signed_out.json", "web_signed_out.json.lock"})
+# ... nor the offer terms a run records itself (core/state/offer_terms.py): they follow from the program
+# file, which is in the fingerprint, and the time the run saw it.
+WRITTEN_BY_RUNS = frozenset({"offer_terms.jsonl", "code_owners.jsonl"})
 
 
 def fingerprint(settings: Settings, now: datetime) -> str:
@@ -66,7 +69,9 @@ def fingerprint(settings: Settings, now: datetime) -> str:
     parts = {
         "landing": landing_signature(settings),
         "program": hashlib.sha256(program.read_bytes()).hexdigest() if program.exists() else None,
-        "state": [entry for entry in _tree(settings.state_dir) if entry[0] not in NOT_READ_BY_RUNS],
+        "state": [
+            entry for entry in _tree(settings.state_dir) if entry[0] not in NOT_READ_BY_RUNS | WRITTEN_BY_RUNS
+        ],
         "day": now.date().isoformat(),
         "staging_version": STAGING_VERSION,
     }

@@ -85,7 +85,7 @@ def run_pipeline(
 
         step("raw (loading the landing zone)", lambda: steps.load_raw(settings))
         step("staging (decoding new events)", lambda: steps.stage(settings))
-        step("program (program file tables)", lambda: steps.write_program(settings, program, runs))
+        step("program (program file tables)", lambda: steps.write_program(settings, program, at, runs))
         step("marts (the rules)", lambda: _marts(settings, program, at, runs))
         step("warehouse (publishing)", lambda: steps.publish_warehouse(settings, runs))  # records `inputs`
     return report

@@ -37,9 +37,11 @@ from core.contracts import (
 from core.program import Program
 from core.settings import Settings
 from core.state.closed_periods import load_closed
+from core.state.offer_terms import record_code_owners, record_offer_terms, recorded_frames
 from core.state.review_decisions import load_decisions
 from models.attribution import AttributionSettings
 from models.marts import MartInputs, Marts, build_marts
+from models.offer_history import offer_timeline
 from models.risk import RULES, RiskSettings, held_for_review
 from pipelines import freshness
 from pipelines.lake import Lake
@@ -118,12 +120,24 @@ def begin_run(settings: Settings, runs: Sequence[str], inputs: str) -> None:
     Build(settings).begin(runs[0], inputs)
 
 
-def write_program(settings: Settings, program: Program, runs: Sequence[str]) -> Metadata:
-    """Start the next warehouse with the program tables (the program file is the truth). `runs` is
-    this run's id, then those of the runs it re-executes (Dagster's parent and root)."""
+def applied_program(settings: Settings, program: Program, now: datetime) -> dict[str, pl.DataFrame]:
+    """The program tables the rules apply: the file's, but offers and their tiers with every version
+    in force over time (an offer's edit recorded when a run first sees it: terms are locked, see
+    core/state/offer_terms.py)."""
+    frames = program_frames(program)
+    entries = record_offer_terms(settings, frames["offers"], frames["offer_tiers"], now)
+    recorded, recorded_tiers = recorded_frames(entries)
+    frames["offers"], frames["offer_tiers"] = offer_timeline(frames["offers"], recorded, recorded_tiers)
+    return frames
+
+
+def write_program(settings: Settings, program: Program, now: datetime, runs: Sequence[str]) -> Metadata:
+    """Start the next warehouse with the program tables (the program file is the truth, its offers as
+    `applied_program` has them). `runs` is this run's id, then those of the runs it re-executes
+    (Dagster's parent and root)."""
     build = Build(settings)
     inputs = build.inputs(runs)
-    frames = program_frames(program)
+    frames = applied_program(settings, program, now)
     with connect(settings, fresh=True) as con:
         write_tables(con, {f"program.{name}": frame for name, frame in frames.items()})
     build.begin(runs[0], inputs)
@@ -145,7 +159,7 @@ CLICKS_VIEW = "clicks"  # the mart published as a view (see lake_views), not wri
 def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInputs:
     """What build_marts takes, read from the lake's compact tables (never raw payloads)."""
     lake = Lake(settings.lake_dir)
-    frames = program_frames(program)
+    frames = applied_program(settings, program, now)
     # lazy: each rule reads only the rows and columns it uses, never all 46 columns of every object
     objects = lake.staging(OBJECTS).scan(STRIPE_OBJECT)
     rejected = lake.staging(REJECTED).read(REJECTED_EVENT)
@@ -161,7 +175,8 @@ def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInpu
         affiliates=conform(frames["affiliates"], AFFILIATE),
         risk=risk_settings(program),
         decisions=load_decisions(settings),
-        codes=conform(frames["codes"], CODE),
+        # every mapping of codes the runs have seen, each ruling the sales of its time
+        codes=record_code_owners(settings, conform(frames["codes"], CODE), now),
         links=conform(frames["links"], LINK),
         attribution=AttributionSettings(program.attribution_precedence, program.lead_window_days),
     )
@@ -200,7 +215,7 @@ def build_and_write_marts(
     program step was not selected, or ran in a run another has published since), it starts one with
     the program tables first, so what it publishes is whole."""
     if Build(settings).owner(runs) is None:
-        write_program(settings, program, runs)
+        write_program(settings, program, now, runs)
     inputs = mart_inputs(settings, program, now)
     marts = build_marts(inputs)
     tables = {f"marts.{name}": frame for name, frame in marts.tables().items() if name != CLICKS_VIEW}

@@ -278,6 +278,9 @@ def test_a_corrected_program_file_lands_as_a_correction_line_in_the_first_open_m
     program = site.root / "program.toml"
     text = program.read_text()
     program.write_text(text.replace("percent = 20\n", "percent = 25\n", 1))
+    # a correction for all of history, not an edit for new sales: the offer's recorded terms removed
+    record = site.settings.state_dir / "offer_terms.jsonl"
+    record.write_text("".join(line for line in record.read_text().splitlines(True) if '"pro-20"' not in line))
 
     site.run(NOW2)
 

@@ -1,0 +1,199 @@
+"""Offer terms and promotion-code mappings as runs saw them, kept under $ATTRO_DATA_DIR/state/ outside
+the warehouse (`offer_terms.jsonl`, `code_owners.jsonl`).
+
+Terms are locked when a subscription is first attributed (DESIGN §4): an offer edited in the program
+file applies to chains attributed from then on, never to those before. The program file holds only its
+current terms, so a run that finds an offer's terms (its versions and tiers) other than the last ones
+recorded appends them to `offer_terms.jsonl`, stamped with the run's time; `models/offer_history.py`
+turns the record into the versions the rules apply. Like closed periods and review decisions, the
+record is kept outside the warehouse: a rebuild from the landing zone applies the same terms. An offer
+removed from the file keeps its last terms for the chains attributed under it. Names and attribution
+windows are not terms: they follow the file (a longer window applies on the next run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from core.contracts import CODE, OFFER, OFFER_TIER, conform
+from core.durable import fsync_dir, make_dirs_durably
+from core.settings import Settings
+
+FILE = "offer_terms.jsonl"
+# What a version's terms are (OFFER without the offer's id, its name and its attribution window).
+TERM_COLUMNS = tuple(c for c in OFFER if c not in ("offer_id", "name", "attribution_window_days"))
+TIER_COLUMNS = tuple(c for c in OFFER_TIER if c != "offer_id")
+
+
+def terms_path(settings: Settings) -> Path:
+    return settings.state_dir / FILE
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value.normalize()) if value == value.to_integral_value() else str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
+
+
+def _terms(offers: pl.DataFrame, tiers: pl.DataFrame, offer_id: str) -> dict[str, list[dict]]:
+    """One offer's terms as plain JSON values, in a canonical order."""
+    versions = offers.filter(pl.col("offer_id") == offer_id).sort("version").select(TERM_COLUMNS)
+    levels = (
+        tiers.filter(pl.col("offer_id") == offer_id).sort("version", "min_conversions").select(TIER_COLUMNS)
+    )
+    return {
+        "versions": [{k: _plain(v) for k, v in row.items()} for row in versions.iter_rows(named=True)],
+        "tiers": [{k: _plain(v) for k, v in row.items()} for row in levels.iter_rows(named=True)],
+    }
+
+
+def _read_lines(path: Path) -> list[dict[str, Any]]:
+    """The records of a JSON-lines file, each with a readable `seen_at`; a torn last line (a crash
+    mid-append) is skipped."""
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+            datetime.fromisoformat(entry["seen_at"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in _read_lines(path)
+        if isinstance(e.get("offer_id"), str) and isinstance(e.get("terms"), dict)
+    ]
+
+
+def _append(path: Path, entries: list[dict[str, Any]]) -> None:
+    """Append records durably (one write and an fsync, the folder fsynced when the file is new)."""
+    make_dirs_durably(path.parent)
+    created = not path.exists()
+    with path.open("a", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(entry, sort_keys=True) + "\n" for entry in entries)
+        fh.flush()
+        os.fsync(fh.fileno())
+    if created:
+        fsync_dir(path.parent)
+
+
+def record_offer_terms(
+    settings: Settings, offers: pl.DataFrame, tiers: pl.DataFrame, now: datetime
+) -> list[dict[str, Any]]:
+    """Append the terms of each offer of the program file (OFFER and OFFER_TIER frames) that differ
+    from the last recorded for it, seen at `now`; returns every record, oldest first."""
+    path = terms_path(settings)
+    entries = _read(path)
+    last = {entry["offer_id"]: entry for entry in entries}
+    new = []
+    for offer_id in offers["offer_id"].unique(maintain_order=True).to_list():
+        terms = _terms(offers, tiers, offer_id)
+        previous = last.get(offer_id)
+        if previous is not None and previous["terms"] == terms:
+            continue
+        seen = now.astimezone(UTC).replace(microsecond=0)
+        if previous is not None:  # a run pinned to an earlier time never dates an edit before the last
+            seen = max(seen, datetime.fromisoformat(previous["seen_at"]))
+        first = offers.filter(pl.col("offer_id") == offer_id).row(0, named=True)
+        new.append(
+            {
+                "offer_id": offer_id,
+                "seen_at": seen.isoformat(),
+                "terms": terms,
+                # not terms: for an offer later removed from the file
+                "name": first["name"],
+                "attribution_window_days": first["attribution_window_days"],
+            }
+        )
+    if new:
+        _append(path, new)
+    return entries + new
+
+
+def recorded_frames(entries: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The record as frames: OFFER rows and OFFER_TIER rows, each with the `seen_at` of its record."""
+    offers, tiers = [], []
+    for entry in entries:
+        seen = datetime.fromisoformat(entry["seen_at"])
+        about = {"offer_id": entry["offer_id"], "seen_at": seen, "name": entry.get("name")}
+        about["attribution_window_days"] = entry.get("attribution_window_days")
+        offers += [{**row, **about} for row in entry["terms"]["versions"]]
+        tiers += [{**row, "offer_id": entry["offer_id"], "seen_at": seen} for row in entry["terms"]["tiers"]]
+    seen_at = {"seen_at": pl.Datetime("us", "UTC")}
+    offer_schema = dict(OFFER) | seen_at
+    tier_schema = dict(OFFER_TIER) | seen_at
+    return (
+        conform(_frame(offers, offer_schema), offer_schema),
+        conform(_frame(tiers, tier_schema), tier_schema),
+    )
+
+
+def _frame(rows: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Rows of plain JSON values in `schema` (percent as text → decimal, times as ISO text)."""
+    typed = []
+    for row in rows:
+        item = {}
+        for name, dtype in schema.items():
+            value = row.get(name)
+            if value is not None and isinstance(dtype, pl.Decimal):
+                value = Decimal(str(value))
+            elif value is not None and isinstance(dtype, pl.Datetime) and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            item[name] = value
+        typed.append(item)
+    return pl.DataFrame(typed, schema=schema)
+
+
+# -- promotion codes ----------------------------------------------------------------------------------
+# A sale through a code belongs to the affiliate (and offer) the code was mapped to when the sale was
+# made: a `[[codes]]` entry moved to another affiliate, or to another offer, applies to sales from the
+# run that first sees the change. The whole mapping is recorded each time it changes.
+
+CODES_FILE = "code_owners.jsonl"
+RECORDED_CODE = dict(CODE) | {
+    "recorded_from": pl.Datetime("us", "UTC"),
+    "recorded_until": pl.Datetime("us", "UTC"),
+}
+
+
+def _code_rows(codes: pl.DataFrame) -> list[dict[str, Any]]:
+    rows = codes.select(list(CODE)).sort(list(CODE), nulls_last=True).iter_rows(named=True)
+    return [{k: _plain(v) for k, v in row.items()} for row in rows]
+
+
+def record_code_owners(settings: Settings, codes: pl.DataFrame, now: datetime) -> pl.DataFrame:
+    """Append the program file's code mapping (a CODE frame) when it differs from the last recorded;
+    returns every recorded mapping's rows, each with the time range it ruled sales in
+    (`recorded_from` null: from the beginning; `recorded_until` null: still in force)."""
+    path = settings.state_dir / CODES_FILE
+    entries = [e for e in _read_lines(path) if isinstance(e.get("codes"), list)]
+    rows = _code_rows(codes)
+    if not entries or entries[-1]["codes"] != rows:
+        seen = now.astimezone(UTC).replace(microsecond=0)
+        if entries:
+            seen = max(seen, datetime.fromisoformat(entries[-1]["seen_at"]))
+        entry = {"seen_at": seen.isoformat(), "codes": rows}
+        _append(path, [entry])
+        entries.append(entry)
+    recorded = []
+    for k, entry in enumerate(entries):
+        start = datetime.fromisoformat(entry["seen_at"]) if k else None
+        until = datetime.fromisoformat(entries[k + 1]["seen_at"]) if k + 1 < len(entries) else None
+        recorded += [{**row, "recorded_from": start, "recorded_until": until} for row in entry["codes"]]
+    return conform(_frame(recorded, RECORDED_CODE), RECORDED_CODE)
