@@ -32,7 +32,7 @@ from models.leads import build_leads
 from models.ledger import build_ledger
 from models.money_back import build_adjustments
 from models.objects import Objects, objects_where
-from models.payments import build_payments
+from models.payments import CHARGE_IDS, INTENT_IDS, build_payments
 from models.risk import RiskSettings, risk_flags
 from models.snapshots import delivered_first
 from models.statements import affiliate_statements
@@ -88,6 +88,7 @@ def build_marts(inputs: MartInputs) -> Marts:
     others = objects_where(objects, ~pl.col("event_type").is_in(list(PAYMENT_EVENTS)))
     payments = build_payments(payment_observations(objects), others)
     adjustments = build_adjustments(others, payments)
+    payments = payments.drop(CHARGE_IDS, INTENT_IDS)  # linked money back; marts.payments has its own ids
     clicks = build_clicks(inputs.clicks)  # after payments: not held through their peak
     leads = build_leads(others, clicks, inputs.offers)
     conversions, unattributed = attribute(

@@ -19,6 +19,7 @@ from core.contracts import COMMISSION_LINE, DISPUTE_EVENTS, PAYMENT_ADJUSTMENT, 
 from models.exprs import text
 from models.holding import with_status
 from models.objects import Objects, objects_where
+from models.payments import CHARGE_IDS, INTENT_IDS
 
 _NOT_TAKEN = ("failed", "canceled")
 # events carrying a refund object; `charge.refunded` carries the charge with its cumulative total
@@ -158,6 +159,23 @@ def dispute_adjustments(objects: Objects) -> pl.DataFrame:
     return pl.concat([withdrawn, reinstated], how="diagonal_relaxed")
 
 
+def _every(column: str, listed: str, payments: pl.DataFrame) -> pl.DataFrame:
+    """(`column`, payment_id) for every charge or PaymentIntent of each payment: all of them when
+    build_payments listed them (an invoice paid in parts has several), else the payment's own one."""
+    ids = (
+        pl.concat_list(pl.col(column), pl.col(listed))
+        if listed in payments.columns
+        else pl.concat_list(column)
+    )
+    return (
+        payments.select("payment_id", ids.list.drop_nulls().alias(column))
+        .explode(column)
+        .filter(pl.col(column).is_not_null())
+        .unique(column, keep="first", maintain_order=True)
+        .select(column, "payment_id")
+    )
+
+
 def build_adjustments(objects: Objects, payments: pl.DataFrame) -> pl.DataFrame:
     """marts.payment_adjustments from staged objects (payment_id null when the payment was never seen)."""
     adjustments = pl.concat(
@@ -165,16 +183,8 @@ def build_adjustments(objects: Objects, payments: pl.DataFrame) -> pl.DataFrame:
     )
     if adjustments.is_empty():
         return empty(PAYMENT_ADJUSTMENT)
-    by_charge = (
-        payments.filter(pl.col("charge_id").is_not_null())
-        .select("charge_id", payment_by_charge="payment_id")
-        .unique("charge_id")
-    )
-    by_intent = (
-        payments.filter(pl.col("payment_intent_id").is_not_null())
-        .select("payment_intent_id", payment_by_intent="payment_id")
-        .unique("payment_intent_id")
-    )
+    by_charge = _every("charge_id", CHARGE_IDS, payments).rename({"payment_id": "payment_by_charge"})
+    by_intent = _every("payment_intent_id", INTENT_IDS, payments).rename({"payment_id": "payment_by_intent"})
     linked = (
         adjustments.join(by_charge, on="charge_id", how="left")
         .join(by_intent, on="payment_intent_id", how="left")

@@ -178,12 +178,17 @@ def _checkout_of_subscriptions(obs: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# Columns build_payments adds beside marts.payments' own, for linking money back; not published.
+CHARGE_IDS, INTENT_IDS = "charge_ids", "payment_intent_ids"
+
+
 def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -> pl.DataFrame:
     """Group payment observations into payments; components with no confirming event are not payments.
 
-    With the staged `objects`, each payment's promotion code is resolved (models/codes.py)."""
+    With the staged `objects`, each payment's promotion code is resolved (models/codes.py). Beside the
+    PAYMENT columns: CHARGE_IDS and INTENT_IDS, every charge and PaymentIntent of each payment."""
     if observations.is_empty():
-        return pl.DataFrame(schema=PAYMENT)
+        return pl.DataFrame(schema=PAYMENT | {CHARGE_IDS: pl.List(pl.String), INTENT_IDS: pl.List(pl.String)})
     obs = observations.with_row_index("obs")
     obs = (
         obs.with_columns(components(obs))
@@ -229,6 +234,10 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
         .min()
         .alias("session_completed_at"),
         pl.col("event_id").unique().sort().alias("source_event_ids"),
+        # every charge and PaymentIntent of the payment (an invoice paid in parts has several): a
+        # refund or dispute of any of them is this payment's (models/money_back.py)
+        pl.col("charge_id").drop_nulls().unique().sort().alias(CHARGE_IDS),
+        pl.col("payment_intent_id").drop_nulls().unique().sort().alias(INTENT_IDS),
     )
     payments = grouped.filter(pl.col("is_payment"))
     click_id = pl.coalesce(*(pl.col(f"click_{name}") for name, _ in _CLICK_SOURCES))
@@ -286,4 +295,5 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
     )
     if objects is not None:
         payments = with_promotion_codes(payments, objects)
-    return conform(payments, PAYMENT).sort("occurred_at", "payment_id")
+    kept = PAYMENT | {CHARGE_IDS: pl.List(pl.String), INTENT_IDS: pl.List(pl.String)}
+    return conform(payments, kept).sort("occurred_at", "payment_id")

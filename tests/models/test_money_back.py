@@ -229,6 +229,63 @@ def test_refund_of_a_basil_renewal_whose_charge_was_matched_by_customer_amount_t
     assert marts.lines.filter(pl.col("payment_id") == renewal.invoice)["amount_minor"].sum() == 0
 
 
+PARTS = ("charge.succeeded", "payment_intent.succeeded", "invoice_payment.paid")
+
+
+def _second_part(events: list[Event], part: int, rest: int, sim: StripeSim) -> list[Event]:
+    """A basil invoice's events as if paid in two parts: the flow's PaymentIntent and charge take
+    `part`, a second PaymentIntent, charge and `invoice_payment.paid` take `rest`."""
+    charge, intent, paid = (copy.deepcopy(next(e for e in events if e["type"] == t)) for t in PARTS)
+    charge["data"]["object"].update(amount=part, amount_captured=part)
+    intent["data"]["object"].update(amount=part, amount_received=part)
+    paid["data"]["object"].update(amount_paid=part, amount_requested=part)
+    second_charge = {"id": "ch_3SecondPart", "payment_intent": "pi_3SecondPart"}
+    second_intent = {"id": "pi_3SecondPart", "latest_charge": "ch_3SecondPart", "amount_received": rest}
+    second_paid = {
+        "id": "inpay_second",
+        "amount_requested": rest,
+        "payment": {"type": "payment_intent", "payment_intent": "pi_3SecondPart"},
+    }
+    second = []
+    for event, changes in (
+        (charge, second_charge | {"amount": rest, "amount_captured": rest}),
+        (intent, second_intent | {"amount": rest}),
+        (paid, second_paid | {"amount_paid": rest}),
+    ):
+        at = datetime.fromtimestamp(event["created"], UTC) + timedelta(seconds=30)
+        second.append(sim.envelope(copy.deepcopy(event["data"]["object"]) | changes, event["type"], at))
+    return [e for e in events if e["type"] not in PARTS] + [charge, intent, paid, *second]
+
+
+@pytest.mark.parametrize("refunded", ["first", "second"])
+def test_a_refund_of_either_part_of_an_invoice_paid_in_two_parts_reverses_its_share(
+    refunded: str, sim: StripeSim, click: Callable, ledger: Callable
+) -> None:
+    visit = click(START - timedelta(days=2), offer="pro-20")
+    flow = sim.manual_invoice(START, 10000, click_id=visit["click_id"], api_version=BASIL)
+    events = _second_part(flow.events, 6000, 4000, sim)
+    charge, intent, amount = {
+        "first": (flow.charge, flow.payment_intent, 6000),
+        "second": ("ch_3SecondPart", "pi_3SecondPart", 4000),
+    }[refunded]
+    refund = {
+        "id": "re_3Part",
+        "object": "refund",
+        "amount": amount,
+        "charge": charge,
+        "currency": "usd",
+        "payment_intent": intent,
+        "status": "succeeded",
+        "created": int(days(2).timestamp()),
+    }
+
+    marts = ledger([*events, sim.envelope(refund, "refund.created", days(2))], [visit])
+
+    assert marts.payments.height == 1 and marts.payments["amount_minor"].to_list() == [10000]
+    assert marts.adjustments["payment_id"].to_list() == marts.payments["payment_id"].to_list()
+    assert marts.of_kind("reversal") == [-2000 * amount // 10000]
+
+
 def test_refund_of_a_payment_never_seen_is_kept_without_a_payment_and_takes_no_commission(
     ledger: Callable,
 ) -> None:
