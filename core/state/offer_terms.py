@@ -37,8 +37,8 @@ def terms_path(settings: Settings) -> Path:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value.normalize()) if value == value.to_integral_value() else str(value)
+    if isinstance(value, Decimal):  # 20.0000 → "20", 12.5000 → "12.5"
+        return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     return value
