@@ -28,3 +28,22 @@ def make_dirs_durably(path: Path) -> None:
     for folder in reversed(missing):
         folder.mkdir(exist_ok=True)
         fsync_dir(folder.parent)
+
+
+def append_lines(path: Path, lines: list[str]) -> None:
+    """Append whole lines to a JSON-lines store durably: one write and an fsync, the folder fsynced when
+    the file is new. A torn last line a crash left (no newline) is ended first, so the new lines are
+    never glued onto it and lost with it."""
+    make_dirs_durably(path.parent)
+    created = not path.exists()
+    with path.open("a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        torn = False
+        if fh.tell() > 0:
+            fh.seek(-1, os.SEEK_END)
+            torn = fh.read(1) != b"\n"
+        fh.write((b"\n" if torn else b"") + "".join(line + "\n" for line in lines).encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    if created:
+        fsync_dir(path.parent)

@@ -277,6 +277,9 @@ def held_attributions(flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.Data
     )
 
 
+KEPT = " (kept as decided: the rule no longer raises it)"
+
+
 def _kept_decisions(latest: pl.DataFrame, raised: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
     """Decided flags on a sale that no rule raises any more (the rule turned off, the affiliate's email
     corrected), kept as they were decided: a person's rejection still voids the commission, and the
@@ -285,7 +288,8 @@ def _kept_decisions(latest: pl.DataFrame, raised: pl.DataFrame, conversions: pl.
         latest.join(raised.select("flag_id"), on="flag_id", how="anti")
         .filter(pl.col("flag_conversion_id").is_in(conversions["conversion_id"].implode()))
         .rename({f"flag_{name}": name for name in DECIDED_FLAG})
-        .with_columns(detail=text(pl.col("detail"), " (kept as decided: the rule no longer raises it)"))
+        # once: a flag decided again after it was kept carries the note in the detail it was decided with
+        .with_columns(detail=text(pl.col("detail").str.replace_all(KEPT, "", literal=True), KEPT))
     )
     return conform(kept, RISK_FLAG)
 

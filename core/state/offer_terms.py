@@ -14,8 +14,7 @@ windows are not terms: they follow the file (a longer window applies on the next
 from __future__ import annotations
 
 import json
-import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import polars as pl
 
 from core.contracts import CODE, OFFER, OFFER_TIER, conform
-from core.durable import fsync_dir, make_dirs_durably
+from core.durable import append_lines
 from core.settings import Settings
 
 FILE = "offer_terms.jsonl"
@@ -82,15 +81,17 @@ def _read(path: Path) -> list[dict[str, Any]]:
 
 
 def _append(path: Path, entries: list[dict[str, Any]]) -> None:
-    """Append records durably (one write and an fsync, the folder fsynced when the file is new)."""
-    make_dirs_durably(path.parent)
-    created = not path.exists()
-    with path.open("a", encoding="utf-8") as fh:
-        fh.writelines(json.dumps(entry, sort_keys=True) + "\n" for entry in entries)
-        fh.flush()
-        os.fsync(fh.fileno())
-    if created:
-        fsync_dir(path.parent)
+    append_lines(path, [json.dumps(entry, sort_keys=True) for entry in entries])
+
+
+def _after(now: datetime, previous: str | None) -> datetime:
+    """When a record is seen: the run's time, and always after the previous record (a run whose clock
+    is pinned or stepped back must not date an edit at or before the last one: records of the same
+    time would merge, and the edit rule all of history)."""
+    seen = now.astimezone(UTC).replace(microsecond=0)
+    if previous is not None:
+        seen = max(seen, datetime.fromisoformat(previous) + timedelta(seconds=1))
+    return seen
 
 
 def record_offer_terms(
@@ -107,9 +108,7 @@ def record_offer_terms(
         previous = last.get(offer_id)
         if previous is not None and previous["terms"] == terms:
             continue
-        seen = now.astimezone(UTC).replace(microsecond=0)
-        if previous is not None:  # a run pinned to an earlier time never dates an edit before the last
-            seen = max(seen, datetime.fromisoformat(previous["seen_at"]))
+        seen = _after(now, previous["seen_at"] if previous is not None else None)
         first = offers.filter(pl.col("offer_id") == offer_id).row(0, named=True)
         new.append(
             {
@@ -177,23 +176,38 @@ def _code_rows(codes: pl.DataFrame) -> list[dict[str, Any]]:
     return [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 
+def _code_key(row: dict[str, Any]) -> tuple[str | None, str | None]:
+    return ((row.get("code") or "").upper() or None, row.get("promotion_code_id"))
+
+
 def record_code_owners(settings: Settings, codes: pl.DataFrame, now: datetime) -> pl.DataFrame:
     """Append the program file's code mapping (a CODE frame) when it differs from the last recorded;
     returns every recorded mapping's rows, each with the time range it ruled sales in
-    (`recorded_from` null: from the beginning; `recorded_until` null: still in force)."""
+    (`recorded_from` null: from the beginning; `recorded_until` null: still in force).
+
+    Who a code belongs to (affiliate, offer) is locked this way; a code's first mapping rules the sales
+    before it too (a code mapped late claims its earlier sales, as a longer window does for clicks),
+    and a code removed from the file earns nothing from then on. Its `valid_from`/`valid_until` are the
+    file's, as it says them now: a merchant who ends a code means the sales after that date."""
     path = settings.state_dir / CODES_FILE
     entries = [e for e in _read_lines(path) if isinstance(e.get("codes"), list)]
     rows = _code_rows(codes)
     if not entries or entries[-1]["codes"] != rows:
-        seen = now.astimezone(UTC).replace(microsecond=0)
-        if entries:
-            seen = max(seen, datetime.fromisoformat(entries[-1]["seen_at"]))
+        seen = _after(now, entries[-1]["seen_at"] if entries else None)
         entry = {"seen_at": seen.isoformat(), "codes": rows}
         _append(path, [entry])
         entries.append(entry)
-    recorded = []
+    dates = {_code_key(row): (row["valid_from"], row["valid_until"]) for row in rows}
+    recorded, known = [], set()
     for k, entry in enumerate(entries):
-        start = datetime.fromisoformat(entry["seen_at"]) if k else None
         until = datetime.fromisoformat(entries[k + 1]["seen_at"]) if k + 1 < len(entries) else None
-        recorded += [{**row, "recorded_from": start, "recorded_until": until} for row in entry["codes"]]
+        for row in entry["codes"]:
+            key = _code_key(row)
+            start = datetime.fromisoformat(entry["seen_at"]) if key in known else None
+            known.add(key)
+            valid_from, valid_until = dates.get(key, (row.get("valid_from"), row.get("valid_until")))
+            recorded.append(
+                {**row, "valid_from": valid_from, "valid_until": valid_until}
+                | {"recorded_from": start, "recorded_until": until}
+            )
     return conform(_frame(recorded, RECORDED_CODE), RECORDED_CODE)

@@ -8,7 +8,6 @@ applies every decision again; the latest decision on a flag is the one that hold
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -18,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from core.contracts import DECIDED_FLAG, RISK_DECISION, conform, empty
-from core.durable import fsync_dir, make_dirs_durably
+from core.durable import append_lines
 from core.settings import Settings
 
 DECISIONS = ("approved", "rejected")
@@ -57,14 +56,7 @@ def record_decision(
         }
     path = decisions_path(settings)
     try:
-        make_dirs_durably(path.parent)
-        created = not path.exists()
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        if created:
-            fsync_dir(path.parent)
+        append_lines(path, [json.dumps(entry, ensure_ascii=False)])
     except OSError as exc:
         raise ReviewError(f"cannot record the decision in {path}: {exc.strerror or exc}") from None
     return entry

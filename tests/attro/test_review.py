@@ -113,6 +113,8 @@ def test_a_rejection_still_voids_the_sale_after_its_rule_is_turned_off_and_stays
     assert main(["review", "approve", flag_id]) == 0  # a person changes their mind: it pays again
     flagged.run(now1)
     assert lines_of(flagged, flagged.ids["flagged"]) == [("2026-03", "pending", 500)]
+    (detail,) = flagged.query("select detail from marts.risk_flags where flag_id = ?", [flag_id])[0]
+    assert detail.count("kept as decided") == 1  # decided again: the note once, not twice
 
 
 def test_an_approval_after_the_month_closed_pays_in_the_first_open_month(

@@ -111,3 +111,52 @@ def test_a_code_moved_to_another_affiliate_keeps_its_earlier_sales_with_the_firs
         "select payment_id, affiliate_id from marts.conversions where attribution_method = 'promotion_code'"
     )
     assert sorted(owners) == sorted([(before.payment_intent, "theo"), (after.payment_intent, "jane")])
+
+
+def test_an_edit_seen_by_a_run_pinned_to_the_same_time_still_leaves_history_alone(
+    base_site: Site, copy_site: Callable[[Site], Site]
+) -> None:
+    site = copy_site(base_site)  # its last run was at NOW1
+    earned = amounts(site, "affiliate_id = 'jane'")
+    program = site.settings.program_path
+    text = program.read_text()
+    program.write_text(
+        text.replace('percent = 20\nrecurring = "fixed_period"', 'percent = 15\nrecurring = "fixed_period"')
+    )
+    site.run(NOW1)  # a clock pinned (or stepped back) to the last record's time
+
+    assert amounts(site, "affiliate_id = 'jane'") == earned
+    versions = site.query(
+        "select effective_from from program.offers where offer_id = 'pro-20' order by version"
+    )
+    assert versions == [(None,), (NOW1 + timedelta(seconds=1),)]
+
+
+def test_a_code_ended_after_the_fact_earns_nothing_past_its_end_and_a_code_mapped_late_claims_its_sales(
+    base_site: Site, copy_site: Callable[[Site], Site]
+) -> None:
+    site = copy_site(base_site)
+    sim = site.sim
+    theo = site.land(sim.promotion_code("THEO20", NOW1 - timedelta(days=30)))
+    late = site.land(sim.promotion_code("LENA5", NOW1 - timedelta(days=30)))
+    sale = site.land(
+        sim.use_code(sim.one_time_checkout(NOW1 + timedelta(hours=2), 5000), theo.promotion_code or "")
+    )
+    lena = site.land(
+        sim.use_code(sim.one_time_checkout(NOW1 + timedelta(hours=2), 4000), late.promotion_code or "")
+    )
+    site.run(NOW1 + timedelta(hours=3))
+    program = site.settings.program_path
+    theo_code = 'code = "THEO20"\naffiliate = "theo"\noffer = "lifetime-10"\n'
+    ended = program.read_text().replace(theo_code, theo_code + "valid_until = 2026-03-19\n")
+    program.write_text(ended + '\n[[codes]]\ncode = "LENA5"\naffiliate = "lena"\noffer = "ebook-flat"\n')
+    site.run(LATER)
+
+    unattributed = site.query(
+        "select payment_id, reason from marts.unattributed_payments where reason like 'code%'"
+    )
+    assert unattributed == [(sale.payment_intent, "code_outside_validity")]
+    owners = site.query(
+        "select payment_id, affiliate_id from marts.conversions where attribution_method = 'promotion_code'"
+    )
+    assert owners == [(lena.payment_intent, "lena")]
