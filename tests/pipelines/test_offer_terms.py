@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from simulator.stripe import Flow
 from tests.support.sites import NOW1, Site
 
 LATER = NOW1 + timedelta(days=6)
@@ -85,15 +86,19 @@ def test_a_run_pinned_to_the_same_inputs_records_the_terms_once(base_site: Site,
     assert before.count(b"\n") == 3  # the demo program's three offers, once each
 
 
+def code_sale(site: Site, promo: Flow, at: datetime, amount_minor: int) -> Flow:
+    """A one-time purchase made with the promotion code of `promo`, landed."""
+    return site.land(
+        site.sim.use_code(site.sim.one_time_checkout(at, amount_minor), promo.promotion_code or "")
+    )
+
+
 def test_a_code_moved_to_another_affiliate_keeps_its_earlier_sales_with_the_first(
     base_site: Site, copy_site: Callable[[Site], Site]
 ) -> None:
     site = copy_site(base_site)
-    sim = site.sim
-    promo = site.land(sim.promotion_code("THEO20", NOW1 - timedelta(days=30)))
-    before = site.land(
-        sim.use_code(sim.one_time_checkout(NOW1 + timedelta(hours=2), 5000), promo.promotion_code or "")
-    )
+    promo = site.land(site.sim.promotion_code("THEO20", NOW1 - timedelta(days=30)))
+    before = code_sale(site, promo, NOW1 + timedelta(hours=2), 5000)
     site.run(NOW1 + timedelta(hours=3))
     program = site.settings.program_path
     program.write_text(
@@ -102,9 +107,7 @@ def test_a_code_moved_to_another_affiliate_keeps_its_earlier_sales_with_the_firs
         )
     )
     site.run(NOW1 + timedelta(hours=4))  # the run that sees the move
-    after = site.land(
-        sim.use_code(sim.one_time_checkout(NOW1 + timedelta(days=1), 7000), promo.promotion_code or "")
-    )
+    after = code_sale(site, promo, NOW1 + timedelta(days=1), 7000)
     site.run(LATER)
 
     owners = site.query(
@@ -136,15 +139,10 @@ def test_a_code_ended_after_the_fact_earns_nothing_past_its_end_and_a_code_mappe
     base_site: Site, copy_site: Callable[[Site], Site]
 ) -> None:
     site = copy_site(base_site)
-    sim = site.sim
-    theo = site.land(sim.promotion_code("THEO20", NOW1 - timedelta(days=30)))
-    late = site.land(sim.promotion_code("LENA5", NOW1 - timedelta(days=30)))
-    sale = site.land(
-        sim.use_code(sim.one_time_checkout(NOW1 + timedelta(hours=2), 5000), theo.promotion_code or "")
-    )
-    lena = site.land(
-        sim.use_code(sim.one_time_checkout(NOW1 + timedelta(hours=2), 4000), late.promotion_code or "")
-    )
+    theo = site.land(site.sim.promotion_code("THEO20", NOW1 - timedelta(days=30)))
+    late = site.land(site.sim.promotion_code("LENA5", NOW1 - timedelta(days=30)))
+    sale = code_sale(site, theo, NOW1 + timedelta(hours=2), 5000)
+    lena = code_sale(site, late, NOW1 + timedelta(hours=2), 4000)
     site.run(NOW1 + timedelta(hours=3))
     program = site.settings.program_path
     theo_code = 'code = "THEO20"\naffiliate = "theo"\noffer = "lifetime-10"\n'
