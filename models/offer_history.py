@@ -19,6 +19,11 @@ import polars as pl
 from core.contracts import OFFER, OFFER_TIER, conform
 
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+# What makes two versions the same terms (not their number or start, nor the offer's name and window).
+TERMS = tuple(
+    c for c in OFFER if c not in ("offer_id", "version", "effective_from", "name", "attribution_window_days")
+)
+TIER_TERMS = ("name", "min_conversions", "percent")
 
 
 def _starts(row: dict[str, Any]) -> datetime:
@@ -54,15 +59,22 @@ def offer_timeline(
             rows += [(seen_at, v) for v in kept]
         rows.sort(key=lambda item: _starts(item[1]))
         name, window = about.get(offer_id, (rows[-1][1]["name"], rows[-1][1]["attribution_window_days"]))
-        for number, (seen_at, row) in enumerate(rows, start=1):
-            offers.append({**row, "offer_id": offer_id, "version": number, "name": name,
-                           "attribution_window_days": window})  # fmt: skip
+        number, previous = 0, None
+        for seen_at, row in rows:
             of_record = recorded_tiers.filter(
                 (pl.col("offer_id") == offer_id)
                 & (pl.col("seen_at") == seen_at)
                 & (pl.col("version") == row["version"])
-            )
-            tiers += [{**tier, "version": number} for tier in of_record.iter_rows(named=True)]
+            ).select(TIER_TERMS)
+            terms = ({c: row[c] for c in TERMS}, of_record.rows())
+            if terms == previous:  # the same terms go on (a record that changed another version)
+                continue
+            number, previous = number + 1, terms
+            offers.append({**row, "offer_id": offer_id, "version": number, "name": name,
+                           "attribution_window_days": window})  # fmt: skip
+            tiers += [
+                {**tier, "offer_id": offer_id, "version": number} for tier in of_record.iter_rows(named=True)
+            ]
     return (
         conform(pl.DataFrame(offers, schema=OFFER | {"seen_at": pl.Datetime("us", "UTC")}), OFFER),
         conform(pl.DataFrame(tiers, schema=OFFER_TIER | {"seen_at": pl.Datetime("us", "UTC")}), OFFER_TIER),

@@ -51,7 +51,33 @@ def test_each_record_rules_from_when_a_run_saw_it_and_a_version_dated_earlier_st
     assert offers.select("version", "effective_from", "percent", "name").rows() == [
         (1, None, Decimal(20), "Pro plan"),  # all history before March
         (2, at(3), Decimal(25), "Pro plan"),  # from the run that saw the edit
-        (3, at(7), Decimal(15), "Pro plan"),  # as planned
-        (4, at(8), Decimal(15), "Pro plan"),  # June's version was not in force when a run saw it
-    ]
+        (3, at(7), Decimal(15), "Pro plan"),  # as planned; June's version was not in force when a
+    ]  # run saw it, and July's terms go on from August (no version of the same terms)
     assert tiers.is_empty()
+
+
+def test_a_tier_edit_is_a_new_version_with_its_tiers_and_an_unchanged_record_adds_none() -> None:
+    rows = [*record(at(1), (None, 20)), *record(at(3), (None, 20)), *record(at(5), (None, 20))]
+    recorded = pl.DataFrame(rows, schema=OFFER | {"seen_at": SEEN})
+    tiers = pl.DataFrame(
+        [
+            {
+                "offer_id": "pro",
+                "version": 1,
+                "name": "gold",
+                "min_conversions": 5,
+                "percent": Decimal(p),
+                "seen_at": s,
+            }
+            for s, p in ((at(1), 25), (at(3), 25), (at(5), 30))  # March repeats January: May raises gold
+        ],
+        schema=OFFER_TIER | {"seen_at": SEEN},
+    )
+
+    offers, levels = offer_timeline(recorded.drop("seen_at"), recorded, tiers)
+
+    assert offers.select("version", "effective_from").rows() == [(1, None), (2, at(5))]
+    assert levels.select("offer_id", "version", "name", "percent").rows() == [
+        ("pro", 1, "gold", Decimal(25)),
+        ("pro", 2, "gold", Decimal(30)),
+    ]
