@@ -52,7 +52,7 @@ from pipelines.lib.warehouse import (
     add_lake_views,
     add_lookup_indexes,
     connect,
-    next_path,
+    discard_next,
     publish,
     write_tables,
 )
@@ -112,8 +112,7 @@ def begin_run(settings: Settings, runs: Sequence[str], inputs: str) -> None:
     """A run that loads the landing zone starts from nothing a crashed run left (a half-built next
     warehouse, DuckDB's spill files) and notes the inputs it started from (freshness's fingerprint:
     publishing records it, so `attro run` knows the published warehouse is current)."""
-    for leftover in (next_path(settings), next_path(settings).with_name(next_path(settings).name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    discard_next(settings)
     shutil.rmtree(settings.build_dir / "duckdb-tmp", ignore_errors=True)
     for stale in settings.data_dir.glob(".warehouse.duckdb.*.tmp"):
         stale.unlink(missing_ok=True)  # a copy the previous design left behind

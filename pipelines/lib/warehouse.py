@@ -83,6 +83,13 @@ def next_path(settings: Settings) -> Path:
     return settings.build_dir / "next.duckdb"
 
 
+def discard_next(settings: Settings) -> None:
+    """Remove a next warehouse (and its write-ahead log) that a crashed or another run left."""
+    path = next_path(settings)
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
 # Which run the next warehouse belongs to. A Dagster run may hold only some of the graph's steps (a
 # selection in the UI, "re-execute from failure"), and the next warehouse may then be another run's:
 # one started by a run that crashed, or none (a later run published it). Each step asks whether the
@@ -131,8 +138,7 @@ def connect(
     path = next_path(settings)
     settings.build_dir.mkdir(parents=True, exist_ok=True)
     if fresh:
-        for leftover in (path, path.with_name(path.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+        discard_next(settings)
     config = {} if read_only else {"storage_compatibility_version": ANALYST_STORAGE_VERSION}
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     try:
