@@ -207,6 +207,12 @@ OFFER_TIER = {
     "min_conversions": pl.Int64,
     "percent": PERCENT,
 }
+# What makes two versions of an offer the same terms: not the offer, its name and attribution window
+# (they follow the program file), nor the version's number and start.
+OFFER_TERMS = tuple(
+    c for c in OFFER if c not in ("offer_id", "name", "attribution_window_days", "version", "effective_from")
+)
+TIER_TERMS = tuple(c for c in OFFER_TIER if c not in ("offer_id", "version"))
 PROGRAM_TABLES = {
     "affiliates": AFFILIATE,
     "links": LINK,

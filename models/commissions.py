@@ -17,7 +17,7 @@ from models.exprs import text
 from models.holding import payable_on, with_status
 from models.money import RATE_SCALE, rate_half_up_expr
 
-_BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)  # an offer's first version starts then (no effective_from)
 
 
 def _percent_text(percent: pl.Expr) -> pl.Expr:
@@ -35,7 +35,7 @@ def lock_terms(conversions: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:
     Terms are locked then: later versions apply to chains attributed after their effective_from.
     """
     versions = offers.with_columns(
-        effective_key=pl.col("effective_from").fill_null(pl.lit(_BEGINNING)).cast(pl.Datetime("us", "UTC"))
+        effective_key=pl.col("effective_from").fill_null(pl.lit(BEGINNING)).cast(pl.Datetime("us", "UTC"))
     ).sort("effective_key")
     terms = versions.select(
         "offer_id",

@@ -11,23 +11,17 @@ record's, for an offer removed from the file).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import polars as pl
 
-from core.contracts import OFFER, OFFER_TIER, conform
-
-_BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
-# What makes two versions the same terms (not their number or start, nor the offer's name and window).
-TERMS = tuple(
-    c for c in OFFER if c not in ("offer_id", "version", "effective_from", "name", "attribution_window_days")
-)
-TIER_TERMS = ("name", "min_conversions", "percent")
+from core.contracts import OFFER, OFFER_TERMS, OFFER_TIER, TIER_TERMS, conform
+from models.commissions import BEGINNING
 
 
 def _starts(row: dict[str, Any]) -> datetime:
-    return row["effective_from"] or _BEGINNING
+    return row["effective_from"] or BEGINNING
 
 
 def offer_timeline(
@@ -66,7 +60,7 @@ def offer_timeline(
                 & (pl.col("seen_at") == seen_at)
                 & (pl.col("version") == row["version"])
             ).select(TIER_TERMS)
-            terms = ({c: row[c] for c in TERMS}, of_record.rows())
+            terms = ({c: row[c] for c in OFFER_TERMS}, of_record.rows())
             if terms == previous:  # the same terms go on (a record that changed another version)
                 continue
             number, previous = number + 1, terms

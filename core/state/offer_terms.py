@@ -21,14 +21,14 @@ from typing import Any
 
 import polars as pl
 
-from core.contracts import CODE, OFFER, OFFER_TIER, conform
+from core.contracts import CODE, OFFER, OFFER_TERMS, OFFER_TIER, TIER_TERMS, conform
 from core.durable import append_lines
 from core.settings import Settings
 
 FILE = "offer_terms.jsonl"
-# What a version's terms are (OFFER without the offer's id, its name and its attribution window).
-TERM_COLUMNS = tuple(c for c in OFFER if c not in ("offer_id", "name", "attribution_window_days"))
-TIER_COLUMNS = tuple(c for c in OFFER_TIER if c != "offer_id")
+# What is recorded of an offer's versions and tiers: their terms, by version number and start.
+TERM_COLUMNS = ("version", "effective_from", *OFFER_TERMS)
+TIER_COLUMNS = ("version", *TIER_TERMS)
 
 
 def terms_path(settings: Settings) -> Path:
