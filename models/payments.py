@@ -180,6 +180,7 @@ def _checkout_of_subscriptions(obs: pl.DataFrame) -> pl.DataFrame:
 
 # Columns build_payments adds beside marts.payments' own, for linking money back; not published.
 CHARGE_IDS, INTENT_IDS = "charge_ids", "payment_intent_ids"
+_LINKED_PAYMENT = PAYMENT | {CHARGE_IDS: pl.List(pl.String), INTENT_IDS: pl.List(pl.String)}
 
 
 def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -> pl.DataFrame:
@@ -188,7 +189,7 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
     With the staged `objects`, each payment's promotion code is resolved (models/codes.py). Beside the
     PAYMENT columns: CHARGE_IDS and INTENT_IDS, every charge and PaymentIntent of each payment."""
     if observations.is_empty():
-        return pl.DataFrame(schema=PAYMENT | {CHARGE_IDS: pl.List(pl.String), INTENT_IDS: pl.List(pl.String)})
+        return pl.DataFrame(schema=_LINKED_PAYMENT)
     obs = observations.with_row_index("obs")
     obs = (
         obs.with_columns(components(obs))
@@ -295,5 +296,4 @@ def build_payments(observations: pl.DataFrame, objects: Objects | None = None) -
     )
     if objects is not None:
         payments = with_promotion_codes(payments, objects)
-    kept = PAYMENT | {CHARGE_IDS: pl.List(pl.String), INTENT_IDS: pl.List(pl.String)}
-    return conform(payments, kept).sort("occurred_at", "payment_id")
+    return conform(payments, _LINKED_PAYMENT).sort("occurred_at", "payment_id")

@@ -257,8 +257,9 @@ def risk_flags(
             .join(latest.select("flag_id", "decision", "decided_at", "note"), on="flag_id", how="left")
             .with_columns(pl.col("decision").fill_null("open"))
         )
-    flags = pl.concat([conform(flags, RISK_FLAG), _kept_decisions(latest, flags, conversions)])
-    return conform(flags, RISK_FLAG).sort("detected_at", "flag_id")
+    return pl.concat([conform(flags, RISK_FLAG), _kept_decisions(latest, flags, conversions)]).sort(
+        "detected_at", "flag_id"
+    )
 
 
 def held_attributions(flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:

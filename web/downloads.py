@@ -102,6 +102,12 @@ def commission_export(settings: Settings, period: str, fmt: str) -> Download:
         return _bundle(export.files, f"commissions-{period}.{fmt}.zip")
 
 
+def _owed(row: dict, why: str) -> str:
+    """One amount a payout file does not pay: `jane: 19.80 usd left out (no paypal_email ...)`."""
+    amount = format_minor(row["amount_minor"], row["currency"])
+    return f"{row['affiliate_id']}: {amount} {row['currency']} {why}"
+
+
 def payout_export(settings: Settings, period: str, fmt: str) -> Download:
     """`attro export payouts --period P --format F`, as a download (closed months only)."""
     if fmt not in PAYOUT_FORMATS:
@@ -112,13 +118,9 @@ def payout_export(settings: Settings, period: str, fmt: str) -> Download:
         except PayoutError as exc:
             raise DownloadError(str(exc)) from None
         if not payouts.files:
-            why = [
-                f"{row['affiliate_id']}: {format_minor(row['amount_minor'], row['currency'])} "
-                f"{row['currency']} left out ({row['reason']})"
-                for row in payouts.left_out.iter_rows(named=True)
-            ] + [
-                f"{row['affiliate_id']}: {format_minor(row['amount_minor'], row['currency'])} "
-                f"{row['currency']} still pending when the month was closed"
+            why = [_owed(r, f"left out ({r['reason']})") for r in payouts.left_out.iter_rows(named=True)]
+            why += [
+                _owed(row, "still pending when the month was closed")
                 for row in payouts.pending.iter_rows(named=True)
             ]
             raise DownloadError("\n".join([f"nothing to pay for {period} in the {fmt} format", *why]))
