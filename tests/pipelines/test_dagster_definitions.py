@@ -389,6 +389,27 @@ def test_a_run_of_part_of_the_graph_publishes_a_whole_warehouse_or_nothing(kit) 
     assert settings.warehouse_path.stat().st_ino == published.st_ino  # untouched
 
 
+def test_a_run_that_loads_landing_never_builds_on_a_next_warehouse_a_crashed_run_left(kit) -> None:
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=5).bare_charge(kit.at, 2500).events)
+    settings.build_dir.mkdir(parents=True)
+    con = duckdb.connect(str(next_path(settings)))  # half built by a run killed before its program step
+    con.execute("create schema stale; create table stale.leftover as select 1 as x")
+    con.close()
+    job = definitions(settings).resolve_job_def("materialize_all")
+    without_program = [
+        key for key in job.asset_layer.executable_asset_keys if key.path[0] not in ("program", "exports")
+    ]
+
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+    assert job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), run_config=quiet, asset_selection=without_program
+    ).success
+
+    published = _schemas(settings.warehouse_path)
+    assert "stale" not in published and published["program"] == len(TABLES)
+
+
 def test_the_dagster_instance_runs_one_job_at_a_time(tmp_path: Path) -> None:
     config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8"))
     assert config["run_coordinator"]["config"]["max_concurrent_runs"] == 1
