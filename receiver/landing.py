@@ -66,6 +66,9 @@ class _LandingProcess:
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._probe_lock = threading.Lock()  # /healthz runs in worker threads
+        # (size, reason) of the last commit that failed, until a probe of that size or a commit
+        # succeeds: a disk with a few bytes left takes a tiny probe but not the next event.
+        self._failed_write: tuple[int, str] | None = None
         self._start_lander()
 
     async def _submit(self, payload: bytes) -> Ack:
@@ -124,12 +127,18 @@ class _LandingProcess:
         return self._current_path
 
     def check_writable(self) -> str | None:
-        """None when the lander runs and a probe file can be created, fsynced and deleted."""
+        """None when the lander runs and a probe file can be created, fsynced and deleted.
+
+        After a failed commit the probe is as large as what failed, so a disk that still takes a
+        few bytes but not the next event is reported, and recovery is seen once that much fits.
+        """
         if self._closed:
             return f"landing writer for {self.stream!r} is closed"
         process = self._process
         if process is None or process.poll() is not None:
             return f"the landing process for {self.stream!r} is not running"
+        failed = self._failed_write
+        size = max(failed[0], 1) if failed is not None else 1
         # One probe name per process and stream, one probe at a time: a probe whose delete fails is
         # reused by the next one instead of leaving a new file behind on every health check.
         probe = self.stream_dir / f".probe-{self._prefix}"
@@ -138,7 +147,7 @@ class _LandingProcess:
                 self.stream_dir.mkdir(parents=True, exist_ok=True)
                 fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
                 try:
-                    os.write(fd, b"probe\n")
+                    _write_all(fd, b"probe\n" if failed is None else b"\n" * size)
                     os.fsync(fd)
                 finally:
                     os.close(fd)
@@ -146,8 +155,19 @@ class _LandingProcess:
             except OSError as exc:
                 with contextlib.suppress(OSError):
                     probe.unlink()
-                return f"{self.stream_dir} is not writable: {exc.strerror or exc}"
+                problem = f"{self.stream_dir} is not writable: {exc.strerror or exc}"
+                if failed is not None:
+                    problem += (
+                        f" (a probe of {size} bytes, the size of the last write, which failed: {failed[1]})"
+                    )
+                return problem
+        if failed is not None and self._failed_write is failed:
+            self._failed_write = None
         return None
+
+    def _commit_failed(self, size: int, reason: str) -> None:
+        self._current_path = None
+        self._failed_write = (size, reason)
 
     # -- the lander and its socket --------------------------------------------------------------
 
@@ -280,6 +300,12 @@ class _LandingProcess:
             _settle(self._pending.popleft()[1], error)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _settle(future: asyncio.Future[Ack], outcome: Ack | LandingError) -> None:
     if future.done():
         return  # the request was cancelled (client went away); its records are landed regardless
@@ -307,8 +333,9 @@ class LandingWriter(_LandingProcess):
             return
         status, text = await self._submit(data)
         if status != lander.OK:
-            self._current_path = None
+            self._commit_failed(len(data), text)
             raise LandingError(f"could not land {self.stream} records: {text}")
+        self._failed_write = None
         self._landed_in(text)
 
 
@@ -333,11 +360,13 @@ class StripeEventWriter(_LandingProcess):
     async def land(self, delivery: Delivery) -> LandedEvent:
         """The landed event; WebhookRejected when it is not a verified Stripe event, LandingError
         when it could not be stored durably."""
-        status, text = await self._submit(pack_delivery(delivery))
+        payload = pack_delivery(delivery)
+        status, text = await self._submit(payload)
         if status == lander.REJECTED:
             raise WebhookRejected(text)
         if status != lander.OK:
-            self._current_path = None
+            self._commit_failed(len(payload), text)
             raise LandingError(f"could not land a {self.stream} event: {text}")
+        self._failed_write = None
         landed = orjson.loads(text)
         return LandedEvent(landed["event_id"], landed["type"], self._landed_in(landed["path"]))

@@ -224,6 +224,54 @@ def test_full_or_unwritable_landing_answers_503_and_recovers_without_restart(set
     assert sorted(r["event_id"] for r in records) == ["evt_after_full", "evt_after_gone", "evt_before"]
 
 
+def test_healthz_reports_a_disk_that_takes_a_probe_but_not_the_next_event(settings, servers, kit):
+    # A nearly full disk: a few bytes still fit, a webhook does not. The file-size limit makes any
+    # write past 8 KiB fail, as ENOSPC would; a tiny probe file fits under it, an event does not.
+    settings.data_dir.mkdir(parents=True)
+    server = servers(settings, kit.SECRET)
+    client = httpx.Client(base_url=server.url, timeout=5)
+
+    def post(event_id: str) -> int:
+        event = kit.stripe_event(
+            event_id,
+            type="customer.updated",
+            data={
+                "object": {
+                    "id": "cus_big",
+                    "object": "customer",
+                    "metadata": {"note": "x" * 450} | {f"k{n}": "v" * 450 for n in range(20)},
+                }
+            },
+        )
+        body = json.dumps(event).encode()
+        return client.post(
+            "/api/webhooks/stripe", content=body, headers={"Stripe-Signature": kit.sign(body)}
+        ).status_code
+
+    assert server.process is not None
+    tree = _process_tree(server.process.pid)
+    soft, hard = resource.prlimit(server.process.pid, resource.RLIMIT_FSIZE)
+    for pid in tree:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (8192, hard))
+    before = client.get("/healthz").status_code  # nothing has failed yet: a tiny probe fits
+    nearly_full = [post(f"evt_big_{n}") for n in range(3)]
+    health = client.get("/healthz")
+    for pid in tree:
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (soft, hard))
+    recovered = client.get("/healthz")  # space is back: the probe of the failed size fits now
+    after = post("evt_big_after")
+    client.close()
+
+    assert before == 200
+    assert nearly_full == [503] * 3
+    assert health.status_code == 503
+    detail = health.json()["detail"]
+    assert "$ATTRO_DATA_DIR/landing/stripe_events is not writable" in detail
+    assert "the size of the last write, which failed" in detail
+    assert recovered.status_code == 200, recovered.json()
+    assert after == 200
+
+
 def test_several_receiver_processes_share_the_landing_zone_without_interleaving(settings, servers, kit):
     settings.data_dir.mkdir(parents=True)
     workers = servers(settings, kit.SECRET, workers=2)  # uvicorn --workers 2
