@@ -12,8 +12,9 @@ from receiver import readiness
 router = APIRouter(tags=["health"])
 
 
-@router.get(
+@router.api_route(
     "/healthz",
+    methods=["GET", "HEAD"],  # uptime monitors often ask with HEAD
     responses={503: {"description": "no usable webhook secret, or a landing folder takes no durable writes"}},
 )
 def healthz(request: Request) -> JSONResponse:

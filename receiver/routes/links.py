@@ -109,6 +109,22 @@ async def unmatched_path(request: Request, exc: StarletteHTTPException) -> Respo
     return await http_exception_handler(request, exc)
 
 
+@router.head("/r/{code:path}", include_in_schema=False)
+async def check_tracking_link(
+    code: str, request: Request, settings: SettingsDep, program: ProgramDep
+) -> Response:
+    """HEAD, as link checkers and uptime monitors ask: where the link goes, but no visit: no click
+    landed, no click id, no cookie."""
+    link = program.link(code)
+    if link is None:
+        return unknown_link(settings.fallback_url)
+    response = RedirectResponse(
+        redirect_location(link.destination, request.url.query, None), status_code=status.HTTP_302_FOUND
+    )
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
+    return _no_store(response)
+
+
 @router.get(
     "/r/{code:path}",  # a code with "/" in it is no link: the unknown-link answer, not a bare 404
     response_class=RedirectResponse,

@@ -106,3 +106,10 @@ def test_invalid_program_file_stops_the_app_from_being_built(make_settings, prog
 def test_missing_program_file_stops_the_app_from_being_built(make_settings, tmp_path):
     with pytest.raises(ProgramError, match="not found"):
         create_app(make_settings(program=tmp_path / "missing.toml"))
+
+
+def test_healthz_answers_head_as_uptime_monitors_ask(client):
+    response = client.head("/healthz")
+
+    assert response.status_code == 200
+    assert response.content == b""

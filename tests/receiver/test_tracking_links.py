@@ -223,3 +223,16 @@ def test_a_request_head_over_the_limit_is_431_and_lands_nothing(make_settings, m
     assert "larger than 4096 bytes" in response.json()["detail"]
     assert kit.landed(settings, "clicks") == []
     assert client.get("/r/jane-pro", headers={"User-Agent": kit.BROWSER_UA}).status_code == 302
+
+
+def test_head_answers_where_the_link_goes_but_lands_no_click_and_sets_no_cookie(client, settings, kit):
+    # Link checkers and uptime monitors ask with HEAD: that is no visit.
+    response = client.head("/r/jane-pro?ref=x", headers={"User-Agent": kit.BROWSER_UA})
+    unknown = client.head("/r/nope")
+
+    assert response.status_code == 302
+    assert response.headers["location"] == "https://shop.example/pricing?plan=pro&ref=x"
+    assert "set-cookie" not in response.headers
+    assert response.headers["cache-control"] == "no-store"
+    assert unknown.status_code == 404
+    assert kit.landed(settings, "clicks") == []
