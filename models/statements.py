@@ -2,11 +2,15 @@
 
 A statement's `net_minor` is the period's (non-void, live) lines. Every affiliate and currency with
 a live line in the period has one, also when all its lines are void (then every total is 0): the void
-lines are in no total, but the export sums them beside the row they belong to. Balances carry: a negative
-closing balance (more taken back than earned) is carried into the next statement of that
-affiliate and currency as `opening_balance_minor`; a positive one is paid, not carried.
-`payable_minor` is what can be paid now: opening balance plus approved lines, never negative.
-Closed periods keep the statement frozen at closing.
+lines are in no total, but the export sums them beside the row they belong to.
+
+Balances carry. `payable_minor` is what can be paid now: opening balance plus approved lines, never
+negative. What that leaves below zero (more taken back than earned), and pending lines that take money
+back, are carried into the next statement of that affiliate and currency as `opening_balance_minor`;
+pending lines that add money are not: they are paid once approved (a month closed with --force lists
+them apart). Closed periods keep the statement frozen at closing; when an earlier month still open
+carries another balance than it did then, the difference passes through the frozen statement to the
+next open one, so closing months out of order loses nothing.
 """
 
 from __future__ import annotations
@@ -62,19 +66,25 @@ def affiliate_statements(
         key = (row["affiliate_id"], row["currency"])
         if origin == "frozen":
             out.append(row)
-            carry[key] = row["carried_forward_minor"] or 0
+            # What the months before it carry now, beside what they carried when it was frozen: an
+            # open earlier month's later change passes through to the next open month.
+            passed = carry.get(key, 0) - (row["opening_balance_minor"] or 0)
+            carry[key] = (row["carried_forward_minor"] or 0) + passed
             continue
         opening = carry.get(key, 0)
-        closing = opening + row["net_minor"]
-        carry[key] = min(0, closing)
+        owed_now = opening + row["approved_minor"]
+        # Pending lines that add money are paid once approved, never set against a debt first; those
+        # that take money back are a debt already.
+        carried = min(0, owed_now) + min(0, row["pending_minor"])
+        carry[key] = carried
         out.append(
             {
                 **row,
                 "opening_balance_minor": opening,
-                "closing_balance_minor": closing,
+                "closing_balance_minor": opening + row["net_minor"],
                 # what can be paid now: approved lines (pending ones become payable once approved)
-                "payable_minor": max(0, opening + row["approved_minor"]),
-                "carried_forward_minor": min(0, closing),
+                "payable_minor": max(0, owed_now),
+                "carried_forward_minor": carried,
                 "closed_at": closed.get(row["period"]),
             }
         )

@@ -230,3 +230,102 @@ def test_a_frozen_statement_is_kept_as_closed_and_its_negative_balance_carries(
         "2026-01": (0, -500, -500, 0, -500, closed_at),
         "2026-02": (-500, 2000, 1500, 1500, 0, None),
     }
+
+
+def _close(statements: pl.DataFrame, period: str, closed_at: datetime) -> pl.DataFrame:
+    """The frozen statements of `period` as `attro close-period` keeps them: computed, then frozen."""
+    return statements.filter(pl.col("period") == period).with_columns(closed_at=pl.lit(closed_at))
+
+
+def test_a_debt_is_carried_even_when_the_month_also_has_pending_lines(
+    line: Callable, lines_frame: Factory
+) -> None:
+    # Audit: closed with --force, October's refund (-1000, approved) was set against November's
+    # pending sale (+2000), so nothing carried; the pending 2000 is paid apart once approved, and the
+    # -1000 vanished: the affiliate was paid 30.00 for 20.00 earned.
+    ledger = lines_frame(
+        line(-1000, period="2026-11", kind="reversal", status="approved"),
+        line(2000, period="2026-11", status="pending"),
+        line(1500, period="2026-12", status="approved"),
+    )
+    closed_at = datetime(2026, 12, 2, tzinfo=UTC)
+    frozen = _close(affiliate_statements(ledger), "2026-11", closed_at)
+
+    statements = affiliate_statements(ledger, frozen, {"2026-11": closed_at})
+
+    assert by_period(statements, *BALANCE, "pending_minor") == {
+        # opening, net, closing, payable, carried, pending (paid apart once approved)
+        "2026-11": (0, 1000, 1000, 0, -1000, 2000),
+        "2026-12": (-1000, 1500, 500, 500, 0, 0),
+    }
+
+
+def test_pending_lines_that_take_money_back_are_carried_as_a_debt(
+    line: Callable, lines_frame: Factory
+) -> None:
+    ledger = lines_frame(
+        line(2000, period="2026-11", status="approved"),
+        line(-3000, period="2026-11", kind="reversal", status="pending"),
+        line(1000, period="2026-12", status="approved"),
+    )
+
+    statements = affiliate_statements(ledger)
+
+    assert by_period(statements, *BALANCE) == {
+        "2026-11": (0, -1000, -1000, 2000, -3000),  # 2000 paid now, the pending 3000 owed back
+        "2026-12": (-3000, 1000, -2000, 0, -2000),
+    }
+
+
+def test_a_month_closed_out_of_order_passes_an_earlier_open_months_debt_on(
+    line: Callable, lines_frame: Factory
+) -> None:
+    # Audit: September open, October closed; a late refund of an August sale lands in September: its
+    # debt stopped at frozen October, and every later month opened at 0.
+    closed_at = datetime(2026, 11, 2, tzinfo=UTC)
+    before = lines_frame(line(500, period="2026-10", status="approved"))
+    frozen = _close(affiliate_statements(before), "2026-10", closed_at)
+    ledger = lines_frame(
+        line(-1000, period="2026-09", kind="reversal", status="approved"),
+        line(500, period="2026-10", status="approved"),
+        line(800, period="2026-11", status="approved"),
+        line(900, period="2026-12", status="approved"),
+    )
+
+    statements = affiliate_statements(ledger, frozen, {"2026-10": closed_at})
+
+    assert by_period(statements, *BALANCE) == {
+        "2026-09": (0, -1000, -1000, 0, -1000),
+        "2026-10": (0, 500, 500, 500, 0),  # frozen as closed
+        "2026-11": (-1000, 800, -200, 0, -200),
+        "2026-12": (-200, 900, 700, 700, 0),
+    }
+
+
+def test_a_debt_a_closed_month_set_against_is_given_back_when_it_goes_away(
+    line: Callable, lines_frame: Factory
+) -> None:
+    # October closed opening at September's -1000 (paid 500 instead of 1500); September, still open,
+    # then owes nothing (its pending sale approved): the 1000 October held back is paid in November.
+    closed_at = datetime(2026, 11, 2, tzinfo=UTC)
+    before = lines_frame(
+        line(-1000, period="2026-09", kind="reversal", status="approved"),
+        line(1000, period="2026-09", status="pending"),
+        line(1500, period="2026-10", status="approved"),
+    )
+    frozen = _close(affiliate_statements(before), "2026-10", closed_at)
+    assert frozen.row(0, named=True)["opening_balance_minor"] == -1000
+    ledger = lines_frame(
+        line(-1000, period="2026-09", kind="reversal", status="approved"),
+        line(1000, period="2026-09", status="approved"),
+        line(1500, period="2026-10", status="approved"),
+        line(300, period="2026-11", status="approved"),
+    )
+
+    statements = affiliate_statements(ledger, frozen, {"2026-10": closed_at})
+
+    assert by_period(statements, *BALANCE) == {
+        "2026-09": (0, 0, 0, 0, 0),
+        "2026-10": (-1000, 1500, 500, 500, 0),  # frozen as closed
+        "2026-11": (1000, 300, 1300, 1300, 0),
+    }
