@@ -200,7 +200,7 @@ def _header(period: str, closed_at: datetime | None, statement: pl.DataFrame, no
     for cur, gross, net, payable, n in totals.iter_rows():
         header.append(
             f"totals {cur}: gross {format_minor(gross, cur)}, net {format_minor(net, cur)}, "
-            f"payable {format_minor(payable, cur)} ({n} affiliates)"
+            f"payable {format_minor(payable, cur)} ({n} affiliate{'' if n == 1 else 's'})"
         )
     if totals.is_empty():
         header.append("totals: no commission lines in this period")

@@ -3,6 +3,7 @@ written, so a failed export or payout file leaves nothing partial behind."""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Callable
@@ -11,6 +12,10 @@ from pathlib import Path
 
 def writable_dir(out: Path) -> None:
     """Create `out` if needed and prove a file can be made in it; OSError otherwise."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(
+            errno.ENOTDIR, "not a folder (--out names the folder the files go in)", str(out)
+        )
     out.mkdir(parents=True, exist_ok=True)
     probe = tempfile.NamedTemporaryFile(dir=out, prefix=".probe.", delete=True)  # noqa: SIM115
     probe.close()

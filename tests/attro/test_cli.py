@@ -66,6 +66,11 @@ def test_export_defaults_to_the_data_dirs_exports_folder(
         pytest.param(
             ["--period", "2026-01", "--out", "{file}/sub"], "error: cannot write to", id="out-under-a-file"
         ),
+        pytest.param(
+            ["--period", "2026-01", "--out", "{file}"],
+            "a-file: not a folder (--out names the folder the files go in)",
+            id="out-is-a-file",
+        ),
     ],
 )
 def test_export_bad_input_exits_2_with_a_clear_message(

@@ -51,8 +51,8 @@ def test_closed_period_csv_states_period_closed_at_and_totals(closed_jan_site: A
         "Attro commission statement",
         "period: 2026-01",
         "status: closed at 2026-03-20T12:00:00Z",
-        "totals jpy: gross 500, net 500, payable 500 (1 affiliates)",
-        "totals kwd: gross 1.235, net 1.235, payable 1.235 (1 affiliates)",
+        "totals jpy: gross 500, net 500, payable 500 (1 affiliate)",
+        "totals kwd: gross 1.235, net 1.235, payable 1.235 (1 affiliate)",
         "totals usd: gross 28.80, net 28.80, payable 28.80 (3 affiliates)",
     ]
     assert not any("generated" in line for line in header)  # nothing depends on the time of export

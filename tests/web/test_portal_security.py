@@ -113,7 +113,7 @@ def test_an_affiliate_sees_only_their_own_data_whatever_the_request_says(web: We
         body = [line for line in rows if not line.startswith(("period,", "statement,"))]
         assert body and all(",omar," in line for line in body), period
         assert "jane" not in answer.text
-        assert "affiliates)" not in answer.text  # the program's totals are not in an affiliate's file
+        assert "# totals" not in answer.text  # the program's totals are not in an affiliate's file
 
 
 def test_changing_the_portal_cookie_to_another_affiliate_is_refused(web: Web) -> None:
