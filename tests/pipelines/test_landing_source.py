@@ -411,3 +411,21 @@ def test_reading_in_small_slices_reads_every_line_once_whatever_the_slice_size(k
         big_path = stream_dir / "date=2026-03-02" / "z-big.ndjson"
         assert ends["date=2026-03-02/z-big.ndjson"] == big_path.stat().st_size - 40, max_bytes
         assert list(iter_new("stripe_events", stream_dir, ends, max_bytes=max_bytes)) == []  # read on
+
+
+def test_a_click_id_landed_again_with_another_time_keeps_the_copy_landed_first(kit) -> None:
+    # A restarted receiver (or another --workers process) misses a repeat and lands it again: as the
+    # receiver would have, the pipeline keeps the copy landed first, whatever the later one says.
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    click_id = "01KJ" + "1" * 26
+    first = kit.at - timedelta(days=1)
+    landing.append("clicks", kit.click_line(settings, click_id, "jane-pro", first), name="host-1-0000aaaa")
+    load(settings, ("clicks",))
+    earlier = first - timedelta(days=5)
+    again = kit.click_line(settings, click_id, "jane-pro", earlier)
+    landing.append("clicks", again, name="host-2-0000bbbb")
+
+    load(settings, ("clicks",))
+
+    assert rows(settings, "select click_id, clicked_at from raw.clicks") == [(click_id, first)]
