@@ -110,6 +110,15 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
         )
         .when(reason == "unknown_click")
         .then(text("click id ", pl.col("chain_click_id"), " was not issued by this program"))
+        .when(reason == "click_after_payment")
+        .then(
+            text(
+                "clicked ",
+                pl.col("clicked_at").dt.strftime("%Y-%m-%d %H:%M UTC"),
+                ", after the purchase at ",
+                pl.col("chain_started_at").dt.strftime("%Y-%m-%d %H:%M UTC"),
+            )
+        )
     )
     return judged.with_columns(reason=reason, detail=detail)
 

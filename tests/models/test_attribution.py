@@ -104,6 +104,19 @@ def test_landed_click_that_cannot_earn_leaves_its_payment_unattributed_with_the_
     assert reasons(unattributed) == [reason]
 
 
+def test_a_click_after_the_purchase_says_when_both_were(
+    sim: StripeSim, click: Callable, attribute_flows: Attribute
+) -> None:
+    visit = click(START + timedelta(hours=1))
+    flow = sim.one_time_checkout(START, 4900, click_id=visit["click_id"])
+
+    _, unattributed = attribute_flows([flow], [visit])
+
+    assert unattributed["detail"].to_list() == [
+        f"clicked {START + timedelta(hours=1):%Y-%m-%d %H:%M} UTC, after the purchase at {START:%Y-%m-%d %H:%M} UTC"
+    ]
+
+
 def test_click_id_in_our_format_that_never_landed_is_unknown_click(
     sim: StripeSim, click: Callable, attribute_flows: Attribute
 ) -> None:
