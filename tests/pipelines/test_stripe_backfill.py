@@ -14,6 +14,7 @@ import pytest
 
 from attro.cli import main
 from pipelines.stripe_backfill import BackfillFailed, backfill_objects, pipeline_name
+from simulator.stripe import BASIL
 from tests.support.fake_stripe import FakeStripe, backfilled, objects_from_events, serve
 from tests.support.marts import MONEY, assert_same_money
 from tests.support.sites import NOW1, drop_landed, landed_events, with_stripe_api
@@ -68,6 +69,46 @@ def test_a_payment_both_backfilled_and_delivered_by_webhook_counts_once(
     assert len(landing_lines(site.settings)) > len(everything)
     assert kit.tables(site.settings.warehouse_path, ("marts",)) == kit.tables(
         base_site.settings.warehouse_path, ("marts",)
+    )
+
+
+def test_backfilled_codes_and_leads_attribute_as_their_webhooks_did(
+    base_site: Any, copy_site: Any, landing_only: Any
+) -> None:
+    # Audit: a backfill listed no promotion codes, discounts or customers, so history sold through a
+    # `[[codes]]` code (a subscription on API 2025-03-31: its invoices name a discount id) or a lead
+    # (a customer signed up with the click id, paying later) came out unattributed (no_click_id).
+    webhooks = copy_site(base_site)
+    sim, at = webhooks.sim, datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    promo = webhooks.land(sim.promotion_code("THEO20", at - timedelta(days=20)))
+    webhooks.land(sim.use_code(sim.subscription_checkout(at, 4900, api_version=BASIL), promo.promotion_code))
+    # an invoice sent from the dashboard: no Checkout Session names the code, only its discount does
+    webhooks.land(sim.use_code(sim.manual_invoice(at, 3900, api_version=BASIL), promo.promotion_code))
+    click = webhooks.land_click("jane-pro", at - timedelta(days=3))
+    lead = webhooks.land(sim.sign_up(at - timedelta(days=2), click_id=click))
+    webhooks.land(sim.one_time_checkout(at + timedelta(days=1), 9900, customer=lead.customer))
+    webhooks.run(NOW1)
+    methods = webhooks.query(
+        "select attribution_method, affiliate_id from marts.conversions"
+        " where attribution_method in ('promotion_code', 'lead') order by 1"
+    )
+    assert methods == [("lead", "jane"), ("promotion_code", "theo"), ("promotion_code", "theo")]
+    everything = landed_events(webhooks.settings)
+    site = landing_only(webhooks)
+    drop_landed(site.settings, lambda event: True)
+    fake = FakeStripe(KEY, objects=objects_from_events(everything))
+
+    with serve(fake):
+        backfill_objects(with_stripe_api(site.settings, fake.url, KEY), SINCE, now=NOW1)
+    site.run(NOW1)
+
+    assert_same_money(marts(site), marts(webhooks), payment_time_slack=timedelta(seconds=10))
+    assert (
+        site.query(
+            "select attribution_method, affiliate_id from marts.conversions"
+            " where attribution_method in ('promotion_code', 'lead') order by 1"
+        )
+        == methods
     )
 
 

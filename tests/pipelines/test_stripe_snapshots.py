@@ -84,7 +84,7 @@ def test_each_object_is_the_event_of_the_state_it_is_in_dated_when_it_got_there(
         ),
         ({"id": "in_x", "object": "invoice", "status": "paid"}, "no time"),
         ({"object": "charge", "status": "succeeded", "created": 1767225600}, "no id"),
-        ({"id": "cus_1", "object": "customer", "created": 1767225600}, "not a kind the rules read"),
+        ({"id": "pm_1", "object": "payment_method", "created": 1767225600}, "not a kind the rules read"),
     ],
 )
 def test_an_object_that_reports_nothing_yet_is_no_event(obj: dict[str, Any], why: str) -> None:

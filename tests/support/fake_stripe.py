@@ -2,7 +2,7 @@
 endpoints, for the official `stripe` library to talk to.
 
 It serves `/v1/events` and the object lists (`/v1/checkout/sessions`, `/v1/invoices`, ...) newest
-first with `limit`, `starting_after`, `created[gte|gt|lte|lt]` and `types[]`; answers 401 to any other
+first with `limit`, `starting_after`, `created[gte|gt|lte|lt]`, `types[]` and `expand[]=data.discounts`; answers 401 to any other
 key, and can be told to rate limit (429 with Retry-After) once, to fail once (500, which the library
 retries), or to go down after some pages (500 that Stripe marks not retryable) until restored.
 """
@@ -32,7 +32,10 @@ LIST_PATHS = {  # Stripe object type → the list endpoint that returns it
     "refund": "/v1/refunds",
     "dispute": "/v1/disputes",
     "subscription": "/v1/subscriptions",
+    "promotion_code": "/v1/promotion_codes",
+    "customer": "/v1/customers",
 }
+DISCOUNTS = "discount"  # not a list: the discounts an invoice listed with expand[]=data.discounts shows
 
 
 def objects_from_events(events: Iterable[Obj]) -> dict[str, list[Obj]]:
@@ -41,23 +44,33 @@ def objects_from_events(events: Iterable[Obj]) -> dict[str, list[Obj]]:
     for order, event in enumerate(events):
         obj = event["data"]["object"]
         key = (event["created"], order)
-        if obj.get("object") in LIST_PATHS and (obj["id"] not in latest or latest[obj["id"]][0] <= key):
+        kinds = (*LIST_PATHS, DISCOUNTS)
+        if obj.get("object") in kinds and (obj["id"] not in latest or latest[obj["id"]][0] <= key):
             latest[obj["id"]] = (key, obj)
-    lists: dict[str, list[Obj]] = {path: [] for path in LIST_PATHS.values()}
+    lists: dict[str, list[Obj]] = {path: [] for path in (*LIST_PATHS.values(), DISCOUNTS)}
     for _key, obj in latest.values():
-        lists[LIST_PATHS[obj["object"]]].append(obj)
+        lists[LIST_PATHS.get(obj["object"], DISCOUNTS)].append(obj)
     return lists
+
+
+def expanded(obj: Obj, objects: dict[str, list[Obj]]) -> Obj:
+    """An invoice as `expand[]=data.discounts` shows it: each discount id replaced by the discount."""
+    discounts = {d["id"]: d for d in objects.get(DISCOUNTS, [])}
+    if obj.get("object") != "invoice" or not isinstance(obj.get("discounts"), list):
+        return obj
+    return {**obj, "discounts": [discounts.get(d, d) if isinstance(d, str) else d for d in obj["discounts"]]}
 
 
 def backfilled(events: list[Obj], api_version: str = "2026-10-28.endive") -> list[Obj]:
     """What `attro stripe backfill` lands for the objects these events left behind: their snapshots
     (read with a key of the events' mode)."""
     reading = Reading(api_version, livemode=bool(events) and events[0]["livemode"])
+    lists = objects_from_events(events)
     return [
         event
-        for objects in objects_from_events(events).values()
-        for obj in objects
-        for event in snapshot_events(obj, reading)
+        for path in LIST_PATHS.values()
+        for obj in lists[path]
+        for event in snapshot_events(expanded(obj, lists), reading)
     ]
 
 
@@ -143,6 +156,8 @@ class FakeStripe:
         items = self.events if path == "/v1/events" else self.objects.get(path)
         if items is None:
             return _error(404, "invalid_request_error", f"Unrecognized request URL (GET: {path}).")
+        if "data.discounts" in params.get("expand", []):
+            items = [expanded(item, self.objects) for item in items]
         return _page(path, items, params)
 
 

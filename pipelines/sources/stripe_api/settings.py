@@ -34,7 +34,9 @@ class ObjectKind:
 
 OBJECT_KINDS = (
     ObjectKind("checkout_sessions", "checkout.sessions", "Checkout Sessions"),
-    ObjectKind("invoices", "invoices", "Invoices"),
+    # with their discounts expanded: from API 2025-03-31 an invoice names discount ids, and a discount
+    # says which promotion code it applied (the webhooks' customer.discount.* events)
+    ObjectKind("invoices", "invoices", "Invoices", {"expand": ["data.discounts"]}),
     # API 2025-03-31+: what ties a subscription's PaymentIntent to its invoice
     ObjectKind("invoice_payments", "invoice_payments", "Invoices"),
     ObjectKind("charges", "charges", "Charges"),
@@ -42,5 +44,8 @@ OBJECT_KINDS = (
     ObjectKind("refunds", "refunds", "Refunds (Charges)"),
     ObjectKind("disputes", "disputes", "Disputes"),
     ObjectKind("subscriptions", "subscriptions", "Subscriptions", {"status": "all"}),  # canceled too
+    # who a sale belongs to beyond its click: codes' text and metadata, customers signed up with a click
+    ObjectKind("promotion_codes", "promotion_codes", "Promotion Codes"),
+    ObjectKind("customers", "customers", "Customers"),
 )
 EVENTS_PERMISSION = "Events"

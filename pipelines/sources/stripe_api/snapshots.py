@@ -92,17 +92,36 @@ def _dispute(obj: StripeObject, reading: Reading) -> list[Event]:
     return events
 
 
+def _invoice(obj: StripeObject, reading: Reading) -> list[Event]:
+    """A paid invoice (`invoice.paid`), and each discount it was listed with expanded as the
+    `customer.discount.created` that would have reported it; the invoice names them by id, as the
+    webhooks' invoices do."""
+    paid = _when("paid", "invoice.paid", "status_transitions.paid_at")
+    discounts = obj.get("discounts")
+    if not isinstance(discounts, list) or not any(isinstance(d, dict) for d in discounts):
+        return paid(obj, reading)
+    as_ids = [d.get("id") if isinstance(d, dict) else d for d in discounts]
+    events = []
+    for discount in discounts:
+        created = _time(discount, "start") if isinstance(discount, dict) else None
+        if created is not None and isinstance(discount.get("id"), str):
+            events.append(snapshot_event(discount, "customer.discount.created", created, reading))
+    return events + paid({**obj, "discounts": as_ids}, reading)
+
+
 # Stripe object type → its events. Subscriptions are kept in raw only: the rules read a subscription's
 # metadata from its invoices (`parent.subscription_details`, `subscription_details`, lines).
 SNAPSHOTS: dict[str, Callable[[StripeObject, Reading], list[Event]]] = {
     "checkout.session": _when("complete", "checkout.session.completed"),
-    "invoice": _when("paid", "invoice.paid", "status_transitions.paid_at"),
+    "invoice": _invoice,
     "invoice_payment": _when("paid", "invoice_payment.paid", "status_transitions.paid_at"),
     "charge": _when("succeeded", "charge.succeeded"),
     "payment_intent": _when("succeeded", "payment_intent.succeeded"),
     "refund": _when("", "refund.created"),  # whatever its status: the rules read it
     "dispute": _dispute,
     "subscription": _when("", "customer.subscription.created"),
+    "promotion_code": _when("", "promotion_code.created"),  # its text and rd_affiliate metadata
+    "customer": _when("", "customer.created"),  # a lead when its metadata has the click id
 }
 
 
