@@ -113,7 +113,8 @@ def test_a_click_after_the_purchase_says_when_both_were(
     _, unattributed = attribute_flows([flow], [visit])
 
     assert unattributed["detail"].to_list() == [
-        f"clicked {START + timedelta(hours=1):%Y-%m-%d %H:%M} UTC, after the purchase at {START:%Y-%m-%d %H:%M} UTC"
+        f"clicked {START + timedelta(hours=1):%Y-%m-%d %H:%M} UTC,"
+        f" after the purchase at {START:%Y-%m-%d %H:%M} UTC"
     ]
 
 

@@ -2,9 +2,10 @@
 endpoints, for the official `stripe` library to talk to.
 
 It serves `/v1/events` and the object lists (`/v1/checkout/sessions`, `/v1/invoices`, ...) newest
-first with `limit`, `starting_after`, `created[gte|gt|lte|lt]`, `types[]` and `expand[]=data.discounts`; answers 401 to any other
-key, and can be told to rate limit (429 with Retry-After) once, to fail once (500, which the library
-retries), or to go down after some pages (500 that Stripe marks not retryable) until restored.
+first with `limit`, `starting_after`, `created[gte|gt|lte|lt]`, `types[]` and
+`expand[]=data.discounts`; answers 401 to any other key, and can be told to rate limit (429 with
+Retry-After) once, to fail once (500, which the library retries), or to go down after some pages (500
+that Stripe marks not retryable) until restored.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """dlt source for Stripe's API: the objects the rules need (Checkout Sessions, invoices, invoice payments,
-charges, PaymentIntents, refunds, disputes, subscriptions, promotion codes, customers), a resource per list, for `attro stripe
-backfill`; the events API for `attro stripe sync` (pipelines/stripe_sync.py) goes through helpers.py.
+charges, PaymentIntents, refunds, disputes, subscriptions, promotion codes, customers), a resource per
+list, for `attro stripe backfill`; the events API for `attro stripe sync` (pipelines/stripe_sync.py)
+goes through helpers.py.
 
 Each resource lists its objects with the stripe library's auto-pagination from its incremental cursor
 (`created`, kept by dlt in the pipeline's state) up to the window's end, and yields each page as one
