@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,18 @@ def _print_sync(report: Any) -> None:
     print(f"  {'all':<42} {total_seen:>7} {total_seen - total_landed:>15} {total_landed:>11}")
 
 
+def _sync_progress(report: Any) -> None:
+    """One line per page of events read, on stderr (the table at the end is the command's output)."""
+    seen, landed = sum(report.seen.values()), report.missed_by_webhooks
+    print(f"  {seen} events read so far, {landed} landed", file=sys.stderr, flush=True)
+
+
+def _patient_sleep(seconds: float) -> None:
+    """Wait out a 429, saying so: a long sync is not stuck."""
+    print(f"  Stripe asked to slow down (429): waiting {seconds:g} s", file=sys.stderr, flush=True)
+    time.sleep(seconds)
+
+
 def _failed(exc: Any) -> int:
     """Print a Stripe failure in one line; 2 when the key must be fixed, 1 when trying again may do."""
     print(f"error: {exc}", file=sys.stderr)
@@ -52,7 +65,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.stripe_sync import SyncFailed, sync_events
 
     try:
-        report = sync_events(settings, args.since)
+        report = sync_events(settings, args.since, sleep=_patient_sleep, progress=_sync_progress)
     except SyncFailed as exc:
         if exc.report.seen:
             _print_sync(exc.report)
@@ -112,7 +125,7 @@ def _backfill(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.stripe_backfill import BackfillFailed, backfill_objects
 
     try:
-        report = backfill_objects(settings, args.since, progress=_backfill_progress)
+        report = backfill_objects(settings, args.since, sleep=_patient_sleep, progress=_backfill_progress)
     except BackfillFailed as exc:
         if not exc.key_problem:  # a rejected key read nothing: no table of zeros before the error
             _print_backfill(exc.report)

@@ -100,10 +100,12 @@ def sync_events(
     now: datetime | None = None,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[SyncReport], None] | None = None,
 ) -> SyncReport:
     """Land the consumed events Stripe lists from `since` on that the landing zone lacks.
 
-    NoApiKey without a key; SyncFailed (with the partial report) when Stripe fails mid-way.
+    `progress(report)` after each page is landed. NoApiKey without a key; SyncFailed (with the partial
+    report) when Stripe fails mid-way.
     """
     now = now or datetime.now(UTC)
     report = SyncReport(since=since or now - EVENTS_HORIZON, until=now - SYNC_GRACE)
@@ -120,6 +122,8 @@ def sync_events(
                 )
                 for page in _batches(events, PAGE_SIZE):
                     _land_page(page, known, landing, report)
+                    if progress is not None:
+                        progress(report)
     except StripeApiError as exc:
         failed = exc
     finally:

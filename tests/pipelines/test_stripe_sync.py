@@ -163,6 +163,7 @@ def test_attro_stripe_sync_prints_what_it_saw_and_landed_by_type_and_heals_the_m
     lost = {"invoice.paid", "invoice.payment_succeeded", "refund.created", "charge.refunded"}
     dropped = drop_landed(site.settings, lambda e: e["type"] in lost)
     fake = FakeStripe(KEY, events=everything)
+    fake.rate_limit_once(EVENTS, request=2, retry_after=0.01)
 
     with serve(fake):
         code = cli(monkeypatch, site.settings, fake.url, KEY, "sync", "--since", "2026-01-01")
@@ -170,6 +171,9 @@ def test_attro_stripe_sync_prints_what_it_saw_and_landed_by_type_and_heals_the_m
 
     out, err = capsys.readouterr()
     assert code == 0
+    # progress on stderr as it goes: every page read, and a wait Stripe asked for (audit: silent)
+    assert "  Stripe asked to slow down (429): waiting 0.01 s" in err
+    assert f"  {len(everything)} events read so far, {len(dropped)} landed" in err
     # further back than Stripe lists events (the fake lists them all): the note says what to run
     assert "note: Stripe lists only the last 30 days of events; for what was created before, run" in err
     assert kit.tables(site.settings.warehouse_path, ("marts",)) == kit.tables(
