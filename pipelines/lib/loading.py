@@ -24,6 +24,8 @@ from pipelines.lake import Lake
 from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.sources.landing import landing_source
 from pipelines.sources.landing.settings import STREAMS
+from pipelines.staging.decode import UNFIT
+from pipelines.staging.stage import OBJECTS, REJECTED
 
 PIPELINE_NAME = "attro_landing"
 
@@ -64,13 +66,41 @@ def loaded_offsets(con: duckdb.DuckDBPyConnection, lake: Lake) -> dict[str, dict
 
 
 class _Fresh:
-    """Drops records whose primary key a completed load (or this run) already holds."""
+    """Drops records whose primary key a completed load (or this run) already holds, except an event
+    whose loaded copies staging all quarantined as not being that event (a corrupt or forged line):
+    a copy that is the event still loads."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
         self.con, self.lake = con, lake
         self.seen: dict[str, set[str]] = {}
         # the raw files of completed loads, listed once: dlt writes this run's only after extracting
         self.files: dict[str, list[Path]] = {}
+        self._unfit: set[str] | None = None
+
+    def unfit(self) -> set[str]:
+        """Event ids loaded only as lines whose payload is not that event (read once per run; empty
+        unless such a line was ever landed)."""
+        if self._unfit is None:
+            self._unfit = set()
+            rejected = self.lake.staging(REJECTED).paths()
+            if rejected:
+                unfit = " or ".join(f"starts_with(reason, '{reason}')" for reason in UNFIT)
+                ids = self.con.execute(
+                    f"select distinct event_id from read_parquet({parquet_list(rejected)}) where {unfit}"
+                ).fetchall()
+                self._unfit = {row[0] for row in ids}
+            staged = self.lake.staging(OBJECTS).paths()
+            if self._unfit and staged:
+                self.con.register("_unfit_ids", pl.DataFrame({"event_id": sorted(self._unfit)}).to_arrow())
+                try:
+                    fit = self.con.execute(
+                        f"select distinct event_id from read_parquet({parquet_list(staged)})"
+                        " semi join _unfit_ids using (event_id)"
+                    ).fetchall()
+                finally:
+                    self.con.unregister("_unfit_ids")
+                self._unfit -= {row[0] for row in fit}
+        return self._unfit
 
     def __call__(self, stream: str, table: pl.DataFrame) -> pl.DataFrame:
         key = PRIMARY_KEYS[stream]
@@ -91,6 +121,8 @@ class _Fresh:
                 }
             finally:
                 self.con.unregister("_chunk_keys")
+            if loaded and stream == "stripe_events":
+                loaded -= self.unfit()
         keys = table[key].to_list()
         if not loaded and seen.isdisjoint(keys):  # most chunks: nothing to drop
             seen.update(keys)

@@ -33,6 +33,11 @@ from core.contracts import (
 MAX_AMOUNT_DIGITS = 12
 EARLIEST_TIME, LATEST_TIME = 946_684_800, 4_102_444_800  # 2000-01-01, 2100-01-01 (UTC)
 _SHOWN = 40  # characters of an offending value quoted in a reason
+# A landing line whose payload is not the event it names (corrupt, or written by something else than
+# the receiver): quarantined, and a later copy that is the event is loaded (pipelines/lib/loading.py).
+NOT_JSON = "payload is not valid JSON (malformed, or a lone surrogate escape)"
+NOT_THE_EVENT = "payload is not the event its landing line names"
+UNFIT = (NOT_JSON, NOT_THE_EVENT)
 
 
 def _json_structure() -> str:
@@ -56,7 +61,7 @@ def _json_structure() -> str:
                 node[part] = leaf
             else:
                 node = node.setdefault(part, {})
-    return json.dumps({"data": {"object": tree}})
+    return json.dumps({"id": "VARCHAR", "data": {"object": tree}})
 
 
 def _accessor(path: str) -> str:
@@ -157,18 +162,20 @@ documents as (
 ),
 objects as (
     select event_id, event_type, object_kind, livemode, created_at,
-        document is not null as valid_json, document.data.object as o
+        document is not null as valid_json, document.id as payload_id, document.data.object as o
     from documents
 ),
 fields as (
-    select event_id, event_type, object_kind, livemode, created_at, valid_json, o,
+    select event_id, event_type, object_kind, livemode, created_at, valid_json, payload_id, o,
         {", ".join(typed)},
         list_filter([{", ".join(problems)}], lambda x: x is not null) as field_problems
     from objects
 )
 select {", ".join(STRIPE_OBJECT)},
     case
-        when not valid_json then 'payload is not valid JSON (malformed, or a lone surrogate escape)'
+        when not valid_json then '{NOT_JSON}'
+        when payload_id is distinct from event_id
+            then '{NOT_THE_EVENT} (its id is ' || coalesce(left(payload_id, {_SHOWN}), 'missing') || ')'
         when not ({created_ok}) then 'event created is not a Unix time between 2000 and 2100'
         when o is null then 'data.object is missing or not a JSON object'
         when len(field_problems) > 0

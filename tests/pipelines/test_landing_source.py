@@ -429,3 +429,56 @@ def test_a_click_id_landed_again_with_another_time_keeps_the_copy_landed_first(k
     load(settings, ("clicks",))
 
     assert rows(settings, "select click_id, clicked_at from raw.clicks") == [(click_id, first)]
+
+
+def test_a_corrupt_copy_of_an_event_never_wins_over_the_real_one_read_beside_it(kit) -> None:
+    # Audit: a line naming a real event id over a payload that is not that event (corrupt, or forged
+    # into the landing zone) was kept when it had the earlier received_at, and the real payment was
+    # lost to staging's quarantine in a rebuild. The real copy wins; the other is not loaded.
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    event = kit.sim(seed=11).bare_charge(kit.at, 300).events[0]
+    forged = {
+        "event_id": event["id"],
+        "event_type": event["type"],
+        "api_version": None,
+        "livemode": True,
+        "created": event["created"],
+        "received_at": "2020-01-01T00:00:00.000000Z",
+        "payload": "garbage",
+        "source": "webhook",
+    }
+    landing.append("stripe_events", json.dumps(forged) + "\n", name="host-0-00000000")
+    landing.events([event], kit.at, name="host-1-0000aaaa")
+
+    load(settings, ("stripe_events",))
+
+    [(payload,)] = rows(settings, "select payload from raw.stripe_events")
+    assert json.loads(payload)["id"] == event["id"]
+
+
+def test_an_event_first_loaded_as_a_corrupt_line_loads_when_the_real_one_comes(kit) -> None:
+    # Audit: the corrupt copy, loaded and quarantined first, made every later copy of the id "already
+    # loaded": the real event (Stripe's retry, a sync) never reached raw or staging.
+    from pipelines.staging.stage import stage_new
+
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    event = kit.sim(seed=12).bare_charge(kit.at, 300).events[0]
+    forged = kit.event_line(event, kit.at)
+    forged = json.dumps({**json.loads(forged), "payload": '{"id": "evt_other", "object": "event"}'}) + "\n"
+    landing.append("stripe_events", forged, name="host-0-00000000")
+    load(settings, ("stripe_events",))
+    stage_new(settings)
+    landing.events([event], kit.at + timedelta(hours=1), name="host-1-0000aaaa")
+
+    load(settings, ("stripe_events",))
+    stage_new(settings)
+    landing.events([event], kit.at + timedelta(hours=2), name="host-2-0000bbbb")  # and once more
+    load(settings, ("stripe_events",))
+
+    staged = rows(settings, "select event_id from staging.stripe_objects")
+    reasons = rows(settings, "select reason from staging.rejected_events")
+    assert staged == [(event["id"],)]
+    assert reasons == [("payload is not the event its landing line names (its id is evt_other)",)]
+    assert rows(settings, "select count(*) from raw.stripe_events") == [(2,)]  # the forged and the real

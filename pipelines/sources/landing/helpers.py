@@ -184,10 +184,22 @@ def _typed(stream: str, frame: pl.DataFrame) -> pl.DataFrame:
             is_bot=pl.col("is_bot").fill_null(False),
         ).drop(f"_parsed_{name}" for name in LANDED_TIMESTAMPS[stream])
     # the earliest landing of a key in the chunk wins (sorting moves every payload: only when needed)
-    if not frame[PRIMARY_KEYS[stream]].is_unique().all():
-        frame = frame.sort("received_at", nulls_last=True, maintain_order=True).unique(
-            PRIMARY_KEYS[stream], keep="first", maintain_order=True
+    key = PRIMARY_KEYS[stream]
+    if not frame[key].is_unique().all():
+        duplicated = frame[key].is_duplicated()
+        copies = frame.filter(duplicated)
+        order = ["received_at"]
+        if stream == "stripe_events":
+            # A copy whose payload is not the event it names (a corrupt or forged line) never wins
+            # over one that is: it would be quarantined at staging and the real event lost with it.
+            unfit = pl.col("payload").str.json_path_match("$.id").ne_missing(pl.col(key))
+            copies, order = copies.with_columns(_unfit=unfit), ["_unfit", "received_at"]
+        first = (
+            copies.sort(order, nulls_last=True, maintain_order=True)
+            .unique(key, keep="first", maintain_order=True)
+            .drop("_unfit", strict=False)
         )
+        frame = pl.concat([frame.filter(~duplicated), first])
     return frame
 
 
