@@ -9,7 +9,13 @@ import polars as pl
 
 from core.program import ProgramError, load_program
 from core.settings import Settings
-from core.state.closed_periods import PeriodError, check_period, closed_at, write_closed_period
+from core.state.closed_periods import (
+    PeriodError,
+    check_period,
+    closed_at,
+    closing_lock,
+    write_closed_period,
+)
 from pipelines.affiliates import affiliate_directory
 from pipelines.lib.warehouse import read_published_period
 
@@ -32,6 +38,11 @@ def close_period(
 ) -> dict:
     """Freeze `period` as the published warehouse has it now. Nothing changes when it refuses."""
     now = now or datetime.now(UTC)
+    with closing_lock(settings):
+        return _close(settings, period, force, now)
+
+
+def _close(settings: Settings, period: str, force: bool, now: datetime) -> dict:
     check_closable(settings, period, now)
     lines, statements = read_published_period(settings, period)
     pending = lines.filter(pl.col("status") == "pending")

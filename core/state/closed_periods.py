@@ -8,11 +8,15 @@ closed before it was frozen.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -48,6 +52,23 @@ class ClosedPeriods:
 
 def periods_dir(settings: Settings) -> Path:
     return settings.state_dir / "closed_periods"
+
+
+@contextlib.contextmanager
+def closing_lock(settings: Settings) -> Iterator[None]:
+    """One close at a time per data dir (an advisory lock on the `closed_periods` folder itself): a
+    second close of the same month waits, then finds it closed. Temp folders a killed close left are
+    swept here."""
+    root = periods_dir(settings)
+    make_dirs_durably(root)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for leftover in root.glob(".????-??.*.tmp"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def check_period(period: str) -> str:
@@ -122,7 +143,12 @@ def write_closed_period(
         for child in tmp.iterdir():
             with child.open("rb") as fh:
                 os.fsync(fh.fileno())
-        os.replace(tmp, root / period)
+        try:
+            os.replace(tmp, root / period)
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):  # closed meanwhile, not under closing_lock
+                raise PeriodError(f"{period} was closed meanwhile by another close-period") from None
+            raise
         fsync_dir(root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,6 +136,37 @@ def test_closing_a_month_twice_is_refused(
         close_period(site.settings, "2026-01", now=datetime(2026, 6, 1, tzinfo=UTC))
 
     assert snapshot_tree(site.settings.data_dir) == before
+
+
+def test_two_closes_of_a_month_at_once_freeze_it_once_and_the_other_is_told_it_is_closed(
+    base_site: Any, copy_site: Callable, now1: datetime
+) -> None:
+    # Audit: the loser of two concurrent closes crashed on the rename (Directory not empty). A
+    # leftover temp folder of a close killed mid-write is swept by the next close.
+    site = copy_site(base_site)
+    leftover = site.settings.state_dir / "closed_periods" / ".2026-01.0badc0de.tmp"
+    leftover.mkdir(parents=True)
+    (leftover / "lines.parquet").write_bytes(b"half")
+    outcomes: list[object] = []
+
+    def close() -> None:
+        try:
+            outcomes.append(close_period(site.settings, "2026-01", now=now1))
+        except PeriodError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=close) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    closed = [o for o in outcomes if isinstance(o, dict)]
+    refused = [str(o) for o in outcomes if isinstance(o, PeriodError)]
+    assert len(closed) == 1 and closed[0]["period"] == "2026-01"
+    assert refused == [f"2026-01 was already closed at {closed[0]['closed_at']}"]
+    assert not leftover.exists()
+    assert sorted(p.name for p in (site.settings.state_dir / "closed_periods").iterdir()) == ["2026-01"]
 
 
 def test_force_closes_a_month_with_pending_lines(base_site: Any, copy_site: Callable, now1: datetime) -> None:
