@@ -4,4 +4,4 @@ from __future__ import annotations
 
 # Bump when the staged fields or the consumed event types change (core/contracts.py): staging is
 # then rebuilt from raw into a new folder on the next run.
-STAGING_VERSION = 3  # 2: customers, subscriptions, promotion codes, discounts; 3: charge capture
+STAGING_VERSION = 4  # 2: customers, subscriptions, promotion codes, discounts; 3: charge capture; 4: payload id
