@@ -103,12 +103,14 @@ def recorded_decisions(settings: Settings) -> dict[str, dict[str, Any]]:
 
 
 def _entries(text: str) -> Iterator[tuple[dict[str, Any], datetime]]:
-    """Each decision of the store's text, oldest first, with its time read; a torn line is skipped."""
+    """Each decision of the store's text, oldest first, with its time read; a torn line, or one that is
+    no decision (a hand edit: `"decision": "maybe"`, a flag id of another shape), is skipped."""
     for line in text.splitlines():
         try:
             entry = json.loads(line)
             at = datetime.fromisoformat(entry["decided_at"])
         except (ValueError, KeyError, TypeError):
             continue
-        if "flag_id" in entry:
+        flag_id = entry.get("flag_id")
+        if isinstance(flag_id, str) and FLAG_ID.fullmatch(flag_id) and entry.get("decision") in DECISIONS:
             yield entry, at
