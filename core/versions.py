@@ -4,4 +4,5 @@ from __future__ import annotations
 
 # Bump when the staged fields or the consumed event types change (core/contracts.py): staging is
 # then rebuilt from raw into a new folder on the next run.
-STAGING_VERSION = 4  # 2: customers, subscriptions, promotion codes, discounts; 3: charge capture; 4: payload id
+# 2: customers, subscriptions, promotion codes, discounts; 3: charge capture; 4: the payload's id
+STAGING_VERSION = 4
