@@ -61,9 +61,17 @@ def _failed(exc: Any) -> int:
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.sources.stripe_api.helpers import StripeApiError
-    from pipelines.sources.stripe_api.settings import EVENTS_HORIZON
+    from pipelines.sources.stripe_api.settings import EVENTS_HORIZON, SYNC_GRACE
     from pipelines.stripe_sync import SyncFailed, sync_events
 
+    if args.since is not None and args.since > datetime.now(UTC) - SYNC_GRACE:
+        minutes = int(SYNC_GRACE.total_seconds() // 60)
+        print(
+            f"error: --since {_when(args.since)} is within the last {minutes} minutes: a sync reads events"
+            f" created up to {minutes} minutes ago (younger ones are still on their way by webhook)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         report = sync_events(settings, args.since, sleep=_patient_sleep, progress=_sync_progress)
     except SyncFailed as exc:

@@ -217,3 +217,18 @@ def test_the_default_window_is_stripes_30_days_up_to_a_few_minutes_ago(kit: Any)
             "lt": str(int(datetime(2026, 11, 30, 11, 50, tzinfo=UTC).timestamp())),
         }
     assert fake.served(EVENTS)
+
+
+def test_a_since_within_the_last_minutes_is_refused_naming_the_window(
+    kit: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Audit: it read an inverted window ("16:20 to 16:13") and said the webhooks missed nothing.
+    fake = FakeStripe(KEY)
+    since = (datetime.now(UTC) - timedelta(minutes=3)).isoformat()
+    with serve(fake):
+        code = cli(monkeypatch, kit.settings(), fake.url, KEY, "sync", "--since", since)
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "is within the last 10 minutes: a sync reads events created up to 10 minutes ago" in err
+    assert fake.requests == []
