@@ -55,6 +55,14 @@ async def _noop() -> dict[str, bool]:
     return {"ok": True}
 
 
+async def _flush_refusals(counter: RefusalCounter) -> None:
+    """Write counts a burst left unwritten (a refusal writes the file at most every few seconds, so
+    the last ones of a burst would wait for the next refusal, maybe hours away)."""
+    while True:
+        await asyncio.sleep(counter.flush_seconds)
+        counter.flush()
+
+
 @contextmanager
 def _reload_on_sighup(program_file: ProgramFile) -> Iterator[None]:
     """SIGHUP re-reads the program file while the app runs. Signals reach the main thread only: an
@@ -105,10 +113,12 @@ def _build_app(settings: Settings) -> FastAPI:
         app.state.event_writer = StripeEventWriter(settings.landing_dir, EVENTS_STREAM)
         app.state.click_writer = LandingWriter(settings.landing_dir, CLICKS_STREAM)
         freeze_if_serving()  # start-up is over: what it made stays for the life of the process
+        flusher = asyncio.create_task(_flush_refusals(app.state.refusal_counter))
         try:
             with _reload_on_sighup(program_file):
                 yield
         finally:
+            flusher.cancel()
             app.state.event_writer.close()
             app.state.click_writer.close()
             app.state.refusal_counter.flush()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+
+from fastapi.testclient import TestClient
 
 from core.refusals import RefusalCounter, reason_key, recent_refusals
 from core.settings import Settings
+from receiver.main import create_app
 
 
 def test_a_reason_loses_its_particulars() -> None:
@@ -36,3 +40,19 @@ def test_the_receiver_counts_its_refusals(client, settings) -> None:
     client.app.state.refusal_counter.flush()
     counts = recent_refusals(settings, datetime.now(UTC))
     assert counts == {"400 missing Stripe-Signature header": 2}
+
+
+def test_the_last_refusals_of_a_burst_are_written_without_waiting_for_another(settings) -> None:
+    # Audit: only a later refusal wrote the file, so a burst's last counts could wait for hours.
+    app = create_app(settings)
+    app.state.refusal_counter.flush_seconds = 0.2
+    with TestClient(app) as client:
+        for _ in range(3):
+            assert client.post("/api/webhooks/stripe", content=b"{}").status_code == 400
+        deadline = time.monotonic() + 5
+        counts: dict[str, int] = {}
+        while time.monotonic() < deadline and counts.get("400 missing Stripe-Signature header") != 3:
+            time.sleep(0.1)
+            counts = recent_refusals(settings, datetime.now(UTC))
+
+    assert counts == {"400 missing Stripe-Signature header": 3}
