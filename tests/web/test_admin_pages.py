@@ -111,6 +111,10 @@ def test_approving_a_flag_records_it_where_attro_review_does_and_the_next_run_ap
     run_pipeline(web.settings, now=NOW1)
     assert "0 open" in admin.get("/admin/review").text  # the new snapshot, without a restart
     assert "approved" in admin.get("/admin/review?show=all").text
+    # the notice takes only what the redirect says: a flag id alone was a 500, other text was shown
+    for done in (flag_id, f"{flag_id}:you have been fired", "rf_nothex:approved"):
+        page = admin.get("/admin/review", params={"done": done})
+        assert page.status_code == 200 and "Recorded:" not in page.text, done
 
 
 def _row(html: str, label: str, first: str) -> list[str]:

@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from core.state.closed_periods import closed_at
-from core.state.review_decisions import FLAG_ID, ReviewError, record_decision, recorded_decisions
+from core.state.review_decisions import DECISIONS, FLAG_ID, ReviewError, record_decision, recorded_decisions
 from web import downloads, queries
 from web.deps import AdminSession, CsrfToken, Parts, ProgramDep, check_csrf
 from web.health import health
@@ -205,9 +205,16 @@ def review_page(
         show=show,
         open_count=open_count,
         recorded=recorded_decisions(parts.settings),
-        done=done if done and FLAG_ID.fullmatch(done.split(":")[0]) else None,
+        done=_done(done),
         query=f"show={show}",
     )
+
+
+def _done(done: str | None) -> str | None:
+    """The decision just recorded (`rf_…:approved`), from the redirect after it; anything else is
+    ignored (the page would show it, or fail on it)."""
+    flag_id, _, decision = (done or "").partition(":")
+    return done if FLAG_ID.fullmatch(flag_id) and decision in DECISIONS else None
 
 
 @router.post("/review/{flag_id}")

@@ -141,8 +141,11 @@ def clicks(
     before: datetime | None = None,
     after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> HTMLResponse:
-    if before is not None and before.tzinfo is None:
-        before = before.replace(tzinfo=UTC)
+    if before is not None:
+        try:
+            before = before.astimezone(UTC) if before.tzinfo else before.replace(tzinfo=UTC)
+        except OverflowError:  # 9999-12-31T23:59-23:59 is past the last UTC time there is: the edge
+            before = (datetime.max if before.year > 1 else datetime.min).replace(tzinfo=UTC)
     with parts.warehouse.cursor() as cur:
         found = queries.recent_clicks(cur, affiliate.id, before, after=after if before else None)
     return _render(request, "clicks", affiliate.session, affiliate=affiliate, found=found)
