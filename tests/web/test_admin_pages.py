@@ -9,10 +9,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fastapi.testclient import TestClient
+
 from attro.closing import close_period
 from core.click_ids import new_click_id
 from core.contracts import CONSUMED_EVENT_TYPES
 from core.refusals import RefusalCounter
+from core.settings import Settings
 from core.state.review_decisions import load_decisions
 from pipelines.exports import export_commissions
 from pipelines.payouts import export_payouts
@@ -23,7 +26,8 @@ from simulator.stripe import StripeSim
 from tests.support.clock import utc
 from tests.support.fake_stripe import FakeStripe, serve
 from tests.support.sites import NOW1, landed_events, with_stripe_api
-from tests.support.web import Web, csrf_token, make_web, web_settings
+from tests.support.web import ADMIN_PASSWORD, Web, csrf_token, make_web, web_settings
+from web.app import create_app
 
 NOW2 = datetime(2026, 4, 20, 12, tzinfo=UTC)  # March over, its held line's flag still open
 SYNC_KEY = "rk_test_51AttroWebHealth0000000001"
@@ -287,3 +291,22 @@ def test_the_web_key_appearing_in_state_does_not_make_the_next_run_rebuild(web_s
     assert (settings.state_dir / "web_signing.key").exists()
     assert (settings.state_dir / "web_signed_out.json").exists()
     assert run_pipeline(settings, now=NOW1) == {"skipped": True}
+
+
+def test_the_portal_link_button_links_where_the_admin_is_without_attro_web_url(
+    web_site, copy_site, monkeypatch
+) -> None:
+    # Audit: with `attro web --port 8123` and no ATTRO_WEB_URL, the button made links to port 8001.
+    monkeypatch.delenv("ATTRO_WEB_URL", raising=False)
+    configured = web_settings(copy_site(web_site))
+    settings = Settings(**{k: getattr(configured, k) for k in configured.model_fields_set if k != "web_url"})
+    admin = TestClient(create_app(settings), base_url="http://127.0.0.1:8123")
+    token = csrf_token(admin.get("/admin/login").text)
+    admin.post("/admin/login", data={"password": ADMIN_PASSWORD, "csrf_token": token})
+
+    page = admin.post(
+        "/admin/affiliates/jane/portal-link",
+        data={"days": "7", "csrf_token": csrf_token(admin.get("/admin/affiliates").text)},
+    ).text
+
+    assert "http://127.0.0.1:8123/portal/login?token=" in page

@@ -270,7 +270,10 @@ def new_portal_link(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     with parts.warehouse.cursor() as cur:
         found = queries.affiliates(cur)
-    link = {"affiliate_id": affiliate_id, "days": days, "url": portal_url(parts.settings.web_url, token)}
+    # without ATTRO_WEB_URL, where the admin reached this page (not the default port 8001 when `attro web
+    # --port` is another): affiliates reach the portal where the admin does
+    base = parts.settings.web_url if "web_url" in parts.settings.model_fields_set else str(request.base_url)
+    link = {"affiliate_id": affiliate_id, "days": days, "url": portal_url(base, token)}
     return _render(parts, request, "affiliates", session, affiliates=found, portal_link=link)
 
 
