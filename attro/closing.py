@@ -16,6 +16,7 @@ from core.state.closed_periods import (
     closing_lock,
     write_closed_period,
 )
+from models.statements import forced_carry
 from pipelines.affiliates import affiliate_directory
 from pipelines.lib.warehouse import read_published_period
 
@@ -59,7 +60,10 @@ def _close(settings: Settings, period: str, force: bool, now: datetime) -> dict:
         raise PeriodError(f"cannot freeze the affiliates' names: {exc}") from None
     affiliates = affiliate_directory(program, [*lines["affiliate_id"], *statements["affiliate_id"]])
     stamp = now.replace(microsecond=0)
-    statements = statements.with_columns(closed_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC")))
+    # pending lines a --force leaves are paid apart once approved: a debt is carried whole
+    statements = statements.with_columns(
+        forced_carry(), closed_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC"))
+    )
     meta = {"period": period, "closed_at": stamp.isoformat(), "forced": force, "lines": lines.height}
     write_closed_period(settings, period, lines, statements, meta, affiliates)
     return meta

@@ -4,13 +4,15 @@ A statement's `net_minor` is the period's (non-void, live) lines. Every affiliat
 a live line in the period has one, also when all its lines are void (then every total is 0): the void
 lines are in no total, but the export sums them beside the row they belong to.
 
-Balances carry. `payable_minor` is what can be paid now: opening balance plus approved lines, never
-negative. What that leaves below zero (more taken back than earned), and pending lines that take money
-back, are carried into the next statement of that affiliate and currency as `opening_balance_minor`;
-pending lines that add money are not: they are paid once approved (a month closed with --force lists
-them apart). Closed periods keep the statement frozen at closing; when an earlier month still open
-carries another balance than it did then, the difference passes through the frozen statement to the
-next open one, so closing months out of order loses nothing.
+Balances carry: a negative closing balance (more taken back than earned) is carried into the next
+statement of that affiliate and currency as `opening_balance_minor`; a positive one is paid, not
+carried. `payable_minor` is what can be paid now: opening balance plus approved lines, never negative.
+Closed periods keep the statement frozen at closing (a month closed with --force carries only what its
+approved lines leave below zero and its pending reversals: its pending sales are paid apart once
+approved, `forced_carry`). When an earlier month still open carries another balance than it did when
+a later one was frozen, the difference passes through the frozen statement to the next open month —
+in a statement of its own when the affiliate has no later one — so closing months out of order loses
+nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime
 import polars as pl
 
 from core.contracts import NOT_IN_STATEMENT, STATEMENT
+from models.closed_periods import first_open_after
 
 
 def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
@@ -45,6 +48,31 @@ def period_totals(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def forced_carry() -> pl.Expr:
+    """`carried_forward_minor` of a month closed with --force (its pending lines frozen as pending):
+    what its approved lines leave below zero, and its pending reversals; its pending sales are paid
+    apart once approved (pipelines/payouts.py `pending_due`), never set against a debt. Equal to
+    `min(0, closing)` for a month with nothing pending."""
+    approved_left = pl.min_horizontal(pl.lit(0), pl.col("opening_balance_minor") + pl.col("approved_minor"))
+    return (approved_left + pl.min_horizontal(pl.lit(0), pl.col("pending_minor"))).alias(
+        "carried_forward_minor"
+    )
+
+
+def _balance_only(period: str, key: tuple[str, str], owed: int) -> dict:
+    """A statement with no lines: a balance an earlier month passed on, owed in `period`."""
+    zeros = {name: 0 for name, dtype in STATEMENT.items() if dtype == pl.Int64}
+    return zeros | {
+        "period": period,
+        "affiliate_id": key[0],
+        "currency": key[1],
+        "opening_balance_minor": owed,
+        "closing_balance_minor": owed,
+        "payable_minor": owed,
+        "closed_at": None,
+    }
+
+
 def affiliate_statements(
     lines: pl.DataFrame,
     frozen: pl.DataFrame | None = None,
@@ -62,8 +90,10 @@ def affiliate_statements(
     )
     out: list[dict] = []
     carry: dict[tuple[str, str], int] = {}
+    last: dict[tuple[str, str], tuple[str, str]] = {}  # key -> (origin, period) of its latest statement
     for origin, row in rows:
         key = (row["affiliate_id"], row["currency"])
+        last[key] = (origin, row["period"])
         if origin == "frozen":
             out.append(row)
             # What the months before it carry now, beside what they carried when it was frozen: an
@@ -72,21 +102,22 @@ def affiliate_statements(
             carry[key] = (row["carried_forward_minor"] or 0) + passed
             continue
         opening = carry.get(key, 0)
-        owed_now = opening + row["approved_minor"]
-        # Pending lines that add money are paid once approved, never set against a debt first; those
-        # that take money back are a debt already.
-        carried = min(0, owed_now) + min(0, row["pending_minor"])
-        carry[key] = carried
+        closing = opening + row["net_minor"]
+        carry[key] = min(0, closing)
         out.append(
             {
                 **row,
                 "opening_balance_minor": opening,
-                "closing_balance_minor": opening + row["net_minor"],
+                "closing_balance_minor": closing,
                 # what can be paid now: approved lines (pending ones become payable once approved)
-                "payable_minor": max(0, owed_now),
-                "carried_forward_minor": carried,
+                "payable_minor": max(0, opening + row["approved_minor"]),
+                "carried_forward_minor": min(0, closing),
                 "closed_at": closed.get(row["period"]),
             }
         )
+    for key, (origin, period) in last.items():
+        owed = carry.get(key, 0)
+        if origin == "frozen" and owed > 0:  # passed through the affiliate's last statement: owed now
+            out.append(_balance_only(first_open_after(period, set(closed)), key, owed))
     frame = pl.DataFrame(out, schema=STATEMENT) if out else pl.DataFrame(schema=STATEMENT)
     return frame.sort("period", "affiliate_id", "currency")

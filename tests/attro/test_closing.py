@@ -16,6 +16,9 @@ from polars.testing import assert_frame_equal
 
 from attro.closing import close_period
 from core.state.closed_periods import PeriodError, frozen_affiliates, load_closed
+from pipelines.exports import export_commissions
+from tests.support.clock import utc
+from tests.support.exports import read_csv_export
 
 NOW2 = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
 
@@ -178,6 +181,59 @@ def test_force_closes_a_month_with_pending_lines(base_site: Any, copy_site: Call
     closed = load_closed(site.settings)
     assert closed.periods == {"2026-02"}
     assert closed.lines.filter(pl.col("status") == "pending")["amount_minor"].to_list() == [300]
+
+
+def test_a_month_closed_with_force_carries_its_debt_whole_beside_its_pending_sales(
+    base_site: Any, copy_site: Callable, now1: datetime
+) -> None:
+    # Audit: omar's January sale refunded in February (-400, approved) was set against February's
+    # pending sale (+300): -100 carried, and the 300 paid apart once approved: 300 of the 400 lost.
+    site = copy_site(base_site)
+    site.land(site.sim.refund(site.flows["omar_usd"], utc("2026-02-23")))  # after its payable_on
+    site.run(now1)
+
+    close_period(site.settings, "2026-02", force=True, now=now1)
+
+    frozen = load_closed(site.settings).statements.filter(
+        (pl.col("affiliate_id") == "omar") & (pl.col("currency") == "usd")
+    )
+    assert frozen.select(
+        "approved_minor", "pending_minor", "payable_minor", "carried_forward_minor"
+    ).rows() == [(-400, 300, 0, -400)]
+
+
+def test_a_balance_a_month_closed_out_of_order_held_back_is_paid_in_a_statement_of_its_own(
+    base_site: Any, copy_site: Callable, tmp_path: Any
+) -> None:
+    # Omar's February owes 100 (a refund of January's sale, a sale of February); March is closed
+    # first, paying 400 of its 500. A late February sale then covers the debt: the 100 March held
+    # back is owed in April, where omar sold nothing: a statement of its own, exported and payable.
+    site = copy_site(base_site)
+    may = datetime(2026, 5, 1, tzinfo=UTC)
+    site.land(site.sim.refund(site.flows["omar_usd"], utc("2026-02-23")))
+    site.land(
+        site.sim.one_time_checkout(
+            utc("2026-03-05"), 5000, click_id=site.land_click("omar-all", utc("2026-03-04"))
+        )
+    )
+    site.run(may)
+    close_period(site.settings, "2026-03", force=True, now=may)
+    late = site.land_click("omar-all", utc("2026-02-25"))
+    site.land(site.sim.one_time_checkout(utc("2026-02-26"), 2000, click_id=late))
+    site.run(may)
+
+    rows = site.query(
+        "select period, opening_balance_minor, net_minor, payable_minor from marts.affiliate_statements"
+        " where affiliate_id = 'omar' and currency = 'usd' and period >= '2026-02' order by period"
+    )
+    export_commissions(site.settings, "2026-04", "csv", tmp_path, now=may)
+    _header, statement, lines = read_csv_export(tmp_path / "commissions-2026-04.csv")
+
+    assert rows == [("2026-02", 0, 100, 100), ("2026-03", -100, 500, 400), ("2026-04", 100, 0, 100)]
+    assert [(r["affiliate_id"], r["currency"], r["payable_minor"]) for r in statement] == [
+        ("omar", "usd", "100")
+    ]
+    assert lines == []
 
 
 # after closing -----------------------------------------------------------------------------

@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
+import pytest
 
 from core.contracts import STATEMENT
 from models.commissions import commission_lines
-from models.statements import affiliate_statements
+from models.statements import affiliate_statements, forced_carry
 from simulator.stripe import StripeSim
 
 START = datetime(2026, 1, 15, 10, 0, tzinfo=UTC)
@@ -233,11 +234,13 @@ def test_a_frozen_statement_is_kept_as_closed_and_its_negative_balance_carries(
 
 
 def _close(statements: pl.DataFrame, period: str, closed_at: datetime) -> pl.DataFrame:
-    """The frozen statements of `period` as `attro close-period` keeps them: computed, then frozen."""
-    return statements.filter(pl.col("period") == period).with_columns(closed_at=pl.lit(closed_at))
+    """The frozen statements of `period` as `attro close-period` keeps them (attro/closing.py)."""
+    return statements.filter(pl.col("period") == period).with_columns(
+        forced_carry(), closed_at=pl.lit(closed_at)
+    )
 
 
-def test_a_debt_is_carried_even_when_the_month_also_has_pending_lines(
+def test_a_month_closed_with_pending_sales_carries_its_debt_whole(
     line: Callable, lines_frame: Factory
 ) -> None:
     # Audit: closed with --force, October's refund (-1000, approved) was set against November's
@@ -260,7 +263,7 @@ def test_a_debt_is_carried_even_when_the_month_also_has_pending_lines(
     }
 
 
-def test_pending_lines_that_take_money_back_are_carried_as_a_debt(
+def test_a_month_closed_with_pending_reversals_carries_them_as_a_debt(
     line: Callable, lines_frame: Factory
 ) -> None:
     ledger = lines_frame(
@@ -268,11 +271,13 @@ def test_pending_lines_that_take_money_back_are_carried_as_a_debt(
         line(-3000, period="2026-11", kind="reversal", status="pending"),
         line(1000, period="2026-12", status="approved"),
     )
+    closed_at = datetime(2026, 12, 2, tzinfo=UTC)
+    frozen = _close(affiliate_statements(ledger), "2026-11", closed_at)
 
-    statements = affiliate_statements(ledger)
+    statements = affiliate_statements(ledger, frozen, {"2026-11": closed_at})
 
     assert by_period(statements, *BALANCE) == {
-        "2026-11": (0, -1000, -1000, 2000, -3000),  # 2000 paid now, the pending 3000 owed back
+        "2026-11": (0, -1000, -1000, 2000, -3000),  # 2000 paid at closing, the pending 3000 owed back
         "2026-12": (-3000, 1000, -2000, 0, -2000),
     }
 
@@ -302,30 +307,51 @@ def test_a_month_closed_out_of_order_passes_an_earlier_open_months_debt_on(
     }
 
 
-def test_a_debt_a_closed_month_set_against_is_given_back_when_it_goes_away(
-    line: Callable, lines_frame: Factory
+@pytest.mark.parametrize("later_sale", [True, False], ids=["with-a-later-statement", "none-later"])
+def test_a_debt_a_closed_month_was_set_against_is_paid_back_when_it_goes_away(
+    line: Callable, lines_frame: Factory, later_sale: bool
 ) -> None:
-    # October closed opening at September's -1000 (paid 500 instead of 1500); September, still open,
-    # then owes nothing (its pending sale approved): the 1000 October held back is paid in November.
+    # October closed opening at September's -1000 (paid 500 of 1500); a late sale in September, still
+    # open, then covers the debt: the 1000 October held back is owed in November, in a statement of
+    # its own when the affiliate sold nothing more (the review: on no statement, paid nowhere).
     closed_at = datetime(2026, 11, 2, tzinfo=UTC)
-    before = lines_frame(
+    debt, october = (
         line(-1000, period="2026-09", kind="reversal", status="approved"),
-        line(1000, period="2026-09", status="pending"),
         line(1500, period="2026-10", status="approved"),
     )
-    frozen = _close(affiliate_statements(before), "2026-10", closed_at)
+    frozen = _close(affiliate_statements(lines_frame(debt, october)), "2026-10", closed_at)
     assert frozen.row(0, named=True)["opening_balance_minor"] == -1000
-    ledger = lines_frame(
-        line(-1000, period="2026-09", kind="reversal", status="approved"),
-        line(1000, period="2026-09", status="approved"),
-        line(1500, period="2026-10", status="approved"),
-        line(300, period="2026-11", status="approved"),
-    )
+    later = [line(300, period="2026-11", status="approved")] if later_sale else []
+    ledger = lines_frame(debt, line(1000, period="2026-09", status="approved"), october, *later)
 
     statements = affiliate_statements(ledger, frozen, {"2026-10": closed_at})
 
+    november = (1000, 300, 1300, 1300, 0) if later_sale else (1000, 0, 1000, 1000, 0)
     assert by_period(statements, *BALANCE) == {
         "2026-09": (0, 0, 0, 0, 0),
         "2026-10": (-1000, 1500, 500, 500, 0),  # frozen as closed
-        "2026-11": (1000, 300, 1300, 1300, 0),
+        "2026-11": november,
+    }
+    assert statements["payable_minor"].sum() == 1500 + (300 if later_sale else 0)  # all earned, once
+
+
+def test_a_month_closed_while_an_earlier_one_waits_on_a_pending_sale_is_paid_in_full(
+    line: Callable, lines_frame: Factory
+) -> None:
+    # Review: September's refund and pending sale cancel out; October, closed first, must not be cut by
+    # the refund alone (it was, and the 1000 came back on no statement once the sale was approved).
+    closed_at = datetime(2026, 11, 2, tzinfo=UTC)
+    refund, october = (
+        line(-1000, period="2026-09", kind="reversal", status="approved"),
+        line(1500, period="2026-10", status="approved"),
+    )
+    before = lines_frame(refund, line(1000, period="2026-09", status="pending"), october)
+    frozen = _close(affiliate_statements(before), "2026-10", closed_at)
+    ledger = lines_frame(refund, line(1000, period="2026-09", status="approved"), october)
+
+    statements = affiliate_statements(ledger, frozen, {"2026-10": closed_at})
+
+    assert by_period(statements, "opening_balance_minor", "payable_minor") == {
+        "2026-09": (0, 0),
+        "2026-10": (0, 1500),
     }
