@@ -73,7 +73,8 @@ class LandingSink:
             for obj in items.column("object").to_pylist()
             for e in snapshot_events(orjson.loads(obj), self.reading)
         ]
-        new = [e for e in events if e["id"] not in self.known]
+        # once per batch too: a discount every renewal invoice of a subscription lists is one event
+        new = list({e["id"]: e for e in events if e["id"] not in self.known}.values())
         self.landing.land(new)
         self.known.update(e["id"] for e in new)
         self.report.objects[kind] += items.num_rows

@@ -10,10 +10,18 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from attro.cli import main
-from pipelines.stripe_backfill import BackfillFailed, backfill_objects, pipeline_name
+from pipelines.sources.stripe_api.snapshots import Reading
+from pipelines.stripe_backfill import (
+    BackfillFailed,
+    BackfillReport,
+    LandingSink,
+    backfill_objects,
+    pipeline_name,
+)
 from simulator.stripe import BASIL
 from tests.support.fake_stripe import FakeStripe, backfilled, objects_from_events, serve
 from tests.support.marts import MONEY, assert_same_money
@@ -79,9 +87,11 @@ def test_backfilled_codes_and_leads_attribute_as_their_webhooks_did(
     # `[[codes]]` code (a subscription on API 2025-03-31: its invoices name a discount id) or a lead
     # (a customer signed up with the click id, paying later) came out unattributed (no_click_id).
     webhooks = copy_site(base_site)
-    sim, at = webhooks.sim, datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    sim, at = webhooks.sim, datetime(2026, 2, 2, 10, 0, tzinfo=UTC)
     promo = webhooks.land(sim.promotion_code("THEO20", at - timedelta(days=20)))
-    webhooks.land(sim.use_code(sim.subscription_checkout(at, 4900, api_version=BASIL), promo.promotion_code))
+    coded = sim.use_code(sim.subscription_checkout(at, 4900, api_version=BASIL), promo.promotion_code)
+    webhooks.land(coded)
+    webhooks.land(sim.renewal(coded.sub, at + timedelta(days=31)))  # its invoice lists the same discount
     # an invoice sent from the dashboard: no Checkout Session names the code, only its discount does
     webhooks.land(sim.use_code(sim.manual_invoice(at, 3900, api_version=BASIL), promo.promotion_code))
     click = webhooks.land_click("jane-pro", at - timedelta(days=3))
@@ -92,7 +102,7 @@ def test_backfilled_codes_and_leads_attribute_as_their_webhooks_did(
         "select attribution_method, affiliate_id from marts.conversions"
         " where attribution_method in ('promotion_code', 'lead') order by 1"
     )
-    assert methods == [("lead", "jane"), ("promotion_code", "theo"), ("promotion_code", "theo")]
+    assert methods == [("lead", "jane"), *[("promotion_code", "theo")] * 3]  # the renewal's too
     everything = landed_events(webhooks.settings)
     site = landing_only(webhooks)
     drop_landed(site.settings, lambda event: True)
@@ -103,6 +113,8 @@ def test_backfilled_codes_and_leads_attribute_as_their_webhooks_did(
     site.run(NOW1)
 
     assert_same_money(marts(site), marts(webhooks), payment_time_slack=timedelta(seconds=10))
+    landed = [line["event_id"] for line in landing_lines(site.settings)]
+    assert len(landed) == len(set(landed))  # the discount both invoices list landed once
     assert (
         site.query(
             "select attribution_method, affiliate_id from marts.conversions"
@@ -246,3 +258,39 @@ def test_a_rejected_key_stops_the_backfill_with_one_line_and_exit_2(
     assert out == ""  # no table of zeros before the error
     assert err.startswith("error: Stripe rejected the API key (401): Invalid API Key provided: rk_live_")
     assert len(err.strip().splitlines()) == 1 and revoked not in err and "Traceback" not in err
+
+
+def test_a_discount_several_invoices_of_one_page_list_is_landed_once(kit: Any) -> None:
+    # Review: each renewal invoice of a subscription lists its discount, and every copy was landed
+    # (and counted as landed); raw kept one, so only the report was wrong.
+    landed: list[str] = []
+
+    class Landing:
+        def land(self, events: list[dict[str, Any]]) -> None:
+            landed.extend(event["id"] for event in events)
+
+    discount = {"id": "di_1", "object": "discount", "start": 1767225600, "promotion_code": "promo_1"}
+    invoices = [
+        {
+            "id": f"in_{n}",
+            "object": "invoice",
+            "status": "paid",
+            "created": 1767225600 + n,
+            "discounts": [discount],
+        }
+        for n in range(3)
+    ]
+    page = pa.RecordBatch.from_pydict({"object": [json.dumps(invoice) for invoice in invoices]})
+    report = BackfillReport(since=SINCE, until=SINCE)
+
+    LandingSink(Landing(), Reading("2026-10-28.endive", livemode=True), set(), report)(
+        page, {"name": "invoices"}
+    )
+
+    assert sorted(landed) == [
+        "evt_backfill_di_1",
+        "evt_backfill_in_0",
+        "evt_backfill_in_1",
+        "evt_backfill_in_2",
+    ]
+    assert report.landed["invoices"] == 4
