@@ -27,6 +27,9 @@ from receiver.stripe_events import Delivery, pack_delivery
 logger = logging.getLogger(__name__)
 
 
+PROBE_MAX_BYTES = 1 << 20
+
+
 class LandingError(RuntimeError):
     """Records could not be landed durably (disk full, read-only, bad directory, writer closed)."""
 
@@ -138,7 +141,8 @@ class _LandingProcess:
         if process is None or process.poll() is not None:
             return f"the landing process for {self.stream!r} is not running"
         failed = self._failed_write
-        size = max(failed[0], 1) if failed is not None else 1
+        # at most a webhook's largest body: a probe on every poll must not itself fill a nearly full disk
+        size = min(max(failed[0], 1), PROBE_MAX_BYTES) if failed is not None else 1
         # One probe name per process and stream, one probe at a time: a probe whose delete fails is
         # reused by the next one instead of leaving a new file behind on every health check.
         probe = self.stream_dir / f".probe-{self._prefix}"
