@@ -62,6 +62,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from attro.dagster_record import record_in_dagster
         from core.program import ProgramError
         from models.money import format_minor
+        from pipelines.lib.warehouse import PipelineBusyError
         from pipelines.run import PipelineFailed, run_pipeline
 
     print(f"running the pipeline: landing {settings.landing_dir} -> {settings.warehouse_path}", flush=True)
@@ -70,6 +71,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PipelineBusyError as exc:
+        print(f"error: {exc}, still after waiting; try again once it has ended", file=sys.stderr)
+        return 1
     except PipelineFailed as exc:
         print(f"error: {exc.step} failed: {exc.cause}", file=sys.stderr)
         if args.verbose:
@@ -203,18 +207,23 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
         from attro.closing import check_closable, close_period
         from attro.dagster_record import record_in_dagster
         from core.state.closed_periods import PeriodError
+        from pipelines.lib.warehouse import PipelineBusyError
         from pipelines.run import PipelineFailed, run_pipeline
 
     try:
         check_closable(settings, args.period)  # refuse a wrong month before a full run, not after
         print("bringing the warehouse up to date before closing…", flush=True)
-        record_in_dagster(run_pipeline(settings), f"attro close-period {args.period} (before closing)")
+        before = run_pipeline(settings, on_wait=_say_waiting)
+        record_in_dagster(before, f"attro close-period {args.period} (before closing)")
         meta = close_period(settings, args.period, force=args.force)
         # publish the statements with their closed_at
-        record_in_dagster(run_pipeline(settings), f"attro close-period {args.period}")
+        record_in_dagster(run_pipeline(settings, on_wait=_say_waiting), f"attro close-period {args.period}")
     except (PeriodError, PipelineFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except PipelineBusyError as exc:
+        print(f"error: {exc}, still after waiting; try again once it has ended", file=sys.stderr)
+        return 1
     print(f"closed {meta['period']} at {meta['closed_at']} ({meta['lines']} lines frozen)")
     print(f"kept in {settings.state_dir / 'closed_periods' / meta['period']}")
     print("later changes to its payments land as new lines in the first open month")

@@ -67,13 +67,17 @@ def run_pipeline(
     PipelineFailed names the step that failed and why; the program file is checked first. `on_wait` is
     told, once, when another run holds the pipeline and this one waits for it.
     """
-    program = load_program(settings.program_path)  # a bad program file stops here, with its message
+    load_program(settings.program_path)  # a bad program file stops here, with its message, before any wait
     at = now or datetime.now(UTC)
     report: dict[str, Any] = {}
     with pipeline_lock(settings, on_wait=on_wait):
         inputs = freshness.fingerprint(settings, at)
         if not force and freshness.unchanged(settings, inputs):
             return {"skipped": True}
+        # Read after the fingerprint, under the lock: an edit made while this run waited is built now
+        # (it was read before the wait, so the run built the old file and recorded the new one's
+        # fingerprint: later runs said "nothing new"); one made from here on makes the next run rebuild.
+        program = load_program(settings.program_path)
         runs = [f"attro-run-{uuid.uuid4().hex}"]
         steps.begin_run(settings, runs, inputs)
 

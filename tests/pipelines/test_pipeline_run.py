@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -18,7 +19,7 @@ from core.program import ProgramError, load_program
 from core.settings import Settings
 from pipelines import steps
 from pipelines.lake import Lake
-from pipelines.lib.warehouse import next_path
+from pipelines.lib.warehouse import next_path, pipeline_lock
 from pipelines.run import run_pipeline
 from tests.support.paths import REPO
 
@@ -398,3 +399,53 @@ def test_the_duckdb_command_the_project_installs_opens_the_published_warehouse(f
     payments = query(full_run.settings.warehouse_path, "select count(*) from marts.payments")[0][0]
     events = query(full_run.settings.warehouse_path, "select count(*) from raw.stripe_events")[0][0]
     assert result.stdout.split() == [str(payments), str(events)]
+
+
+def test_a_program_edit_made_while_a_run_waits_for_the_lock_is_the_one_it_builds(full_run, kit) -> None:
+    # Audit: the run read the file before waiting and fingerprinted it after: it built the old file,
+    # recorded the new one, and every later run said "nothing new" without the edit.
+    settings = copy_site(full_run.settings, kit.tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with pipeline_lock(settings):
+            held.set()
+            release.wait(20)
+
+    def edit_while_waiting(_message: str) -> None:
+        with settings.program_path.open("a", encoding="utf-8") as fh:
+            fh.write('\n[[affiliates]]\nid = "xia"\nname = "Xia"\nemail = "xia@example.com"\n')
+        release.set()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    run_pipeline(settings, kit.now, force=True, on_wait=edit_while_waiting)
+    holder.join(20)
+    again = run_pipeline(settings, kit.now)
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        ids = [row[0] for row in con.execute("select affiliate_id from program.affiliates").fetchall()]
+    assert "xia" in ids
+    assert again == {"skipped": True}
+
+
+def test_a_run_that_waited_for_the_lock_in_vain_says_so_in_one_line(
+    full_run, kit, monkeypatch, capsys
+) -> None:
+    # Audit: after 600 s of waiting, `attro run` and `attro close-period` ended in a traceback.
+    from attro.cli import main
+    from pipelines import run as run_module
+
+    settings = copy_site(full_run.settings, kit.tmp_path)
+    monkeypatch.setenv("ATTRO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ATTRO_PROGRAM", str(settings.program_path))
+    monkeypatch.setattr(run_module, "pipeline_lock", functools.partial(pipeline_lock, wait_seconds=0.3))
+    with pipeline_lock(settings):
+        codes = [main(["run", "--force"]), main(["close-period", "2026-01"])]
+
+    err = capsys.readouterr().err
+    assert codes == [1, 1]
+    assert err.count("still after waiting; try again once it has ended") == 2
+    assert err.count("waiting for it, 0.3 s at most") == 2  # close-period says it waits, as run does
+    assert "Traceback" not in err
