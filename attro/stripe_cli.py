@@ -47,6 +47,10 @@ def _sync_progress(report: Any) -> None:
     print(f"  {seen} events read so far, {landed} landed", file=sys.stderr, flush=True)
 
 
+def _say_waiting(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
 def _patient_sleep(seconds: float) -> None:
     """Wait out a 429, saying so: a long sync is not stuck."""
     print(f"  Stripe asked to slow down (429): waiting {seconds:g} s", file=sys.stderr, flush=True)
@@ -60,6 +64,7 @@ def _failed(exc: Any) -> int:
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.lib.warehouse import PipelineBusyError
     from pipelines.sources.stripe_api.helpers import StripeApiError
     from pipelines.sources.stripe_api.settings import EVENTS_HORIZON, SYNC_GRACE
     from pipelines.stripe_sync import SyncFailed, sync_events
@@ -73,7 +78,9 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     try:
-        report = sync_events(settings, args.since, sleep=_patient_sleep, progress=_sync_progress)
+        report = sync_events(
+            settings, args.since, sleep=_patient_sleep, progress=_sync_progress, on_wait=_say_waiting
+        )
     except SyncFailed as exc:
         if exc.report.seen:
             _print_sync(exc.report)
@@ -86,6 +93,9 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
         return code
     except StripeApiError as exc:
         return _failed(exc)
+    except PipelineBusyError as exc:
+        print(f"error: {exc}, still after waiting; try again once it has ended", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"error: cannot land events: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return 1

@@ -27,8 +27,11 @@ from core.contracts import CONSUMED_EVENT_TYPES
 from core.landing_records import API
 from core.settings import Settings
 from pipelines.lib.landed_events import EventLanding, landed_event_ids
-from pipelines.sources.stripe_api.helpers import StripeApiError, connect, list_objects
+from pipelines.lib.warehouse import exclusive
+from pipelines.sources.stripe_api.helpers import StripeApi, StripeApiError, connect, list_objects
 from pipelines.sources.stripe_api.settings import EVENTS_HORIZON, MAX_TYPES_PER_LIST, PAGE_SIZE, SYNC_GRACE
+
+SYNC_LOCK_SECONDS = 3600.0  # a 30-day sync of a busy account, rate limited, takes minutes
 
 
 @dataclass
@@ -101,15 +104,30 @@ def sync_events(
     *,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[SyncReport], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> SyncReport:
     """Land the consumed events Stripe lists from `since` on that the landing zone lacks.
 
-    `progress(report)` after each page is landed. NoApiKey without a key; SyncFailed (with the partial
-    report) when Stripe fails mid-way.
+    `progress(report)` after each page is landed; `on_wait(message)` once, when another sync runs and
+    this one waits for it. NoApiKey without a key; SyncFailed (with the partial report) when Stripe
+    fails mid-way; PipelineBusyError when another sync still runs after SYNC_LOCK_SECONDS.
     """
     now = now or datetime.now(UTC)
     report = SyncReport(since=since or now - EVENTS_HORIZON, until=now - SYNC_GRACE)
     api = connect(settings)
+    # One sync at a time (the daily schedule and one by hand): the second waits, then finds what the
+    # first landed, and reports only what is still missing.
+    with exclusive(settings.build_dir / ".stripe_sync.lock", "stripe sync", SYNC_LOCK_SECONDS, on_wait):
+        return _sync(settings, api, report, sleep, progress)
+
+
+def _sync(
+    settings: Settings,
+    api: StripeApi,
+    report: SyncReport,
+    sleep: Callable[[float], None],
+    progress: Callable[[SyncReport], None] | None,
+) -> SyncReport:
     known = landed_event_ids(settings, report.since)
     landing = EventLanding(settings, API)
     created = {"gte": _unix(report.since), "lt": _unix(report.until)}

@@ -38,8 +38,17 @@ def pipeline_lock(
 ) -> Iterator[None]:
     """One run writes the build database at a time (`attro run`, Dagster runs, tests alike); `on_wait`
     hears once that this one waits, and for whom."""
-    settings.build_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.build_dir / ".run.lock"
+    with exclusive(settings.build_dir / ".run.lock", "pipeline run", wait_seconds, on_wait):
+        yield
+
+
+@contextmanager
+def exclusive(
+    path: Path, what: str, wait_seconds: float, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the advisory lock `path` (created as needed), waiting up to `wait_seconds` for another
+    `what` that holds it; PipelineBusyError when it still holds it then."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as fh:
         deadline = time.monotonic() + wait_seconds
         tell = on_wait  # once, then None
@@ -49,11 +58,11 @@ def pipeline_lock(
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise PipelineBusyError(f"another pipeline run holds {path} ({_holder(fh)})") from None
+                    raise PipelineBusyError(f"another {what} holds {path} ({_holder(fh)})") from None
                 if tell is not None:
+                    holder = _holder(fh)
                     tell(
-                        f"another pipeline run ({_holder(fh)}) holds {path}:"
-                        f" waiting for it, {wait_seconds:g} s at most"
+                        f"another {what} ({holder}) holds {path}: waiting for it, {wait_seconds:g} s at most"
                     )
                     tell = None
                 time.sleep(0.2)

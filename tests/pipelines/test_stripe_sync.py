@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -232,3 +234,33 @@ def test_a_since_within_the_last_minutes_is_refused_naming_the_window(
     assert code == 2
     assert "is within the last 10 minutes: a sync reads events created up to 10 minutes ago" in err
     assert fake.requests == []
+
+
+def test_a_sync_waits_for_another_and_lands_only_what_that_one_did_not(kit: Any) -> None:
+    # Audit: two syncs at once (the daily schedule and one by hand) each landed every missed event,
+    # and each reported them as missed by the webhooks.
+    events = bulk_purchases(kit, 10)
+    fake = FakeStripe(KEY, events=events)
+    told: list[str] = []
+    reports: dict[str, Any] = {}
+    threads: list[threading.Thread] = []
+
+    with serve(fake):
+        settings = with_stripe_api(kit.settings(), fake.url, KEY)
+
+        def second() -> None:
+            reports["second"] = sync_events(settings, since=SINCE, on_wait=told.append)
+
+        def start_second_once(_report: Any) -> None:  # the first holds its lock, mid-way
+            if not threads:
+                threads.append(threading.Thread(target=second))
+                threads[0].start()
+                deadline = time.monotonic() + 10
+                while not told and time.monotonic() < deadline:
+                    time.sleep(0.05)
+
+        reports["first"] = sync_events(settings, since=SINCE, progress=start_second_once)
+        threads[0].join(30)
+
+    assert told and told[0].startswith("another stripe sync (pid ")
+    assert (reports["first"].missed_by_webhooks, reports["second"].missed_by_webhooks) == (len(events), 0)
