@@ -64,17 +64,30 @@ NOT_READ_BY_RUNS = frozenset({"web_signing.key", "web_signed_out.json", "web_sig
 WRITTEN_BY_RUNS = frozenset({"offer_terms.jsonl", "code_owners.jsonl"})
 
 
-def fingerprint(settings: Settings, now: datetime) -> str:
+def _inputs(settings: Settings) -> dict:
+    """What a run reads that people and the receiver change: the landing zone, the program file, and
+    the state a run reads (closed months, review decisions)."""
     program = settings.program_path
-    parts = {
+    return {
         "landing": landing_signature(settings),
         "program": hashlib.sha256(program.read_bytes()).hexdigest() if program.exists() else None,
         "state": [
             entry for entry in _tree(settings.state_dir) if entry[0] not in NOT_READ_BY_RUNS | WRITTEN_BY_RUNS
         ],
-        "day": now.date().isoformat(),
-        "staging_version": STAGING_VERSION,
     }
+
+
+def fingerprint(settings: Settings, now: datetime) -> str:
+    parts = {**_inputs(settings), "day": now.date().isoformat(), "staging_version": STAGING_VERSION}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def inputs_signature(settings: Settings) -> str:
+    """Changes when landing files, the program file or the state a run reads change (what the sensor
+    watches); empty while nothing has landed."""
+    parts = _inputs(settings)
+    if not parts["landing"]:
+        return ""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -1,5 +1,5 @@
-"""Dagster sensors: a run when the landing zone changes, never more than one waiting or running, and
-again after a failed run (with a growing wait) until one succeeds."""
+"""Dagster sensors: a run when the landing zone, the program file or the state a run reads changes, never
+more than one waiting or running, and again after a failed run (with a growing wait) until one succeeds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import dagster as dg
 
-from pipelines.freshness import landing_signature
+from pipelines.freshness import inputs_signature
 from pipelines.resources import AttroResource
 from pipelines.schedules import materialize_all
 
@@ -27,11 +27,12 @@ RETRY_MAX_SECONDS = 3600  # ... up to an hour between tries (the hourly schedule
     minimum_interval_seconds=10,  # a look is a stat of the landing files; part of freshness
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Runs the whole graph when landing files appear or change (name, size, mtime or ctime: "
-    "any rewrite, even to the same size); one run at a time, and a run picks up everything landed before "
+    "any rewrite, even to the same size), or the program file or data/state/ (a closed month, a review "
+    "decision) changes; one run at a time, and a run picks up everything landed before "
     "it started. After a failed run it asks again, 1 minute after the failure, then 2, 4 … up to 60.",
 )
 def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource) -> dg.SensorResult:
-    signature = landing_signature(attro.settings)
+    signature = inputs_signature(attro.settings)
     if not signature:
         return dg.SensorResult(skip_reason="no landing data yet", cursor=context.cursor)
     busy = context.instance.get_runs(

@@ -20,6 +20,7 @@ from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteRepo
 
 from core.contracts import MARTS
 from core.settings import Settings
+from core.state.review_decisions import record_decision
 from pipelines import freshness, sensors
 from pipelines.assets import program
 from pipelines.checks import conversion_ids_unique, payment_ids_unique
@@ -124,6 +125,16 @@ def test_the_sensor_requests_a_run_only_when_landing_data_is_new(kit) -> None:
     grown = evaluate_sensor(settings, cursor=same.cursor)
     assert len(grown.run_requests) == 1 and grown.cursor != same.cursor
     assert grown.run_requests[0].run_key != new.run_requests[0].run_key
+
+    # the program file edited, a review decision taken: published within a tick too (audit: only a
+    # landing change, or the hourly schedule, ran the graph)
+    with settings.program_path.open("a", encoding="utf-8") as fh:
+        fh.write('\n[[affiliates]]\nid = "xia"\nname = "Xia"\n')
+    edited = evaluate_sensor(settings, cursor=grown.cursor)
+    assert len(edited.run_requests) == 1 and edited.cursor != grown.cursor
+    record_decision(settings, "rf_00000000000000aa", "approved")
+    decided = evaluate_sensor(settings, cursor=edited.cursor)
+    assert len(decided.run_requests) == 1 and decided.cursor != edited.cursor
 
 
 def rewrite_landing_zone(settings: Settings, keep_mtime: bool) -> None:
