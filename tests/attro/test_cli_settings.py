@@ -100,6 +100,12 @@ def test_version_is_the_installed_package_version(capsys: pytest.CaptureFixture[
     assert capsys.readouterr().out == f"attro {version('attro')}\n"
 
 
+def test_python_dash_m_attro_is_the_same_command_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "attro", "--version"], capture_output=True, text=True)
+
+    assert (result.returncode, result.stdout) == (0, f"attro {version('attro')}\n")
+
+
 def test_run_finds_the_program_file_in_the_data_dir_from_any_directory(tmp_path: Path) -> None:
     data_dir = tmp_path / "srv" / "attro"
     data_dir.mkdir(parents=True)
