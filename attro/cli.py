@@ -196,7 +196,10 @@ def _payouts(args: argparse.Namespace, settings: Settings) -> int:
             print(_payout_row(row, row["reason"]))
         print(f"warning: {payouts.left_out.height} payable amount(s) left out of the file", file=sys.stderr)
     if not payouts.pending.is_empty():
-        print("still pending when the month was closed (--force), in no file: pay once approved:")
+        print(
+            "still pending when the month was closed (--force), in no file: pay once their payable_on has"
+            " passed (a sale refunded before then is taken back by a correction in the first open month):"
+        )
         for row in payouts.pending.iter_rows(named=True):
             print(_payout_row(row, "pending"))
     return 0
