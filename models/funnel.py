@@ -3,8 +3,9 @@
 One row per (UTC day, affiliate, link, offer, currency). Clicks (not bots) and usable leads have no
 currency: they are on the day's row whose currency is null; new customers (initial conversions),
 payments and revenue are per currency, on the conversion's day; commission is the day's commission
-lines that are not void (held ones included: earned, waiting for review), on the day earned. Test
-mode counts nowhere. Sales through a promotion code have no link (`link_code` null).
+lines that are not void (held ones included: earned, waiting for review; the correction that pays a
+held line approved after its month closed is not counted again), on the day earned. Test mode counts
+nowhere. Sales through a promotion code have no link (`link_code` null).
 """
 
 from __future__ import annotations
@@ -41,8 +42,15 @@ def funnel_daily(
         payments=pl.len(),
         revenue_minor=pl.col("amount_minor").sum(),
     )
+    # A correction of a line frozen `held` (approved after its month closed) carries money this funnel
+    # already counted on the held line: counted once, on the held line's day.
+    base_id = pl.col("line_id").str.replace(r":correction:\d{4}-\d{2}$", "")
+    held = lines.filter(pl.col("status") == "held")["line_id"].implode()
+    counted = lines.filter(
+        ~(pl.col("line_id").str.contains(":correction:", literal=True) & base_id.is_in(held))
+    )
     earned = (
-        lines.filter(pl.col("livemode") & (pl.col("kind") == "commission") & (pl.col("status") != "void"))
+        counted.filter(pl.col("livemode") & (pl.col("kind") == "commission") & (pl.col("status") != "void"))
         .join(live.select("conversion_id", "link_code"), on="conversion_id", how="left")
         .group_by(
             pl.col("earned_at").dt.date().alias("day"), "affiliate_id", "link_code", "offer_id", "currency"

@@ -11,8 +11,20 @@ import polars as pl
 import pytest
 
 from core.click_ids import new_click_id
-from core.contracts import AFFILIATE, CODE, LINK, OFFER_TIER, RAW_CLICK, conform, empty
+from core.contracts import (
+    AFFILIATE,
+    CLICK,
+    CODE,
+    CONVERSION,
+    LEAD,
+    LINK,
+    OFFER_TIER,
+    RAW_CLICK,
+    conform,
+    empty,
+)
 from models.attribution import AttributionSettings
+from models.funnel import funnel_daily
 from models.marts import MartInputs, Marts, build_marts
 from models.risk import RiskSettings
 from simulator.landing import staged
@@ -302,3 +314,22 @@ def test_the_funnel_counts_clicks_leads_customers_payments_and_revenue_per_day(o
         9900,
         1980,
     )
+
+
+def test_a_held_commission_approved_after_its_month_closed_counts_once_in_the_funnel(
+    line: Callable, lines_frame: Callable
+) -> None:
+    # Audit: the funnel counts held lines (earned, waiting for review); the correction that pays the
+    # held line once approved after its month closed was counted again: 4000 for a 2000 commission.
+    held = line(2000, period="2026-03", status="held")
+    corrected = held | {
+        "line_id": f"{held['line_id']}:correction:2026-04",
+        "period": "2026-04",
+        "status": "approved",
+    }
+    other = line(500, period="2026-03")
+    lines = lines_frame(held, corrected, other)
+
+    funnel = funnel_daily(empty(CLICK), empty(LEAD), empty(CONVERSION), lines)
+
+    assert funnel["commission_minor"].sum() == 2500
