@@ -301,10 +301,33 @@ def attribute(
         if leads is not None
         else orphans.head(0).with_columns(lead_reason=pl.lit(None, pl.String))
     )
-    by_lead = through_leads.filter(pl.col("lead_reason").is_null()) if leads is not None else None
+    # The lead attributes the customer's first such chain, when it comes within the lead window; the
+    # customer's later chains continue that attribution (numbering, recurring terms), as a customer who
+    # came through a click does, whenever they come.
+    first_through_lead = (
+        through_leads.sort("chain_first_at", "chain_id")
+        .unique(["customer_id", "livemode"], keep="first", maintain_order=True)
+        .filter(pl.col("lead_reason").is_null())
+        .select("customer_id", "livemode", first_chain_id=pl.col("chain_id"))
+    )
+    by_lead = (
+        through_leads.join(first_through_lead, on=["customer_id", "livemode"])
+        .filter(pl.col("chain_id") == pl.col("first_chain_id"))
+        .drop("first_chain_id")
+        if leads is not None
+        else None
+    )
+    after_lead = through_leads.join(first_through_lead, on=["customer_id", "livemode"]).filter(
+        pl.col("chain_id") != pl.col("first_chain_id")
+    )
     origin_of = [direct, by_customer]
     if by_lead is not None and not by_lead.is_empty():
         origin_of.append(by_lead.select("chain_id", origin_chain_id=pl.col("chain_id"), via=pl.lit("lead")))
+        origin_of.append(
+            after_lead.select(
+                "chain_id", origin_chain_id=pl.col("first_chain_id"), via=pl.lit("customer_earlier")
+            )
+        )
         origin_terms = pl.concat(
             [
                 origin_terms,

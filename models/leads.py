@@ -26,12 +26,13 @@ def build_leads(objects: Objects, clicks: pl.DataFrame, offers: pl.DataFrame) ->
         customer_id=pl.when(pl.col("object_kind") == "customer").then("obj_id").otherwise("customer"),
         click_id=pl.col("metadata_click_id").str.strip_chars(),
         created_at=pl.coalesce("created", "created_at"),
+        event_at="created_at",  # when the event said it: every customer.* event has the same `created`
         livemode="livemode",
         source_event_id="event_id",
     )
     first = (
         signed_up.filter(pl.col("customer_id").is_not_null())
-        .sort("created_at", "source_event_id")
+        .sort("event_at", "source_event_id")
         .unique("customer_id", keep="first", maintain_order=True)
     )
     windows = offers.select("offer_id", "attribution_window_days").unique("offer_id")

@@ -333,3 +333,55 @@ def test_a_held_commission_approved_after_its_month_closed_counts_once_in_the_fu
     funnel = funnel_daily(empty(CLICK), empty(LEAD), empty(CONVERSION), lines)
 
     assert funnel["commission_minor"].sum() == 2500
+
+
+def test_a_lead_customers_later_purchases_continue_the_leads_attribution(offers_frame) -> None:
+    # Audit: each later purchase with no click was judged against the lead on its own: a second
+    # 'initial' (payment 1 again, a flat first-payment offer paid twice), and a purchase past the lead
+    # window unattributed, where a customer who came through a click continues: payment 2, 3.
+    sim = StripeSim(seed=21, livemode=True)
+    c = click(AT - timedelta(hours=3), "omar")
+    signup = sim.sign_up(AT, click_id=c["click_id"])
+    sales = [
+        sim.one_time_checkout(AT + timedelta(days=days), 5000, customer=signup.customer)
+        for days in (9, 29, 99)
+    ]
+
+    marts = run([signup, *sales], offers_frame, clicks=[c])
+
+    rows = marts.conversions.sort("occurred_at").select(
+        "payment_number", "conversion_type", "attribution_method", "affiliate_id"
+    )
+    assert rows.rows() == [
+        (1, "initial", "lead", "omar"),
+        (2, "renewal", "customer_earlier", "omar"),
+        (3, "renewal", "customer_earlier", "omar"),  # 99 days after signing up: the first came within 90
+    ]
+    assert marts.unattributed_payments.is_empty()
+
+
+def test_the_first_event_that_made_a_customer_a_lead_counts_not_a_later_update(offers_frame) -> None:
+    # Audit: every customer.* event of a customer has the customer's `created`, so the tie fell to the
+    # event id: a later customer.updated naming another click could win, and the lead then failed.
+    sim = StripeSim(seed=22, livemode=True)
+    jane, omar = click(AT - timedelta(hours=3), "jane"), click(AT + timedelta(days=1), "omar")
+    signup = sim.sign_up(AT, click_id=jane["click_id"])
+    created = signup.events[0]
+    updated = created | {
+        "id": "evt_0000000000000000000000aa",  # sorts before any other id
+        "type": "customer.updated",
+        "created": created["created"] + 86400 + 3600,
+        "data": {"object": created["data"]["object"] | {"metadata": {"rd_click_id": omar["click_id"]}}},
+    }
+    sale = sim.one_time_checkout(AT + timedelta(days=5), 9900, customer=signup.customer)
+
+    marts = run(
+        [signup, Flow(events=[updated], api_version=signup.api_version), sale],
+        offers_frame,
+        clicks=[jane, omar],
+    )
+
+    assert marts.leads.select("click_id", "affiliate_id", "reason").rows() == [
+        (jane["click_id"], "jane", None)
+    ]
+    assert marts.conversions.select("affiliate_id", "attribution_method").rows() == [("jane", "lead")]
