@@ -11,16 +11,53 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from core.urls import is_absolute_http_url
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
+# Counts and amounts take TOML integers only: `amount_minor = 5.00` (dollars in mind) or `true` must not
+# quietly become 5 or 1. Amounts stop at 12 digits, like the amounts staging reads from Stripe.
+MAX_MINOR = 10**12 - 1
+
+
+def _not_a_number(value: Any) -> Any:
+    if isinstance(value, bool | int | float):
+        raise ValueError(
+            "must be a date (2026-11-15) or a date and time (2026-11-15T09:00:00Z), not a number"
+        )
+    return value
+
+
+def _plausible(value: date | datetime) -> date | datetime:
+    if not 1970 <= value.year <= 9000:
+        raise ValueError(f"{value.isoformat()} is not a year between 1970 and 9000")
+    return value
+
+
+# A date or a date and time (UTC when it names no offset), as TOML writes them (or their text).
+When = Annotated[date | datetime, BeforeValidator(_not_a_number), AfterValidator(_plausible)]
 LinkCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_length=64)]
 
 
 class ProgramError(ValueError):
-    """The program file is missing or invalid; the message names the file, the entry and the problem."""
+    """The program file is missing or invalid; the message names the file, the entry and the problem.
+    `entries` names the entries alone (`offers[1] (id 'pro-20').percent`), without the values the
+    problems quote: what a public health check may say."""
+
+    def __init__(self, message: str, entries: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.entries = entries or []
 
 
 class _Strict(BaseModel):
@@ -37,7 +74,7 @@ class Affiliate(_Strict):
     name: str = Field(min_length=1)
     email: str | None = None
     status: Literal["active", "banned"] = "active"
-    banned_from: date | datetime | None = None  # clicks from then on earn nothing (UTC)
+    banned_from: When | None = None  # clicks from then on earn nothing (UTC)
     paypal_email: str | None = None  # where PayPal Payouts sends this affiliate's money
     wise_email: str | None = None  # the address Wise asks for the affiliate's bank details
 
@@ -74,8 +111,8 @@ class Risk(_Strict):
     too_fast: RiskAction = "hold"
     click_flood: RiskAction = "hold"
     banned_referrers: list[str] = Field(default_factory=list)  # referer hosts (and their subdomains)
-    min_seconds_click_to_purchase: int = Field(default=10, ge=0, le=86_400)
-    max_clicks_per_ip_hash_per_day: int = Field(default=50, ge=1, le=1_000_000)
+    min_seconds_click_to_purchase: StrictInt = Field(default=10, ge=0, le=86_400)
+    max_clicks_per_ip_hash_per_day: StrictInt = Field(default=50, ge=1, le=1_000_000)
 
     @field_validator("banned_referrers")
     @classmethod
@@ -100,7 +137,7 @@ Percent = Annotated[Decimal, Field(gt=0, le=100, decimal_places=4)]
 
 class Tier(_Strict):
     name: str = Field(min_length=1)
-    min_conversions: int = Field(ge=1)
+    min_conversions: StrictInt = Field(ge=1, le=1_000_000)
     percent: Percent  # up to 4 decimals, as the offer's own: program tables hold Decimal(9, 4)
 
 
@@ -112,14 +149,14 @@ class Terms(_Strict):
 
     type: Literal["percent", "flat"]
     percent: Percent | None = None
-    amount_minor: int | None = Field(default=None, gt=0)
+    amount_minor: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR)
     currency: str | None = Field(default=None, pattern=r"^[a-z]{3}$")
     recurring: Recurring = "first_payment"
-    recurring_months: int | None = Field(default=None, ge=1, le=1200)
-    holding_days: int = Field(default=30, ge=0, le=3650)
+    recurring_months: StrictInt | None = Field(default=None, ge=1, le=1200)
+    holding_days: StrictInt = Field(default=30, ge=0, le=3650)
     tiers: list[Tier] = Field(default_factory=list)
-    max_commission_minor: int | None = Field(default=None, gt=0)
-    max_customer_commission_minor: int | None = Field(default=None, gt=0)
+    max_commission_minor: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR)
+    max_customer_commission_minor: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR)
 
     @model_validator(mode="after")
     def _terms_complete(self) -> Terms:
@@ -129,6 +166,8 @@ class Terms(_Strict):
             raise ValueError("type = 'flat' needs amount_minor and currency")
         if self.type == "flat" and self.percent is not None:
             raise ValueError("type = 'flat' takes amount_minor and currency, not percent")
+        if self.type == "percent" and self.amount_minor is not None:
+            raise ValueError("type = 'percent' takes percent, not amount_minor (that is for type = 'flat')")
         if self.recurring == "fixed_period" and self.recurring_months is None:
             raise ValueError("recurring = 'fixed_period' needs recurring_months")
         if self.recurring != "fixed_period" and self.recurring_months is not None:
@@ -158,17 +197,17 @@ _TERM_FIELDS = tuple(Terms.model_fields)
 class OfferVersion(_Strict):
     """New terms from `effective_from` on (UTC); keys not given keep the previous version's value."""
 
-    effective_from: date | datetime
+    effective_from: When
     type: Literal["percent", "flat"] | None = None
     percent: Percent | None = None
-    amount_minor: int | None = Field(default=None, gt=0)
+    amount_minor: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR)
     currency: str | None = Field(default=None, pattern=r"^[a-z]{3}$")
     recurring: Recurring | None = None
-    recurring_months: int | None = Field(default=None, ge=1, le=1200)
-    holding_days: int | None = Field(default=None, ge=0, le=3650)
+    recurring_months: StrictInt | None = Field(default=None, ge=1, le=1200)
+    holding_days: StrictInt | None = Field(default=None, ge=0, le=3650)
     tiers: list[Tier] | None = None
-    max_commission_minor: int | None = Field(default=None, gt=0)
-    max_customer_commission_minor: int | None = Field(default=None, gt=0)
+    max_commission_minor: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR)
+    max_customer_commission_minor: StrictInt | None = Field(default=None, gt=0, le=MAX_MINOR)
 
     @property
     def effective_at(self) -> datetime:
@@ -188,7 +227,7 @@ class ResolvedTerms:
 class Offer(Terms):
     id: Slug
     name: str = Field(min_length=1)
-    attribution_window_days: int = Field(default=60, ge=1, le=3650)
+    attribution_window_days: StrictInt = Field(default=60, ge=1, le=3650)
     versions: list[OfferVersion] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -248,8 +287,16 @@ class Code(_Strict):
     promotion_code: str | None = Field(default=None, pattern=r"^promo_[A-Za-z0-9]+$")
     affiliate: Slug
     offer: Slug
-    valid_from: date | datetime | None = None
-    valid_until: date | datetime | None = None  # a date: through the end of that day (UTC)
+    valid_from: When | None = None
+    valid_until: When | None = None  # a date: through the end of that day (UTC)
+
+    @field_validator("code")
+    @classmethod
+    def _no_spaces(cls, value: str | None) -> str | None:
+        # Stripe's codes have none, and one pasted in would never match what customers type
+        if value is not None and any(c.isspace() for c in value):
+            raise ValueError(f"{value!r} has a space in it: a promotion code is letters and digits")
+        return value
 
     @model_validator(mode="after")
     def _named(self) -> Code:
@@ -300,7 +347,7 @@ class Program(_Strict):
     portal: Portal = Field(default_factory=Portal)
     # who gets a sale when a valid click and a valid promotion code name different affiliates
     attribution_precedence: Literal["click_first", "code_first"] = "click_first"
-    lead_window_days: int = Field(default=90, ge=1, le=3650)  # a lead's first payment, at the latest
+    lead_window_days: StrictInt = Field(default=90, ge=1, le=3650)  # a lead's first payment, at the latest
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Program:
@@ -368,10 +415,13 @@ def _describe(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     return "".join(parts) or "(top level)"
 
 
+_NAMED_ENTRY = re.compile(r"^([a-z_]+\[\d+\](?: \([^)]*\))?):")
+
+
 def load_program(path: Path) -> Program:
     """Read and validate the program file; raise ProgramError naming file, entry and problem."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is no error
     except FileNotFoundError:
         raise ProgramError(f"{path}: program file not found (set ATTRO_PROGRAM)") from None
     except OSError as exc:  # a directory, no permission: said in one line, like a missing file
@@ -383,10 +433,15 @@ def load_program(path: Path) -> Program:
     try:
         return Program.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        problems, entries = [], []
         for err in exc.errors():
             message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "int_type":  # strict: 5.00, "5" and true are no counts of cents or days
+                message = f"must be a whole number, written without quotes or decimals; got {err['input']!r}"
             if err["loc"]:
-                message = f"{_describe(tuple(err['loc']), data)}: {message}"
+                entries.append(_describe(tuple(err["loc"]), data))
+                message = f"{entries[-1]}: {message}"
+            elif named := _NAMED_ENTRY.match(message):  # a check across entries names its entry first
+                entries.append(named[1])
             problems.append(f"{path}: {message}")
-        raise ProgramError("\n".join(problems)) from None
+        raise ProgramError("\n".join(problems), entries) from None

@@ -67,10 +67,15 @@ WRITTEN_BY_RUNS = frozenset({"offer_terms.jsonl", "code_owners.jsonl"})
 def _inputs(settings: Settings) -> dict:
     """What a run reads that people and the receiver change: the landing zone, the program file, and
     the state a run reads (closed months, review decisions)."""
-    program = settings.program_path
+    try:
+        program: str | None = hashlib.sha256(settings.program_path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        program = None
+    except OSError as exc:  # a folder in its place: the run's own read of it says so, in one line
+        program = f"unreadable: {exc.strerror}"
     return {
         "landing": landing_signature(settings),
-        "program": hashlib.sha256(program.read_bytes()).hexdigest() if program.exists() else None,
+        "program": program,
         "state": [
             entry for entry in _tree(settings.state_dir) if entry[0] not in NOT_READ_BY_RUNS | WRITTEN_BY_RUNS
         ],

@@ -44,6 +44,7 @@ class ProgramFile:
         self.loaded_at = datetime.now(UTC)
         self._checked_at = time.monotonic()
         self.problem: str | None = None
+        self.problem_entries: list[str] = []  # the entries the problem names, without their values
         self._refreshing = threading.Lock()
 
     def current(self) -> Program:
@@ -74,8 +75,10 @@ class ProgramFile:
     def _load(self) -> bool:
         try:
             program = load_program(self.path)
-        except ProgramError as exc:
-            self.problem = str(exc)
+        except Exception as exc:  # noqa: BLE001 - whatever the file holds, the last good version serves
+            known = isinstance(exc, ProgramError)
+            self.problem = str(exc) if known else f"{self.path}: {type(exc).__name__}: {exc}"
+            self.problem_entries = exc.entries if isinstance(exc, ProgramError) else []
             log_json(
                 logger,
                 logging.ERROR,
@@ -87,6 +90,7 @@ class ProgramFile:
             )
             return False
         self._program, self.problem, self.loaded_at = program, None, datetime.now(UTC)
+        self.problem_entries = []
         log_json(
             logger,
             logging.INFO,

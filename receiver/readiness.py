@@ -27,9 +27,10 @@ def webhook_problem(state: State) -> str | None:
     return f"cannot verify webhooks: {state.signing_secrets.why_none()}"
 
 
-def warnings(state: State) -> list[str]:
+def warnings(state: State, *, public: bool = False) -> list[str]:
     """What works less than configured: the clicks API without a token, a program file that did not
-    reload."""
+    reload. `public` (/healthz, which anyone may ask) names the program file's faulty entries but not
+    the values its problems quote (an affiliate's email, a code); the log and the console have them."""
     found = []
     if not state.settings.api_token:
         found.append("no API token configured (set ATTRO_API_TOKEN): POST /api/clicks answers 503")
@@ -37,6 +38,9 @@ def warnings(state: State) -> list[str]:
     program_file.current()  # a probe notices a changed file even while no visitor comes
     if program_file.problem is not None:
         first_line = program_file.problem.splitlines()[0]
+        if public and program_file.problem_entries:
+            where = ", ".join(program_file.problem_entries)
+            first_line = f"{program_file.path}: a problem in {where} (the receiver's log says what)"
         found.append(
             "the program file changed but cannot be used; still serving the version loaded at "
             f"{program_file.loaded_at.isoformat(timespec='seconds')}: {first_line}"

@@ -31,7 +31,7 @@ def healthz(request: Request) -> JSONResponse:
     content: dict[str, Any] = {"ok": not problems}
     if problems:
         content["detail"] = readiness.unplaced("; ".join(problems), state.settings)
-    if warnings := readiness.warnings(state):
+    if warnings := readiness.warnings(state, public=True):
         content["warnings"] = [readiness.unplaced(warning, state.settings) for warning in warnings]
     code = status.HTTP_503_SERVICE_UNAVAILABLE if problems else status.HTTP_200_OK
     return JSONResponse(status_code=code, content=content)

@@ -132,3 +132,22 @@ def test_the_demo_without_a_program_file_names_it_in_one_line(
         capsys.readouterr().err
         == f"error: {tmp_path / 'program.toml'}: program file not found (set ATTRO_PROGRAM)\n"
     )
+
+
+def test_a_folder_where_the_program_file_belongs_is_one_line_for_attro_run(tmp_path: Path) -> None:
+    # Audit: `attro run` (without --force) hashed the file for its "nothing new" check first: a traceback.
+    (tmp_path / "program.toml").mkdir()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "attro", "run"],
+        cwd=REPO,
+        env=clean_environ(data_dir=str(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {tmp_path / 'program.toml'}: cannot read the program file: Is a directory"
+    ]

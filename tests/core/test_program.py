@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,6 +39,45 @@ def load_offer(tmp_path: Path, offer: str) -> Offer:
 
 
 BAD_OFFERS = [
+    # Audit: lax types turned these into other money or terms (5.00 -> 5 cents, true -> 1 day)
+    pytest.param(
+        'type = "flat"\namount_minor = 5.00\ncurrency = "usd"\n',
+        [
+            "offers[0] (id 'x').amount_minor",
+            "must be a whole number, written without quotes or decimals; got 5.0",
+        ],
+        id="flat-amount-in-dollars",
+    ),
+    pytest.param(
+        'type = "flat"\namount_minor = "500"\ncurrency = "usd"\n',
+        ["offers[0] (id 'x').amount_minor", "must be a whole number"],
+        id="flat-amount-quoted",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\nholding_days = true\n',
+        ["offers[0] (id 'x').holding_days", "must be a whole number"],
+        id="holding-days-boolean",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\nrecurring = "fixed_period"\nrecurring_months = true\n',
+        ["offers[0] (id 'x').recurring_months", "must be a whole number"],
+        id="recurring-months-boolean",
+    ),
+    pytest.param(
+        'type = "flat"\namount_minor = 99999999999999999999\ncurrency = "usd"\n',
+        ["offers[0] (id 'x').amount_minor", "less than or equal to 999999999999"],
+        id="flat-amount-beyond-bigint",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\namount_minor = 500\n',
+        ["offers[0] (id 'x')", "type = 'percent' takes percent, not amount_minor"],
+        id="percent-offer-with-an-amount",
+    ),
+    pytest.param(
+        'type = "percent"\npercent = 20\n[[offers.versions]]\neffective_from = 1\npercent = 25\n',
+        ["offers[0] (id 'x').versions[0].effective_from", "not a number"],
+        id="version-date-as-a-number",
+    ),
     pytest.param(
         'type = "percent"\npercent = 20\nrecurring = "monthly"\n',
         ["offers[0] (id 'x').recurring", "'first_payment', 'lifetime' or 'fixed_period'"],
@@ -358,3 +398,59 @@ def test_the_readme_program_example_loads_and_each_offer_pays_what_its_name_says
             assert offer.percent == Decimal(stated[1]), (
                 f"{offer.id}: named {offer.name!r}, pays {offer.percent}%"
             )
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        pytest.param(
+            '[[codes]]\ncode = "FOREVER"\naffiliate = "jane"\noffer = "x"\nvalid_until = 9999-12-31\n',
+            "codes[0] (code 'FOREVER').valid_until: 9999-12-31 is not a year between 1970 and 9000",
+            id="a-forever-date-crashed-every-command",
+        ),
+        pytest.param(
+            '[[codes]]\ncode = "C"\naffiliate = "jane"\noffer = "x"\nvalid_until = 20261231\n',
+            "codes[0] (code 'C').valid_until: must be a date (2026-11-15) or a date and time",
+            id="a-date-as-a-number-was-a-unix-time",
+        ),
+        pytest.param(
+            '[[codes]]\ncode = "THEO20 "\naffiliate = "jane"\noffer = "x"\n',
+            "codes[0] (code 'THEO20 ').code: 'THEO20 ' has a space in it",
+            id="a-code-with-a-pasted-space-never-matched",
+        ),
+    ],
+)
+def test_a_code_entry_that_would_misfire_is_refused(tmp_path: Path, entry: str, problem: str) -> None:
+    path = program_file(tmp_path, 'type = "percent"\npercent = 20\n')
+    path.write_text(path.read_text(encoding="utf-8") + entry, encoding="utf-8")
+
+    with pytest.raises(ProgramError) as refused:
+        load_program(path)
+
+    assert f"{path}: {problem}" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "destination",
+    [
+        "https://:80/",
+        "https://your app.example/",
+        "https://yourapp.example:99999/",
+        "https://yourapp.example/\r\nSet-Cookie: x=1",
+        "https://user:pass@yourapp.example/",
+    ],
+)
+def test_a_destination_no_browser_can_use_as_written_is_refused(tmp_path: Path, destination: str) -> None:
+    path = program_file(tmp_path, 'type = "percent"\npercent = 20\n')
+    text = path.read_text(encoding="utf-8").replace('"https://shop.example/"', json.dumps(destination))
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ProgramError, match="destination must be an absolute http"):
+        load_program(path)
+
+
+def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    path = program_file(tmp_path, 'type = "percent"\npercent = 20\n')
+    path.write_text("\ufeff" + path.read_text(encoding="utf-8"), encoding="utf-8")
+
+    assert load_program(path).offer("x").percent == 20
