@@ -9,6 +9,7 @@ last month's statement is exported.
 
 from __future__ import annotations
 
+import json
 import random
 import secrets
 import shutil
@@ -38,25 +39,69 @@ class DemoError(RuntimeError):
     pass
 
 
+# Kept across demo runs: `attro web`'s signing key (a portal link the last demo printed stays valid)
+# and the sessions signed out with it.
+_KEPT = frozenset({"web_signing.key", "web_signed_out.json", "web_signed_out.json.lock"})
+
+
 def prepare_data_dir(settings: Settings) -> None:
-    """The demo owns its data dir: refuse one holding real data, else start from empty."""
+    """The demo owns its data dir: refuse one holding data it did not write (no marker, or files the
+    marker's list of what the last demo wrote does not name: a receiver's webhooks, a closed month, a
+    review decision, a stored secret), else start from empty."""
     data = settings.data_dir
     landed = any(
         folder.exists() and any(path.is_file() for path in folder.rglob("*"))
         for folder in (settings.landing_dir, settings.lake_dir)
     )
-    if landed and not (data / _MARKER).exists():
+    marker = data / _MARKER
+    if landed and not marker.exists():
         raise DemoError(
             f"{data} already holds landed data that the demo did not write; "
+            "point ATTRO_DATA_DIR at an empty folder to run the demo"
+        )
+    if foreign := _not_written_by_the_demo(settings, marker):
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        raise DemoError(
+            f"{data} holds data the last demo did not write ({shown}); a demo would delete it: "
             "point ATTRO_DATA_DIR at an empty folder to run the demo"
         )
     # Everything a run, the receiver or an export writes: a lake left behind would be loaded again
     # under the new story's landing, and the second demo would count every payment twice.
     for folder in _written_dirs(settings):
+        if folder == settings.state_dir and folder.exists():
+            for path in folder.iterdir():
+                if path.name not in _KEPT:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+            continue
         shutil.rmtree(folder, ignore_errors=True)
     settings.warehouse_path.unlink(missing_ok=True)
     data.mkdir(parents=True, exist_ok=True)
-    (data / _MARKER).write_text("this data dir is written by `attro demo` and reset on each run\n")
+    marker.write_text(json.dumps({"written_by": "attro demo (reset on each run)", "files": {}}) + "\n")
+
+
+def _own_files(settings: Settings) -> dict[str, int]:
+    """Files a person's work lives in (landing, state, exports), by path under the data dir: size."""
+    found = {}
+    for folder in (settings.landing_dir, settings.state_dir, settings.exports_dir):
+        for path in sorted(folder.rglob("*")) if folder.exists() else []:
+            if path.is_file() and path.name not in _KEPT:
+                found[str(path.relative_to(settings.data_dir))] = path.stat().st_size
+    return found
+
+
+def _not_written_by_the_demo(settings: Settings, marker: Path) -> list[str]:
+    try:
+        written = json.loads(marker.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # no marker, or one from before the list was kept: the landed-data check decides
+    return [path for path, size in _own_files(settings).items() if written.get(path) != size]
+
+
+def record_written(settings: Settings) -> None:
+    """Say in the marker what this demo wrote, so the next one deletes nothing else."""
+    marker = settings.data_dir / _MARKER
+    payload = {"written_by": "attro demo (reset on each run)", "files": _own_files(settings)}
+    marker.write_text(json.dumps(payload, indent=1) + "\n")
 
 
 def _written_dirs(settings: Settings) -> list[Path]:
@@ -326,7 +371,9 @@ SUMMARY_SQL = """
                        sum(amount_minor) filter (kind <> 'commission') as taken_back_minor,
                        sum(amount_minor) as net_minor,
                        sum(amount_minor) filter (status = 'approved') as approved_minor
-                from marts.commission_lines where livemode group by 1, 2
+                from marts.commission_lines
+                where livemode and status not in ('held', 'void')  -- as the statements count them
+                group by 1, 2
             )
             select a.affiliate_id, coalesce(c.clicks, 0), coalesce(v.customers, 0), coalesce(v.payments, 0),
                    v.currency, coalesce(v.revenue_minor, 0), coalesce(l.earned_minor, 0),
@@ -345,7 +392,7 @@ TEST_MODE_SQL = "select count(*) from marts.conversions where not livemode"
 UNATTRIBUTED_SQL = "select reason, count(*) from marts.unattributed_payments group by 1 order by 2 desc, 1"
 METHODS_SQL = (
     "select attribution_method, count(*) from marts.conversions where conversion_type = 'initial'"
-    " group by 1 order by 2 desc, 1"
+    " and livemode group by 1 order by 2 desc, 1"
 )
 FLAGS_SQL = (
     "select rule, affiliate_id, count(*) from marts.risk_flags where decision = 'open'"
@@ -414,6 +461,7 @@ def run_demo(settings: Settings, seed: int = 7, web: bool = False) -> int:
     record_in_dagster(run_pipeline(settings), "attro demo")
     last_month = (now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
     export = export_commissions(settings, last_month, "csv")
+    record_written(settings)
 
     print()
     header = (
@@ -467,7 +515,8 @@ def _web(settings: Settings, serve: bool) -> int:
     print()
     if not serve:
         print(
-            "browse it: `attro demo --web` serves the admin and the portal on this data at http://127.0.0.1:8001"
+            "browse it: `attro demo --web` serves the admin and the portal on this data at"
+            f" {settings.web_url} (ATTRO_WEB_URL moves it)"
         )
         print("  (or ATTRO_ADMIN_PASSWORD=<hash from `attro web hash-password`> attro web)")
         print(f"  jane's portal link, valid 7 days once attro web runs: {link}")

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from attro.cli import main
-from attro.demo import DemoError, prepare_data_dir
+from attro.demo import DemoError, prepare_data_dir, record_written
 from core.settings import Settings
 from tests.support.paths import DEMO_PROGRAM
 
@@ -106,3 +106,42 @@ def test_the_demo_refuses_a_data_dir_whose_lake_it_did_not_write(tmp_path: Path)
     with pytest.raises(DemoError, match="already holds landed data"):
         prepare_data_dir(settings)
     assert kept.read_text() == "a real merchant's history"
+
+
+@pytest.mark.parametrize(
+    "later",
+    [
+        "landing/stripe_events/date=2026-12-04/vm-1654-0000aaaa.ndjson",  # `attro serve` on the demo's data
+        "state/closed_periods/2026-10/closed.json",  # `attro close-period`
+        "state/review_decisions.jsonl",  # `attro review approve`
+        "state/secrets.json",  # `attro secrets set-stripe`
+    ],
+)
+def test_a_second_demo_refuses_to_delete_what_a_person_added_after_the_first(
+    tmp_path: Path, later: str
+) -> None:
+    # Audit: the marker alone made the demo reset the data dir: a newcomer following the README on the
+    # demo's data lost their webhooks, closed months, decisions and stored secrets to the next demo.
+    settings = Settings(data_dir=tmp_path / "data", program=PROGRAM)
+    prepare_data_dir(settings)
+    demo_file = settings.landing_dir / "stripe_events" / "date=2026-12-01" / "demo-1-0000bbbb.ndjson"
+    demo_file.parent.mkdir(parents=True)
+    demo_file.write_text('{"event_id": "evt_demo"}\n')
+    (settings.state_dir / "web_signing.key").parent.mkdir(parents=True, exist_ok=True)
+    (settings.state_dir / "web_signing.key").write_text("key")
+    record_written(settings)
+    prepare_data_dir(settings)  # the demo's own files: reset, the signing key kept (links stay valid)
+    assert not demo_file.exists() and (settings.state_dir / "web_signing.key").read_text() == "key"
+    demo_file.parent.mkdir(parents=True)
+    demo_file.write_text('{"event_id": "evt_demo"}\n')
+    record_written(settings)
+    added = settings.data_dir / later
+    added.parent.mkdir(parents=True, exist_ok=True)
+    added.write_text("a person's work")
+
+    with pytest.raises(
+        DemoError, match=r"holds data the last demo did not write \(.+\); a demo would delete it"
+    ):
+        prepare_data_dir(settings)
+    assert added.read_text() == "a person's work"
+    assert demo_file.exists()
