@@ -32,7 +32,8 @@ MAX_MINOR = 10**12 - 1
 
 
 def _not_a_number(value: Any) -> Any:
-    if isinstance(value, bool | int | float):
+    digits = isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()
+    if isinstance(value, bool | int | float) or digits:  # pydantic would read "20261231" as a Unix time
         raise ValueError(
             "must be a date (2026-11-15) or a date and time (2026-11-15T09:00:00Z), not a number"
         )
@@ -52,8 +53,8 @@ LinkCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$", min_length=1, max_l
 
 class ProgramError(ValueError):
     """The program file is missing or invalid; the message names the file, the entry and the problem.
-    `entries` names the entries alone (`offers[1] (id 'pro-20').percent`), without the values the
-    problems quote: what a public health check may say."""
+    `entries` names the entries alone (`offers[1].percent`), without ids, code texts or the values
+    the problems quote: what a public health check may say."""
 
     def __init__(self, message: str, entries: list[str] | None = None) -> None:
         super().__init__(message)
@@ -255,6 +256,8 @@ class Offer(Terms):
             if changes.get("type") == "flat":
                 data["percent"] = changes.get("percent")
                 data["tiers"] = changes.get("tiers", [])
+            if changes.get("type") == "percent":  # a flat offer turned percent: its amount goes
+                data["amount_minor"] = changes.get("amount_minor")
             if changes.get("recurring") not in (None, "fixed_period") and "recurring_months" not in changes:
                 data["recurring_months"] = None
             try:
@@ -396,8 +399,9 @@ class Program(_Strict):
         return next(o for o in self.offers if o.id == offer_id)
 
 
-def _describe(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
-    """Turn a pydantic error location into `offers[1] (id 'pro-20').percent`."""
+def _describe(loc: tuple[Any, ...], data: dict[str, Any], *, named: bool = True) -> str:
+    """Turn a pydantic error location into `offers[1] (id 'pro-20').percent` (`named=False`:
+    `offers[1].percent`, for where an entry's id or code text must not show)."""
     parts: list[str] = []
     node: Any = data
     for item in loc:
@@ -406,7 +410,7 @@ def _describe(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
             label = f"[{item}]"
             if isinstance(node, dict):
                 key = node.get("id") or node.get("code")
-                if key is not None:
+                if key is not None and named:
                     label += f" ({'code' if 'code' in node and 'id' not in node else 'id'} {key!r})"
             parts.append(label)
         else:
@@ -415,7 +419,7 @@ def _describe(loc: tuple[Any, ...], data: dict[str, Any]) -> str:
     return "".join(parts) or "(top level)"
 
 
-_NAMED_ENTRY = re.compile(r"^([a-z_]+\[\d+\](?: \([^)]*\))?):")
+_NAMED_ENTRY = re.compile(r"^([a-z_]+\[\d+\])[ :]")
 
 
 def load_program(path: Path) -> Program:
@@ -439,8 +443,8 @@ def load_program(path: Path) -> Program:
             if err["type"] == "int_type":  # strict: 5.00, "5" and true are no counts of cents or days
                 message = f"must be a whole number, written without quotes or decimals; got {err['input']!r}"
             if err["loc"]:
-                entries.append(_describe(tuple(err["loc"]), data))
-                message = f"{entries[-1]}: {message}"
+                entries.append(_describe(tuple(err["loc"]), data, named=False))
+                message = f"{_describe(tuple(err['loc']), data)}: {message}"
             elif named := _NAMED_ENTRY.match(message):  # a check across entries names its entry first
                 entries.append(named[1])
             problems.append(f"{path}: {message}")

@@ -414,6 +414,11 @@ def test_the_readme_program_example_loads_and_each_offer_pays_what_its_name_says
             id="a-date-as-a-number-was-a-unix-time",
         ),
         pytest.param(
+            '[[codes]]\ncode = "C"\naffiliate = "jane"\noffer = "x"\nvalid_until = "20261231"\n',
+            "codes[0] (code 'C').valid_until: must be a date (2026-11-15) or a date and time",
+            id="a-date-as-quoted-digits-was-a-unix-time",
+        ),
+        pytest.param(
             '[[codes]]\ncode = "THEO20 "\naffiliate = "jane"\noffer = "x"\n',
             "codes[0] (code 'THEO20 ').code: 'THEO20 ' has a space in it",
             id="a-code-with-a-pasted-space-never-matched",
@@ -454,3 +459,16 @@ def test_a_file_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
     path.write_text("\ufeff" + path.read_text(encoding="utf-8"), encoding="utf-8")
 
     assert load_program(path).offer("x").percent == 20
+
+
+def test_a_flat_offer_turned_percent_by_a_version_leaves_its_amount_behind(tmp_path: Path) -> None:
+    # Review: the version inherited amount_minor, and a percent offer with an amount is refused: the
+    # file no longer loaded, and TOML cannot clear a key.
+    offer = load_offer(
+        tmp_path,
+        'type = "flat"\namount_minor = 500\ncurrency = "usd"\n'
+        '[[offers.versions]]\neffective_from = 2026-06-01\ntype = "percent"\npercent = 10\n',
+    )
+
+    terms = [(v.terms.type, v.terms.percent, v.terms.amount_minor) for v in offer.resolved_versions()]
+    assert terms == [("flat", None, 500), ("percent", 10, None)]
