@@ -279,7 +279,6 @@ def attribute(
             reason=pl.when(pl.col("method").is_not_null()).then(None).otherwise(pl.col("reason"))
         )
     )
-    by_customer = inherited.with_columns(via=pl.lit("customer_earlier"))
     origin_terms = judged.filter(pl.col("method").is_not_null()).select(
         pl.col("chain_id").alias("origin_chain_id"),
         "chain_click_id",
@@ -294,7 +293,7 @@ def attribute(
         "contested_by_method",
     )
     orphans = judged.filter((pl.col("reason") == "no_click_id") & pl.col("customer_id").is_not_null()).join(
-        by_customer.select("chain_id"), on="chain_id", how="anti"
+        inherited.select("chain_id"), on="chain_id", how="anti"
     )
     through_leads = (
         _lead_origins(orphans, leads, settings)
@@ -317,17 +316,17 @@ def attribute(
         if leads is not None
         else None
     )
-    after_lead = through_leads.join(first_through_lead, on=["customer_id", "livemode"]).filter(
-        pl.col("chain_id") != pl.col("first_chain_id")
-    )
+    if not first_through_lead.is_empty():  # each chain with no click of its own: the earliest earlier
+        # attributed chain of its customer, a lead's first included
+        lead_first = first_through_lead["first_chain_id"].implode()
+        attributed = pl.col("method").is_not_null() | pl.col("chain_id").is_in(lead_first)
+        inherited = _customer_inheritance(
+            judged.with_columns(reason=pl.when(attributed).then(None).otherwise(pl.col("reason")))
+        )
+    by_customer = inherited.with_columns(via=pl.lit("customer_earlier"))
     origin_of = [direct, by_customer]
     if by_lead is not None and not by_lead.is_empty():
         origin_of.append(by_lead.select("chain_id", origin_chain_id=pl.col("chain_id"), via=pl.lit("lead")))
-        origin_of.append(
-            after_lead.select(
-                "chain_id", origin_chain_id=pl.col("first_chain_id"), via=pl.lit("customer_earlier")
-            )
-        )
         origin_terms = pl.concat(
             [
                 origin_terms,

@@ -385,3 +385,29 @@ def test_the_first_event_that_made_a_customer_a_lead_counts_not_a_later_update(o
         (jane["click_id"], "jane", None)
     ]
     assert marts.conversions.select("affiliate_id", "attribution_method").rows() == [("jane", "lead")]
+
+
+def test_a_lead_customers_purchase_after_another_affiliates_click_continues_the_earliest(
+    offers_frame,
+) -> None:
+    # Review: a no-click purchase after a later direct click went to that click's affiliate, where a
+    # customer whose first purchase came through a click keeps the earliest attribution.
+    sim = StripeSim(seed=23, livemode=True)
+    omar, jane = click(AT - timedelta(hours=3), "omar"), click(AT + timedelta(days=19), "jane")
+    signup = sim.sign_up(AT, click_id=omar["click_id"])
+    first = sim.one_time_checkout(AT + timedelta(days=9), 5000, customer=signup.customer)
+    clicked = sim.one_time_checkout(
+        AT + timedelta(days=20), 5000, customer=signup.customer, click_id=jane["click_id"]
+    )
+    later = sim.one_time_checkout(AT + timedelta(days=30), 5000, customer=signup.customer)
+
+    marts = run([signup, first, clicked, later], offers_frame, clicks=[omar, jane])
+
+    rows = marts.conversions.sort("occurred_at").select(
+        "payment_number", "attribution_method", "affiliate_id"
+    )
+    assert rows.rows() == [
+        (1, "lead", "omar"),
+        (1, "click_metadata", "jane"),
+        (2, "customer_earlier", "omar"),
+    ]
