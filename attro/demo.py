@@ -76,7 +76,8 @@ def prepare_data_dir(settings: Settings) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     settings.warehouse_path.unlink(missing_ok=True)
     data.mkdir(parents=True, exist_ok=True)
-    marker.write_text(json.dumps({"written_by": "attro demo (reset on each run)", "files": {}}) + "\n")
+    # "files": null until the demo ends: one stopped half way (Ctrl-C, a failed run) wrote all there is
+    marker.write_text(json.dumps({"written_by": "attro demo (reset on each run)", "files": None}) + "\n")
 
 
 def _own_files(settings: Settings) -> dict[str, int]:
@@ -94,6 +95,8 @@ def _not_written_by_the_demo(settings: Settings, marker: Path) -> list[str]:
         written = json.loads(marker.read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return []  # no marker, or one from before the list was kept: the landed-data check decides
+    if written is None:  # a demo that did not finish: everything there is its own
+        return []
     return [path for path, size in _own_files(settings).items() if written.get(path) != size]
 
 

@@ -26,7 +26,7 @@ def sync_stripe_events(
     context: dg.OpExecutionContext, attro: AttroResource
 ) -> Iterator[dg.Output | dg.AssetObservation]:
     try:
-        report = sync_events(attro.settings)
+        report = sync_events(attro.settings, on_wait=context.log.info)  # another sync runs: say so
     except NoApiKey as exc:
         context.log.info(f"skipped: {exc}")
         yield dg.Output(None, metadata={"skipped": str(exc)})

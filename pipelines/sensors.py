@@ -43,7 +43,10 @@ def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource)
         # have loaded these lines (a run reads everything landed before it starts).
         return dg.SensorResult(skip_reason=f"run {busy[0].run_id} is queued or running")
     if signature != context.cursor:
-        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=signature)], cursor=signature)
+        # The key is unique per request: inputs put back as they were (a program edit undone) give an
+        # earlier signature again, and Dagster skips a request whose run key it has seen.
+        request = dg.RunRequest(run_key=f"{signature}:{time.time_ns()}")
+        return dg.SensorResult(run_requests=[request], cursor=signature)
     return _retry_after_a_failure(context, signature)
 
 

@@ -145,3 +145,17 @@ def test_a_second_demo_refuses_to_delete_what_a_person_added_after_the_first(
         prepare_data_dir(settings)
     assert added.read_text() == "a person's work"
     assert demo_file.exists()
+
+
+def test_a_demo_stopped_half_way_is_started_afresh_by_the_next(tmp_path: Path) -> None:
+    # Review: the marker listed nothing until the demo ended: after Ctrl-C, the next demo refused the
+    # files the stopped one had landed as "not written by the demo".
+    settings = Settings(data_dir=tmp_path / "data", program=PROGRAM)
+    prepare_data_dir(settings)
+    landed = settings.landing_dir / "clicks" / "date=2026-12-01" / "demo-1-0000cccc.ndjson"
+    landed.parent.mkdir(parents=True)
+    landed.write_text('{"click_id": "x"}\n')  # ... and then Ctrl-C, before record_written
+
+    prepare_data_dir(settings)
+
+    assert not landed.exists()

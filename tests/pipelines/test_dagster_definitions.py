@@ -128,6 +128,7 @@ def test_the_sensor_requests_a_run_only_when_landing_data_is_new(kit) -> None:
 
     # the program file edited, a review decision taken: published within a tick too (audit: only a
     # landing change, or the hourly schedule, ran the graph)
+    program_before = settings.program_path.read_text(encoding="utf-8")
     with settings.program_path.open("a", encoding="utf-8") as fh:
         fh.write('\n[[affiliates]]\nid = "xia"\nname = "Xia"\n')
     edited = evaluate_sensor(settings, cursor=grown.cursor)
@@ -135,6 +136,14 @@ def test_the_sensor_requests_a_run_only_when_landing_data_is_new(kit) -> None:
     record_decision(settings, "rf_00000000000000aa", "approved")
     decided = evaluate_sensor(settings, cursor=edited.cursor)
     assert len(decided.run_requests) == 1 and decided.cursor != edited.cursor
+    # the edit undone: the inputs are as they were two requests ago, and a run is asked for again
+    # under a key of its own (Dagster skips a run key it has seen)
+    settings.program_path.write_text(program_before, encoding="utf-8")
+    (settings.state_dir / "review_decisions.jsonl").unlink()
+    undone = evaluate_sensor(settings, cursor=decided.cursor)
+    assert len(undone.run_requests) == 1 and undone.cursor == grown.cursor
+    keys = [r.run_requests[0].run_key for r in (new, grown, edited, decided, undone)]
+    assert len(set(keys)) == len(keys)
 
 
 def rewrite_landing_zone(settings: Settings, keep_mtime: bool) -> None:
