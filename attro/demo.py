@@ -81,9 +81,10 @@ def prepare_data_dir(settings: Settings) -> None:
 
 
 def _own_files(settings: Settings) -> dict[str, int]:
-    """Files a person's work lives in (landing, state, exports), by path under the data dir: size."""
+    """Files a person's work lives in (landing, state), by path under the data dir: size. Exports are
+    not: made from this data, they can be made again (and go with the data they came from)."""
     found = {}
-    for folder in (settings.landing_dir, settings.state_dir, settings.exports_dir):
+    for folder in (settings.landing_dir, settings.state_dir):
         for path in sorted(folder.rglob("*")) if folder.exists() else []:
             if path.is_file() and path.name not in _KEPT:
                 found[str(path.relative_to(settings.data_dir))] = path.stat().st_size
