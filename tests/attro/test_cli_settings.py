@@ -138,14 +138,7 @@ def test_a_folder_where_the_program_file_belongs_is_one_line_for_attro_run(tmp_p
     # Audit: `attro run` (without --force) hashed the file for its "nothing new" check first: a traceback.
     (tmp_path / "program.toml").mkdir()
 
-    result = subprocess.run(
-        [sys.executable, "-m", "attro", "run"],
-        cwd=REPO,
-        env=clean_environ(data_dir=str(tmp_path)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_attro("run", env=clean_environ(data_dir=str(tmp_path)))
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
