@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except PipelineBusyError as exc:
-        print(f"error: {exc}, still after waiting; try again once it has ended", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except PipelineFailed as exc:
         print(f"error: {exc.step} failed: {exc.cause}", file=sys.stderr)
@@ -227,9 +227,12 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     except PipelineBusyError as exc:
         if meta is not None:  # closed; only the publish with closed_at waits for the other run
-            print(f"closed {meta['period']} at {meta['closed_at']}; `attro run` publishes it ({exc})")
+            print(
+                f"closed {meta['period']} at {meta['closed_at']}; another run held the lock:"
+                " `attro run` publishes it"
+            )
             return 0
-        print(f"error: {exc}, still after waiting; try again once it has ended", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"closed {meta['period']} at {meta['closed_at']} ({meta['lines']} lines frozen)")
     print(f"kept in {settings.state_dir / 'closed_periods' / meta['period']}")

@@ -94,7 +94,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
     except StripeApiError as exc:
         return _failed(exc)
     except PipelineBusyError as exc:
-        print(f"error: {exc}, still after waiting; try again once it has ended", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"error: cannot land events: {exc.strerror}: {exc.filename}", file=sys.stderr)

@@ -58,7 +58,10 @@ def exclusive(
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise PipelineBusyError(f"another {what} holds {path} ({_holder(fh)})") from None
+                    raise PipelineBusyError(
+                        f"another {what} holds {path} ({_holder(fh)}), still after waiting;"
+                        " try again once it has ended"
+                    ) from None
                 if tell is not None:
                     holder = _holder(fh)
                     tell(
