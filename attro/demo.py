@@ -76,8 +76,8 @@ def prepare_data_dir(settings: Settings) -> None:
         shutil.rmtree(folder, ignore_errors=True)
     settings.warehouse_path.unlink(missing_ok=True)
     data.mkdir(parents=True, exist_ok=True)
-    # "files": null until the demo ends: one stopped half way (Ctrl-C, a failed run) wrote all there is
-    marker.write_text(json.dumps({"written_by": "attro demo (reset on each run)", "files": None}) + "\n")
+    # no list until the demo ends: one stopped half way (Ctrl-C, a failed run) wrote all there is
+    _write_marker(settings, None)
 
 
 def _own_files(settings: Settings) -> dict[str, int]:
@@ -103,9 +103,12 @@ def _not_written_by_the_demo(settings: Settings, marker: Path) -> list[str]:
 
 def record_written(settings: Settings) -> None:
     """Say in the marker what this demo wrote, so the next one deletes nothing else."""
-    marker = settings.data_dir / _MARKER
-    payload = {"written_by": "attro demo (reset on each run)", "files": _own_files(settings)}
-    marker.write_text(json.dumps(payload, indent=1) + "\n")
+    _write_marker(settings, _own_files(settings))
+
+
+def _write_marker(settings: Settings, files: dict[str, int] | None) -> None:
+    payload = {"written_by": "attro demo (reset on each run)", "files": files}
+    (settings.data_dir / _MARKER).write_text(json.dumps(payload, indent=1) + "\n")
 
 
 def _written_dirs(settings: Settings) -> list[Path]:
