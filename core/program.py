@@ -23,12 +23,13 @@ from pydantic import (
     model_validator,
 )
 
+from core.stripe_fields import AMOUNT_LIMIT
 from core.urls import is_absolute_http_url
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=64)]
 # Counts and amounts take TOML integers only: `amount_minor = 5.00` (dollars in mind) or `true` must not
-# quietly become 5 or 1. Amounts stop at 12 digits, like the amounts staging reads from Stripe.
-MAX_MINOR = 10**12 - 1
+# quietly become 5 or 1. Amounts stop where Stripe's do (core/stripe_fields.py).
+MAX_MINOR = AMOUNT_LIMIT - 1
 
 
 def _not_a_number(value: Any) -> Any:

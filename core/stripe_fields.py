@@ -7,6 +7,13 @@ the door an event whose integers are not integers (receiver/event_values.py read
 
 from __future__ import annotations
 
+# Stripe amounts are integers of at most 8 digits (99999999) for most currencies and 12 for a few
+# (e.g. IDR). Anything from 10**12 up is no Stripe amount; below it, an amount times a commission
+# rate and the sum of millions of payments both stay far inside 64-bit integers (BIGINT, Int64). The
+# receiver's door, staging and the program file's amounts all stop there.
+MAX_AMOUNT_DIGITS = 12
+AMOUNT_LIMIT = 10**MAX_AMOUNT_DIGITS
+
 # -- Stripe events the models consume -------------------------------------------------------------
 
 # Event type → the kind of object in `data.object` the models read from it.

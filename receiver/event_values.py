@@ -11,17 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from core.stripe_fields import CONSUMED_EVENTS, INT, STRIPE_OBJECT_FIELDS, SUM, TIME
+from core.stripe_fields import AMOUNT_LIMIT, CONSUMED_EVENTS, INT, STRIPE_OBJECT_FIELDS, SUM, TIME
 
 # 2009-01-01T00:00:00Z: before Stripe existed, so no event or object of it was created earlier.
 EARLIEST_AT = 1_230_768_000
 # Stripe stamps a time before it sends it; its clock and ours differ by seconds, not a day. A day
 # leaves room for a wrong clock on our side without letting a far-future time through.
 MAX_AHEAD_SECONDS = 86_400
-# Stripe amounts are integers of at most 8 digits (99999999) for most currencies and 12 for a few
-# (e.g. IDR). Anything from 10**12 up is no Stripe amount; below it, an amount times a commission
-# rate and the sum of millions of payments both stay far inside 64-bit integers (BIGINT, Int64).
-AMOUNT_LIMIT = 10**12
 
 # Paths under `data.object` as staging reads them; `[]` is every list item.
 TIMES: tuple[str, ...] = tuple(

@@ -27,10 +27,10 @@ from core.contracts import (
     TEXT,
     TIME,
 )
+from core.stripe_fields import MAX_AMOUNT_DIGITS
 
 # Integers the rules read are amounts in minor units and Unix times: anything outside these bounds is
-# no Stripe value (the largest Stripe amount is 8 digits; times are between 2000 and 2100).
-MAX_AMOUNT_DIGITS = 12
+# no Stripe value (core/stripe_fields.py MAX_AMOUNT_DIGITS; times are between 2000 and 2100).
 EARLIEST_TIME, LATEST_TIME = 946_684_800, 4_102_444_800  # 2000-01-01, 2100-01-01 (UTC)
 _SHOWN = 40  # characters of an offending value quoted in a reason
 # A landing line whose payload is not the event it names (corrupt, or written by something else than
