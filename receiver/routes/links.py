@@ -86,13 +86,18 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _redirect(location: str) -> Response:
+    """A 302 to `location`, never cached, telling the destination only the referring origin."""
+    response = RedirectResponse(location, status_code=status.HTTP_302_FOUND)
+    response.headers["Referrer-Policy"] = REFERRER_POLICY
+    return _no_store(response)
+
+
 def unknown_link(fallback_url: str | None) -> Response:
     """A code the program file does not name: to ATTRO_FALLBACK_URL when set (302, exactly that URL),
     else an HTML 404 page. No click is landed and no cookie set either way."""
     if fallback_url:
-        redirect = RedirectResponse(fallback_url, status_code=status.HTTP_302_FOUND)
-        redirect.headers["Referrer-Policy"] = REFERRER_POLICY
-        return _no_store(redirect)
+        return _redirect(fallback_url)
     page = HTMLResponse(UNKNOWN_LINK_PAGE, status_code=status.HTTP_404_NOT_FOUND)
     page.headers["Content-Security-Policy"] = "default-src 'none'"
     return _no_store(page)
@@ -118,11 +123,7 @@ async def check_tracking_link(
     link = program.link(code)
     if link is None:
         return unknown_link(settings.fallback_url)
-    response = RedirectResponse(
-        redirect_location(link.destination, request.url.query, None), status_code=status.HTTP_302_FOUND
-    )
-    response.headers["Referrer-Policy"] = REFERRER_POLICY
-    return _no_store(response)
+    return _redirect(redirect_location(link.destination, request.url.query, None))
 
 
 @router.get(
@@ -175,12 +176,7 @@ async def follow_tracking_link(
         landed.remember([(record["click_id"], link.code)])  # a backfill may send it again (edge logs)
         annotate_request(request, outcome="landed", link_code=link.code)
 
-    response = RedirectResponse(
-        redirect_location(link.destination, request.url.query, click_id),
-        status_code=status.HTTP_302_FOUND,
-    )
-    _no_store(response)
-    response.headers["Referrer-Policy"] = REFERRER_POLICY
+    response = _redirect(redirect_location(link.destination, request.url.query, click_id))
     if click_id is not None:
         offer = program.offer(link.offer)
         response.headers.append(
