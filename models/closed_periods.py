@@ -43,7 +43,8 @@ def _counted(amount: pl.Expr) -> pl.Expr:
     return pl.when(pl.col("status").is_in(NOT_IN_STATEMENT)).then(0).otherwise(amount)
 
 
-def _base_id(line_id: pl.Expr) -> pl.Expr:
+def base_line_id(line_id: pl.Expr) -> pl.Expr:
+    """The line a `:correction:<month>` line corrects (a line's own id otherwise)."""
     return line_id.str.replace(r":correction:\d{4}-\d{2}$", "")
 
 
@@ -61,7 +62,7 @@ def apply_closed_periods(
     is_closed = pl.col("period").is_in(closed_list)
     open_lines = computed.filter(~is_closed)
     in_closed = computed.filter(is_closed)
-    frozen_totals = frozen.group_by(base_id=_base_id(pl.col("line_id"))).agg(
+    frozen_totals = frozen.group_by(base_id=base_line_id(pl.col("line_id"))).agg(
         frozen_minor=_counted(pl.col("amount_minor")).sum(),
         frozen_period=pl.col("period").min(),
         template=pl.struct(pl.all()).sort_by("period").first(),

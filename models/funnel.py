@@ -13,6 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from core.contracts import FUNNEL_DAY, conform
+from models.closed_periods import base_line_id
 
 KEY = ["day", "affiliate_id", "link_code", "offer_id", "currency"]
 
@@ -44,11 +45,9 @@ def funnel_daily(
     )
     # A correction of a line frozen `held` (approved after its month closed) carries money this funnel
     # already counted on the held line: counted once, on the held line's day.
-    base_id = pl.col("line_id").str.replace(r":correction:\d{4}-\d{2}$", "")
+    base_id = base_line_id(pl.col("line_id"))
     held = lines.filter(pl.col("status") == "held")["line_id"].implode()
-    counted = lines.filter(
-        ~(pl.col("line_id").str.contains(":correction:", literal=True) & base_id.is_in(held))
-    )
+    counted = lines.filter(~((base_id != pl.col("line_id")) & base_id.is_in(held)))
     earned = (
         counted.filter(pl.col("livemode") & (pl.col("kind") == "commission") & (pl.col("status") != "void"))
         .join(live.select("conversion_id", "link_code"), on="conversion_id", how="left")
