@@ -78,7 +78,7 @@ class ProgramFile:
         except Exception as exc:  # noqa: BLE001 - whatever the file holds, the last good version serves
             known = isinstance(exc, ProgramError)
             self.problem = str(exc) if known else f"{self.path}: {type(exc).__name__}: {exc}"
-            self.problem_entries = exc.entries if isinstance(exc, ProgramError) else []
+            self.problem_entries = exc.entries if known else []
             log_json(
                 logger,
                 logging.ERROR,

@@ -92,21 +92,23 @@ def _dispute(obj: StripeObject, reading: Reading) -> list[Event]:
     return events
 
 
+_paid_invoice = _when("paid", "invoice.paid", "status_transitions.paid_at")
+
+
 def _invoice(obj: StripeObject, reading: Reading) -> list[Event]:
     """A paid invoice (`invoice.paid`), and each discount it was listed with expanded as the
     `customer.discount.created` that would have reported it; the invoice names them by id, as the
     webhooks' invoices do."""
-    paid = _when("paid", "invoice.paid", "status_transitions.paid_at")
     discounts = obj.get("discounts")
     if not isinstance(discounts, list) or not any(isinstance(d, dict) for d in discounts):
-        return paid(obj, reading)
+        return _paid_invoice(obj, reading)
     as_ids = [d.get("id") if isinstance(d, dict) else d for d in discounts]
     events = []
     for discount in discounts:
         created = _time(discount, "start") if isinstance(discount, dict) else None
         if created is not None and isinstance(discount.get("id"), str):
             events.append(snapshot_event(discount, "customer.discount.created", created, reading))
-    return events + paid({**obj, "discounts": as_ids}, reading)
+    return events + _paid_invoice({**obj, "discounts": as_ids}, reading)
 
 
 # Stripe object type → its events. Subscriptions are kept in raw only: the rules read a subscription's
