@@ -150,18 +150,11 @@ _PROVIDER_LABELS = {
 }
 
 
-def _payout_row(row: dict, detail: str) -> str:
-    from models.money import format_minor
-
-    amount = format_minor(row["amount_minor"], row["currency"])
-    return f"  {row['affiliate_id']:<16} {row['currency']} {amount:>12}  {detail}"
-
-
 def _payouts(args: argparse.Namespace, settings: Settings) -> int:
     import polars as pl
 
     from models.money import format_minor
-    from pipelines.payouts import EMAIL_KEYS, PayoutError, export_payouts
+    from pipelines.payouts import EMAIL_KEYS, PayoutError, export_payouts, not_paid_report, payout_row
 
     try:
         payouts = export_payouts(settings, args.period, args.format, Path(args.out) if args.out else None)
@@ -172,36 +165,19 @@ def _payouts(args: argparse.Namespace, settings: Settings) -> int:
     print(f"payouts for {payouts.period} (closed at {closed}): {_PROVIDER_LABELS[args.format]}")
     key = EMAIL_KEYS.get(args.format)
     for row in payouts.paid.iter_rows(named=True):
-        print(_payout_row(row, row[key] if key else row["name"]))
+        print(payout_row(row, row[key] if key else row["name"]))
     totals = payouts.paid.group_by("currency").agg(pl.col("amount_minor").sum(), pl.len()).sort("currency")
     for currency, amount, count in totals.iter_rows():
-        print(f"total {currency}: {format_minor(amount, currency)} ({count} payouts)")
+        plural = "" if count == 1 else "s"
+        print(f"total {currency}: {format_minor(amount, currency)} ({count} payout{plural})")
     if payouts.paid.is_empty():
         print("nothing to pay in this file")
     for path in payouts.files:
         print(f"wrote {path}")
-    other = {"paypal": "wise", "wise": "paypal"}.get(args.format)
-    both = payouts.paid.filter(pl.col(f"{other}_email").is_not_null()) if other else payouts.paid.clear()
-    if not both.is_empty():
-        ids = sorted(set(both["affiliate_id"]))
-        print(
-            f"note: {', '.join(ids)} also {'has' if len(ids) == 1 else 'have'} a {other}_email, so a {other}"
-            " file pays them too: upload one provider's file per affiliate, or keep one of the two keys"
-        )
+    for line in not_paid_report(payouts):
+        print(line)
     if not payouts.left_out.is_empty():
-        print(
-            "NOT IN THE FILE: payable, but pay these another way, or fix the program file and export again:"
-        )
-        for row in payouts.left_out.iter_rows(named=True):
-            print(_payout_row(row, row["reason"]))
         print(f"warning: {payouts.left_out.height} payable amount(s) left out of the file", file=sys.stderr)
-    if not payouts.pending.is_empty():
-        print(
-            "still pending when the month was closed (--force), in no file: pay once their payable_on has"
-            " passed (a sale refunded before then is taken back by a correction in the first open month):"
-        )
-        for row in payouts.pending.iter_rows(named=True):
-            print(_payout_row(row, "pending"))
     return 0
 
 

@@ -69,6 +69,7 @@ class _Strict(BaseModel):
 # An address a payout provider can send money to: one @, no spaces, a dot in the domain. Deliverability
 # is the provider's to check; this catches a typo or a name pasted into the wrong key.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Affiliate(_Strict):
@@ -79,6 +80,17 @@ class Affiliate(_Strict):
     banned_from: When | None = None  # clicks from then on earn nothing (UTC)
     paypal_email: str | None = None  # where PayPal Payouts sends this affiliate's money
     wise_email: str | None = None  # the address Wise asks for the affiliate's bank details
+
+    @field_validator("name", "email", "paypal_email", "wise_email")
+    @classmethod
+    def _not_a_formula(cls, value: str | None) -> str | None:
+        # These go into finance's CSV files and the providers' uploads as they are written here.
+        if value is not None and value[:1] in _FORMULA_STARTS:
+            raise ValueError(
+                f"{value!r} starts with {value[:1]!r}: a spreadsheet opening the payout or commission"
+                " files would run it as a formula"
+            )
+        return value
 
     @field_validator("paypal_email", "wise_email")
     @classmethod

@@ -22,6 +22,7 @@ from core.settings import Settings
 from core.state.closed_periods import PeriodError, check_period, closed_at, frozen_period
 from models.money import exponent_expr, format_minor, format_minor_expr, minor_to_decimal_expr
 from pipelines.affiliates import period_affiliates
+from pipelines.lib.csv_text import safe_frame
 from pipelines.lib.files import writable_dir, write_all_or_none
 from pipelines.lib.warehouse import read_published_period
 from pipelines.workbooks import Sheet, write_workbook
@@ -207,14 +208,16 @@ def _header(period: str, closed_at: datetime | None, statement: pl.DataFrame, no
     return header
 
 
-def _csv(header: list[str], statement: pl.DataFrame, lines: pl.DataFrame) -> bytes:
+def statement_csv(header: list[str], statement: pl.DataFrame, lines: pl.DataFrame) -> bytes:
+    """The CSV export: `# ` header lines, the statement, then the lines (text cells a spreadsheet
+    would run as formulas are written as text)."""
     out = io.StringIO()
     for line in header:
         out.write(f"# {line}\n")
     out.write("# section: statement\n")
-    out.write(statement.write_csv())
+    out.write(safe_frame(statement).write_csv())
     out.write("\n# section: lines\n")
-    out.write(lines.write_csv())
+    out.write(safe_frame(lines).write_csv())
     return out.getvalue().encode("utf-8")
 
 
@@ -240,7 +243,7 @@ def _writers(
 ) -> dict[Path, Callable[[Path], None]]:
     """Each file of the format and how to write it to a given (temporary) path."""
     if fmt == "csv":
-        data = _csv(header, statement, lines)
+        data = statement_csv(header, statement, lines)
         return {out / f"{stem}.csv": lambda tmp: tmp.write_bytes(data)}
     if fmt == "parquet":
         meta = {"attro.header": json.dumps(header)}

@@ -20,6 +20,7 @@ from core.program import Program, ProgramError, load_program
 from core.settings import Settings
 from core.state.closed_periods import PeriodError, check_period, closed_at, frozen_period
 from models.money import exponent, format_minor
+from pipelines.lib.csv_text import safe_cell
 from pipelines.lib.files import writable_dir, write_all_or_none
 
 PROVIDERS = ("paypal", "wise", "csv")
@@ -35,6 +36,10 @@ PAYPAL_CURRENCIES = frozenset([
 # fmt: on
 PAYPAL_WHOLE_UNITS = frozenset(["huf", "jpy", "twd"])
 PAYPAL_CUSTOMER_ID_MAX = 30  # PayPal's limit on its "Customer ID" column
+# Rows one upload takes: PayPal Payouts' web upload "a maximum of 5000 rows", Wise's batch file "up to
+# 1,000 transfers"; more are split into numbered parts, each uploaded on its own.
+PAYPAL_MAX_ROWS = 5000
+WISE_MAX_ROWS = 1000
 
 DUE = {
     "period": pl.String,
@@ -155,7 +160,7 @@ def paypal_amount(amount_minor: int, currency: str) -> str:
 
 def _csv(rows: list[list[str]]) -> bytes:
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    csv.writer(out, lineterminator="\r\n").writerows([[safe_cell(cell) for cell in row] for row in rows])
     return out.getvalue().encode("utf-8")
 
 
@@ -210,18 +215,30 @@ def plain_file(paid: pl.DataFrame) -> bytes:
     return _csv([PLAIN_COLUMNS, *rows])
 
 
+def _parts(name: str, rows: pl.DataFrame, limit: int | None) -> dict[str, pl.DataFrame]:
+    """`name.csv` for rows within the provider's limit per file; `name.part1of3.csv`, ... beyond it."""
+    if limit is None or rows.height <= limit:
+        return {f"{name}.csv": rows}
+    parts = [rows.slice(start, limit) for start in range(0, rows.height, limit)]
+    return {f"{name}.part{n}of{len(parts)}.csv": part for n, part in enumerate(parts, 1)}
+
+
 def _files(paid: pl.DataFrame, fmt: str, out: Path, period: str) -> dict[Path, bytes]:
-    stem = out / f"payouts-{period}"
+    stem = f"payouts-{period}"
     if fmt == "paypal":
         return {
-            stem.with_name(f"{stem.name}.paypal.{currency}.csv"): paypal_file(rows, period)
+            out / name: paypal_file(part, period)
             for (currency,), rows in paid.group_by("currency", maintain_order=True)
+            for name, part in _parts(f"{stem}.paypal.{currency}", rows, PAYPAL_MAX_ROWS).items()
         }
     if paid.is_empty():
         return {}
     if fmt == "wise":
-        return {stem.with_name(f"{stem.name}.wise.csv"): wise_file(paid, period)}
-    return {stem.with_name(f"{stem.name}.csv"): plain_file(paid)}
+        return {
+            out / name: wise_file(part, period)
+            for name, part in _parts(f"{stem}.wise", paid, WISE_MAX_ROWS).items()
+        }
+    return {out / f"{stem}.csv": plain_file(paid)}
 
 
 def _writer(data: bytes) -> Callable[[Path], None]:
@@ -257,3 +274,36 @@ def export_payouts(settings: Settings, period: str, fmt: str, out_dir: Path | No
     except OSError as exc:
         raise PayoutError(f"cannot write payout files to {out}: {exc.strerror or exc}") from None
     return PayoutExport(period, fmt, period_closed_at, list(files), paid, left_out, pending)
+
+
+def payout_row(row: dict, detail: str) -> str:
+    """One DUE row as the CLI and the reports show it: `  jane  usd  19.80  jane@pay.example`."""
+    amount = format_minor(row["amount_minor"], row["currency"])
+    return f"  {row['affiliate_id']:<16} {row['currency']} {amount:>12}  {detail}"
+
+
+def not_paid_report(payouts: PayoutExport) -> list[str]:
+    """What finance must know besides the files, in lines of text: affiliates a file of the other
+    provider pays too, payable amounts left out of the files and why, amounts frozen as pending.
+    Empty when the files pay everything owed, and only that."""
+    report: list[str] = []
+    other = {"paypal": "wise", "wise": "paypal"}.get(payouts.fmt)
+    both = payouts.paid.filter(pl.col(f"{other}_email").is_not_null()) if other else payouts.paid.clear()
+    if not both.is_empty():
+        ids = sorted(set(both["affiliate_id"]))
+        report.append(
+            f"note: {', '.join(ids)} also {'has' if len(ids) == 1 else 'have'} a {other}_email, so a {other}"
+            " file pays them too: upload one provider's file per affiliate, or keep one of the two keys"
+        )
+    if not payouts.left_out.is_empty():
+        report.append(
+            "NOT IN THE FILE: payable, but pay these another way, or fix the program file and export again:"
+        )
+        report += [payout_row(row, row["reason"]) for row in payouts.left_out.iter_rows(named=True)]
+    if not payouts.pending.is_empty():
+        report.append(
+            "still pending when the month was closed (--force), in no file: pay once their payable_on has"
+            " passed (a sale refunded before then is taken back by a correction in the first open month):"
+        )
+        report += [payout_row(row, "pending") for row in payouts.pending.iter_rows(named=True)]
+    return report

@@ -21,11 +21,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from core.settings import Settings
 from core.state.closed_periods import PERIOD_PATTERN
-from models.money import format_minor
 from pipelines.exports import FORMATS as COMMISSION_FORMATS
-from pipelines.exports import ExportError, export_commissions
+from pipelines.exports import ExportError, export_commissions, statement_csv
 from pipelines.payouts import PROVIDERS as PAYOUT_FORMATS
-from pipelines.payouts import PayoutError, export_payouts
+from pipelines.payouts import PayoutError, export_payouts, not_paid_report
 
 _MEDIA = {
     ".csv": "text/csv; charset=utf-8",
@@ -102,14 +101,10 @@ def commission_export(settings: Settings, period: str, fmt: str) -> Download:
         return _bundle(export.files, f"commissions-{period}.{fmt}.zip")
 
 
-def _owed(row: dict, why: str) -> str:
-    """One amount a payout file does not pay: `jane: 19.80 usd left out (no paypal_email ...)`."""
-    amount = format_minor(row["amount_minor"], row["currency"])
-    return f"{row['affiliate_id']}: {amount} {row['currency']} {why}"
-
-
 def payout_export(settings: Settings, period: str, fmt: str) -> Download:
-    """`attro export payouts --period P --format F`, as a download (closed months only)."""
+    """`attro export payouts --period P --format F`, as a download (closed months only). What the
+    files do not pay (left out, frozen as pending, paid by both providers' files) is said as the CLI
+    says it: in a text file beside them in the zip, or on the page when there is no file."""
     if fmt not in PAYOUT_FORMATS:
         raise DownloadError(f"format must be one of {', '.join(PAYOUT_FORMATS)}")
     with tempfile.TemporaryDirectory(prefix="attro-web-") as tmp:
@@ -117,14 +112,14 @@ def payout_export(settings: Settings, period: str, fmt: str) -> Download:
             payouts = export_payouts(settings, period, fmt, Path(tmp))
         except PayoutError as exc:
             raise DownloadError(str(exc)) from None
+        report = not_paid_report(payouts)
         if not payouts.files:
-            why = [_owed(r, f"left out ({r['reason']})") for r in payouts.left_out.iter_rows(named=True)]
-            why += [
-                _owed(row, "still pending when the month was closed")
-                for row in payouts.pending.iter_rows(named=True)
-            ]
-            raise DownloadError("\n".join([f"nothing to pay for {period} in the {fmt} format", *why]))
-        return _bundle(payouts.files, f"payouts-{period}-{fmt}.zip")
+            raise DownloadError("\n".join([f"nothing to pay for {period} in the {fmt} format", *report]))
+        files = list(payouts.files)
+        if report:
+            files.append(Path(tmp) / f"payouts-{period}-{fmt}.NOT-IN-THE-FILE.txt")
+            files[-1].write_text("\n".join(report) + "\n", encoding="utf-8")
+        return _bundle(files, f"payouts-{period}-{fmt}.zip")
 
 
 def affiliate_statement(settings: Settings, period: str, affiliate_id: str) -> Download:
@@ -140,10 +135,4 @@ def affiliate_statement(settings: Settings, period: str, affiliate_id: str) -> D
     if statement.is_empty() and lines.is_empty():
         raise DownloadError(f"no statement for {period}")
     header = [*export.header[:3], f"affiliate: {affiliate_id}"]
-    out = io.StringIO()
-    out.writelines(f"# {line}\n" for line in header)
-    out.write("# section: statement\n")
-    out.write(statement.write_csv())
-    out.write("\n# section: lines\n")
-    out.write(lines.write_csv())
-    return Download(f"statement-{affiliate_id}-{period}.csv", out.getvalue().encode("utf-8"))
+    return Download(f"statement-{affiliate_id}-{period}.csv", statement_csv(header, statement, lines))

@@ -107,7 +107,7 @@ def test_export_payouts_writes_the_provider_file_and_lists_who_is_not_in_it(
         ["omar", "kwd", "1.235", "omar.haddad@example.com"],
         ["omar", "usd", "4.00", "omar.haddad@example.com"],
     ]
-    assert "total usd: 4.00 (1 payouts)" in printed
+    assert "total usd: 4.00 (1 payout)" in printed
     # the demo's jane is paid through PayPal and lena has no payout email: finance is told, not left to notice
     heading = next(i for i, line in enumerate(printed) if line.startswith("NOT IN THE FILE"))
     assert [line.split() for line in printed[heading + 1 :]] == [

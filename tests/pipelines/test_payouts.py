@@ -13,7 +13,8 @@ import polars as pl
 import pytest
 
 from core.settings import Settings
-from pipelines.payouts import PayoutError, export_payouts
+from pipelines import payouts
+from pipelines.payouts import PayoutError, export_payouts, not_paid_report
 from tests.support.closed_months import close_by_hand, program_with_affiliates, statement
 
 AFFILIATES = [
@@ -182,6 +183,54 @@ def test_payouts_of_the_demo_story_add_up_to_its_payable_statements(
     )
     assert paid == {currency: int(total) for currency, total in payable}
     assert export.left_out.is_empty()
+
+
+def test_files_beyond_a_providers_rows_per_upload_are_split_into_numbered_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payouts, "PAYPAL_MAX_ROWS", 2)
+    monkeypatch.setattr(payouts, "WISE_MAX_ROWS", 2)
+    people = [
+        {
+            "id": f"a{n}",
+            "name": f"A {n}",
+            "paypal_email": f"a{n}@pay.example",
+            "wise_email": f"a{n}@wise.example",
+        }
+        for n in range(5)
+    ]
+    program = program_with_affiliates(tmp_path / "program.toml", people)
+    settings = Settings(data_dir=tmp_path / "data", program=program)
+    close_by_hand(settings, "2026-01", [statement(f"a{n}", "usd", 100 + n) for n in range(5)])
+
+    paypal = written(export_payouts(settings, "2026-01", "paypal", tmp_path / "paypal"))
+    wise = written(export_payouts(settings, "2026-01", "wise", tmp_path / "wise"))
+
+    assert sorted(paypal) == [f"payouts-2026-01.paypal.usd.part{n}of3.csv" for n in (1, 2, 3)]
+    assert [paypal[f"payouts-2026-01.paypal.usd.part{n}of3.csv"].count(b"\r\n") for n in (1, 2, 3)] == [
+        2,
+        2,
+        1,
+    ]
+    assert sorted(wise) == [f"payouts-2026-01.wise.part{n}of3.csv" for n in (1, 2, 3)]
+    # each Wise part is a whole upload: its own header row, then its transfers
+    assert all(data.startswith(b"name,recipientEmail,") for data in wise.values())
+    every_row = b"".join(paypal[name] for name in sorted(paypal)).decode().splitlines()
+    assert [row.split(",")[0] for row in every_row] == [f"a{n}@pay.example" for n in range(5)]
+
+
+def test_what_the_files_do_not_pay_is_reported_in_words(settings: Settings, tmp_path: Path) -> None:
+    close_by_hand(
+        settings, "2026-02", [statement("ana", "usd", 1980, pending_minor=300), statement("cy", "usd", 700)]
+    )
+
+    report = not_paid_report(export_payouts(settings, "2026-02", "paypal", tmp_path / "out"))
+
+    assert report[0].startswith("note: ana also has a wise_email, so a wise file pays them too")
+    assert report[1].startswith("NOT IN THE FILE:")
+    assert report[2].split() == ["cy", "usd", "7.00", "no", "paypal_email", "in", "the", "program", "file"]
+    assert report[3].startswith("still pending when the month was closed (--force)")
+    assert report[4].split() == ["ana", "usd", "3.00", "pending"]
 
 
 # refused ---------------------------------------------------------------------------------------

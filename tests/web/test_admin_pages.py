@@ -4,8 +4,10 @@ run), download a month's files, read the pipeline's health; and the pages follow
 
 from __future__ import annotations
 
+import io
 import re
 import time
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -224,7 +226,27 @@ def test_payout_files_download_as_attro_export_payouts_writes_them(
     program.write_text(program.read_text().replace('paypal_email = "jane.payouts@example.com"', ""))
     nobody = admin.get("/admin/exports/payouts/2026-01/paypal")  # payable, but not through PayPal
     assert nobody.status_code == 409 and "nothing to pay for 2026-01 in the paypal format" in nobody.text
-    assert "<li>jane: 19.80 usd left out (no paypal_email in the program file)</li>" in nobody.text
+    assert "jane" in nobody.text and "19.80  no paypal_email in the program file</li>" in nobody.text
+
+
+def test_a_payout_download_says_what_its_files_do_not_pay(closed_jan_site, copy_site, tmp_path: Path) -> None:
+    site = copy_site(closed_jan_site)
+    admin = make_web(site).admin()
+    cli = export_payouts(site.settings, "2026-01", "wise", tmp_path)
+    assert cli.files and not cli.left_out.is_empty(), (
+        "the demo's closed month pays some but not all through Wise"
+    )
+
+    answer = admin.get("/admin/exports/payouts/2026-01/wise")
+
+    assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as archive:
+        names = archive.namelist()
+        report = archive.read("payouts-2026-01-wise.NOT-IN-THE-FILE.txt").decode()
+        assert archive.read(cli.files[0].name) == cli.files[0].read_bytes()
+    assert sorted(names) == ["payouts-2026-01-wise.NOT-IN-THE-FILE.txt", cli.files[0].name]
+    assert report.splitlines()[0].startswith("NOT IN THE FILE")
+    assert "jane" in report and "no wise_email in the program file" in report
 
 
 def test_health_shows_the_last_run_lag_refusals_sync_and_flags(own_web) -> None:
