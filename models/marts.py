@@ -30,7 +30,7 @@ from models.events import payment_observations
 from models.funnel import funnel_daily
 from models.leads import build_leads
 from models.ledger import build_ledger
-from models.money_back import build_adjustments
+from models.money_back import build_adjustments, capture_releases
 from models.objects import Objects, objects_where
 from models.payments import CHARGE_IDS, INTENT_IDS, build_payments
 from models.risk import RiskSettings, risk_flags
@@ -87,7 +87,7 @@ def build_marts(inputs: MartInputs) -> Marts:
     # disputes, customers), a few per cent of the rows: read once, all columns, and filtered in memory.
     others = objects_where(objects, ~pl.col("event_type").is_in(list(PAYMENT_EVENTS)))
     payments = build_payments(payment_observations(objects), others)
-    adjustments = build_adjustments(others, payments)
+    adjustments = build_adjustments(others, payments, capture_releases(objects))
     payments = payments.drop(CHARGE_IDS, INTENT_IDS)  # linked money back; marts.payments has its own ids
     clicks = build_clicks(inputs.clicks)  # after payments: not held through their peak
     leads = build_leads(others, clicks, inputs.offers)

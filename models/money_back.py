@@ -26,8 +26,39 @@ _NOT_TAKEN = ("failed", "canceled")
 _REFUND_OBJECT_EVENTS = [event for event, kind in REFUND_EVENTS.items() if kind == "refund"]
 
 
-def _refund_rows(objects: Objects) -> tuple[pl.DataFrame, pl.DataFrame]:
+def capture_releases(objects: Objects) -> pl.DataFrame:
+    """(charge, released, captured_at) per charge captured in part on an API version before
+    2025-03-31: Stripe then released the uncaptured rest as a Refund object and added it to the
+    charge's `amount_refunded` (from 2025-03-31.basil it does neither). No money came back: the
+    customer was never charged it. Read from the `charge.captured` event, whose `amount_refunded` is
+    that release alone (0 from basil on): no refund can precede the capture."""
+    captures = objects_where(objects, pl.col("event_type") == "charge.captured")
+    return (
+        captures.filter(pl.col("amount_refunded") > 0)
+        .with_columns(
+            released=pl.min_horizontal(
+                "amount_refunded", (pl.col("amount") - pl.col("amount_captured")).clip(lower_bound=0)
+            )
+        )
+        .group_by("obj_id")
+        .agg(pl.col("released").min(), captured_at=pl.col("created_at").min())
+        .filter(pl.col("released") > 0)
+        .select(charge="obj_id", released="released", captured_at="captured_at")
+    )
+
+
+def _refund_rows(objects: Objects, releases: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     objs = objects_where(objects, pl.col("event_type").is_in(_REFUND_OBJECT_EVENTS))
+    # The Refund object of a partial capture's release (its amount, created by the capture) is not
+    # money back; the release is taken out of amount_refunded instead (refund_adjustments).
+    release = (pl.col("amount") == pl.col("released")) & (
+        pl.coalesce("created", "created_at") <= pl.col("captured_at")
+    )
+    objs = (
+        objs.join(releases, on="charge", how="left")
+        .filter(~release.fill_null(False))
+        .drop("released", "captured_at")
+    )
     latest = (
         objs.sort("created_at", "event_id")
         .group_by("obj_id")
@@ -60,13 +91,18 @@ def _refund_rows(objects: Objects) -> tuple[pl.DataFrame, pl.DataFrame]:
     return rows, seen
 
 
-def refund_adjustments(objects: Objects) -> pl.DataFrame:
-    """Refund adjustments (negative amounts) per refund, from staged objects."""
-    refunds, seen = _refund_rows(objects)
+def refund_adjustments(objects: Objects, releases: pl.DataFrame) -> pl.DataFrame:
+    """Refund adjustments (negative amounts) per refund, from staged objects, less what partial
+    captures released (capture_releases)."""
+    refunds, seen = _refund_rows(objects, releases)
     charges = objects_where(objects, pl.col("event_type") == "charge.refunded")
-    # cumulative amount_refunded: one step per new value, in value order (order-independent)
+    # cumulative amount_refunded, less a partial capture's release: one step per new value, in value
+    # order (order-independent)
     steps = (
-        charges.filter(pl.col("amount_refunded") > 0)
+        charges.join(releases.select("charge", "released"), left_on="obj_id", right_on="charge", how="left")
+        .with_columns(amount_refunded=pl.col("amount_refunded") - pl.col("released").fill_null(0))
+        .drop("released")
+        .filter(pl.col("amount_refunded") > 0)
         .sort("amount_refunded", "created_at", "event_id")
         .unique(["obj_id", "amount_refunded"], keep="first", maintain_order=True)
     )
@@ -176,10 +212,11 @@ def _every(column: str, listed: str, payments: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def build_adjustments(objects: Objects, payments: pl.DataFrame) -> pl.DataFrame:
-    """marts.payment_adjustments from staged objects (payment_id null when the payment was never seen)."""
+def build_adjustments(objects: Objects, payments: pl.DataFrame, releases: pl.DataFrame) -> pl.DataFrame:
+    """marts.payment_adjustments from staged objects (payment_id null when the payment was never seen);
+    `releases` is capture_releases of the payment events."""
     adjustments = pl.concat(
-        [refund_adjustments(objects), dispute_adjustments(objects)], how="diagonal_relaxed"
+        [refund_adjustments(objects, releases), dispute_adjustments(objects)], how="diagonal_relaxed"
     )
     if adjustments.is_empty():
         return empty(PAYMENT_ADJUSTMENT)
