@@ -185,6 +185,7 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
     with settled_imports():
         from attro.closing import check_closable, close_period
         from attro.dagster_record import record_in_dagster
+        from core.program import ProgramError
         from core.state.closed_periods import PeriodError
         from pipelines.lib.warehouse import PipelineBusyError
         from pipelines.run import PipelineFailed, run_pipeline
@@ -198,7 +199,9 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
         meta = close_period(settings, args.period, force=args.force)
         # publish the statements with their closed_at
         record_in_dagster(run_pipeline(settings, on_wait=_say_waiting), f"attro close-period {args.period}")
-    except (PeriodError, PipelineFailed) as exc:
+    except (PeriodError, PipelineFailed, ProgramError) as exc:
+        if meta is not None:  # closed; only the publish with closed_at failed
+            print(f"closed {meta['period']} at {meta['closed_at']}; the next successful run publishes it")
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except PipelineBusyError as exc:

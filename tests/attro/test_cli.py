@@ -203,6 +203,30 @@ def test_close_period_refuses_a_future_month_before_running_anything(
     assert snapshot_tree(cli_site.settings.data_dir) == before  # no pipeline run either
 
 
+@pytest.mark.parametrize("program", ["missing", "invalid"])
+def test_close_period_with_a_program_file_it_cannot_read_says_why_without_a_traceback(
+    cli_site: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    program: str,
+) -> None:
+    # Upgrade audit: a traceback (an upgrade from the first release moved the program file's default).
+    path = tmp_path / "program.toml"
+    if program == "invalid":
+        path.write_text('[[affiliates]]\nid = "Bad Id"\n', encoding="utf-8")
+    monkeypatch.setenv("ATTRO_PROGRAM", str(path))
+
+    code = main(["close-period", "2026-02"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"error: {path}")  # one line per problem, each naming the file
+    assert all(line.startswith(f"error: {path}") or line.startswith(str(path)) for line in err.splitlines())
+    assert "Traceback" not in err
+    assert closed_periods(cli_site) == ["2026-01"]
+
+
 def test_close_period_closes_a_past_month_once(
     cli_site: Any, snapshot_tree: Callable, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -89,12 +90,45 @@ def test_the_demo_starts_from_nothing_a_run_the_receiver_or_an_export_wrote_befo
             target = path / "left-over.parquet" if path.suffix == "" else path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text("from the last demo")
-    (settings.data_dir / ".attro-demo").write_text("")
+    (settings.data_dir / ".attro-demo").write_text('{"files": null}')  # a demo stopped half way: all its own
 
     prepare_data_dir(settings)
 
     left = sorted(str(p.relative_to(settings.data_dir)) for p in settings.data_dir.rglob("*") if p.is_file())
     assert left == [".attro-demo"]
+
+
+@pytest.mark.parametrize(
+    "kept",
+    ["state/closed_periods/2026-09/closed.json", "state/review_decisions.jsonl", "state/secrets.json"],
+)
+def test_a_demo_refuses_a_data_dir_an_earlier_release_demo_marked_holding_a_persons_state(
+    tmp_path: Path, kept: str
+) -> None:
+    # Upgrade audit: a marker from before the list was kept (plain text) let the demo delete the closed
+    # months, decisions and stored secrets an operator added to the old demo's data dir.
+    settings = Settings(data_dir=tmp_path / "data", program=PROGRAM)
+    (settings.data_dir / ".attro-demo").parent.mkdir(parents=True)
+    (settings.data_dir / ".attro-demo").write_text(
+        "This data dir is written by `attro demo` and reset on each run"
+    )
+    landed = settings.landing_dir / "stripe_events" / "date=2026-11-01" / "demo-1-0000dddd.ndjson"
+    landed.parent.mkdir(parents=True)
+    landed.write_text('{"event_id": "evt_demo"}\n')
+    for name in ("ip_hash_salt", "offer_terms.jsonl"):  # what that demo wrote under state/
+        (settings.state_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings.state_dir / name).write_text("the demo's")
+    added = settings.data_dir / kept
+    added.parent.mkdir(parents=True, exist_ok=True)
+    added.write_text("a person's work")
+
+    with pytest.raises(DemoError, match=re.escape(f"holds data the last demo did not write ({kept})")):
+        prepare_data_dir(settings)
+    assert added.read_text() == "a person's work" and landed.exists()
+
+    added.unlink()  # without it, the old demo's data dir is the demo's to reset
+    prepare_data_dir(settings)
+    assert not landed.exists()
 
 
 def test_the_demo_refuses_a_data_dir_whose_lake_it_did_not_write(tmp_path: Path) -> None:
