@@ -46,7 +46,7 @@ TIMED = {
     "models.marts": (
         "delivered_first",
         "objects_where",
-        "build_clicks",
+        "clicks_and_landed_again",
         "payment_observations",
         "build_payments",
         "build_adjustments",

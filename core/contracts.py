@@ -242,6 +242,13 @@ CLICK = {  # marts.clicks: the raw click without received_at, in the design's co
     )
 }
 
+# raw.clicks_landed_again: the copies of a click id raw.clicks holds besides the one marts.clicks keeps
+# (landed later; marts.clicks, a view of raw.clicks, leaves them out). What raw holds depends on the
+# order copies were loaded in (a copy landed later than the one held is not loaded); marts do not.
+LANDED_AGAIN_CLICK = {
+    name: RAW_CLICK[name] for name in ("click_id", "received_at", "clicked_at", "link_code")
+}
+
 PAYMENT_OBSERVATION = {  # one row per event that reports or links a payment, in a common shape
     "event_id": pl.String,
     "event_type": pl.String,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from core.click_ids import CLICK_ID_PATTERN
-from core.contracts import CLICK, conform
+from core.contracts import CLICK, LANDED_AGAIN_CLICK, RAW_CLICK, conform, empty
 
 
 def is_click_id_expr(column: pl.Expr) -> pl.Expr:
@@ -14,22 +14,39 @@ def is_click_id_expr(column: pl.Expr) -> pl.Expr:
 
 
 def build_clicks(raw_clicks: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    """One row per click id, typed: its earliest by click time, the first landed among equal times.
+    """marts.clicks: one row per click id (see clicks_and_landed_again)."""
+    return clicks_and_landed_again(raw_clicks)[0]
+
+
+def clicks_and_landed_again(raw_clicks: pl.DataFrame | pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(marts.clicks, raw.clicks_landed_again): one row per click id, typed — its copy landed first
+    (earliest `received_at`, then earliest click time) — and the other copies of an id landed again
+    (two receiver processes, a retried import), which no rule reads.
 
     `raw_clicks` may be a lazy scan of the lake: then raw.clicks is read here, and the only copy held
-    after it is this mart. Landing already keeps one row per click id, so the rows are kept in the
-    order they came and only duplicates, if any, are sorted out: sorting all of them by time moved
-    every column of every click (0.4-0.8 s of a run at 1.1M clicks; checking for duplicates, 0.04 s).
-    The mart's columns the input lacks are added last."""
+    after it is this mart. Landing already keeps one row per click id nearly always, so the rows are
+    kept in the order they came and only duplicates, if any, are sorted out: sorting all of them by
+    time moved every column of every click (0.4-0.8 s of a run at 1.1M clicks; checking for
+    duplicates, 0.04 s). The mart's columns the input lacks are added last."""
     raw = raw_clicks.lazy()
-    present = {name: dtype for name, dtype in CLICK.items() if name in raw.collect_schema().names()}
+    names = raw.collect_schema().names()
+    present = {name: dtype for name, dtype in CLICK.items() if name in names}
+    if "received_at" in names:
+        present["received_at"] = RAW_CLICK["received_at"]
     clicks = conform(raw, present).filter(is_click_id_expr(pl.col("click_id"))).collect()
+    landed_again = empty(LANDED_AGAIN_CLICK)
     if clicks["click_id"].n_unique() < clicks.height:
         duplicated = pl.col("click_id").is_duplicated()
-        first = (
-            clicks.filter(duplicated)
-            .sort("clicked_at", "click_id", maintain_order=True)
-            .unique("click_id", keep="first", maintain_order=True)
+        order = [c for c in ("received_at", "clicked_at") if c in clicks.columns]
+        copies = clicks.filter(duplicated).sort(order, nulls_last=True, maintain_order=True)
+        first = copies.unique("click_id", keep="first", maintain_order=True)
+        shown = list(LANDED_AGAIN_CLICK)
+        landed_again = conform(
+            copies.with_row_index("_copy")
+            .join(first.with_row_index("_copy").select("_copy"), on="_copy", how="anti")
+            .join(first, on=[c for c in shown if c in first.columns], how="anti", nulls_equal=True),
+            LANDED_AGAIN_CLICK,
         )
         clicks = pl.concat([clicks.filter(~duplicated), first])
-    return conform(clicks, CLICK).with_columns(pl.col("is_bot").fill_null(False))
+    mart = conform(clicks, CLICK).with_columns(pl.col("is_bot").fill_null(False))
+    return mart, landed_again

@@ -15,6 +15,7 @@ import polars as pl
 from core.contracts import (
     AFFILIATE,
     CODE,
+    LANDED_AGAIN_CLICK,
     LINK,
     PAYMENT_EVENTS,
     REJECTED_EVENT,
@@ -24,7 +25,7 @@ from core.contracts import (
 )
 from core.state.closed_periods import ClosedPeriods
 from models.attribution import AttributionSettings, attribute
-from models.clicks import build_clicks
+from models.clicks import clicks_and_landed_again
 from models.commissions import evaluate_conversions
 from models.events import payment_observations
 from models.funnel import funnel_daily
@@ -73,10 +74,12 @@ class Marts:
     risk_flags: pl.DataFrame
     leads: pl.DataFrame
     funnel_daily: pl.DataFrame
+    # not a mart: raw.clicks_landed_again, the copies of click ids raw.clicks holds besides the kept one
+    clicks_landed_again: pl.DataFrame = field(default_factory=lambda: empty(LANDED_AGAIN_CLICK))
 
     def tables(self) -> dict[str, pl.DataFrame]:
-        """Table name → frame."""
-        return {field.name: getattr(self, field.name) for field in fields(self)}
+        """Mart name → frame."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "clicks_landed_again"}
 
 
 def build_marts(inputs: MartInputs) -> Marts:
@@ -89,7 +92,9 @@ def build_marts(inputs: MartInputs) -> Marts:
     payments = build_payments(payment_observations(objects), others)
     adjustments = build_adjustments(others, payments, capture_releases(objects))
     payments = payments.drop(CHARGE_IDS, INTENT_IDS)  # linked money back; marts.payments has its own ids
-    clicks = build_clicks(inputs.clicks)  # after payments: not held through their peak
+    clicks, landed_again = clicks_and_landed_again(
+        inputs.clicks
+    )  # after payments: not held through their peak
     leads = build_leads(others, clicks, inputs.offers)
     conversions, unattributed = attribute(
         payments,
@@ -119,4 +124,5 @@ def build_marts(inputs: MartInputs) -> Marts:
         risk_flags=flags,
         leads=leads,
         funnel_daily=funnel_daily(clicks, leads, evaluated, lines),
+        clicks_landed_again=landed_again,
     )

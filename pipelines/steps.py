@@ -23,6 +23,7 @@ from core.contracts import (
     AFFILIATE,
     CLICK,
     CODE,
+    LANDED_AGAIN_CLICK,
     LANDED_DEFAULTS,
     LANDING_REJECT,
     LINK,
@@ -149,10 +150,11 @@ RULES_CLICK = {
     name: RAW_CLICK[name]
     for name in (
         "click_id", "clicked_at", "link_code", "affiliate_id", "offer_id", "ip_hash", "referer",
-        "landing_url", "utm_medium", "is_bot",
+        "landing_url", "utm_medium", "is_bot", "received_at",
     )
 }  # fmt: skip
 CLICKS_VIEW = "clicks"  # the mart published as a view (see lake_views), not written from a frame
+LANDED_AGAIN = "raw.clicks_landed_again"  # what the view leaves out of raw.clicks (models/clicks.py)
 
 
 def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInputs:
@@ -218,6 +220,7 @@ def build_and_write_marts(
     inputs = mart_inputs(settings, program, now)
     marts = build_marts(inputs)
     tables = {f"marts.{name}": frame for name, frame in marts.tables().items() if name != CLICKS_VIEW}
+    tables[LANDED_AGAIN] = marts.clicks_landed_again
     with connect(settings) as con:
         write_tables(con, tables, UNCOMPRESSED)
     metadata = {f"marts/{name}": mart_metadata(name, frame, inputs) for name, frame in marts.tables().items()}
@@ -289,11 +292,14 @@ def publish_warehouse(settings: Settings, runs: Sequence[str]) -> Metadata:
                 "warehouse/snapshot (or Materialize all)"
             )
         add_lake_views(con, lake_views(settings), LAKE_VIEW_DEFAULTS)
-        # marts.clicks is raw.clicks as the rules see it (models/clicks.py): ours, one row per click id
-        columns = ", ".join(CLICK)
+        # marts.clicks is raw.clicks as the rules see it (models/clicks.py): ours, one row per click id,
+        # without the copies of an id landed again (raw.clicks_landed_again, nearly always empty)
+        columns = ", ".join(f"c.{name}" for name in CLICK)
+        same = " and ".join(f"c.{name} is not distinct from s.{name}" for name in LANDED_AGAIN_CLICK)
         con.execute(
-            f"create or replace view marts.{CLICKS_VIEW} as select {columns} from raw.clicks"
-            f" where regexp_full_match(click_id, '{CLICK_ID_PATTERN.pattern.strip('^$')}')"
+            f"create or replace view marts.{CLICKS_VIEW} as select {columns} from raw.clicks c"
+            f" anti join {LANDED_AGAIN} s on {same}"
+            f" where regexp_full_match(c.click_id, '{CLICK_ID_PATTERN.pattern.strip('^$')}')"
         )
         add_lookup_indexes(con)
     path = publish(settings)

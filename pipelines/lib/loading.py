@@ -73,6 +73,7 @@ class _Fresh:
     def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
         self.con, self.lake = con, lake
         self.seen: dict[str, set[str]] = {}
+        self.run_clicks: list[pl.DataFrame] = []  # (click_id, received_at) of the clicks this run kept
         # the raw files of completed loads, listed once: dlt writes this run's only after extracting
         self.files: dict[str, list[Path]] = {}
         self._unfit: set[str] | None = None
@@ -103,6 +104,8 @@ class _Fresh:
         return self._unfit
 
     def __call__(self, stream: str, table: pl.DataFrame) -> pl.DataFrame:
+        if stream == "clicks":
+            return self._clicks(table)
         key = PRIMARY_KEYS[stream]
         seen = self.seen.setdefault(stream, set())
         if stream not in self.files:
@@ -137,6 +140,67 @@ class _Fresh:
         taken = zip(keys, keep, marked or [False] * len(keys), strict=True)
         seen.update(k for k, kept, bad in taken if kept and not bad)
         return table if all(keep) else table.filter(pl.Series(keep, dtype=pl.Boolean))
+
+    def _clicks(self, table: pl.DataFrame) -> pl.DataFrame:
+        """Clicks whose id no loaded copy (or this run's) holds, and copies landed before the one held
+        (an earlier `received_at`: two processes landed one id and a run loaded the later one first):
+        a run and a rebuild then keep the same copy, the earliest landed (models/clicks.py chooses)."""
+        seen = self.seen.setdefault("clicks", set())
+        if "clicks" not in self.files:
+            self.files["clicks"] = self.lake.raw("clicks").paths()
+        files = self.files["clicks"]
+        keys = table["click_id"].to_list()
+        loaded = self._loaded("click_id", files, table) if files and table.height else set()
+        if not loaded and seen.isdisjoint(keys):  # nearly every chunk: no id seen before
+            seen.update(keys)
+            self.run_clicks.append(table.select("click_id", "received_at"))
+            return table
+        held = self._earliest_held((loaded | seen) & set(keys), files)
+        received = table["received_at"].to_list()
+        keep = [k not in held or (r is not None and r < held[k]) for k, r in zip(keys, received, strict=True)]
+        kept = table.filter(pl.Series(keep, dtype=pl.Boolean))
+        seen.update(kept["click_id"].to_list())
+        self.run_clicks.append(kept.select("click_id", "received_at"))
+        return kept
+
+    def _loaded(self, key: str, files: list[Path], table: pl.DataFrame) -> set[str]:
+        """The chunk's keys some completed load holds."""
+        self.con.register("_chunk_keys", table.select(key).to_arrow())
+        try:
+            return {
+                row[0]
+                for row in self.con.execute(
+                    f"select {key} from _chunk_keys semi join"
+                    f" (select {key} from read_parquet({parquet_list(files)})) using ({key})"
+                ).fetchall()
+            }
+        finally:
+            self.con.unregister("_chunk_keys")
+
+    def _earliest_held(self, ids: set[str], files: list[Path]) -> dict[str, Any]:
+        """Click id → the earliest `received_at` of its copies held: loaded, or kept earlier this run."""
+        wanted = pl.DataFrame({"click_id": sorted(ids)}, schema={"click_id": pl.String})
+        frames = [frame.join(wanted, on="click_id", how="semi") for frame in self.run_clicks]
+        if files:
+            self.con.register("_wanted", wanted.to_arrow())
+            try:
+                rows = self.con.execute(
+                    f"select click_id, received_at from read_parquet({parquet_list(files)})"
+                    " semi join _wanted using (click_id)"
+                ).fetchall()
+                frames.append(
+                    pl.DataFrame(
+                        rows,
+                        schema={"click_id": pl.String, "received_at": pl.Datetime("us", "UTC")},
+                        orient="row",
+                    )
+                )
+            finally:
+                self.con.unregister("_wanted")
+        if not frames:
+            return {}
+        held = pl.concat([f.cast({"received_at": pl.Datetime("us", "UTC")}) for f in frames])
+        return dict(held.group_by("click_id").agg(pl.col("received_at").min()).rows())
 
 
 def _plainly_unfit(events: pl.DataFrame) -> list[bool]:

@@ -5,6 +5,7 @@ Helpers reach tests through fixtures (never imports), so the suite runs under --
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -188,10 +189,22 @@ class Kit:
     def event_line(self, event: Event, received_at: datetime = AT) -> str:
         return event_line(event, received_at)
 
-    def click_line(self, settings: Settings, click_id: str, link_code: str, clicked_at: datetime) -> str:
+    def click_line(
+        self,
+        settings: Settings,
+        click_id: str,
+        link_code: str,
+        clicked_at: datetime,
+        received_at: datetime | None = None,
+    ) -> str:
+        """A redirect's landing line (landed when clicked, unless `received_at` says otherwise)."""
         link = load_program(settings.program_path).link(link_code)
         assert link is not None, link_code
-        return click_line(link, click_id, clicked_at, utm={"source": "blog", "campaign": "spring"})
+        line = click_line(link, click_id, clicked_at, utm={"source": "blog", "campaign": "spring"})
+        if received_at is None:
+            return line
+        record = json.loads(line) | {"received_at": received_at.isoformat().replace("+00:00", "Z")}
+        return json.dumps(record) + "\n"
 
     def body_text(self, event: Event) -> str:
         """The webhook body as the receiver landed it (Stripe's indented JSON)."""

@@ -422,8 +422,9 @@ def test_a_click_id_landed_again_with_another_time_keeps_the_copy_landed_first(k
     first = kit.at - timedelta(days=1)
     landing.append("clicks", kit.click_line(settings, click_id, "jane-pro", first), name="host-1-0000aaaa")
     load(settings, ("clicks",))
-    earlier = first - timedelta(days=5)
-    again = kit.click_line(settings, click_id, "jane-pro", earlier)
+    again = kit.click_line(
+        settings, click_id, "jane-pro", first - timedelta(days=5), first + timedelta(hours=1)
+    )
     landing.append("clicks", again, name="host-2-0000bbbb")
 
     load(settings, ("clicks",))
