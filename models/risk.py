@@ -310,6 +310,10 @@ def held_for_review(lines: pl.DataFrame, flags: pl.DataFrame, conversions: pl.Da
     )
 
 
+# What a line's rule gains when review rejects its sale: `...; rejected in review (self_referral): note`.
+REJECTED_IN_REVIEW = "; rejected in review ("
+
+
 def apply_reviews(lines: pl.DataFrame, flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.DataFrame:
     """Lines of flagged attributions: `held` while a flag is open; `void`, saying why, once rejected."""
     reviewed = held_attributions(flags, conversions)
@@ -320,7 +324,7 @@ def apply_reviews(lines: pl.DataFrame, flags: pl.DataFrame, conversions: pl.Data
     rejected = pl.col("rejected").fill_null(False)
     held = pl.col("attribution_id").is_not_null() & ~rejected & (pl.col("status") != "void")
     reason = text(
-        "; rejected in review (",
+        REJECTED_IN_REVIEW,
         pl.col("rejected_rules").list.join(", "),
         ")",
     )

@@ -21,6 +21,7 @@ from core.program import ProgramError
 from core.settings import Settings
 from core.state.closed_periods import PeriodError, check_period, closed_at, frozen_period
 from models.money import exponent_expr, format_minor, format_minor_expr, minor_to_decimal_expr
+from models.risk import REJECTED_IN_REVIEW
 from pipelines.affiliates import period_affiliates
 from pipelines.lib.csv_text import safe_frame
 from pipelines.lib.files import writable_dir, write_all_or_none
@@ -46,13 +47,15 @@ _MONEY = (
 _STATEMENT_MONEY = {c.removesuffix("_minor"): c for c in _MONEY}
 _LINE_MONEY = {"amount": "amount_minor"}
 VOID_NOTE = "void: taken back in full before it became payable; counts in no statement"
+REJECTED_NOTE = "void: rejected in review (its rule says why); counts in no statement"
 HELD_NOTE = "held for review (attro review): counts only in held, in no other total until approved"
 READING = [
     "How to read this workbook:",
     "statement: one row per affiliate and currency. Amounts are numbers in the currency's decimals;"
     " *_minor columns are the same amounts in minor units (cents; yen have none).",
     "lines: the period's commission lines. A void line (in_statement FALSE, in grey) was taken back in"
-    " full before it became payable and counts in no statement. A held line (in_statement FALSE) waits"
+    " full before it became payable, or rejected in review (its note says which), and counts in no"
+    " statement. A held line (in_statement FALSE) waits"
     " for a person's review (attro review), is grey too, and counts only in the statement's held.",
     "Per affiliate and currency, the lines with in_statement TRUE sum to the statement's net, the"
     " void lines to its void (void_lines of them) and the held lines to its held (held_lines).",
@@ -95,7 +98,9 @@ def _named(frame: pl.DataFrame, affiliates: pl.DataFrame) -> pl.DataFrame:
 def _note() -> pl.Expr:
     """Why a line stands out, in words: void, or carried in from a closed month."""
     return (
-        pl.when(pl.col("status") == "void")
+        pl.when((pl.col("status") == "void") & pl.col("rule").str.contains(REJECTED_IN_REVIEW, literal=True))
+        .then(pl.lit(REJECTED_NOTE))
+        .when(pl.col("status") == "void")
         .then(pl.lit(VOID_NOTE))
         .when(pl.col("status") == "held")
         .then(pl.lit(HELD_NOTE))

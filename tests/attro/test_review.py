@@ -15,7 +15,7 @@ import pytest
 from attro.cli import main
 from attro.closing import close_period
 from core.click_ids import new_click_id
-from pipelines.exports import HELD_NOTE, export_commissions
+from pipelines.exports import HELD_NOTE, REJECTED_NOTE, export_commissions
 from simulator.landing import LandingZone
 from tests.support.clock import utc
 from tests.support.exports import read_csv_export
@@ -86,6 +86,12 @@ def test_a_rejection_voids_the_lines_on_the_next_run_and_survives_a_rebuild(
     assert (decision, note) == ("rejected", "bids on our brand")
     assert main(["review", "list"]) == 0
     assert "waiting" not in capsys.readouterr().out  # applied: nothing waits any more
+    # the export says why the line is void: rejected, not taken back by a refund (audit)
+    _, _, exported = read_csv_export(
+        export_commissions(flagged.settings, "2026-03", "csv", tmp_path).files[0]
+    )
+    (line,) = [row for row in exported if row["conversion_id"] == flagged.ids["flagged"]]
+    assert (line["status"], line["note"]) == ("void", REJECTED_NOTE)
 
     rebuilt = Site(tmp_path / "rebuilt")  # landing zone, program file and state: nothing else
     for part in ("landing", "state"):
