@@ -51,6 +51,10 @@ def _say_waiting(message: str) -> None:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from datetime import UTC, datetime
 
+    if not args.verbose:
+        # dlt logs every retry of a failing load job with its traceback: the run's one line says what
+        # failed and why; --verbose shows dlt's log and the traceback. Read when dlt starts.
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")
     from pipelines import freshness
 
     if not args.force and freshness.unchanged(settings, freshness.fingerprint(settings, datetime.now(UTC))):

@@ -3,8 +3,8 @@ publish → exports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import dagster as dg
 
@@ -13,6 +13,18 @@ from core.state.closed_periods import closed_at
 from pipelines import freshness, steps
 from pipelines.exports import export_commissions
 from pipelines.resources import AttroResource
+from pipelines.run import STEP_NAMES, root_cause
+
+T = TypeVar("T")
+
+
+def _step(stage: str, work: Callable[[], T]) -> T:
+    """A stage's work; its failure in one line naming the stage and the real cause, as `attro run`
+    says it (the traceback stays in the run's log), not a library's wall of text and advice."""
+    try:
+        return work()
+    except Exception as exc:
+        raise dg.Failure(f"{STEP_NAMES[stage]} failed: {root_cause(exc)}") from exc
 
 
 def _results(metadata: dict[str, dict[str, Any]]) -> Iterator[dg.MaterializeResult]:
@@ -36,7 +48,7 @@ RAW = {
 def raw(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """New landing lines loaded with dlt into the lake (Parquet), each landed record once."""
     steps.begin_run(attro.settings, attro.runs, freshness.fingerprint(attro.settings, attro.now()))
-    yield from _results(steps.load_raw(attro.settings))
+    yield from _results(_step("raw", lambda: steps.load_raw(attro.settings)))
 
 
 STAGING = {
@@ -60,7 +72,7 @@ STAGING = {
 )
 def staging(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """Raw events not decoded yet, decoded (never again on later runs)."""
-    yield from _results(steps.stage(attro.settings))
+    yield from _results(_step("staging", lambda: steps.stage(attro.settings)))
 
 
 PROGRAM = {
@@ -80,7 +92,10 @@ PROGRAM = {
 )
 def program(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """The program file as tables, starting the next warehouse (the file is the truth)."""
-    yield from _results(steps.write_program(attro.settings, attro.program(), attro.now(), attro.runs))
+    program = attro.program()
+    yield from _results(
+        _step("program", lambda: steps.write_program(attro.settings, program, attro.now(), attro.runs))
+    )
 
 
 MART_DESCRIPTIONS = {
@@ -114,7 +129,10 @@ MART_KEYS = [["marts", name] for name in MARTS]
 )
 def marts(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """Every mart in one pass of the rules (models.marts.build_marts) over the staged events."""
-    _built, metadata = steps.build_and_write_marts(attro.settings, attro.program(), attro.now(), attro.runs)
+    program = attro.program()
+    _built, metadata = _step(
+        "marts", lambda: steps.build_and_write_marts(attro.settings, program, attro.now(), attro.runs)
+    )
     yield from _results(metadata)
 
 
@@ -127,7 +145,7 @@ def marts(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
 def warehouse_snapshot(attro: AttroResource) -> dg.MaterializeResult:
     """The published data/warehouse.duckdb analysts open read-only: marts and program tables, views over
     the lake; replaced atomically."""
-    (result,) = _results(steps.publish_warehouse(attro.settings, attro.runs))
+    (result,) = _results(_step("warehouse", lambda: steps.publish_warehouse(attro.settings, attro.runs)))
     return result
 
 

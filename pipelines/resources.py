@@ -67,5 +67,6 @@ class AttroResource(dg.ConfigurableResource):
         run = context.dagster_run
         lineage = (context.run_id, run.parent_run_id, run.root_run_id) if run else (context.run_id,)
         self._runs = tuple(dict.fromkeys(r for r in lineage if r))
-        with pipeline_lock(self.settings):
+        # another run (`attro run`, a close) holds the lock: say so in the run's log, not only by silence
+        with pipeline_lock(self.settings, on_wait=context.log.warning if context.log else None):
             yield self

@@ -27,6 +27,16 @@ class PipelineFailed(RuntimeError):
         self.step, self.cause = step, cause
 
 
+# Each stage as a failure names it (`attro run` and the Dagster assets alike).
+STEP_NAMES = {
+    "raw": "raw (loading the landing zone)",
+    "staging": "staging (decoding new events)",
+    "program": "program (program file tables)",
+    "marts": "marts (the rules)",
+    "warehouse": "warehouse (publishing)",
+}
+
+
 def root_cause(exc: BaseException) -> str:
     """The innermost cause of an exception, in one line: an OS error's own words when there is one
     (a full disk says "No space left on device", not the rollback that failed after it)."""
@@ -87,9 +97,9 @@ def run_pipeline(
             except Exception as exc:
                 raise PipelineFailed(name, root_cause(exc)) from exc
 
-        step("raw (loading the landing zone)", lambda: steps.load_raw(settings))
-        step("staging (decoding new events)", lambda: steps.stage(settings))
-        step("program (program file tables)", lambda: steps.write_program(settings, program, at, runs))
-        step("marts (the rules)", lambda: _marts(settings, program, at, runs))
-        step("warehouse (publishing)", lambda: steps.publish_warehouse(settings, runs))  # records `inputs`
+        step(STEP_NAMES["raw"], lambda: steps.load_raw(settings))
+        step(STEP_NAMES["staging"], lambda: steps.stage(settings))
+        step(STEP_NAMES["program"], lambda: steps.write_program(settings, program, at, runs))
+        step(STEP_NAMES["marts"], lambda: _marts(settings, program, at, runs))
+        step(STEP_NAMES["warehouse"], lambda: steps.publish_warehouse(settings, runs))  # records `inputs`
     return report

@@ -363,6 +363,67 @@ def test_a_job_run_with_a_bad_program_file_fails_and_publishes_nothing(kit) -> N
     assert not settings.warehouse_path.exists()
 
 
+def test_a_failing_stage_says_which_and_why_in_one_line(kit) -> None:
+    # Audit: a failed raw step showed dlt's multi-line exception with advice that does not apply here
+    # (abort packages, the destination may be inconsistent); `attro run` said it in one line.
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=3).bare_charge(kit.at, 100).events)
+    settings.lake_dir.parent.mkdir(parents=True, exist_ok=True)
+    settings.lake_dir.write_text("a file where the lake's folder goes")
+    job = definitions(settings).resolve_job_def("materialize_all")
+
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "raw"
+    message = failure.step_failure_data.error.message
+    assert message.startswith(
+        "dagster._core.definitions.events.Failure: raw (loading the landing zone) failed: "
+    )
+    assert str(settings.lake_dir) in message
+    assert not settings.warehouse_path.exists()
+
+
+def test_a_run_waiting_for_another_says_so_in_its_log(kit) -> None:
+    # Audit: a Dagster run waiting for `attro run`'s lock sat silent in the UI.
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=3).bare_charge(kit.at, 100).events)
+    instance = dg.DagsterInstance.ephemeral()
+    held, release = threading.Event(), threading.Event()
+
+    def other_run() -> None:
+        with pipeline_lock(settings):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=other_run)
+    holder.start()
+    held.wait(10)
+    threading.Timer(2.0, release.set).start()
+    try:
+        result = (
+            definitions(settings)
+            .resolve_job_def("materialize_all")
+            .execute_in_process(
+                instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+            )
+        )
+    finally:
+        release.set()
+        holder.join()
+
+    assert result.success
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any(
+        "another pipeline run" in m and "holds" in m and "waiting for it, 600 s at most" in m
+        for m in messages
+    ), messages
+
+
 def _schemas(path: Path) -> dict[str, int]:
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -441,6 +502,9 @@ def test_the_dagster_instance_runs_one_job_at_a_time(tmp_path: Path) -> None:
         coordinator = instance.run_coordinator
         assert type(coordinator).__name__ == "QueuedRunCoordinator"
         assert coordinator.get_run_queue_config().max_concurrent_runs == 1
+        # a run whose process died with the daemon is failed by the monitor, not left holding the slot
+        assert instance.run_monitoring_enabled
+        assert instance.run_launcher.supports_check_run_worker_health
     finally:
         instance.dispose()
 
