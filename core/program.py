@@ -437,14 +437,25 @@ _NAMED_ENTRY = re.compile(r"^([a-z_]+\[\d+\])[ :]")
 
 def load_program(path: Path) -> Program:
     """Read and validate the program file; raise ProgramError naming file, entry and problem."""
+    return parse_program(path, read_program_text(path))
+
+
+def read_program_text(path: Path) -> str:
+    """The program file's text; ProgramError when it cannot be read."""
     try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8-sig"))  # a BOM (Notepad) is no error
+        return Path(path).read_text(encoding="utf-8-sig")  # a BOM (Notepad) is no error
     except FileNotFoundError:
         raise ProgramError(f"{path}: program file not found (set ATTRO_PROGRAM)") from None
     except OSError as exc:  # a directory, no permission: said in one line, like a missing file
         raise ProgramError(f"{path}: cannot read the program file: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ProgramError(f"{path}: not UTF-8 text") from None
+
+
+def parse_program(path: Path, text: str) -> Program:
+    """The program in `text`, read from `path` (which errors name); ProgramError for a bad one."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProgramError(f"{path}: not valid TOML: {exc}") from None
     try:

@@ -21,7 +21,7 @@ from core.settings import Settings, SettingsError
 from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
-from receiver.program_file import ProgramFile
+from receiver.program_file import LAST_GOOD_PROGRAM, ProgramFile
 from receiver.request_head import RequestHeadLimit
 from receiver.routes import routers
 from receiver.routes.links import unmatched_path
@@ -99,14 +99,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _build_app(settings)
     settings = _factory_settings()
     try:
-        return _build_app(settings)
+        # a worker uvicorn starts (--workers N), maybe to replace one that died while the program file
+        # is bad: `attro serve` checked the file before any worker started, so there is a good copy
+        return _build_app(settings, start_from_last_good=True)
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(STARTUP_FAILURE)
 
 
-def _build_app(settings: Settings) -> FastAPI:
-    program_file = ProgramFile(settings.program_path)  # a bad program file stops here
+def _build_app(settings: Settings, start_from_last_good: bool = False) -> FastAPI:
+    program_file = ProgramFile(  # a bad program file stops here (a worker may start from the last good)
+        settings.program_path,
+        last_good=settings.monitoring_dir / LAST_GOOD_PROGRAM,
+        start_from_last_good=start_from_last_good,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -6,22 +6,28 @@ runs works within about a second and a request costs one clock read. SIGHUP re-r
 whatever the stat says. A new version that does not load (bad TOML, an unknown offer, the file gone)
 is logged and the previous one keeps serving; `problem` says why until a good version is read. Each
 receiver process (`--workers N`) follows the file on its own.
+
+Each version that loads is also kept as `last_good` (written whole, then renamed): a worker that
+uvicorn starts to replace one that died, while the file is bad, starts from that copy and says so,
+instead of failing to start — which would make uvicorn stop every worker.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.program import Program, ProgramError, load_program
+from core.program import Program, ProgramError, load_program, parse_program, read_program_text
 from receiver.logs import log_json
 
 logger = logging.getLogger(__name__)
 
+LAST_GOOD_PROGRAM = "program.last-good.toml"  # in the receiver's monitoring folder
 Signature = tuple[int, int, int] | None  # (inode, size, mtime in ns); None while the file is missing
 
 
@@ -36,16 +42,56 @@ def _signature(path: Path) -> Signature:
 class ProgramFile:
     """The program currently served, from `path`; ProgramError at construction for a bad file."""
 
-    def __init__(self, path: Path, check_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        check_interval: float = 1.0,
+        last_good: Path | None = None,
+        *,
+        start_from_last_good: bool = False,
+    ) -> None:
         self.path = path
         self.check_interval = check_interval
+        self.last_good = last_good
         self._signature = _signature(path)  # before the read: a write during it is seen next time
-        self._program = load_program(path)
-        self.loaded_at = datetime.now(UTC)
-        self._checked_at = time.monotonic()
         self.problem: str | None = None
         self.problem_entries: list[str] = []  # the entries the problem names, without their values
         self._refreshing = threading.Lock()
+        try:
+            self._program = self._read()
+        except ProgramError as exc:
+            if not (start_from_last_good and last_good is not None and last_good.is_file()):
+                raise
+            self._program = load_program(last_good)
+            self.problem, self.problem_entries = str(exc), exc.entries
+            log_json(
+                logger,
+                logging.ERROR,
+                "program_reload_failed",
+                pid=os.getpid(),
+                path=str(self.path),
+                problem=self.problem,
+                serving=f"the last version that loaded, kept in {last_good}",
+            )
+        self.loaded_at = datetime.now(UTC)
+        self._checked_at = time.monotonic()
+
+    def _read(self) -> Program:
+        """The file's program (ProgramError for a bad one), kept as the last good version."""
+        text = read_program_text(self.path)
+        program = parse_program(self.path, text)
+        if self.last_good is not None:
+            try:
+                self.last_good.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=self.last_good.parent, prefix=".program.", suffix=".tmp")
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                os.replace(tmp, self.last_good)
+            except OSError as exc:  # a full disk must not stop a good version from serving
+                log_json(
+                    logger, logging.WARNING, "program_copy_failed", path=str(self.last_good), error=str(exc)
+                )
+        return program
 
     def current(self) -> Program:
         """The program to serve now."""
@@ -74,7 +120,7 @@ class ProgramFile:
 
     def _load(self) -> bool:
         try:
-            program = load_program(self.path)
+            program = self._read()
         except Exception as exc:  # noqa: BLE001 - whatever the file holds, the last good version serves
             known = isinstance(exc, ProgramError)
             self.problem = str(exc) if known else f"{self.path}: {type(exc).__name__}: {exc}"

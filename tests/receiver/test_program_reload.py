@@ -220,3 +220,29 @@ def test_each_worker_process_reloads_on_its_own(make_settings, program_path, kit
         ]
 
     assert sorted(line["pid"] for line in reloads) == sorted(workers)
+
+
+@pytest.mark.e2e
+def test_a_worker_replaced_while_the_program_file_is_bad_starts_from_the_last_good_version(
+    make_settings, program_path, kit
+):
+    # Audit: the replacement worker failed to start on the bad file, and uvicorn then stopped every
+    # worker: visitors got "connection refused" until someone restarted the receiver.
+    settings = make_settings()
+    with ReceiverProcess(settings, kit.SECRET, kit.API_TOKEN, workers=2) as receiver:
+        from_each_worker(receiver, "/healthz", 200)
+        program_path.write_text(program_path.read_text(encoding="utf-8") + "\n[[links]\n", encoding="utf-8")
+        victim = receiver.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        started = time.monotonic()
+        while victim in (pids := receiver.worker_pids()) or len(pids) < 2:
+            assert receiver.process is not None and receiver.process.poll() is None, "the receiver stopped"
+            assert time.monotonic() - started < 20, "no replacement worker"
+            time.sleep(0.1)
+
+        from_each_worker(receiver, "/r/jane-pro", 302)  # the replacement serves the last good version
+        assert receiver.process.poll() is None
+        health = httpx.get(f"{receiver.url}/healthz", timeout=5).json()
+        assert "not valid TOML" in json.dumps(health)
+    log = receiver.log_path.read_text()
+    assert "the last version that loaded, kept in" in log
