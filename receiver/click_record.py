@@ -13,7 +13,7 @@ from core.landing_records import utc_timestamp
 from core.program import Link
 from receiver.bots import is_bot
 
-# The longest user agent, referer or landing URL kept (the clicks API refuses longer ones): a
+# The longest user agent, referer, landing URL or UTM value kept (the clicks API refuses longer ones): a
 # visitor's request head may be bigger, and what it sends is not all worth storing.
 MAX_TEXT_CHARS = 8192
 
@@ -60,7 +60,7 @@ def click_record(
         "user_agent": _bounded(user_agent),
         "referer": _bounded(referer),
         "landing_url": _bounded(landing_url),
-        **{f"utm_{name}": utm.get(name) for name in UTM_FIELDS},
+        **{f"utm_{name}": _bounded(utm.get(name)) for name in UTM_FIELDS},
         # A browser always sends a user agent, so a redirect without one is a bot; an imported
         # edge-log record may simply not carry the field, which says nothing about the visitor.
         "is_bot": is_bot(user_agent) if (user_agent or source == "redirect") else False,

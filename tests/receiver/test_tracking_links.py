@@ -211,6 +211,19 @@ def test_a_long_user_agent_and_referer_are_stored_cut_to_8192_characters(client,
     assert click["is_bot"] is False
 
 
+def test_a_long_utm_value_is_stored_cut_to_8192_characters(client, settings, kit):
+    # Audit: a 31,000-character utm_source was landed whole (the clicks API refuses over 8,192).
+    campaign = "c" * 12_000
+
+    response = client.get(
+        "/r/jane-pro", params={"utm_campaign": campaign}, headers={"User-Agent": kit.BROWSER_UA}
+    )
+
+    assert response.status_code == 302
+    [click] = kit.landed(settings, "clicks")
+    assert click["utm_campaign"] == campaign[:8192]
+
+
 def test_a_request_head_over_the_limit_is_431_and_lands_nothing(make_settings, make_client, kit):
     # The server refuses it before reading it whole (tests/receiver/test_serving.py); the app refuses
     # it too, however it is served.
