@@ -218,6 +218,11 @@ def _close_period(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"closed {meta['period']} at {meta['closed_at']} ({meta['lines']} lines frozen)")
+    if meta.get("held"):
+        print(
+            f"note: {meta['held']} of them are held for review (`attro review list --open`): a decision"
+            " made later pays or voids them in the first open month"
+        )
     print(f"kept in {settings.state_dir / 'closed_periods' / meta['period']}")
     print("later changes to its payments land as new lines in the first open month")
     return 0

@@ -129,7 +129,8 @@ def test_an_approval_after_the_month_closed_pays_in_the_first_open_month(
     site = copy_site(base_site)
     conversion = paid_sale(site, "2026-02-20")
     site.run(now1)
-    close_period(site.settings, "2026-02", force=True, now=now1)
+    closed = close_period(site.settings, "2026-02", force=True, now=now1)
+    assert closed["held"] == 1  # `attro close-period` says a held line was frozen held (audit)
     assert site.run(now1)["marts/risk_flags"]["held"] == {"usd": 500}  # what `attro run` says is held
     frozen = site.statements("period = '2026-02' and affiliate_id = 'omar'").row(0, named=True)
     (flag_id,) = [row[0] for row in site.query("select flag_id from marts.risk_flags")]
