@@ -65,8 +65,7 @@ def _close(settings: Settings, period: str, force: bool, now: datetime) -> dict:
         forced_carry(), closed_at=pl.lit(stamp).cast(pl.Datetime("us", "UTC"))
     )
     meta = {"period": period, "closed_at": stamp.isoformat(), "forced": force, "lines": lines.height}
+    write_closed_period(settings, period, lines, statements, meta, affiliates)
     # lines still held for review are frozen held: a decision later pays or voids them in the first open
     # month (a correction); the command says how many, so closing is not mistaken for settling them
-    meta["held"] = lines.filter(pl.col("status") == "held").height
-    write_closed_period(settings, period, lines, statements, meta, affiliates)
-    return meta
+    return {**meta, "held": lines.filter(pl.col("status") == "held").height}

@@ -96,13 +96,11 @@ _DEMO_STATE = frozenset({"ip_hash_salt", "offer_terms.jsonl", "code_owners.jsonl
 
 
 def _not_written_by_the_demo(settings: Settings, marker: Path) -> list[str]:
-    if not marker.exists():
-        return []  # no marker: the landed-data check decides
     try:
         written = json.loads(marker.read_text())["files"]
     except (OSError, ValueError, KeyError, TypeError):
-        # A marker from an earlier release, before the list was kept: its landing data is the demo's,
-        # but a closed month, a review decision or a stored secret never is.
+        # No marker (landed data is checked apart), or one from an earlier release, before the list was
+        # kept (its landing data is the demo's): a closed month, a decision or a stored secret never is.
         return [
             path
             for path in _own_files(settings)

@@ -81,10 +81,10 @@ class Affiliate(_Strict):
     paypal_email: str | None = None  # where PayPal Payouts sends this affiliate's money
     wise_email: str | None = None  # the address Wise asks for the affiliate's bank details
 
-    @field_validator("name", "email", "paypal_email", "wise_email")
+    @field_validator("paypal_email", "wise_email")
     @classmethod
     def _not_a_formula(cls, value: str | None) -> str | None:
-        # These go into finance's CSV files and the providers' uploads as they are written here.
+        # Uploaded to the provider as written (a CSV elsewhere writes such text with a leading ').
         if value is not None and value[:1] in _FORMULA_STARTS:
             raise ValueError(
                 f"{value!r} starts with {value[:1]!r}: a spreadsheet opening the payout or commission"

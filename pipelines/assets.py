@@ -92,7 +92,7 @@ PROGRAM = {
 )
 def program(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """The program file as tables, starting the next warehouse (the file is the truth)."""
-    program = attro.program()
+    program = _step("program", attro.program)
     yield from _results(
         _step("program", lambda: steps.write_program(attro.settings, program, attro.now(), attro.runs))
     )
@@ -129,7 +129,7 @@ MART_KEYS = [["marts", name] for name in MARTS]
 )
 def marts(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """Every mart in one pass of the rules (models.marts.build_marts) over the staged events."""
-    program = attro.program()
+    program = _step("marts", attro.program)
     _built, metadata = _step(
         "marts", lambda: steps.build_and_write_marts(attro.settings, program, attro.now(), attro.runs)
     )

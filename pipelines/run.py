@@ -53,7 +53,10 @@ def root_cause(exc: BaseException) -> str:
         for marker in ("No space left on device", "Read-only file system", "Permission denied"):
             if marker in str(error):
                 return marker
-    innermost = chain[-1]
+    # a StopIteration a generator was handling when the real error came is context, not the cause
+    innermost = next(
+        (e for e in reversed(chain) if not isinstance(e, StopIteration | GeneratorExit)), chain[-1]
+    )
     text = str(innermost).strip().splitlines()
     return f"{type(innermost).__name__}: {text[0]}" if text else type(innermost).__name__
 

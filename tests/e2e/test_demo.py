@@ -98,6 +98,18 @@ def test_the_demo_starts_from_nothing_a_run_the_receiver_or_an_export_wrote_befo
     assert left == [".attro-demo"]
 
 
+def test_a_demo_refuses_a_data_dir_where_a_secret_was_stored_before_anything_landed(tmp_path: Path) -> None:
+    # Review: with no marker and nothing landed, `attro secrets set-stripe`'s store was deleted.
+    settings = Settings(data_dir=tmp_path / "data", program=PROGRAM)
+    for name in ("secrets.json", "master.key"):
+        (settings.state_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings.state_dir / name).write_text("a person's secret")
+
+    with pytest.raises(DemoError, match="holds data the last demo did not write"):
+        prepare_data_dir(settings)
+    assert (settings.state_dir / "secrets.json").read_text() == "a person's secret"
+
+
 @pytest.mark.parametrize(
     "kept",
     ["state/closed_periods/2026-09/closed.json", "state/review_decisions.jsonl", "state/secrets.json"],

@@ -245,6 +245,25 @@ def test_a_closed_month_keeps_the_names_it_was_closed_with(
     assert ("jane", "Jane Smith", "jane@example.com") in names(read_csv_export(open_month.files[0])[1])
 
 
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(
+    closed_jan_site: Any, copy_site: Callable, tmp_path: Path
+) -> None:
+    # Audit: affiliate names (an influencer's "@handle", or "=HYPERLINK(...)") went into the CSV as
+    # written, and Excel runs a cell starting with = + - @ as a formula.
+    site = copy_site(closed_jan_site)
+    program = site.root / "program.toml"
+    program.write_text(
+        program.read_text().replace('name = "Jane Doe"', "name = '=HYPERLINK(\"http://x.example\")'")
+    )
+
+    export = export_commissions(site.settings, "2026-02", "csv", tmp_path, now=MUCH_LATER)
+
+    _header, statement, lines = read_csv_export(export.files[0])
+    jane = [row["affiliate_name"] for row in [*statement, *lines] if row["affiliate_id"] == "jane"]
+    assert jane and set(jane) == {'\'=HYPERLINK("http://x.example")'}
+    assert all(not row["amount"].startswith("'") for row in lines)  # -19.80 stays a number
+
+
 def test_a_month_closed_before_names_were_frozen_is_named_from_the_program_file(
     closed_jan_site: Any, copy_site: Callable, tmp_path: Path
 ) -> None:
