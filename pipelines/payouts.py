@@ -241,6 +241,16 @@ def _files(paid: pl.DataFrame, fmt: str, out: Path, period: str) -> dict[Path, b
     return {out / f"{stem}.csv": plain_file(paid)}
 
 
+def _stale(out: Path, period: str, fmt: str, written: set[Path]) -> list[Path]:
+    """This month's files of this provider an earlier export left in `out` that this one did not
+    write (split in parts then, whole now; a currency nobody is owed any more): uploading the folder
+    as it is would pay twice."""
+    if fmt == "csv":
+        return []
+    pattern = f"payouts-{period}.{fmt}.*csv" if fmt == "paypal" else f"payouts-{period}.wise*.csv"
+    return [path for path in out.glob(pattern) if path not in written and path.is_file()]
+
+
 def _writer(data: bytes) -> Callable[[Path], None]:
     return lambda tmp: tmp.write_bytes(data)
 
@@ -271,6 +281,8 @@ def export_payouts(settings: Settings, period: str, fmt: str, out_dir: Path | No
     try:
         writable_dir(out)
         write_all_or_none({path: _writer(data) for path, data in files.items()})
+        for stale in _stale(out, period, fmt, set(files)):
+            stale.unlink()
     except OSError as exc:
         raise PayoutError(f"cannot write payout files to {out}: {exc.strerror or exc}") from None
     return PayoutExport(period, fmt, period_closed_at, list(files), paid, left_out, pending)

@@ -217,6 +217,11 @@ def test_files_beyond_a_providers_rows_per_upload_are_split_into_numbered_parts(
     assert all(data.startswith(b"name,recipientEmail,") for data in wise.values())
     every_row = b"".join(paypal[name] for name in sorted(paypal)).decode().splitlines()
     assert [row.split(",")[0] for row in every_row] == [f"a{n}@pay.example" for n in range(5)]
+    # exported again into the same folder once the files fit: the parts go, or the folder pays twice
+    monkeypatch.setattr(payouts, "WISE_MAX_ROWS", 1000)
+    again = export_payouts(settings, "2026-01", "wise", tmp_path / "wise")
+    assert sorted(p.name for p in (tmp_path / "wise").iterdir()) == [p.name for p in again.files]
+    assert [p.name for p in again.files] == ["payouts-2026-01.wise.csv"]
 
 
 def test_what_the_files_do_not_pay_is_reported_in_words(settings: Settings, tmp_path: Path) -> None:
