@@ -250,15 +250,18 @@ def _writers(
     if fmt == "csv":
         data = statement_csv(header, statement, lines)
         return {out / f"{stem}.csv": lambda tmp: tmp.write_bytes(data)}
+    # A time a Parquet reader or a spreadsheet can sort and filter by, not the CSV's text (the same
+    # instant: a UTC timestamp in Parquet; Excel has no time zones, so UTC's wall time there).
+    lines = lines.with_columns(pl.col("earned_at").str.to_datetime("%Y-%m-%dT%H:%M:%SZ"))
     if fmt == "parquet":
         meta = {"attro.header": json.dumps(header)}
         frames = {
             out / f"{stem}.statement.parquet": _as_decimals(statement, _STATEMENT_MONEY),
-            out / f"{stem}.lines.parquet": _as_decimals(lines, _LINE_MONEY),
+            out / f"{stem}.lines.parquet": _as_decimals(
+                lines.with_columns(pl.col("earned_at").dt.replace_time_zone("UTC")), _LINE_MONEY
+            ),
         }
         return {t: (lambda tmp, f=f: f.write_parquet(tmp, metadata=meta)) for t, f in frames.items()}
-    # A time a spreadsheet can sort and filter by, not the CSV's text (the same instant, UTC).
-    lines = lines.with_columns(pl.col("earned_at").str.to_datetime("%Y-%m-%dT%H:%M:%SZ"))
     sheets = [
         Sheet("statement", statement, _STATEMENT_MONEY),
         Sheet("lines", lines, _LINE_MONEY, muted=lambda line: not line["in_statement"]),

@@ -183,6 +183,8 @@ def test_parquet_export_is_two_files_with_the_header_in_their_metadata(
     ]
     assert lines.schema["amount"] == statement.schema["net"] == pl.Decimal(38, 3)
     assert lines["amount_minor"].dtype == pl.Int64
+    # times as times (audit: earned_at was text), the same instant the CSV writes
+    assert lines.schema["earned_at"] == pl.Datetime("us", "UTC") and lines.schema["payable_on"] == pl.Date
     assert statement.filter(pl.col("affiliate_id") == "jane").select("net_minor", "net").rows() == [
         (1980, Decimal("19.800"))
     ]
