@@ -24,6 +24,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from core.program import ProgramError
     from receiver.main import create_app
+    from receiver.program_file import SUPERVISED_WORKER_ENV
     from receiver.readiness import startup_warnings
     from receiver.serving import uvicorn_options
 
@@ -37,7 +38,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # The options every launch of the receiver uses: request head cap and timeout, no access log.
     options = {"host": args.host, "port": args.port, "log_level": "info", **uvicorn_options(settings)}
     if args.workers > 1:
-        # each worker process builds its own app (and landing files) from the same ATTRO_* settings
+        # each worker process builds its own app (and landing files) from the same ATTRO_* settings;
+        # one started while the program file is bad serves the last version that loaded
+        os.environ[SUPERVISED_WORKER_ENV] = "1"
         uvicorn.run("receiver.main:create_app", factory=True, workers=args.workers, **options)
     else:
         uvicorn.run(app, **options)
@@ -178,6 +181,8 @@ def _payouts(args: argparse.Namespace, settings: Settings) -> int:
         print("nothing to pay in this file")
     for path in payouts.files:
         print(f"wrote {path}")
+    for path in payouts.removed:
+        print(f"removed {path} (an earlier export's: uploading it too would pay twice)")
     for line in not_paid_report(payouts):
         print(line)
     if not payouts.left_out.is_empty():

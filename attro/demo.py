@@ -41,7 +41,7 @@ class DemoError(RuntimeError):
 
 # Kept across demo runs: `attro web`'s signing key (a portal link the last demo printed stays valid)
 # and the sessions signed out with it.
-_KEPT = frozenset({"web_signing.key", "web_signed_out.json", "web_signed_out.json.lock"})
+_KEPT = frozenset({"web_signing.key", "web_signed_out.json", "web_signed_out.json.lock", "secrets.lock"})
 
 
 def prepare_data_dir(settings: Settings) -> None:

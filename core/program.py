@@ -100,6 +100,17 @@ class Affiliate(_Strict):
         return value
 
     @model_validator(mode="after")
+    def _wise_name_as_written(self) -> Affiliate:
+        # Wise's file sends the name as the recipient's, as written (a CSV for people gets a ' first)
+        if self.wise_email is not None and self.name[:1] in _FORMULA_STARTS:
+            raise ValueError(
+                f"name {self.name!r} starts with {self.name[:1]!r}: the Wise payout file sends it as the"
+                " recipient's name, and a spreadsheet would run it as a formula (Wise wants the name on"
+                " their bank account)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _ban_complete(self) -> Affiliate:
         if self.status == "banned" and self.banned_from is None:
             raise ValueError("status = 'banned' needs banned_from (the date clicks stop earning)")

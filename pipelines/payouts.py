@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -88,6 +89,7 @@ class PayoutExport:
     paid: pl.DataFrame  # DUE: the rows in the files
     left_out: pl.DataFrame  # DUE and `reason`: payable, but not in the files, and why
     pending: pl.DataFrame  # DUE: amounts a month closed with --force froze as pending, in no file
+    removed: list[Path] = field(default_factory=list)  # this month's files of an earlier export, removed
 
 
 def _owed(statements: pl.DataFrame, program: Program, amount: str) -> pl.DataFrame:
@@ -247,8 +249,14 @@ def _stale(out: Path, period: str, fmt: str, written: set[Path]) -> list[Path]:
     as it is would pay twice."""
     if fmt == "csv":
         return []
-    pattern = f"payouts-{period}.{fmt}.*csv" if fmt == "paypal" else f"payouts-{period}.wise*.csv"
-    return [path for path in out.glob(pattern) if path not in written and path.is_file()]
+    # exactly the names _files gives, nothing a person named beside them
+    middle = r"\.paypal\.[a-z]{3}" if fmt == "paypal" else r"\.wise"
+    ours = re.compile(rf"payouts-{re.escape(period)}{middle}(\.part[1-9][0-9]*of[1-9][0-9]*)?\.csv")
+    return sorted(
+        path
+        for path in out.glob(f"payouts-{period}.{fmt}*.csv")
+        if ours.fullmatch(path.name) and path not in written and path.is_file()
+    )
 
 
 def _writer(data: bytes) -> Callable[[Path], None]:
@@ -281,11 +289,12 @@ def export_payouts(settings: Settings, period: str, fmt: str, out_dir: Path | No
     try:
         writable_dir(out)
         write_all_or_none({path: _writer(data) for path, data in files.items()})
-        for stale in _stale(out, period, fmt, set(files)):
+        removed = _stale(out, period, fmt, set(files))
+        for stale in removed:
             stale.unlink()
     except OSError as exc:
         raise PayoutError(f"cannot write payout files to {out}: {exc.strerror or exc}") from None
-    return PayoutExport(period, fmt, period_closed_at, list(files), paid, left_out, pending)
+    return PayoutExport(period, fmt, period_closed_at, list(files), paid, left_out, pending, removed)
 
 
 def payout_row(row: dict, detail: str) -> str:

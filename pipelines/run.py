@@ -44,7 +44,8 @@ def root_cause(exc: BaseException) -> str:
     node: BaseException | None = exc
     while node is not None and node not in chain:
         chain.append(node)
-        node = node.__cause__ or node.__context__
+        # `raise X from None` says X is the whole story: its suppressed context is not the cause
+        node = node.__cause__ or (None if node.__suppress_context__ else node.__context__)
     for error in chain:
         if isinstance(error, OSError) and error.strerror:
             where = f": {error.filename}" if error.filename else ""

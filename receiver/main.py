@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -21,7 +22,7 @@ from core.settings import Settings, SettingsError
 from receiver.landed_click_ids import LandedClickIds
 from receiver.landing import LandingWriter, StripeEventWriter
 from receiver.logs import RequestLogMiddleware
-from receiver.program_file import LAST_GOOD_PROGRAM, ProgramFile
+from receiver.program_file import LAST_GOOD_PROGRAM, SUPERVISED_WORKER_ENV, ProgramFile
 from receiver.request_head import RequestHeadLimit
 from receiver.routes import routers
 from receiver.routes.links import unmatched_path
@@ -99,9 +100,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _build_app(settings)
     settings = _factory_settings()
     try:
-        # a worker uvicorn starts (--workers N), maybe to replace one that died while the program file
-        # is bad: `attro serve` checked the file before any worker started, so there is a good copy
-        return _build_app(settings, start_from_last_good=True)
+        # a worker `attro serve --workers N` supervises, maybe started to replace one that died while
+        # the program file is bad: `attro serve` checked the file before any worker started, so there
+        # is a good copy of it. Any other start refuses a bad file.
+        supervised = os.environ.get(SUPERVISED_WORKER_ENV) == "1"
+        return _build_app(settings, start_from_last_good=supervised)
     except ProgramError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(STARTUP_FAILURE)

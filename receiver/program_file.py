@@ -28,6 +28,9 @@ from receiver.logs import log_json
 logger = logging.getLogger(__name__)
 
 LAST_GOOD_PROGRAM = "program.last-good.toml"  # in the receiver's monitoring folder
+_COPY_OF = "# attro: the last version that loaded of "  # the copy's first line names its file
+# Set by `attro serve --workers N` for its workers: only a worker it supervises starts from the copy.
+SUPERVISED_WORKER_ENV = "_ATTRO_SUPERVISED_WORKER"
 Signature = tuple[int, int, int] | None  # (inode, size, mtime in ns); None while the file is missing
 
 
@@ -37,6 +40,16 @@ def _signature(path: Path) -> Signature:
     except OSError:
         return None  # missing or unreadable: the load that follows says which
     return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _copied_from(copy: Path) -> str | None:
+    """The program file a last good copy was made of (its first line), or None."""
+    try:
+        with copy.open(encoding="utf-8") as fh:
+            first = fh.readline().rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return first.removeprefix(_COPY_OF) if first.startswith(_COPY_OF) else None
 
 
 class ProgramFile:
@@ -57,12 +70,14 @@ class ProgramFile:
         self.problem: str | None = None
         self.problem_entries: list[str] = []  # the entries the problem names, without their values
         self._refreshing = threading.Lock()
+        self.loaded_at = datetime.now(UTC)
         try:
             self._program = self._read()
         except ProgramError as exc:
-            if not (start_from_last_good and last_good is not None and last_good.is_file()):
-                raise
+            if not (start_from_last_good and last_good is not None and _copied_from(last_good) == str(path)):
+                raise  # no copy, or one of another program file: refused, as `attro serve` refuses
             self._program = load_program(last_good)
+            self.loaded_at = datetime.fromtimestamp(last_good.stat().st_mtime, UTC)  # when it was good
             self.problem, self.problem_entries = str(exc), exc.entries
             log_json(
                 logger,
@@ -73,7 +88,6 @@ class ProgramFile:
                 problem=self.problem,
                 serving=f"the last version that loaded, kept in {last_good}",
             )
-        self.loaded_at = datetime.now(UTC)
         self._checked_at = time.monotonic()
 
     def _read(self) -> Program:
@@ -82,16 +96,25 @@ class ProgramFile:
         program = parse_program(self.path, text)
         if self.last_good is not None:
             try:
-                self.last_good.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=self.last_good.parent, prefix=".program.", suffix=".tmp")
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    fh.write(text)
-                os.replace(tmp, self.last_good)
+                self._keep(text)
             except OSError as exc:  # a full disk must not stop a good version from serving
                 log_json(
                     logger, logging.WARNING, "program_copy_failed", path=str(self.last_good), error=str(exc)
                 )
         return program
+
+    def _keep(self, text: str) -> None:
+        """Write `text` as the last good copy: whole under a temporary name, then renamed."""
+        assert self.last_good is not None
+        self.last_good.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.last_good.parent, prefix=".program.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(f"{_COPY_OF}{self.path}\n{text}")
+            os.replace(tmp, self.last_good)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def current(self) -> Program:
         """The program to serve now."""

@@ -16,6 +16,7 @@ from typing import ClassVar, Self
 import httpx
 
 from core.settings import Settings
+from receiver.program_file import SUPERVISED_WORKER_ENV
 from receiver.serving import uvicorn_cli_args
 
 
@@ -145,6 +146,9 @@ class ReceiverProcess(_UvicornProcess):
         return {
             "ATTRO_STRIPE_WEBHOOK_SECRET": self.secret,
             **({"ATTRO_API_TOKEN": self.token} if self.token else {}),
+            # workers as `attro serve --workers N` supervises them (one started on a bad program file
+            # serves the last version that loaded)
+            **({SUPERVISED_WORKER_ENV: "1"} if self.workers > 1 else {}),
         }
 
     def worker_pids(self) -> list[int]:

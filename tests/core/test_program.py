@@ -404,6 +404,15 @@ def test_a_payout_email_a_spreadsheet_would_run_as_a_formula_is_refused(
     assert "would run it as a formula" in str(refused.value)
 
 
+def test_a_name_a_wise_payout_would_send_starting_like_a_formula_is_refused(tmp_path: Path) -> None:
+    # Review: the Wise file sent "'@omar.builds" as the recipient's name.
+    path = tmp_path / "program.toml"
+    path.write_text("[[affiliates]]\nid = 'omar'\nname = '@omar.builds'\nwise_email = 'omar@example.com'\n")
+
+    with pytest.raises(ProgramError, match=r"affiliates\[0\] \(id 'omar'\).*the Wise payout file sends it"):
+        load_program(path)
+
+
 def test_a_name_or_contact_email_starting_like_a_formula_loads_as_written(tmp_path: Path) -> None:
     # Review: an influencer's "@handle" as a name is ordinary; exports write such text safely.
     path = tmp_path / "program.toml"

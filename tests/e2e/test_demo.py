@@ -110,6 +110,15 @@ def test_a_demo_refuses_a_data_dir_where_a_secret_was_stored_before_anything_lan
     assert (settings.state_dir / "secrets.json").read_text() == "a person's secret"
 
 
+def test_a_failed_secrets_command_lock_alone_does_not_stop_the_demo(tmp_path: Path) -> None:
+    # Review: `attro secrets remove <typo>` leaves an empty lock file, and the demo refused the dir.
+    settings = Settings(data_dir=tmp_path / "data", program=PROGRAM)
+    settings.state_dir.mkdir(parents=True)
+    (settings.state_dir / "secrets.lock").write_text("")
+
+    prepare_data_dir(settings)
+
+
 @pytest.mark.parametrize(
     "kept",
     ["state/closed_periods/2026-09/closed.json", "state/review_decisions.jsonl", "state/secrets.json"],

@@ -219,9 +219,15 @@ def test_files_beyond_a_providers_rows_per_upload_are_split_into_numbered_parts(
     assert [row.split(",")[0] for row in every_row] == [f"a{n}@pay.example" for n in range(5)]
     # exported again into the same folder once the files fit: the parts go, or the folder pays twice
     monkeypatch.setattr(payouts, "WISE_MAX_ROWS", 1000)
+    kept = ["payouts-2026-01.wise-manual-adjustments.csv", "payouts-2026-01.wise copy.csv"]
+    for name in kept:  # files a person named beside them stay (review)
+        (tmp_path / "wise" / name).write_text("x")
     again = export_payouts(settings, "2026-01", "wise", tmp_path / "wise")
-    assert sorted(p.name for p in (tmp_path / "wise").iterdir()) == [p.name for p in again.files]
     assert [p.name for p in again.files] == ["payouts-2026-01.wise.csv"]
+    assert [p.name for p in again.removed] == [f"payouts-2026-01.wise.part{n}of3.csv" for n in (1, 2, 3)]
+    assert sorted(p.name for p in (tmp_path / "wise").iterdir()) == sorted(
+        [*kept, "payouts-2026-01.wise.csv"]
+    )
 
 
 def test_what_the_files_do_not_pay_is_reported_in_words(settings: Settings, tmp_path: Path) -> None:

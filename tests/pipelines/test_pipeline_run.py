@@ -506,6 +506,19 @@ def test_a_copy_landed_with_a_time_after_one_landed_without_loads_and_wins(kit) 
         assert con.execute("select link_code from marts.clicks").fetchall() == [("omar-all",)]
 
 
+def test_the_cause_of_an_error_raised_from_none_is_that_error(tmp_path: Path) -> None:
+    # Review: a ProgramError raised `from None` was reported as the pydantic error it replaced, which
+    # names neither the file nor the entry.
+    bad = tmp_path / "program.toml"
+    bad.write_text('[[offers]]\nid = "o"\nname = "O"\ntype = "percent"\npercent = "twenty"\n')
+    try:
+        load_program(bad)
+    except ProgramError as exc:
+        assert root_cause(exc).startswith(f"ProgramError: {bad}: offers[0]")
+    else:
+        raise AssertionError("the program file loaded")
+
+
 def test_the_cause_a_failed_step_names_is_the_error_not_a_generators_end() -> None:
     # Review: an error raised while dlt's generator handled its StopIteration was reported as
     # "StopIteration", the last link of the exception's context.

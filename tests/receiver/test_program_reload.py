@@ -246,3 +246,37 @@ def test_a_worker_replaced_while_the_program_file_is_bad_starts_from_the_last_go
         assert "not valid TOML" in json.dumps(health)
     log = receiver.log_path.read_text()
     assert "the last version that loaded, kept in" in log
+
+
+def test_a_supervised_worker_starts_only_from_a_copy_of_its_own_program_file(program_path, tmp_path):
+    # Review: the copy named no file, and any factory start (a bare uvicorn too) served it, even a copy
+    # of another program file: redirects the current file does not name.
+    copy = tmp_path / "monitoring" / program_file_module.LAST_GOOD_PROGRAM
+    program_file_module.ProgramFile(program_path, last_good=copy)  # a good start keeps the copy
+    made = copy.stat().st_mtime
+    program_path.write_text(program_path.read_text(encoding="utf-8") + "\n[[links]\n", encoding="utf-8")
+
+    served = program_file_module.ProgramFile(program_path, last_good=copy, start_from_last_good=True)
+    assert served.current().link("jane-pro") is not None
+    assert "not valid TOML" in (served.problem or "")
+    assert served.loaded_at.timestamp() == pytest.approx(made, abs=1)  # when it was good, not now
+
+    with pytest.raises(program_file_module.ProgramError):  # not supervised: a bad file is refused
+        program_file_module.ProgramFile(program_path, last_good=copy)
+    other = tmp_path / "other.toml"
+    other.write_text("[[links]\n", encoding="utf-8")
+    with pytest.raises(program_file_module.ProgramError):  # a copy of another file is not this one's
+        program_file_module.ProgramFile(other, last_good=copy, start_from_last_good=True)
+
+
+def test_a_copy_that_cannot_be_written_leaves_no_temporary_file(program_path, tmp_path, monkeypatch):
+    copy = tmp_path / "monitoring" / program_file_module.LAST_GOOD_PROGRAM
+
+    def full_disk(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(program_file_module.os, "replace", full_disk)
+    served = program_file_module.ProgramFile(program_path, last_good=copy)  # still serves
+
+    assert served.current().link("jane-pro") is not None
+    assert list(copy.parent.iterdir()) == []
