@@ -27,7 +27,7 @@ from receiver.logs import log_json
 
 logger = logging.getLogger(__name__)
 
-LAST_GOOD_PROGRAM = "program.last-good.toml"  # in the receiver's monitoring folder
+LAST_GOOD_PROGRAM = "last-good-program.toml"  # in the receiver's monitoring folder
 _COPY_OF = "# attro: the last version that loaded of "  # the copy's first line names its file
 # Set by `attro serve --workers N` for its workers: only a worker it supervises starts from the copy.
 SUPERVISED_WORKER_ENV = "_ATTRO_SUPERVISED_WORKER"
