@@ -160,9 +160,12 @@ def paypal_amount(amount_minor: int, currency: str) -> str:
     return format_minor(amount_minor, currency)
 
 
-def _csv(rows: list[list[str]]) -> bytes:
+def _csv(rows: list[list[str]], for_people: bool = False) -> bytes:
+    """CRLF CSV; `for_people` (opened in a spreadsheet) writes formula-like text as text. A provider's
+    upload takes its cells as written: the program file refuses what would be a formula there."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows([[safe_cell(cell) for cell in row] for row in rows])
+    cells = [[safe_cell(cell) for cell in row] for row in rows] if for_people else rows
+    csv.writer(out, lineterminator="\r\n").writerows(cells)
     return out.getvalue().encode("utf-8")
 
 
@@ -214,7 +217,7 @@ def plain_file(paid: pl.DataFrame) -> bytes:
         ]
         for row in paid.iter_rows(named=True)
     ]
-    return _csv([PLAIN_COLUMNS, *rows])
+    return _csv([PLAIN_COLUMNS, *rows], for_people=True)
 
 
 def _parts(name: str, rows: pl.DataFrame, limit: int | None) -> dict[str, pl.DataFrame]:

@@ -4,7 +4,8 @@
 a retry (answered as a duplicate, not landed twice); with another link, it is refused. The memory is
 this process's own, since it started, for the most recent `capacity` ids (redirects and API alike):
 not other `--workers` processes, not before a restart. Beyond that the pipeline keeps one row per
-click id (marts.clicks: the earliest `clicked_at`), so an undetected repeat is never counted twice.
+click id (marts.clicks: the copy landed first, by `received_at`), so an undetected repeat is never
+counted twice.
 """
 
 from __future__ import annotations

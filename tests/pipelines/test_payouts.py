@@ -244,6 +244,23 @@ def test_what_the_files_do_not_pay_is_reported_in_words(settings: Settings, tmp_
     assert report[4].split() == ["ana", "usd", "3.00", "pending"]
 
 
+def test_provider_uploads_take_their_cells_as_written_and_the_plain_csv_is_safe_to_open(
+    tmp_path: Path,
+) -> None:
+    # Review: the PayPal file's Customer ID "-jane" became "'-jane" (and 31 characters for a 30-one).
+    people = [{"id": "-" + "a" * 29, "name": "=Ana", "paypal_email": "ana@pay.example"}]
+    program = program_with_affiliates(tmp_path / "program.toml", people)
+    settings = Settings(data_dir=tmp_path / "data", program=program)
+    close_by_hand(settings, "2026-01", [statement("-" + "a" * 29, "usd", 1980)])
+
+    paypal = written(export_payouts(settings, "2026-01", "paypal", tmp_path / "paypal"))
+    plain = written(export_payouts(settings, "2026-01", "csv", tmp_path / "plain"))
+
+    row = paypal["payouts-2026-01.paypal.usd.csv"].decode().split(",")
+    assert row[3] == "-" + "a" * 29  # as written, within PayPal's 30 characters
+    assert ",'=Ana," in plain["payouts-2026-01.csv"].decode()  # a person's spreadsheet shows it as text
+
+
 # refused ---------------------------------------------------------------------------------------
 
 
