@@ -78,16 +78,7 @@ class ProgramFile:
                 raise  # no copy, or one of another program file: refused, as `attro serve` refuses
             self._program = load_program(last_good)
             self.loaded_at = datetime.fromtimestamp(last_good.stat().st_mtime, UTC)  # when it was good
-            self.problem, self.problem_entries = str(exc), exc.entries
-            log_json(
-                logger,
-                logging.ERROR,
-                "program_reload_failed",
-                pid=os.getpid(),
-                path=str(self.path),
-                problem=self.problem,
-                serving=f"the last version that loaded, kept in {last_good}",
-            )
+            self._failed(str(exc), exc.entries, serving=f"the last version that loaded, kept in {last_good}")
         self._checked_at = time.monotonic()
 
     def _read(self) -> Program:
@@ -102,6 +93,19 @@ class ProgramFile:
                     logger, logging.WARNING, "program_copy_failed", path=str(self.last_good), error=str(exc)
                 )
         return program
+
+    def _failed(self, problem: str, entries: list[str], **serving: str) -> None:
+        """A version that does not load: said until a good one is read, and logged once."""
+        self.problem, self.problem_entries = problem, entries
+        log_json(
+            logger,
+            logging.ERROR,
+            "program_reload_failed",
+            pid=os.getpid(),
+            path=str(self.path),
+            problem=problem,
+            **serving,
+        )
 
     def _keep(self, text: str) -> None:
         """Write `text` as the last good copy: whole under a temporary name, then renamed."""
@@ -146,15 +150,9 @@ class ProgramFile:
             program = self._read()
         except Exception as exc:  # noqa: BLE001 - whatever the file holds, the last good version serves
             known = isinstance(exc, ProgramError)
-            self.problem = str(exc) if known else f"{self.path}: {type(exc).__name__}: {exc}"
-            self.problem_entries = exc.entries if known else []
-            log_json(
-                logger,
-                logging.ERROR,
-                "program_reload_failed",
-                pid=os.getpid(),
-                path=str(self.path),
-                problem=self.problem,
+            self._failed(
+                str(exc) if known else f"{self.path}: {type(exc).__name__}: {exc}",
+                exc.entries if known else [],
                 serving_version_loaded_at=self.loaded_at.isoformat(),
             )
             return False

@@ -111,21 +111,9 @@ class _Fresh:
         if stream not in self.files:
             self.files[stream] = self.lake.raw(stream).paths()
         files = self.files[stream]
-        loaded: set[str] = set()
-        if files and table.height:
-            self.con.register("_chunk_keys", table.select(key).to_arrow())
-            try:
-                loaded = {
-                    row[0]
-                    for row in self.con.execute(
-                        f"select {key} from _chunk_keys semi join"
-                        f" (select {key} from read_parquet({parquet_list(files)})) using ({key})"
-                    ).fetchall()
-                }
-            finally:
-                self.con.unregister("_chunk_keys")
-            if loaded and stream == "stripe_events":
-                loaded -= self.unfit()
+        loaded = self._loaded(key, files, table) if files and table.height else set()
+        if loaded and stream == "stripe_events":
+            loaded -= self.unfit()
         keys = table[key].to_list()
         # A line whose payload is plainly not its event (a corrupt or forged line) takes no id: a copy
         # that is the event, read in a later chunk of this run, still loads (staging quarantines the
