@@ -47,6 +47,7 @@ TIMED = {
         "delivered_first",
         "objects_where",
         "clicks_and_landed_again",
+        "capture_releases",
         "payment_observations",
         "build_payments",
         "build_adjustments",
