@@ -61,8 +61,12 @@ def _derive(encoded: str, password: str) -> tuple[bytes, bytes]:
             raise PasswordError(f"unknown password hash scheme {scheme!r}")
     except PasswordError:
         raise
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PasswordError(f"not a password hash from `attro web hash-password` ({exc})") from None
+    except (ValueError, KeyError, TypeError):
+        # the library's words (`not enough values to unpack`) would tell the admin nothing
+        raise PasswordError(
+            "not a password hash from `attro web hash-password` (expected scheme$parameters$salt$digest,"
+            " as that command prints it)"
+        ) from None
     if len(digest) < 16 or len(salt) < 8:
         raise PasswordError("password hash too short (salt or digest)")
     return digest, got
