@@ -90,6 +90,7 @@ class PayoutExport:
     left_out: pl.DataFrame  # DUE and `reason`: payable, but not in the files, and why
     pending: pl.DataFrame  # DUE: amounts a month closed with --force froze as pending, in no file
     removed: list[Path] = field(default_factory=list)  # this month's files of an earlier export, removed
+    held: pl.DataFrame | None = None  # DUE: amounts frozen held for review, in no file
 
 
 def _owed(statements: pl.DataFrame, program: Program, amount: str) -> pl.DataFrame:
@@ -121,6 +122,14 @@ def pending_due(statements: pl.DataFrame, program: Program) -> pl.DataFrame:
     """The amounts a month closed with --force froze as pending: in no payout file of that month;
     they are paid from its statement once approved (docs/rules.md)."""
     return _owed(statements, program, "pending_minor")
+
+
+def held_due(statements: pl.DataFrame, program: Program) -> pl.DataFrame:
+    """The amounts frozen held for review (an open flag when the month closed): in no payout file of
+    that month; a decision pays or voids them in the first open month (a correction)."""
+    if "held_minor" not in statements.columns:  # a month closed before lines could be held
+        return _owed(statements.with_columns(held_minor=pl.lit(0, pl.Int64)), program, "held_minor")
+    return _owed(statements, program, "held_minor")
 
 
 def _whole_units(amount_minor: int, currency: str) -> bool:
@@ -287,6 +296,7 @@ def export_payouts(settings: Settings, period: str, fmt: str, out_dir: Path | No
     _lines, statements = frozen_period(settings, period)
     paid, left_out = split_for(payouts_due(statements, program), fmt)
     pending = pending_due(statements, program)
+    held = held_due(statements, program)
     out = out_dir or settings.exports_dir
     files = _files(paid, fmt, out, period)
     try:
@@ -297,7 +307,7 @@ def export_payouts(settings: Settings, period: str, fmt: str, out_dir: Path | No
             stale.unlink()
     except OSError as exc:
         raise PayoutError(f"cannot write payout files to {out}: {exc.strerror or exc}") from None
-    return PayoutExport(period, fmt, period_closed_at, list(files), paid, left_out, pending, removed)
+    return PayoutExport(period, fmt, period_closed_at, list(files), paid, left_out, pending, removed, held)
 
 
 def payout_row(row: dict, detail: str) -> str:
@@ -330,4 +340,10 @@ def not_paid_report(payouts: PayoutExport) -> list[str]:
             " passed (a sale refunded before then is taken back by a correction in the first open month):"
         )
         report += [payout_row(row, "pending") for row in payouts.pending.iter_rows(named=True)]
+    if payouts.held is not None and not payouts.held.is_empty():
+        report.append(
+            "held for review when the month was closed, in no file: a decision (`attro review`) pays or"
+            " voids them in the first open month:"
+        )
+        report += [payout_row(row, "held") for row in payouts.held.iter_rows(named=True)]
     return report

@@ -231,8 +231,11 @@ def test_files_beyond_a_providers_rows_per_upload_are_split_into_numbered_parts(
 
 
 def test_what_the_files_do_not_pay_is_reported_in_words(settings: Settings, tmp_path: Path) -> None:
+    held = statement("bo", "usd", 0) | {"held_minor": 490}  # frozen held for review (audit)
     close_by_hand(
-        settings, "2026-02", [statement("ana", "usd", 1980, pending_minor=300), statement("cy", "usd", 700)]
+        settings,
+        "2026-02",
+        [statement("ana", "usd", 1980, pending_minor=300), statement("cy", "usd", 700), held],
     )
 
     report = not_paid_report(export_payouts(settings, "2026-02", "paypal", tmp_path / "out"))
@@ -242,6 +245,8 @@ def test_what_the_files_do_not_pay_is_reported_in_words(settings: Settings, tmp_
     assert report[2].split() == ["cy", "usd", "7.00", "no", "paypal_email", "in", "the", "program", "file"]
     assert report[3].startswith("still pending when the month was closed (--force)")
     assert report[4].split() == ["ana", "usd", "3.00", "pending"]
+    assert report[5].startswith("held for review when the month was closed, in no file")
+    assert report[6].split() == ["bo", "usd", "4.90", "held"]
 
 
 def test_provider_uploads_take_their_cells_as_written_and_the_plain_csv_is_safe_to_open(
