@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from fastapi import HTTPException, status
 from fastapi.responses import HTMLResponse, Response
 
 from core.settings import Settings
-from core.state.closed_periods import PERIOD_PATTERN
 from pipelines.exports import FORMATS as COMMISSION_FORMATS
 from pipelines.exports import ExportError, export_commissions, statement_csv
 from pipelines.payouts import PROVIDERS as PAYOUT_FORMATS
@@ -48,13 +46,6 @@ class Download:
     @property
     def media_type(self) -> str:
         return _MEDIA.get(Path(self.filename).suffix, "application/octet-stream")
-
-
-def checked_period(period: str) -> str:
-    """A period from a URL: YYYY-MM, else 404."""
-    if not PERIOD_PATTERN.fullmatch(period):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "period must be YYYY-MM")
-    return period
 
 
 def served(refused: int, back: str, make: Callable[..., Download], *args: object) -> Response:

@@ -153,8 +153,7 @@ def clicks(
 
 @router.get("/statements/{period}.csv")
 def statement(period: str, parts: Parts, affiliate: PortalAffiliate) -> Response:
-    period = downloads.checked_period(period)
-    return downloads.served(
+    return downloads.served(  # a bad period is refused on the page, like any other reason
         status.HTTP_404_NOT_FOUND,
         "/portal",
         downloads.affiliate_statement,
