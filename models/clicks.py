@@ -39,13 +39,13 @@ def clicks_and_landed_again(raw_clicks: pl.DataFrame | pl.LazyFrame) -> tuple[pl
         duplicated = pl.col("click_id").is_duplicated()
         order = [c for c in ("received_at", "clicked_at") if c in clicks.columns]
         copies = clicks.filter(duplicated).sort(order, nulls_last=True, maintain_order=True)
-        first = copies.unique("click_id", keep="first", maintain_order=True)
-        shown = list(LANDED_AGAIN_CLICK)
+        kept = pl.int_range(pl.len()).over("click_id") == 0  # each id's first copy in that order
+        first = copies.filter(kept)
+        # the others, but a copy alike the kept one in every column the view matches on (the view
+        # would leave both out, and the id with them)
+        shown = [c for c in LANDED_AGAIN_CLICK if c in first.columns]
         landed_again = conform(
-            copies.with_row_index("_copy")
-            .join(first.with_row_index("_copy").select("_copy"), on="_copy", how="anti")
-            .join(first, on=[c for c in shown if c in first.columns], how="anti", nulls_equal=True),
-            LANDED_AGAIN_CLICK,
+            copies.filter(~kept).join(first, on=shown, how="anti", nulls_equal=True), LANDED_AGAIN_CLICK
         )
         clicks = pl.concat([clicks.filter(~duplicated), first])
     mart = conform(clicks, CLICK).with_columns(pl.col("is_bot").fill_null(False))
