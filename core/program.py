@@ -69,7 +69,9 @@ class _Strict(BaseModel):
 # An address a payout provider can send money to: one @, no spaces, a dot in the domain. Deliverability
 # is the provider's to check; this catches a typo or a name pasted into the wrong key.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# What Excel and LibreOffice run as a formula when a cell's text starts with it (pipelines/lib/csv_text.py
+# writes such text as text in the CSVs people open).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class Affiliate(_Strict):
@@ -83,18 +85,13 @@ class Affiliate(_Strict):
 
     @field_validator("paypal_email", "wise_email")
     @classmethod
-    def _not_a_formula(cls, value: str | None) -> str | None:
-        # Uploaded to the provider as written (a CSV elsewhere writes such text with a leading ').
-        if value is not None and value[:1] in _FORMULA_STARTS:
+    def _an_email_address(cls, value: str | None) -> str | None:
+        # uploaded to the provider as written (a CSV for people writes such text with a leading ')
+        if value is not None and value[:1] in FORMULA_STARTS:
             raise ValueError(
                 f"{value!r} starts with {value[:1]!r}: a spreadsheet opening the payout or commission"
                 " files would run it as a formula"
             )
-        return value
-
-    @field_validator("paypal_email", "wise_email")
-    @classmethod
-    def _an_email_address(cls, value: str | None) -> str | None:
         if value is not None and (len(value) > 254 or not _EMAIL.fullmatch(value)):
             raise ValueError(f"{value!r} is not an email address")
         return value
@@ -102,7 +99,7 @@ class Affiliate(_Strict):
     @model_validator(mode="after")
     def _wise_name_as_written(self) -> Affiliate:
         # Wise's file sends the name as the recipient's, as written (a CSV for people gets a ' first)
-        if self.wise_email is not None and self.name[:1] in _FORMULA_STARTS:
+        if self.wise_email is not None and self.name[:1] in FORMULA_STARTS:
             raise ValueError(
                 f"name {self.name!r} starts with {self.name[:1]!r}: the Wise payout file sends it as the"
                 " recipient's name, and a spreadsheet would run it as a formula (Wise wants the name on"

@@ -92,9 +92,8 @@ def build_marts(inputs: MartInputs) -> Marts:
     payments = build_payments(payment_observations(objects), others)
     adjustments = build_adjustments(others, payments, capture_releases(objects))
     payments = payments.drop(CHARGE_IDS, INTENT_IDS)  # linked money back; marts.payments has its own ids
-    clicks, landed_again = clicks_and_landed_again(
-        inputs.clicks
-    )  # after payments: not held through their peak
+    # after payments: not held through their peak
+    clicks, landed_again = clicks_and_landed_again(inputs.clicks)
     leads = build_leads(others, clicks, inputs.offers)
     conversions, unattributed = attribute(
         payments,

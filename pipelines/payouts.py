@@ -229,9 +229,9 @@ def plain_file(paid: pl.DataFrame) -> bytes:
     return _csv([PLAIN_COLUMNS, *rows], for_people=True)
 
 
-def _parts(name: str, rows: pl.DataFrame, limit: int | None) -> dict[str, pl.DataFrame]:
+def _parts(name: str, rows: pl.DataFrame, limit: int) -> dict[str, pl.DataFrame]:
     """`name.csv` for rows within the provider's limit per file; `name.part1of3.csv`, ... beyond it."""
-    if limit is None or rows.height <= limit:
+    if rows.height <= limit:
         return {f"{name}.csv": rows}
     parts = [rows.slice(start, limit) for start in range(0, rows.height, limit)]
     return {f"{name}.part{n}of{len(parts)}.csv": part for n, part in enumerate(parts, 1)}

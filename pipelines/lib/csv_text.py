@@ -9,7 +9,9 @@ import re
 
 import polars as pl
 
-_FORMULA_START = r"^[=+\-@\t\r]"
+from core.program import FORMULA_STARTS
+
+_FORMULA_START = "^[" + re.escape("".join(FORMULA_STARTS)) + "]"
 _NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?$"
 
 

@@ -108,9 +108,7 @@ class _Fresh:
             return self._clicks(table)
         key = PRIMARY_KEYS[stream]
         seen = self.seen.setdefault(stream, set())
-        if stream not in self.files:
-            self.files[stream] = self.lake.raw(stream).paths()
-        files = self.files[stream]
+        files = self._raw_files(stream)
         loaded = self._loaded(key, files, table) if files and table.height else set()
         if loaded and stream == "stripe_events":
             loaded -= self.unfit()
@@ -134,9 +132,7 @@ class _Fresh:
         (an earlier `received_at`: two processes landed one id and a run loaded the later one first):
         a run and a rebuild then keep the same copy, the earliest landed (models/clicks.py chooses)."""
         seen = self.seen.setdefault("clicks", set())
-        if "clicks" not in self.files:
-            self.files["clicks"] = self.lake.raw("clicks").paths()
-        files = self.files["clicks"]
+        files = self._raw_files("clicks")
         keys = table["click_id"].to_list()
         loaded = self._loaded("click_id", files, table) if files and table.height else set()
         if not loaded and seen.isdisjoint(keys):  # nearly every chunk: no id seen before
@@ -154,6 +150,12 @@ class _Fresh:
         seen.update(kept["click_id"].to_list())
         self.run_clicks.append(kept.select("click_id", "received_at"))
         return kept
+
+    def _raw_files(self, stream: str) -> list[Path]:
+        """The raw files of completed loads, listed once per run."""
+        if stream not in self.files:
+            self.files[stream] = self.lake.raw(stream).paths()
+        return self.files[stream]
 
     def _loaded(self, key: str, files: list[Path], table: pl.DataFrame) -> set[str]:
         """The chunk's keys some completed load holds."""
