@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from receiver.main import create_app
     from receiver.program_file import SUPERVISED_WORKER_ENV
     from receiver.readiness import startup_warnings
-    from receiver.serving import uvicorn_options
+    from receiver.serving import serve_workers, uvicorn_options
 
     try:
         app = create_app(settings)  # also validates the program file before anything listens
@@ -41,7 +41,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # each worker process builds its own app (and landing files) from the same ATTRO_* settings;
         # one started while the program file is bad serves the last version that loaded
         os.environ[SUPERVISED_WORKER_ENV] = "1"
-        uvicorn.run("receiver.main:create_app", factory=True, workers=args.workers, **options)
+        if not serve_workers("receiver.main:create_app", args.workers, options):
+            print("error: a receiver worker could not start (its log says why): stopped", file=sys.stderr)
+            return 1
     else:
         uvicorn.run(app, **options)
     return 0

@@ -272,6 +272,27 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def serve_workers(app: str, workers: int, options: dict[str, Any]) -> bool:
+    """Serve the app factory `app` from `workers` processes under uvicorn's supervisor, as
+    `uvicorn.run(..., workers=N)` does; False when the supervisor stopped on its own rather than on a
+    signal (a replacement worker that could not start: uvicorn then stops every worker)."""
+    from uvicorn import Config
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        gave_up = False
+
+        def keep_subprocess_alive(self) -> None:
+            stopping = self.should_exit.is_set()  # a signal, handled just before
+            super().keep_subprocess_alive()
+            self.gave_up = self.gave_up or (not stopping and self.should_exit.is_set())
+
+    config = Config(app, factory=True, workers=workers, **options)
+    supervisor = Supervisor(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    return not supervisor.gave_up
+
+
 def uvicorn_cli_args(settings: Settings) -> list[str]:
     """`uvicorn_options` as `python -m uvicorn` arguments, for launchers that start a process."""
     options = uvicorn_options(settings)

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -280,3 +281,38 @@ def test_a_copy_that_cannot_be_written_leaves_no_temporary_file(program_path, tm
 
     assert served.current().link("jane-pro") is not None
     assert list(copy.parent.iterdir()) == []
+
+
+class AttroServe(ReceiverProcess):
+    """`attro serve --workers N` itself, where ReceiverProcess starts uvicorn as it would."""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "attro", "serve", "--host", "127.0.0.1", "--port", str(self.port)] + [
+            "--workers",
+            str(self.workers),
+        ]
+
+
+@pytest.mark.e2e
+def test_attro_serve_says_it_stopped_when_a_worker_could_not_start_and_not_when_it_was_told_to(
+    make_settings, program_path, kit
+):
+    # Left for later in stop 38: uvicorn's supervisor stopped every worker when a replacement could not
+    # start, and `attro serve --workers N` exited 0 as after a SIGTERM, so a process manager would not
+    # restart it.
+    settings = make_settings()
+    good = program_path.read_text(encoding="utf-8")
+    with AttroServe(settings, kit.SECRET, kit.API_TOKEN, workers=2) as receiver:
+        from_each_worker(receiver, "/healthz", 200)  # both started: neither writes the copy again
+        program_path.write_text("[[links]\n", encoding="utf-8")  # bad, and no last good copy to start from
+        (settings.monitoring_dir / program_file_module.LAST_GOOD_PROGRAM).unlink()
+        os.kill(receiver.worker_pids()[0], signal.SIGKILL)
+        assert receiver.process is not None
+        assert receiver.process.wait(timeout=60) == 1
+    assert "error: a receiver worker could not start" in receiver.log_path.read_text()
+
+    program_path.write_text(good, encoding="utf-8")
+    with AttroServe(settings, kit.SECRET, kit.API_TOKEN, workers=2) as receiver:
+        assert receiver.process is not None
+        receiver.process.terminate()
+        assert receiver.process.wait(timeout=30) == 0

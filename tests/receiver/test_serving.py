@@ -225,12 +225,14 @@ def test_the_body_timer_is_per_request_on_a_kept_alive_connection(server):
 def test_attro_serve_runs_uvicorn_with_the_guarded_protocol(make_settings, monkeypatch):
     calls = []
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(serving, "serve_workers", lambda app, workers, options: calls.append(options) or True)
     settings = make_settings()
 
     for workers in (1, 2):
         args = cli.build_parser().parse_args(["serve", "--workers", str(workers)])
         assert cli._serve(args, settings) == 0
 
+    assert len(calls) == 2
     for options in calls:
         assert options["http"] == "receiver.serving:GuardedHttpProtocol"
         assert options["h11_max_incomplete_event_size"] == settings.max_header_bytes
