@@ -73,15 +73,18 @@ def load_raw(settings: Settings) -> Metadata:
     events, clicks = stats["stripe_events"], stats["clicks"]
     rejected = events["rejected_lines"] + clicks["rejected_lines"]
     reasons = Counter(events.get("rejected_reasons", {})) + Counter(clicks.get("rejected_reasons", {}))
-    quarantined = Lake(settings.lake_dir).raw("landing_rejects").rows()
+    lake = Lake(settings.lake_dir)
+    quarantined = lake.raw("landing_rejects").rows()
     return {
         "raw/stripe_events": {
+            "rows": lake.raw("stripe_events").rows(),  # every event loaded so far (from file footers)
             "new_events": events["new"],
             "records_read": events["records"],
             "rejected_lines": events["rejected_lines"],
             "torn_lines_waiting": events["torn_lines_waiting"],
         },
         "raw/clicks": {
+            "rows": lake.raw("clicks").rows(),
             "new_clicks": clicks["new"],
             "records_read": clicks["records"],
             "rejected_lines": clicks["rejected_lines"],
@@ -98,9 +101,17 @@ def load_raw(settings: Settings) -> Metadata:
 def stage(settings: Settings) -> Metadata:
     """Raw events not staged yet → staging.stripe_objects and staging.rejected_events."""
     stats = stage_new(settings)
+    lake = Lake(settings.lake_dir)
     return {
-        "staging/stripe_objects": {"loads_staged": stats["loads_staged"], "new_rows": stats["events_staged"]},
-        "staging/rejected_events": {"new_rows": stats["events_quarantined"]},
+        "staging/stripe_objects": {
+            "rows": lake.staging(OBJECTS).rows(),  # every event decoded so far
+            "loads_staged": stats["loads_staged"],
+            "new_rows": stats["events_staged"],
+        },
+        "staging/rejected_events": {
+            "rows": lake.staging(REJECTED).rows(),
+            "new_rows": stats["events_quarantined"],
+        },
     }
 
 

@@ -11,6 +11,7 @@ import sys
 import threading
 from collections import Counter
 from datetime import timedelta
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +254,11 @@ def test_incremental_runs_over_a_growing_landing_zone_equal_one_full_run(full_ru
     staged = [r["staging/stripe_objects"]["new_rows"] for r in reports]
     assert all(n > 0 for n in staged)
     assert sum(staged) == full_run.report["staging/stripe_objects"]["new_rows"] > 0
+    # each stage's total (the Dagster asset's "rows") counts what all runs added, as one run's does
+    for stage, added in (("raw/stripe_events", "new_events"), ("raw/clicks", "new_clicks")):
+        assert [r[stage]["rows"] for r in reports] == list(accumulate(r[stage][added] for r in reports))
+        assert reports[-1][stage]["rows"] == full_run.report[stage]["rows"]
+    assert [r["staging/stripe_objects"]["rows"] for r in reports] == list(accumulate(staged))
     assert kit.tables(settings.warehouse_path) == full_run.tables
 
 
