@@ -32,7 +32,7 @@ from pipelines.lib.landed_events import EventLanding, landed_event_ids
 from pipelines.sources.stripe_api import stripe_objects
 from pipelines.sources.stripe_api.helpers import StripeApiError, connect
 from pipelines.sources.stripe_api.settings import BACKFILL_WINDOW, OBJECT_KINDS, PAGE_SIZE, ObjectKind
-from pipelines.sources.stripe_api.snapshots import Reading, snapshot_events
+from pipelines.sources.stripe_api.snapshots import DATED_EARLIER, Reading, snapshot_events
 
 # A landed package's files are the objects again: the landing zone has them, the state keeps only the cursor.
 dlt.config["load.delete_completed_jobs"] = True
@@ -136,7 +136,7 @@ def backfill_objects(
     api = connect(settings)
     reading = Reading(api_version=stripe.api_version, livemode=api.livemode)
     landing = EventLanding(settings, BACKFILL)
-    sink = LandingSink(landing, reading, landed_event_ids(settings, since), report)
+    sink = LandingSink(landing, reading, landed_event_ids(settings, since, DATED_EARLIER), report)
     pipeline = _pipeline(settings, since, sink)
     try:
         if pipeline.has_pending_data:  # a load an interruption left: send its remaining batches first

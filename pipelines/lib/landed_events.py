@@ -29,19 +29,26 @@ from pipelines.sources.landing.helpers import iter_new
 STREAM = "stripe_events"
 
 
-def landed_event_ids(settings: Settings, since: datetime | None = None) -> set[str]:
-    """Ids of the Stripe events landed so far; from the lake only those created at or after `since`
-    (an event landed but not loaded yet counts whatever its time)."""
+def landed_event_ids(
+    settings: Settings, since: datetime | None = None, any_time: tuple[str, ...] = ()
+) -> set[str]:
+    """Ids of the Stripe events landed so far; from the lake only those created at or after `since`,
+    and those of the types `any_time` whatever their time (an event landed but not loaded yet counts
+    whatever its time)."""
     lake = Lake(settings.lake_dir)
     with lake_connection(settings) as con:
         offsets = loaded_offsets(con, lake).get(STREAM, {})
         ids: set[str] = set()
         files = lake.raw(STREAM).paths()
         if files:
-            where = "where created_at >= ?" if since is not None else ""
+            where, params = "", []
+            if since is not None:
+                where, params = (
+                    "where created_at >= ? or list_contains(?, event_type)",
+                    [since, list(any_time)],
+                )
             rows = con.execute(
-                f"select event_id from read_parquet({parquet_list(files)}) {where}",
-                [since] if since is not None else [],
+                f"select event_id from read_parquet({parquet_list(files)}) {where}", params
             ).fetchall()
             ids.update(row[0] for row in rows)
     for chunk in iter_new(STREAM, settings.landing_dir / STREAM, dict(offsets)):

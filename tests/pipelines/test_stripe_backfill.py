@@ -122,6 +122,15 @@ def test_backfilled_codes_and_leads_attribute_as_their_webhooks_did(
         )
         == methods
     )
+    # Audit: a later `--since` between the discount's start and its renewal invoice landed the discount
+    # again (a snapshot dated by its start, before `since`, was not looked for) and said "landed now: 1"
+    with serve(fake):
+        again = backfill_objects(
+            with_stripe_api(site.settings, fake.url, KEY), at + timedelta(days=10), now=NOW1
+        )
+    assert sum(again.landed.values()) == 0
+    landed = [line["event_id"] for line in landing_lines(site.settings)]
+    assert len(landed) == len(set(landed))
 
 
 def purchases(kit: Any, days: int) -> list[dict[str, Any]]:

@@ -19,6 +19,10 @@ from typing import Any
 
 from core.contracts import BACKFILL_EVENT_PREFIX
 
+# Snapshots dated before the object listed with them (a discount by its start, before the invoice): a
+# backfill from a later `since` meets them again, so it looks for them among events of any time.
+DATED_EARLIER = ("customer.discount.created",)
+
 StripeObject = dict[str, Any]
 Event = dict[str, Any]
 
@@ -107,7 +111,7 @@ def _invoice(obj: StripeObject, reading: Reading) -> list[Event]:
     for discount in discounts:
         created = _time(discount, "start") if isinstance(discount, dict) else None
         if created is not None and isinstance(discount.get("id"), str):
-            events.append(snapshot_event(discount, "customer.discount.created", created, reading))
+            events.append(snapshot_event(discount, DATED_EARLIER[0], created, reading))
     return events + _paid_invoice({**obj, "discounts": as_ids}, reading)
 
 
