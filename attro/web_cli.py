@@ -17,11 +17,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from core.program import ProgramError
     from receiver.serving import uvicorn_options
     from web.app import create_app
+    from web.keys import KeyFileError
     from web.passwords import PasswordError
 
     try:
         app = create_app(settings)
-    except (ProgramError, PasswordError) as exc:
+    except (ProgramError, PasswordError, KeyFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(
@@ -65,7 +66,7 @@ def _hash_password(args: argparse.Namespace, settings: Settings) -> int:
 
 def _portal_link(args: argparse.Namespace, settings: Settings) -> int:
     from core.program import ProgramError, load_program
-    from web.keys import signing_key
+    from web.keys import KeyFileError, signing_key
     from web.portal_links import PortalLinkError, make_token, portal_url
 
     try:
@@ -78,7 +79,7 @@ def _portal_link(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         token = make_token(signing_key(settings), args.affiliate, args.days)
-    except PortalLinkError as exc:
+    except (PortalLinkError, KeyFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(portal_url(args.base_url or settings.web_url, token))

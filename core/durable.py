@@ -18,6 +18,29 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def create_once(path: Path, content: bytes) -> bool:
+    """Make `path` (mode 0600) holding `content` unless it exists; False when another process made it
+    first (use theirs). Written whole to a temporary file first and then linked into place, so no
+    process ever reads it empty or in part (created empty and then written, a process that lost the
+    race read an empty key: a crash, or an empty salt)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # never replaces: the first process's file wins
+        except FileExistsError:
+            return False
+        fsync_dir(path.parent)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def make_dirs_durably(path: Path) -> None:
     """mkdir -p, then fsync the parent of every folder created so the new names survive a crash."""
     missing: list[Path] = []

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from core.durable import fsync_dir
+from core.durable import create_once, fsync_dir
 from core.settings import SECRET_PREFIX, Settings, is_api_key
 
 STORE_FORMAT = "attro-secrets-v1"
@@ -170,15 +170,7 @@ class SecretStore:
             ) from None
 
     def _create_key_file(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return  # another process made it first; use theirs
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(Fernet.generate_key() + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        create_once(self.key_path, Fernet.generate_key() + b"\n")  # or another process's, made first
 
     def _save(self, entries: list[StoredSecret]) -> None:
         plain = json.dumps(

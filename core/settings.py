@@ -8,7 +8,6 @@ exit without a traceback.
 from __future__ import annotations
 
 import base64
-import os
 import re
 import secrets
 from functools import cached_property
@@ -19,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.durable import create_once
 from core.urls import is_absolute_http_url
 
 ENV_PREFIX = "ATTRO_"
@@ -298,14 +298,7 @@ class Settings(BaseSettings):
             return self.ip_hash_salt.encode()
         path = self.state_dir / "ip_hash_salt"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass  # another process created it first
-            else:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(secrets.token_hex(32))
+            create_once(path, secrets.token_hex(32).encode())  # or another process's, made first
         return path.read_text().strip().encode()
 
 

@@ -17,7 +17,7 @@ from core.settings import Settings
 from receiver.logs import RequestLogMiddleware
 from receiver.program_file import ProgramFile
 from web.deps import PortalSignInRequired, SignInRequired, WebParts
-from web.keys import signing_key
+from web.keys import SigningKey
 from web.passwords import AdminPassword
 from web.ratelimit import LoginLimiter
 from web.rendering import STATIC_DIR, templates
@@ -92,7 +92,7 @@ def admin_password(settings: Settings) -> AdminPassword:
 
 
 def build_parts(settings: Settings) -> WebParts:
-    key = signing_key(settings)
+    key = SigningKey(settings)
     secure = settings.cookie_secure
     return WebParts(
         settings=settings,

@@ -12,6 +12,7 @@ from fastapi.templating import Jinja2Templates
 from core.program import Program
 from core.settings import Settings
 from receiver.program_file import ProgramFile
+from web.keys import SigningKey
 from web.passwords import AdminPassword
 from web.ratelimit import LoginLimiter
 from web.sessions import Session, SessionCookie
@@ -31,7 +32,7 @@ class WebParts:
     limiter: LoginLimiter
     admin_cookie: SessionCookie
     portal_cookie: SessionCookie
-    signing_key: str
+    signing_key: SigningKey
     signed_out: SignedOutSessions
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,10 +48,10 @@ class SessionCookie:
     max_age_seconds: int
     salt: str
     secure: bool
-    key: str
+    key: Callable[[], str]  # the signing key in use now (web/keys.py SigningKey)
 
     def _serializer(self) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.key, salt=self.salt)
+        return URLSafeTimedSerializer(self.key(), salt=self.salt)
 
     def read(self, request: Request) -> Session | None:
         """The request's session, or None when it has none or a forged, tampered or expired one."""

@@ -59,3 +59,17 @@ def test_hash_password_reads_stdin_and_prints_a_hash(
     assert verify_password(printed, "a long admin password")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["web", "hash-password"]) == 2
+
+
+def test_a_key_file_with_no_usable_key_is_one_line_not_a_traceback(
+    cli_site: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Audit: both commands ended in a RuntimeError traceback.
+    key_path(cli_site.settings).parent.mkdir(parents=True, exist_ok=True)
+    key_path(cli_site.settings).write_text("short\n")
+
+    for command in (["portal", "link", "jane"], ["web", "--port", "1"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "web_signing.key holds no usable key; delete it" in err
+        assert len(err.strip().splitlines()) == 1, err

@@ -10,6 +10,7 @@ import pytest
 from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
 from tests.support.web import Web
+from web.keys import key_path, signing_key
 from web.portal_links import SALT, make_token, read_token
 
 PORTAL_PAGES = ("/portal", "/portal/conversions", "/portal/clicks", "/portal/statements/2026-02.csv")
@@ -64,7 +65,7 @@ def test_a_tampered_link_is_refused(web: Web) -> None:
 
 
 def test_an_expired_link_is_refused(web: Web) -> None:
-    key = web.app.state.parts.signing_key
+    key = web.app.state.parts.signing_key()
     expired = make_token(key, "jane", 1, now=time.time() - 2 * 86_400)
     _refused(web, expired)
     with pytest.raises(ValueError, match="expired"):
@@ -192,3 +193,24 @@ def test_a_copy_of_the_portal_cookie_taken_before_signing_out_is_refused_after_i
     thief.cookies.set("attro_portal", copied, path="/portal")
     assert thief.get("/portal").status_code == 401
     assert other.get("/portal").status_code == 200
+
+
+def test_deleting_the_signing_key_signs_everyone_out_of_a_running_web_and_new_links_work(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Audit: the running `attro web` kept the key it started with, so deleting the file (the README's
+    # way to sign everyone out) signed nobody out until a restart, and `attro portal link` then printed
+    # links (signed with the new key file) that the running web refused.
+    monkeypatch.setattr("web.keys._LOOK_EVERY_SECONDS", 0)
+    omar = web.portal("omar")
+    old_link = web.portal_token("jane")
+    assert omar.get("/portal").status_code == 200
+
+    key_path(web.settings).unlink()
+
+    assert omar.get("/portal").status_code == 401
+    _refused(web, old_link)
+    new_link = make_token(signing_key(web.settings), "jane", 7)  # `attro portal link` now
+    client = web.client()
+    assert client.get("/portal/login", params={"token": new_link}).status_code == 200
+    assert client.get("/portal").status_code == 200

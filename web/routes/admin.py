@@ -265,7 +265,7 @@ def new_portal_link(
     if all(a.id != affiliate_id for a in program.affiliates):
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no affiliate {affiliate_id!r} in the program file")
     try:
-        token = make_token(parts.signing_key, affiliate_id, days)
+        token = make_token(parts.signing_key(), affiliate_id, days)
     except PortalLinkError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     with parts.warehouse.cursor() as cur:

@@ -59,7 +59,7 @@ def brand_css(program: ProgramDep) -> Response:
 @router.get("/login")
 def sign_in(request: Request, parts: Parts, program: ProgramDep, token: str = "") -> Response:
     try:
-        grant = read_token(parts.signing_key, token)
+        grant = read_token(parts.signing_key(), token)
     except PortalLinkError as exc:
         return signed_out_page(request, status.HTTP_403_FORBIDDEN, str(exc))
     if all(a.id != grant.affiliate_id for a in program.affiliates):
