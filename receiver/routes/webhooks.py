@@ -68,9 +68,11 @@ async def _receive(request: Request) -> Response:
     signing_secrets: list[str] = state.signing_secrets.current()
     if not signing_secrets:
         # Stripe shows this body in its dashboard: name the cause (no secret, wrong key, unreadable store).
+        # Its paths named by their setting, as /healthz does: the log line has them whole.
         reason = state.signing_secrets.why_none()
         annotate_request(request, event="stripe_webhook", outcome="no_usable_secret", reason=reason)
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"cannot verify webhooks: {reason}")
+        public = unplaced(reason, state.settings)
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"cannot verify webhooks: {public}")
     settings = state.settings
     annotate_request(request, event="stripe_webhook", outcome="rejected")  # until proven otherwise
     body = await read_limited_body(request, settings.max_body_bytes)

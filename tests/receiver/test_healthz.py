@@ -113,3 +113,20 @@ def test_healthz_answers_head_as_uptime_monitors_ask(client):
 
     assert response.status_code == 200
     assert response.content == b""
+
+
+def test_a_webhook_503_names_the_store_by_its_setting_not_the_server_path(make_settings, make_client, kit):
+    # Audit: /healthz said `$ATTRO_DATA_DIR/state/secrets.json`, the webhook's 503 (which Stripe's
+    # dashboard shows, and anyone can ask for unsigned) the server's absolute path.
+    settings = make_settings(stripe_webhook_secret=None)
+    SecretStore(settings).add("whsec_stored_secret_0001")
+    (settings.state_dir / "secrets.json").write_text("garbage\n")
+    client = make_client(settings)
+
+    webhook = client.post("/api/webhooks/stripe", content=b"{}")
+    health = client.get("/healthz")
+
+    assert (webhook.status_code, health.status_code) == (503, 503)
+    detail = webhook.json()["detail"]
+    assert "$ATTRO_DATA_DIR/state/secrets.json" in detail and str(settings.data_dir) not in detail
+    assert detail == health.json()["detail"]
