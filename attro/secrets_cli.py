@@ -13,8 +13,12 @@ KIND_LABELS = {STRIPE_API_KEY: "api key"}  # anything else is a webhook signing 
 
 
 def _read_secret(command: str, prompt: str) -> str:
-    """The secret from stdin: a hidden prompt on a terminal, else the first line of the pipe."""
-    value = getpass.getpass(prompt) if sys.stdin.isatty() else sys.stdin.readline()
+    """The secret from stdin: a hidden prompt on a terminal, else the first line of the pipe that is not
+    blank (a file saved with an empty first line said "nothing was read")."""
+    if sys.stdin.isatty():
+        value = getpass.getpass(prompt)
+    else:
+        value = next((line for line in sys.stdin if line.strip()), "")
     if not value.strip():
         raise SecretStoreError(
             f"nothing was read from stdin: pipe the value in, e.g. `attro secrets {command} < file`"

@@ -119,12 +119,24 @@ def test_set_stripe_refuses_what_is_not_a_signing_secret(store_settings, monkeyp
 
 @pytest.mark.parametrize("command", ["set-stripe", "set-stripe-api-key"])
 def test_nothing_on_stdin_is_named_as_such(store_settings, monkeypatch, capsys, command):
-    code, _, err = attro_secrets(store_settings, monkeypatch, capsys, command, stdin="")
+    for blank in ("", "\n \n"):
+        code, _, err = attro_secrets(store_settings, monkeypatch, capsys, command, stdin=blank)
 
-    assert code == 2
-    assert err.startswith(
-        f"error: nothing was read from stdin: pipe the value in, e.g. `attro secrets {command} <"
+        assert code == 2
+        assert err.startswith(
+            f"error: nothing was read from stdin: pipe the value in, e.g. `attro secrets {command} <"
+        )
+
+
+def test_a_secret_after_blank_lines_is_read(store_settings, monkeypatch, capsys):
+    # Audit: a file with an empty first line was refused with "nothing was read from stdin".
+    code, out, err = attro_secrets(
+        store_settings, monkeypatch, capsys, "set-stripe", stdin="\n  \n" + OLD + "\n"
     )
+
+    assert (code, err) == (0, "")
+    assert fingerprint(OLD) in out
+    assert SecretStore(store_settings).values() == [OLD]
 
 
 def test_remove_unknown_id_is_an_error(store_settings, monkeypatch, capsys):
