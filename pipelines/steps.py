@@ -52,6 +52,7 @@ from pipelines.lib.warehouse import (
     Build,
     add_lake_views,
     add_lookup_indexes,
+    add_money_macros,
     connect,
     discard_next,
     publish,
@@ -312,6 +313,7 @@ def publish_warehouse(settings: Settings, runs: Sequence[str]) -> Metadata:
             f" anti join {LANDED_AGAIN} s on {same}"
             f" where regexp_full_match(c.click_id, '{CLICK_ID_PATTERN.pattern.strip('^$')}')"
         )
+        add_money_macros(con)
         add_lookup_indexes(con)
     path = publish(settings)
     if inputs := build.inputs(runs):  # the run loaded the landing zone itself: the warehouse is current

@@ -25,6 +25,7 @@ from core.durable import fsync_dir
 from core.settings import Settings
 from core.state.closed_periods import PeriodError
 from models.exprs import to_utc
+from models.money import THREE_DECIMAL, ZERO_DECIMAL
 from pipelines.lib.duck import parquet_list
 
 
@@ -241,6 +242,28 @@ def add_lookup_indexes(con: duckdb.DuckDBPyConnection) -> None:
     for table, column in LOOKUP_INDEXES.items():
         name = f"{table.split('.')[1]}_by_{column}"
         con.execute(f"create index if not exists {name} on {table} ({column})")
+
+
+def _listed(currencies: Collection[str]) -> str:
+    return ", ".join(f"'{currency}'" for currency in sorted(currencies))
+
+
+# Amounts in a currency's major unit for analysts (jpy 0 decimals, usd 2, kwd 3): dividing by 100.0
+# is wrong for a zero- or three-decimal currency, and a DOUBLE. Exact: DECIMAL(38, 3), as the Parquet
+# export's amounts; a macro is applied row by row, so `sum(marts.to_major(...))` groups as usual.
+MONEY_MACROS = (
+    "create or replace macro marts.currency_exponent(currency) as case"
+    f" when lower(currency) in ({_listed(ZERO_DECIMAL)}) then 0"
+    f" when lower(currency) in ({_listed(THREE_DECIMAL)}) then 3 else 2 end",
+    "create or replace macro marts.to_major(amount_minor, currency) as (amount_minor::decimal(38, 0)"
+    " * case marts.currency_exponent(currency) when 0 then 1.000 when 3 then 0.001 else 0.010 end)"
+    "::decimal(38, 3)",
+)
+
+
+def add_money_macros(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in MONEY_MACROS:
+        con.execute(sql)
 
 
 def publish(settings: Settings) -> Path:

@@ -166,7 +166,52 @@ def readme_tables() -> set[str]:
     """`schema.table` names the README mentions (not file names such as program.toml)."""
     text = (REPO / "README.md").read_text(encoding="utf-8")
     names = set(re.findall(r"\b(?:raw|staging|program|marts)\.[a-z_]+\b", text))
-    return {name for name in names if not name.endswith((".toml", ".py"))}
+    return {name for name in names if not name.endswith((".toml", ".py"))} - README_MACROS
+
+
+README_MACROS = {"marts.to_major", "marts.currency_exponent"}
+
+
+def test_the_readme_analyst_queries_run_in_the_duckdb_command_and_show_each_currency_s_decimals(
+    full_run,
+) -> None:
+    # Audit: the README's first query divided by 100.0: a jpy sale of 50001 showed as 500.01, a kwd
+    # one of 12.345 as 123.45, and the warehouse offered no way to get it right.
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```sql\n(.*?)```", text, re.S) if "revenue and commission" in b)
+    statements = [s.strip() for s in block.split(";") if s.strip()]
+    command = [
+        str(Path(sys.executable).with_name("duckdb")),
+        "-readonly",
+        str(full_run.settings.warehouse_path),
+    ]
+
+    for statement in statements:
+        done = subprocess.run([*command, "-c", statement], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "Error" not in done.stderr, (statement, done.stderr)
+    shown = subprocess.run(
+        [
+            *command,
+            "-csv",
+            "-noheader",
+            "-c",
+            "select marts.to_major(50001, 'jpy'), marts.to_major(12345, 'KWD'),"
+            " marts.to_major(-1999, 'usd'), marts.currency_exponent('krw'), marts.to_major(null, 'eur')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert shown == "50001.000,12.345,-19.990,0,NULL"
+    assert {
+        name
+        for (name,) in query(
+            full_run.settings.warehouse_path,
+            "select schema_name || '.' || function_name from duckdb_functions() where function_type = 'macro'"
+            " and schema_name = 'marts'",
+        )
+    } == README_MACROS
 
 
 def test_a_first_run_over_an_empty_landing_zone_publishes_every_named_table_empty(kit) -> None:
