@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, status
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -157,6 +160,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "<!doctype html><title>No data yet</title><p>No published warehouse yet: run "
             "<code>attro run</code> once and reload.</p>",
             status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable_address(request: Request, exc: RequestValidationError) -> Response:
+        # A page asked with a value it cannot read (`?page=abc`, a hand-edited link): a page that says
+        # which, not FastAPI's JSON; a form's POST keeps the JSON answer (a browser never sends one).
+        if request.method not in ("GET", "HEAD"):
+            return await request_validation_exception_handler(request, exc)
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'][1:]) or 'the address'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return HTMLResponse(
+            '<!doctype html><html lang="en"><title>Cannot read this address</title><p>This page\'s address'
+            f" has a value it cannot read ({html.escape(problems)}). Go back and follow a link on the"
+            " page instead.</p></html>",
+            status.HTTP_400_BAD_REQUEST,
         )
 
     app.add_middleware(SecurityHeaders)

@@ -97,3 +97,20 @@ def explain(reason: str) -> Reason:
         reason,
         Reason(reason, "A reason this page does not describe yet.", "See docs/rules.md (Attribution)."),
     )
+
+
+# Why an attributed payment earned nothing (`marts.conversions.not_commissionable_reason`), in the
+# words an affiliate reads on the portal; an unknown code shows as it is.
+NOT_COMMISSIONABLE = {
+    "test_mode": "a test payment (never payable)",
+    "outside_recurring_period": "after the offer's commission period",
+    "currency_mismatch": "paid in a currency the offer's flat amount is not in",
+    "customer_cap_reached": "the commission cap for this customer is reached",
+    "zero_commission": "no commission at this amount",
+    "unknown_offer": "the offer is no longer in the program",
+    "affiliate_banned": "after the account was closed",
+}
+
+
+def no_commission(reason: str | None) -> str:
+    return NOT_COMMISSIONABLE.get(reason or "", reason or "none")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
@@ -12,6 +13,7 @@ import jinja2
 from fastapi.templating import Jinja2Templates
 
 from models.money import format_minor
+from web.reasons import no_commission
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -29,6 +31,41 @@ def money(amount_minor: int | None, currency: str | None) -> str:
     if amount_minor is None or currency is None:
         return "—"
     return f"{format_minor(int(amount_minor), currency)} {currency.upper()}"
+
+
+# Where a ledger line's rule (models/commissions.py, money_back.py, closed_periods.py) names money: the
+# warehouse keeps minor units, as every amount there; the pages show them with the currency's decimals.
+@cache
+def _amount_in(currency: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w.])(-?\d+) ({re.escape(currency)})\b")
+
+
+_AMOUNTS_IN = (
+    re.compile(r"(?<![\w.])(-?\d+) of (-?\d+) taken back so far, so (-?\d+) of the (-?\d+) commission"),
+    re.compile(r"\((?:excl\.|capped at) (-?\d+)[ )]"),
+    re.compile(r"\(frozen (-?\d+), "),
+)
+
+
+def rule_text(rule: str | None, currency: str | None) -> str:
+    """A ledger line's rule with its amounts in the major unit: `20% of 9900 usd` → `20% of 99.00 usd`,
+    `refund 4300 usd: 4300 of 12900 taken back so far, so 430 of the 1290 commission` with decimals
+    throughout; counts, percentages and payment numbers as they are."""
+    if not rule or not currency:
+        return rule or ""
+    cur = currency.lower()
+    shown = _amount_in(cur).sub(lambda m: f"{format_minor(int(m[1]), cur)} {cur}", rule)
+
+    def decimals(match: re.Match[str]) -> str:
+        text, start = match[0], match.start()
+        for group in range(len(match.groups()), 0, -1):  # from the right: positions stay valid
+            begin, end = match.span(group)
+            text = text[: begin - start] + format_minor(int(match[group]), cur) + text[end - start :]
+        return text
+
+    for pattern in _AMOUNTS_IN:
+        shown = pattern.sub(decimals, shown)
+    return shown
 
 
 def when(at: datetime | date | None) -> str:
@@ -57,7 +94,8 @@ def templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    filters: dict[str, Any] = {"money": money, "when": when, "duration": duration}
+    filters: dict[str, Any] = {"money": money, "when": when, "duration": duration, "rule_text": rule_text}
+    filters["no_commission"] = no_commission
     env.filters.update(filters)
     env.globals["static_url"] = static_url
     return Jinja2Templates(env=env)

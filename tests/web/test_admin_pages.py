@@ -39,7 +39,7 @@ def test_conversions_filter_by_affiliate_offer_month_status_and_mode(web: Web, w
     admin = web.admin()
     everything = admin.get("/admin/conversions").text
     assert "subscription_metadata" in everything or "click_metadata" in everything  # attribution method
-    assert "20% of 9900 usd" in everything  # a ledger line's rule sentence
+    assert "20% of 99.00 usd" in everything  # a ledger line's rule sentence, with decimals
     omar = admin.get("/admin/conversions", params={"affiliate": "omar"}).text
     count = web_site.query("select count(*) from marts.conversions where affiliate_id = 'omar'")[0][0]
     assert omar.count('class="card conversion"') == count

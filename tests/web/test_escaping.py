@@ -56,7 +56,7 @@ def test_portal_pages_show_hostile_text_as_text(web: Web) -> None:
 def test_the_portal_colour_comes_from_a_validated_stylesheet(web: Web) -> None:
     css = web.client().get("/portal/brand.css")
     assert css.status_code == 200
-    assert css.text.strip() == ":root { --primary: #0a7d5a; }"
+    assert css.text.strip() == ":root { --primary: #0a7d5a; --primary-ink: #0a7d5a; --on-primary: #ffffff; }"
 
 
 def test_a_signed_out_page_escapes_the_portal_name(web: Web) -> None:

@@ -8,14 +8,16 @@ an id in a request cannot reach another affiliate's data. Customers are shown ma
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from core.program import Program
 from core.state.closed_periods import closed_at
 from web import downloads, queries
+from web.colours import ink_on_white, text_on
 from web.deps import CsrfToken, Parts, PortalAffiliate, ProgramDep, check_csrf
 from web.portal_links import PortalLinkError, read_token
 from web.sessions import Session
@@ -51,8 +53,11 @@ def signed_out_page(request: Request, code: int, message: str | None = None) -> 
 
 @router.get("/brand.css")
 def brand_css(program: ProgramDep) -> Response:
-    """The program's colour as a stylesheet (validated #rrggbb), so pages need no inline style."""
-    css = f":root {{ --primary: {program.portal.primary_color}; }}\n"
+    """The program's colour as a stylesheet (validated #rrggbb), so pages need no inline style; with
+    the colours readable beside it (a brand yellow is a border, never white text or a link)."""
+    brand = program.portal.primary_color
+    colours = f"--primary: {brand}; --primary-ink: {ink_on_white(brand)}; --on-primary: {text_on(brand)};"
+    css = f":root {{ {colours} }}\n"
     return Response(css, media_type="text/css", headers={"Cache-Control": "no-cache"})
 
 
@@ -102,7 +107,7 @@ def overview(request: Request, parts: Parts, affiliate: PortalAffiliate, program
         for link in program.links
         if link.affiliate == affiliate.id
     ]
-    codes = [c.code for c in program.codes if c.affiliate == affiliate.id and c.code]
+    codes = _codes(program, affiliate.id, datetime.now(UTC))
     with parts.warehouse.cursor() as cur:
         earnings = queries.earnings_by_month(cur, affiliate.id)
         clicks = queries.clicks_by_month(cur, affiliate.id)
@@ -119,6 +124,26 @@ def overview(request: Request, parts: Parts, affiliate: PortalAffiliate, program
         statements=statements,
         closed=closed_at(parts.settings),
     )
+
+
+def _codes(program: Program, affiliate_id: str, now: datetime) -> list[dict[str, str]]:
+    """The affiliate's promotion codes a customer can use now or later, each with its dates (a code
+    past its valid_until earns nothing: it is left out)."""
+    shown = []
+    for code in program.codes:
+        if code.affiliate != affiliate_id or not code.code:
+            continue
+        until = code.until_at
+        if until is not None and until <= now:
+            continue
+        note = ""
+        if code.from_at is not None and code.from_at > now:
+            note = f"from {code.from_at:%Y-%m-%d}"
+        if until is not None:
+            last = until - timedelta(seconds=1)  # valid_until's day itself, for a date
+            note = f"{note} until {last:%Y-%m-%d}".strip()
+        shown.append({"code": code.code, "note": note})
+    return shown
 
 
 @router.get("/conversions")

@@ -1,0 +1,104 @@
+"""What the portal shows an affiliate reads right: amounts in rules with the currency's decimals,
+promotion codes a customer can still use with their dates, reasons in words, and the program's brand
+colour only where it stays readable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.program import parse_program
+from tests.support.paths import DEMO_PROGRAM
+from web.colours import READABLE, contrast, ink_on_white, text_on
+from web.reasons import NOT_COMMISSIONABLE, no_commission
+from web.rendering import rule_text
+from web.routes.portal import _codes
+
+
+@pytest.mark.parametrize(
+    ("rule", "currency", "shown"),
+    [
+        ("20% of 9900 usd, payment 1, month 1 of 12", "usd", "20% of 99.00 usd, payment 1, month 1 of 12"),
+        (
+            "refund 4300 usd: 4300 of 12900 taken back so far, so 430 of the 1290 commission",
+            "usd",
+            "refund 43.00 usd: 43.00 of 129.00 taken back so far, so 4.30 of the 12.90 commission",
+        ),
+        ("flat 500 usd per payment, first payment", "usd", "flat 5.00 usd per payment, first payment"),
+        (
+            "10% of 9900 usd (excl. 1000 tax), payment 2 (lifetime) (capped at 500)",
+            "usd",
+            "10% of 99.00 usd (excl. 10.00 tax), payment 2 (lifetime) (capped at 5.00)",
+        ),
+        (
+            "10% of 12345 jpy (excl. 1000 tax), payment 2 (lifetime)",
+            "jpy",
+            "10% of 12345 jpy (excl. 1000 tax), payment 2 (lifetime)",
+        ),
+        (
+            "20% of 12345 kwd (tier 'gold', 12 conversions this month), payment 1; terms v2 from 2026-01-01",
+            "kwd",
+            "20% of 12.345 kwd (tier 'gold', 12 conversions this month), payment 1; terms v2 from 2026-01-01",
+        ),
+        (
+            "correction of cv_1:commission (frozen -430, now -530 usd)",
+            "usd",
+            "correction of cv_1:commission (frozen -4.30, now -5.30 usd)",
+        ),
+    ],
+)
+def test_a_rule_shows_its_amounts_with_the_currency_s_decimals_and_its_counts_as_they_are(
+    rule: str, currency: str, shown: str
+) -> None:
+    # Audit: the portal said "19.80 USD pending 20% of 9900 usd": an affiliate reads $9,900.
+    assert rule_text(rule, currency) == shown
+
+
+def test_the_portal_lists_the_codes_a_customer_can_use_with_their_dates(tmp_path: Path) -> None:
+    # Audit: an expired code and one valid only from next year were listed as the affiliate's codes,
+    # without dates: sales through the expired one earn nothing (code_outside_validity).
+    text = DEMO_PROGRAM.read_text(encoding="utf-8") + (
+        '\n[[codes]]\ncode = "THEOOLD"\naffiliate = "theo"\noffer = "lifetime-10"\nvalid_until = 2026-10-31\n'
+        '\n[[codes]]\ncode = "THEOSOON"\naffiliate = "theo"\noffer = "lifetime-10"\nvalid_from = 2027-06-01\n'
+        "valid_until = 2027-06-30\n"
+    )
+    program = parse_program(tmp_path / "program.toml", text)
+
+    shown = _codes(program, "theo", datetime(2026, 11, 1, tzinfo=UTC))
+
+    assert shown == [
+        {"code": "THEO20", "note": ""},
+        {"code": "THEOSOON", "note": "from 2027-06-01 until 2027-06-30"},
+    ]
+    assert _codes(program, "theo", datetime(2026, 10, 31, 23, 59, tzinfo=UTC))[1] == {
+        "code": "THEOOLD",
+        "note": "until 2026-10-31",
+    }
+
+
+def test_a_reason_for_no_commission_reads_as_words() -> None:
+    assert no_commission("currency_mismatch") == "paid in a currency the offer's flat amount is not in"
+    assert no_commission("something_new") == "something_new"
+    assert all(" " in words for words in NOT_COMMISSIONABLE.values())
+
+
+@pytest.mark.parametrize(
+    "brand", ["#ffff00", "#ffcc00", "#00c2ff", "#2f5bea", "#ffffff", "#000000", "#0a7d5a", "#808080"]
+)
+def test_text_beside_the_brand_colour_stays_readable(brand: str) -> None:
+    # Audit: `primary_color = "#ffff00"` made buttons white on yellow (1.07:1) and links yellow on white.
+    assert contrast(ink_on_white(brand), "#ffffff") >= READABLE
+    label = contrast(text_on(brand), brand)
+    assert label == max(contrast("#ffffff", brand), contrast("#1d2330", brand))
+    assert label >= 3.9  # mid grey is the worst a brand can be: 3.98:1 with the darker label
+
+
+def test_a_page_asked_with_a_value_it_cannot_read_answers_with_a_page(web) -> None:
+    # Audit: `?page=abc` on the portal (a hand-edited or cut link) answered FastAPI's JSON.
+    for client, path in ((web.portal("jane"), "/portal/conversions"), (web.admin(), "/admin/conversions")):
+        answer = client.get(path, params={"page": "abc"})
+        assert answer.status_code == 400
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "page: Input should be a valid integer" in answer.text
