@@ -44,6 +44,10 @@ class DemoError(RuntimeError):
 _KEPT = frozenset({"web_signing.key", "web_signed_out.json", "web_signed_out.json.lock", "secrets.lock"})
 
 
+# The program file the demo's story is written for (its links, offers and codes), in the repository.
+SHIPPED_PROGRAM = Path(__file__).resolve().parents[1] / "data" / "program.toml"
+
+
 def prepare_data_dir(settings: Settings) -> None:
     """The demo owns its data dir: refuse one holding data it did not write (no marker, or files the
     marker's list of what the last demo wrote does not name: a receiver's webhooks, a closed month, a
@@ -427,6 +431,11 @@ def run_demo(settings: Settings, seed: int = 7, web: bool = False) -> int:
     from pipelines.run import run_pipeline
 
     started = time.monotonic()
+    if settings.program is None and not settings.program_path.exists() and SHIPPED_PROGRAM.is_file():
+        # a data dir of its own (ATTRO_DATA_DIR) starts with the program the demo's story is written for
+        settings.program_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SHIPPED_PROGRAM, settings.program_path)
+        print(f"attro demo: copied the demo program file {SHIPPED_PROGRAM} to {settings.program_path}")
     try:
         program = load_program(settings.program_path)
     except ProgramError as exc:

@@ -23,11 +23,14 @@ def test_demo_runs_the_story_and_prints_a_summary_and_an_export(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("ATTRO_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ATTRO_PROGRAM", str(PROGRAM))
+    # Audit: a data dir of its own without a program file stopped the demo ("program file not found")
+    monkeypatch.delenv("ATTRO_PROGRAM", raising=False)
 
     assert main(["demo"]) == 0
 
     out = capsys.readouterr().out
+    assert (tmp_path / "data" / "program.toml").read_bytes() == PROGRAM.read_bytes()
+    assert f"copied the demo program file {PROGRAM.resolve()}" in out
     for affiliate in ("jane", "omar", "lena"):
         assert f"\n{affiliate} " in out
     assert "money back (usd): 2 dispute 198.00, 1 dispute_reversal -99.00, 3 refund 72.00" in out
