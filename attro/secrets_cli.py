@@ -99,8 +99,25 @@ def _remove(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _rekey(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        count, origin = SecretStore(settings).rekey()
+    except SecretStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"re-encrypted the secret store ({count} secrets, read with {origin}) under ATTRO_MASTER_KEY's first"
+    )
+    rest = "; drop the other keys from ATTRO_MASTER_KEY" if len(settings.master_keys) > 1 else ""
+    leftover = SecretStore(settings).key_path
+    rest += f"; delete {leftover}" if leftover.exists() else ""
+    if rest:
+        print(f"once every attro process has the new ATTRO_MASTER_KEY{rest}")
+    return 0
+
+
 def add_secrets_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `secrets {set-stripe,set-stripe-api-key,list,remove}`; each handler is called as
+    """Add `secrets {set-stripe,set-stripe-api-key,list,remove,rekey}`; each handler is called as
     func(args, settings)."""
     parser = subparsers.add_parser(
         "secrets", help="manage the Stripe webhook signing secrets and API key (encrypted)"
@@ -124,3 +141,9 @@ def add_secrets_parser(subparsers: argparse._SubParsersAction) -> None:
     remove = commands.add_parser("remove", help="delete a stored secret (a running receiver follows)")
     remove.add_argument("id", help="the id shown by `attro secrets list`")
     remove.set_defaults(func=_remove)
+
+    rekey = commands.add_parser(
+        "rekey",
+        help="encrypt the store under ATTRO_MASTER_KEY's first key (from the key file, or to a new key)",
+    )
+    rekey.set_defaults(func=_rekey)

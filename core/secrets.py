@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core.durable import create_once, fsync_dir
 from core.settings import SECRET_PREFIX, Settings, is_api_key
@@ -50,33 +50,25 @@ def fingerprint(value: str) -> str:
 class SecretStore:
     """`state/secrets.json`: the whole list encrypted as one Fernet token (AES-128-CBC + HMAC).
 
-    The key is ATTRO_MASTER_KEY when set, else `state/master.key`, created (mode 0600) on the first
-    write. The file is replaced atomically (temp file, fsync, rename) with mode 0600.
+    The key is ATTRO_MASTER_KEY when set (several during a rotation: the first encrypts, each
+    decrypts), else `state/master.key`, created (mode 0600) on the first write. `rekey` moves the store
+    to ATTRO_MASTER_KEY's first key. The file is replaced atomically (temp file, fsync, rename) with
+    mode 0600.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.state_dir = settings.state_dir
         self.path = self.state_dir / "secrets.json"
         self.key_path = self.state_dir / "master.key"
-        self._env_key = settings.master_key
+        self._env_keys = settings.master_keys
 
     # -- reading ------------------------------------------------------------------------------
 
     def load(self) -> list[StoredSecret]:
         """Every stored secret, oldest first; [] when there is no store yet."""
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        token = self._token()
+        if token is None:
             return []
-        except OSError as exc:
-            raise SecretStoreError(f"cannot read the secret store {self.path}: {exc.strerror}") from None
-        try:
-            document = json.loads(raw)
-            if document.get("format") != STORE_FORMAT:
-                raise ValueError(document.get("format"))
-            token = document["token"].encode()
-        except (ValueError, KeyError, AttributeError, TypeError):
-            raise SecretStoreError(f"{self.path} is not an attro secret store") from None
         fernet = self._fernet(create=False)
         try:
             plain = fernet.decrypt(token)
@@ -84,7 +76,54 @@ class SecretStore:
             raise SecretStoreError(
                 "cannot decrypt the secret store: wrong ATTRO_MASTER_KEY or key file"
             ) from None
-        entries = json.loads(plain)
+        return _entries(plain)
+
+    def _token(self) -> bytes | None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SecretStoreError(f"cannot read the secret store {self.path}: {exc.strerror}") from None
+        try:
+            document = json.loads(raw)
+            if document.get("format") != STORE_FORMAT:
+                raise ValueError(document.get("format"))
+            return document["token"].encode()
+        except (ValueError, KeyError, AttributeError, TypeError):
+            raise SecretStoreError(f"{self.path} is not an attro secret store") from None
+
+    def rekey(self) -> tuple[int, str]:
+        """Encrypt the store again under ATTRO_MASTER_KEY's first key, reading it with any of its keys or
+        the key file: moving from the key file to ATTRO_MASTER_KEY, or to a new key. (How many secrets,
+        which key could read it.) SecretStoreError without ATTRO_MASTER_KEY or when none reads it."""
+        if not self._env_keys:
+            raise SecretStoreError(
+                "set ATTRO_MASTER_KEY to the key to encrypt with (the new one first, then the old ones, "
+                "comma separated)"
+            )
+        with self._locked():
+            token = self._token()
+            if token is None:
+                raise SecretStoreError(f"no secret store to re-encrypt ({self.path} does not exist)")
+            readers = [
+                (f"ATTRO_MASTER_KEY's key {n}", key.encode()) for n, key in enumerate(self._env_keys, 1)
+            ]
+            if self.key_path.exists():
+                readers.append((str(self.key_path), self.key_path.read_bytes().strip()))
+            for origin, key in readers:
+                try:
+                    plain = Fernet(key).decrypt(token)
+                except (InvalidToken, ValueError):
+                    continue
+                entries = _entries(plain)
+                self._save(entries)
+                return len(entries), origin
+            raise SecretStoreError(
+                "none of ATTRO_MASTER_KEY's keys"
+                + (f" nor {self.key_path}" if self.key_path.exists() else "")
+                + " decrypts the secret store: add the key it was written with after the new one"
+            )
         return [
             StoredSecret(e["id"], e["added_at"], e["value"], e.get("kind", WEBHOOK_SECRET)) for e in entries
         ]
@@ -147,24 +186,22 @@ class SecretStore:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _fernet(self, *, create: bool) -> Fernet:
-        if self._env_key:
-            key, origin = self._env_key.strip().encode(), "ATTRO_MASTER_KEY"
-        else:
-            origin = str(self.key_path)
-            if create and not self.key_path.exists():
-                self._create_key_file()
-            try:
-                key = self.key_path.read_bytes().strip()
-            except FileNotFoundError:
-                raise SecretStoreError(
-                    f"cannot decrypt the secret store: no ATTRO_MASTER_KEY and no key file {self.key_path}"
-                ) from None
+    def _fernet(self, *, create: bool) -> Fernet | MultiFernet:
+        if self._env_keys:
+            return MultiFernet([Fernet(key.encode()) for key in self._env_keys])  # checked by Settings
+        if create and not self.key_path.exists():
+            self._create_key_file()
+        try:
+            key = self.key_path.read_bytes().strip()
+        except FileNotFoundError:
+            raise SecretStoreError(
+                f"cannot decrypt the secret store: no ATTRO_MASTER_KEY and no key file {self.key_path}"
+            ) from None
         try:
             return Fernet(key)
         except ValueError:
             raise SecretStoreError(
-                f"{origin} is not a valid key (32 url-safe base64-encoded bytes; "
+                f"{self.key_path} is not a valid key (32 url-safe base64-encoded bytes; "
                 "make one with `python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'`)"
             ) from None
@@ -202,6 +239,13 @@ class SecretStore:
             yield
         finally:
             os.close(fd)
+
+
+def _entries(plain: bytes) -> list[StoredSecret]:
+    return [
+        StoredSecret(e["id"], e["added_at"], e["value"], e.get("kind", WEBHOOK_SECRET))
+        for e in json.loads(plain)
+    ]
 
 
 def _new_entry(value: str, kind: str, now: datetime | None) -> StoredSecret:

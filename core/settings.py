@@ -123,7 +123,8 @@ class Settings(BaseSettings):
     master_key: str | None = Field(
         default=None,
         repr=False,
-        description="Fernet key for the secret store; else state/master.key",
+        description="Fernet key for the secret store, else state/master.key; several, comma separated,"
+        " during a rotation (the first encrypts, each decrypts)",
     )
     max_click_age_days: int = Field(
         default=400,
@@ -206,16 +207,23 @@ class Settings(BaseSettings):
     def _a_fernet_key(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        try:
-            key = base64.urlsafe_b64decode(value.strip().encode("ascii"))
-        except (ValueError, UnicodeEncodeError):
-            key = b""
-        if len(key) != 32:
-            raise ValueError(
-                "is not a Fernet key (32 url-safe base64-encoded bytes; make one with `python -c"
-                " 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`)"
-            )
+        for part in value.split(","):
+            try:
+                key = base64.urlsafe_b64decode(part.strip().encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                key = b""
+            if len(key) != 32:
+                raise ValueError(
+                    "is not a Fernet key (32 url-safe base64-encoded bytes, several comma separated;"
+                    " make one with `python -c 'from cryptography.fernet import Fernet;"
+                    " print(Fernet.generate_key().decode())'`)"
+                )
         return value
+
+    @property
+    def master_keys(self) -> list[str]:
+        """ATTRO_MASTER_KEY's keys in order: the first encrypts the secret store, each decrypts it."""
+        return [part.strip() for part in (self.master_key or "").split(",") if part.strip()]
 
     @field_validator("cookie_domain", mode="after")
     @classmethod

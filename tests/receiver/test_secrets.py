@@ -320,3 +320,49 @@ def test_a_stored_api_key_alone_is_no_webhook_secret(store_settings, make_client
 
     assert response.status_code == 503
     assert "no webhook secret" in response.json()["detail"]
+
+
+def test_moving_from_the_key_file_to_attro_master_key_and_rotating_it_keeps_every_secret(
+    store_settings, make_settings, monkeypatch, capsys
+):
+    # Audit: setting ATTRO_MASTER_KEY, as the README advises for production, on a store written under
+    # the key file made every webhook 503 and `set-stripe` refuse; the only way out was deleting it.
+    SecretStore(store_settings).add(OLD)
+    first = Fernet.generate_key().decode()
+    moved = make_settings(stripe_webhook_secret=None, master_key=first)
+    with pytest.raises(SecretStoreError, match="wrong ATTRO_MASTER_KEY or key file"):
+        SecretStore(moved).load()
+
+    code, out, err = attro_secrets(moved, monkeypatch, capsys, "rekey")
+
+    assert (code, err) == (0, "")
+    assert "1 secrets, read with " + str(moved.state_dir / "master.key") in out
+    assert f"delete {moved.state_dir / 'master.key'}" in out
+    (moved.state_dir / "master.key").unlink()
+    assert SecretStore(moved).values() == [OLD]
+
+    # a rotation: the new key first, the old one after it, both read; rekey moves it to the new one
+    second = Fernet.generate_key().decode()
+    both = make_settings(stripe_webhook_secret=None, master_key=f"{second}, {first}")
+    assert SecretStore(both).values() == [OLD]
+    SecretStore(both).add(NEW)  # written under the first key of the setting
+    assert attro_secrets(both, monkeypatch, capsys, "rekey")[0] == 0
+    assert SecretStore(make_settings(stripe_webhook_secret=None, master_key=second)).values() == [OLD, NEW]
+    with pytest.raises(SecretStoreError):
+        SecretStore(make_settings(stripe_webhook_secret=None, master_key=first)).load()
+
+
+def test_rekey_refuses_without_a_key_to_move_to_or_one_that_reads(
+    store_settings, make_settings, monkeypatch, capsys
+):
+    SecretStore(store_settings).add(OLD)
+    code, _, err = attro_secrets(store_settings, monkeypatch, capsys, "rekey")
+    assert code == 2 and err.startswith("error: set ATTRO_MASTER_KEY to the key to encrypt with")
+
+    (store_settings.state_dir / "master.key").write_bytes(
+        Fernet.generate_key()
+    )  # not the one it was written with
+    stranger = make_settings(stripe_webhook_secret=None, master_key=Fernet.generate_key().decode())
+    code, _, err = attro_secrets(stranger, monkeypatch, capsys, "rekey")
+    assert code == 2 and "decrypts the secret store: add the key it was written with after the new one" in err
+    assert len(err.strip().splitlines()) == 1
