@@ -102,3 +102,15 @@ def test_a_page_asked_with_a_value_it_cannot_read_answers_with_a_page(web) -> No
         assert answer.status_code == 400
         assert answer.headers["content-type"].startswith("text/html")
         assert "page: Input should be a valid integer" in answer.text
+
+
+def test_a_pending_commission_says_when_it_becomes_payable(web, web_site) -> None:
+    pending = web_site.query(
+        "select affiliate_id, min(payable_on) from marts.commission_lines where status = 'pending'"
+        " and livemode group by 1 order by 1 limit 1"
+    )
+    assert pending, "the fixture has a pending line"
+    [(affiliate, payable_on)] = pending
+    page = web.portal(affiliate).get("/portal/conversions").text
+    assert f"payable from {payable_on:%Y-%m-%d}" in page
+    assert "times in UTC" in page
