@@ -186,6 +186,12 @@ def test_statements_mark_closed_months_and_download_the_exports(
     assert "closed 2026-03-20" in page
     # every column the net is made of (gross + reversals + reinstated = net), on every row
     assert page.count('data-label="Reinstated"') == page.count('data-label="Net"') > 0
+    # Audit: a row read "Net 17.00 / Approved 17.00 / Payable 0" with no visible reason (a debt carried)
+    assert (
+        page.count('data-label="Opening"')
+        == page.count('data-label="Carried forward"')
+        == page.count('data-label="Net"')
+    )
     assert "/admin/exports/commissions/2026-01/xlsx" in page
     assert "/admin/exports/payouts/2026-01/csv" in page
     answer = admin.get("/admin/exports/commissions/2026-01/csv")
