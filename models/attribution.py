@@ -51,6 +51,7 @@ def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
         pl.col("click_id").first().alias("chain_click_id"),
         pl.col("click_id_source").first().alias("chain_click_source"),
         pl.col("payment_id").first().alias("chain_click_payment_id"),
+        pl.col("occurred_at").first().alias("chain_click_named_at"),
     )
     code = pl.col("promotion_code_id") if "promotion_code_id" in chains.columns else pl.lit(None, pl.String)
     return (
@@ -120,11 +121,40 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
             )
         )
     )
-    return judged.with_columns(reason=reason, detail=detail)
+    judged = judged.with_columns(reason=reason, detail=detail)
+    # A click first named by a later payment (a renewal whose subscription metadata got a click id)
+    # that was made after the chain started did not bring it: the chain is judged as if it named none,
+    # so it keeps what the customer's earlier attribution or lead gives it, instead of losing all its
+    # payments, back to the first, to a click that came later.
+    late = (pl.col("reason") == "click_after_payment") & (
+        pl.col("chain_click_named_at") > pl.col("chain_first_at")
+    )
+    return judged.with_columns(
+        *(pl.when(late).then(None).otherwise(pl.col(name)).alias(name) for name in _CLICK_COLUMNS),
+        reason=pl.when(late).then(pl.lit("no_click_id")).otherwise(pl.col("reason")),
+        detail=pl.when(late).then(None).otherwise(pl.col("detail")),
+    )
+
+
+# What a chain's click brings to its judgement (left out with the click when it does not count).
+_CLICK_COLUMNS = (
+    "chain_click_id",
+    "chain_click_source",
+    "chain_click_payment_id",
+    "chain_click_named_at",
+    "clicked_at",
+    "is_bot",
+    "affiliate_id",
+    "offer_id",
+    "link_code",
+    "attribution_window_days",
+)
 
 
 def _customer_inheritance(judged: pl.DataFrame) -> pl.DataFrame:
-    """Chains without a click id inherit the earliest earlier attributed chain of the same customer."""
+    """Chains without a click id inherit the earliest attributed chain of the same customer that was
+    paid before they started (a trial's checkout comes before its first payment: a purchase between
+    the two, through another affiliate's click, did not bring the subscription)."""
     origins = judged.filter(pl.col("reason").is_null()).select(
         "customer_id",
         "livemode",
@@ -132,11 +162,11 @@ def _customer_inheritance(judged: pl.DataFrame) -> pl.DataFrame:
         pl.col("chain_first_at").alias("origin_first_at"),
     )
     orphans = judged.filter((pl.col("reason") == "no_click_id") & pl.col("customer_id").is_not_null()).select(
-        "chain_id", "customer_id", "livemode", "chain_first_at"
+        "chain_id", "customer_id", "livemode", "chain_started_at"
     )
     return (
         orphans.join(origins, on=["customer_id", "livemode"])
-        .filter(pl.col("origin_first_at") < pl.col("chain_first_at"))
+        .filter(pl.col("origin_first_at") < pl.col("chain_started_at"))
         .sort("origin_first_at", "origin_chain_id")
         .group_by("chain_id")
         .agg(pl.col("origin_chain_id").first())

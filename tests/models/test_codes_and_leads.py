@@ -411,3 +411,64 @@ def test_a_lead_customers_purchase_after_another_affiliates_click_continues_the_
         (1, "click_metadata", "jane"),
         (2, "customer_earlier", "omar"),
     ]
+
+
+@API
+def test_a_click_a_renewal_names_after_the_subscription_started_does_not_take_it_from_the_customer(
+    offers_frame, api
+) -> None:
+    # Audit: the merchant put a later click of omar's into the subscription's metadata; the chain's
+    # click became that one, judged click_after_payment, and every payment of a subscription that
+    # was jane's (the customer's earlier purchase) went unattributed, back to the first, in closed
+    # months too (corrections). The late click does not count: the chain keeps jane's.
+    sim = StripeSim(seed=31, livemode=True)
+    jane, omar = click(AT - timedelta(days=1), "jane"), click(AT + timedelta(days=10), "omar")
+    first = sim.one_time_checkout(AT, 5000, click_id=jane["click_id"], api_version=api)
+    sub = sim.subscription_checkout(AT + timedelta(days=3), 9900, customer=first.customer, api_version=api)
+    renewal = sim.renewal(sub.sub, AT + timedelta(days=34), api_version=api)
+    sub.sub.metadata = {"rd_click_id": omar["click_id"]}
+    named = sim.renewal(sub.sub, AT + timedelta(days=65), api_version=api)
+
+    marts = run([first, sub, renewal, named], offers_frame, clicks=[jane, omar])
+
+    rows = marts.conversions.sort("occurred_at").select(
+        "payment_number", "attribution_method", "affiliate_id"
+    )
+    assert rows.rows() == [
+        (1, "click_metadata", "jane"),
+        (2, "customer_earlier", "jane"),
+        (3, "customer_earlier", "jane"),
+        (4, "customer_earlier", "jane"),
+    ]
+    assert marts.unattributed_payments.is_empty()
+
+
+def test_a_subscription_started_before_a_purchase_through_another_click_keeps_its_lead(offers_frame) -> None:
+    # Audit: a trial started (checkout) with no click after a sign-up through jane's link; omar's
+    # click and a one-time purchase came during the trial. The trial's first paid invoice inherited
+    # omar's purchase ("customer earlier" compared with the first payment, not the checkout), on every
+    # renewal, where the lead gives it to jane; without the lead it went to omar all the same.
+    for with_lead in (True, False):
+        sim = StripeSim(seed=41, livemode=True)
+        jane, omar = click(AT - timedelta(hours=3), "jane"), click(AT + timedelta(days=4), "omar")
+        signup = sim.sign_up(AT, click_id=jane["click_id"] if with_lead else None)
+        trial = sim.subscription_checkout(
+            AT + timedelta(minutes=5), 9900, customer=signup.customer, trial_days=14
+        )
+        ebook = sim.one_time_checkout(
+            AT + timedelta(days=5), 2500, customer=signup.customer, click_id=omar["click_id"]
+        )
+        paid = sim.renewal(trial.sub, AT + timedelta(days=14))
+
+        marts = run([signup, trial, ebook, paid], offers_frame, clicks=[jane, omar])
+
+        rows = marts.conversions.sort("occurred_at").select(
+            "payment_id", "attribution_method", "affiliate_id"
+        )
+        assert rows.row(0)[1:] == ("click_metadata", "omar")  # the ebook
+        subscription = [row[1:] for row in rows.rows()[1:]]
+        if with_lead:
+            assert subscription == [("lead", "jane")]
+        else:
+            assert subscription == []
+            assert marts.unattributed_payments["reason"].to_list() == ["no_click_id"]
