@@ -98,7 +98,11 @@ def _component_summary(obs: pl.DataFrame) -> pl.DataFrame:
         currency=_first("currency"),
         amount_minor=_first("confirmed_amount_minor"),
         livemode=pl.col("livemode").any(),
-        paid_at=pl.col("paid_at").filter(confirmed).min(),
+        # the payment's own time (its most authoritative source's, as occurred_at), and when the event
+        # that confirmed it came: a bank debit's charge is created days before it settles, and
+        # `charge.succeeded` then comes when the invoice is paid
+        paid_at=_first("confirmed_paid_at"),
+        confirmed_at=pl.col("confirmed_event_at").max(),
     )
 
 
@@ -115,9 +119,14 @@ def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
     charges = summary.filter(~pl.col("has_invoice") & ~pl.col("has_session") & pl.col("has_money_ids"))
     keys = ["customer_id", "currency", "amount_minor", "livemode"]
     candidates = (
-        charges.select(*keys, "component_no", "paid_at")
+        charges.select(*keys, "component_no", "paid_at", "confirmed_at")
         .join(invoices.select(*keys, matched_no="component_no", invoice_paid_at="paid_at"), on=keys)
-        .with_columns(gap=(pl.col("paid_at") - pl.col("invoice_paid_at")).abs())
+        .with_columns(
+            gap=pl.min_horizontal(
+                (pl.col("paid_at") - pl.col("invoice_paid_at")).abs(),
+                (pl.col("confirmed_at") - pl.col("invoice_paid_at")).abs(),
+            )
+        )
         .filter(pl.col("gap") <= pl.duration(seconds=CHARGE_MATCH_WINDOW_SECONDS))
     )
     # each candidate component's label, its smallest event id: whatever order the events came in

@@ -626,3 +626,25 @@ def test_a_container_of_the_wrong_type_reads_as_absent_and_the_payment_still_bui
 
     assert rejected.is_empty()
     assert only(payments)["click_id"] is None and only(payments)["amount_minor"] == 4900
+
+
+@pytest.mark.parametrize("with_intent", [True, False], ids=["with payment_intent.succeeded", "charge only"])
+def test_a_bank_debit_renewal_charged_days_before_it_settled_is_its_invoice_s_payment(
+    sim: StripeSim, with_intent: bool
+) -> None:
+    # Audit: a SEPA/ACH charge is created when the debit starts, days before it settles and the invoice
+    # is paid; matched by the charge's `created` it missed the 15 minutes, became a payment of its own
+    # and earned a second commission (customer_earlier) beside the invoice's.
+    first = sim.subscription_checkout(START, 9900, api_version=BASIL)
+    renewal = sim.renewal(first.sub, START + timedelta(days=31), api_version=BASIL)
+    types = {"invoice.paid", "charge.succeeded"} | ({"payment_intent.succeeded"} if with_intent else set())
+    events = copy.deepcopy(of_types(renewal, types))
+    for event in events:
+        if event["type"] == "charge.succeeded":
+            event["data"]["object"]["created"] -= 4 * 86_400  # the debit started four days before
+
+    payment = only(build(events)[0])
+
+    assert (payment["payment_id"], payment["charge_id"]) == (renewal.invoice, renewal.charge)
+    assert payment["match_method"] == "customer_amount_time"
+    assert payment["occurred_at"] == paid_at(renewal)
