@@ -5,6 +5,7 @@ Standard library only: the receiver's landing process imports it.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -35,10 +36,32 @@ def create_once(path: Path, content: bytes) -> bool:
             os.link(tmp, path)  # never replaces: the first process's file wins
         except FileExistsError:
             return False
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            return _create_exclusively(path, content)  # vfat, exFAT, some network shares
         fsync_dir(path.parent)
         return True
     finally:
         tmp.unlink(missing_ok=True)
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS}
+
+
+def _create_exclusively(path: Path, content: bytes) -> bool:
+    """`create_once` where the filesystem has no hard links: created and then written (a process
+    losing the race by a few microseconds can read it empty)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
+    fsync_dir(path.parent)
+    return True
 
 
 def make_dirs_durably(path: Path) -> None:

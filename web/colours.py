@@ -27,8 +27,12 @@ def contrast(a: str, b: str) -> float:
 
 
 def text_on(background: str) -> str:
-    """White or near-black, whichever reads better on `background` (a button's label)."""
-    return "#ffffff" if contrast("#ffffff", background) >= contrast("#1d2330", background) else "#1d2330"
+    """A button's label on `background`: white, else the page's ink, when either reads at 4.5:1, else
+    black (white fails only on light colours, where black reaches it)."""
+    for ink in ("#ffffff", "#1d2330"):
+        if contrast(ink, background) >= READABLE:
+            return ink
+    return "#000000"
 
 
 def ink_on_white(colour: str) -> str:

@@ -35,7 +35,10 @@ def signing_key(settings: Settings) -> str:
     path = key_path(settings)
     if not path.exists():
         create_once(path, secrets.token_hex(32).encode())  # or another process's, made first
-    key = path.read_text().strip()
+    try:
+        key = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyFileError(f"{path} cannot be read as a key ({exc}); delete it to make a new one") from None
     if len(key) < 32:
         raise KeyFileError(f"{path} holds no usable key; delete it to make a new one")
     return key
@@ -70,7 +73,9 @@ class SigningKey:
             return self._key
         with self._lock:
             self._looked = now
-            if _stamp(self._path) != self._stamp:
+            stamp = _stamp(self._path)
+            if stamp != self._stamp:
+                self._stamp = stamp  # taken before the read: a change landing after it is seen next time
                 try:
                     self._key = signing_key(self._settings)
                     self._problem = None
@@ -81,5 +86,6 @@ class SigningKey:
                     if str(exc) != self._problem:
                         logger.error("web signing key not changed: %s", exc)
                     self._problem = str(exc)
-                self._stamp = _stamp(self._path)
+                if stamp is None:  # deleted: signing_key made (or found) the new file
+                    self._stamp = _stamp(self._path)
             return self._key

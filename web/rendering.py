@@ -13,6 +13,7 @@ import jinja2
 from fastapi.templating import Jinja2Templates
 
 from models.money import format_minor
+from models.risk import REJECTED_IN_REVIEW
 from web.reasons import no_commission
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -35,11 +36,9 @@ def money(amount_minor: int | None, currency: str | None) -> str:
 
 # Where a ledger line's rule (models/commissions.py, money_back.py, closed_periods.py) names money: the
 # warehouse keeps minor units, as every amount there; the pages show them with the currency's decimals.
-@cache
-def _amount_in(currency: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![\w.])(-?\d+) ({re.escape(currency)})\b")
-
-
+# an amount and the currency it is in ("9900 usd"; "1000 tax" is the only other word a rule puts
+# after a number, in "(excl. 1000 tax)", converted with the line's currency below)
+_AMOUNT_AND_CURRENCY = re.compile(r"(?<![\w.])(-?\d+) (?!tax\b)([a-z]{3})\b")
 _AMOUNTS_IN = (
     re.compile(r"(?<![\w.])(-?\d+) of (-?\d+) taken back so far, so (-?\d+) of the (-?\d+) commission"),
     re.compile(r"\((?:excl\.|capped at) (-?\d+)[ )]"),
@@ -53,8 +52,9 @@ def rule_text(rule: str | None, currency: str | None) -> str:
     throughout; counts, percentages and payment numbers as they are."""
     if not rule or not currency:
         return rule or ""
+    rule, note, said = rule.partition(REJECTED_IN_REVIEW)  # the reviewer's words stay as written
     cur = currency.lower()
-    shown = _amount_in(cur).sub(lambda m: f"{format_minor(int(m[1]), cur)} {cur}", rule)
+    shown = _AMOUNT_AND_CURRENCY.sub(lambda m: f"{format_minor(int(m[1]), m[2])} {m[2]}", rule)
 
     def decimals(match: re.Match[str]) -> str:
         text, start = match[0], match.start()
@@ -65,7 +65,7 @@ def rule_text(rule: str | None, currency: str | None) -> str:
 
     for pattern in _AMOUNTS_IN:
         shown = pattern.sub(decimals, shown)
-    return shown
+    return shown + note + said
 
 
 def when(at: datetime | date | None) -> str:

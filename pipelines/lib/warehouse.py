@@ -252,12 +252,15 @@ def _listed(currencies: Collection[str]) -> str:
 # is wrong for a zero- or three-decimal currency, and a DOUBLE. Exact: DECIMAL(38, 3), as the Parquet
 # export's amounts; a macro is applied row by row, so `sum(marts.to_major(...))` groups as usual.
 MONEY_MACROS = (
-    "create or replace macro marts.currency_exponent(currency) as case"
+    "create or replace macro marts.currency_exponent(currency) as case when currency is null then null"
     f" when lower(currency) in ({_listed(ZERO_DECIMAL)}) then 0"
     f" when lower(currency) in ({_listed(THREE_DECIMAL)}) then 3 else 2 end",
-    "create or replace macro marts.to_major(amount_minor, currency) as (amount_minor::decimal(38, 0)"
-    " * case marts.currency_exponent(currency) when 0 then 1.000 when 3 then 0.001 else 0.010 end)"
-    "::decimal(38, 3)",
+    # the exponent written out again: a macro calling marts.currency_exponent would look for it in the
+    # caller's catalog (`attach ... as w` without `use w` has none)
+    "create or replace macro marts.to_major(amount_minor, currency) as (amount_minor::decimal(38, 0) * case"
+    " when currency is null then null"
+    f" when lower(currency) in ({_listed(ZERO_DECIMAL)}) then 1.000"
+    f" when lower(currency) in ({_listed(THREE_DECIMAL)}) then 0.001 else 0.010 end)::decimal(38, 3)",
 )
 
 

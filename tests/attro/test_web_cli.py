@@ -66,10 +66,14 @@ def test_a_key_file_with_no_usable_key_is_one_line_not_a_traceback(
 ) -> None:
     # Audit: both commands ended in a RuntimeError traceback.
     key_path(cli_site.settings).parent.mkdir(parents=True, exist_ok=True)
-    key_path(cli_site.settings).write_text("short\n")
-
-    for command in (["portal", "link", "jane"], ["web", "--port", "1"]):
-        assert main(command) == 2
-        err = capsys.readouterr().err
-        assert err.startswith("error: ") and "web_signing.key holds no usable key; delete it" in err
-        assert len(err.strip().splitlines()) == 1, err
+    # review: random bytes (not UTF-8) were a traceback too
+    for content, problem in (
+        (b"short\n", "holds no usable key"),
+        (bytes(range(128, 176)), "cannot be read as a key"),
+    ):
+        key_path(cli_site.settings).write_bytes(content)
+        for command in (["portal", "link", "jane"], ["web", "--port", "1"]):
+            assert main(command) == 2
+            err = capsys.readouterr().err
+            assert err.startswith("error: ") and f"web_signing.key {problem}" in err and "delete it" in err
+            assert len(err.strip().splitlines()) == 1, err

@@ -64,3 +64,15 @@ def test_processes_making_a_key_file_at_once_all_read_the_one_made_first(tmp_pat
         made = list(folder.rglob("*"))
         assert [p.name for p in made if p.is_file()] in (["web_signing.key"], ["ip_hash_salt"])  # no temp
         assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in made if p.is_file())
+
+
+def test_a_key_file_is_made_on_a_filesystem_without_hard_links(tmp_path, monkeypatch) -> None:
+    # Review: vfat, exFAT and some network shares answer EPERM to link(): no key could be made at all.
+    def no_links(*_args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr("core.durable.os.link", no_links)
+    key = _web_key(str(tmp_path / "state"))
+
+    assert len(key) == 64 and _web_key(str(tmp_path / "state")) == key
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["web_signing.key"]

@@ -214,3 +214,16 @@ def test_deleting_the_signing_key_signs_everyone_out_of_a_running_web_and_new_li
     client = web.client()
     assert client.get("/portal/login", params={"token": new_link}).status_code == 200
     assert client.get("/portal").status_code == 200
+
+
+def test_a_key_file_changed_into_one_with_no_usable_key_keeps_the_key_in_use(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Review: random bytes written over the key made one request a second answer 500 (UnicodeDecodeError).
+    monkeypatch.setattr("web.keys._LOOK_EVERY_SECONDS", 0)
+    omar = web.portal("omar")
+    key_path(web.settings).write_bytes(bytes(range(128, 176)))
+
+    assert [omar.get("/portal").status_code for _ in range(3)] == [200, 200, 200]
+    key_path(web.settings).write_text("k" * 64)  # a good key again: used, everyone signed out
+    assert omar.get("/portal").status_code == 401
