@@ -88,6 +88,7 @@ STRIPE_OBJECT_FIELDS: dict[str, tuple[str, str]] = {
     "amount": ("amount", INT),
     "amount_total": ("amount_total", INT),
     "amount_paid": ("amount_paid", INT),
+    "total": ("total", INT),  # an invoice's, tax included: more than amount_paid when credit paid part
     "amount_received": ("amount_received", INT),
     "amount_captured": ("amount_captured", INT),  # a charge's: less than `amount` when partly captured
     "captured": ("captured", TEXT),  # a charge's: "false" while the card is only authorized

@@ -66,6 +66,17 @@ def _session() -> dict[str, pl.Expr]:
     }
 
 
+def _tax_in_what_was_paid() -> pl.Expr:
+    """An invoice's tax in the money paid: all of it, or, when credit (the customer's balance, a credit
+    note) paid part of the invoice (`amount_paid` below `total`), its share of what was paid, rounded
+    half up: commission is on what the customer paid less the tax in it, never less the tax the credit
+    covered."""
+    tax = pl.coalesce("tax", "total_taxes", "total_tax_amounts").cast(pl.Int64)
+    paid, total = pl.col("amount_paid"), pl.col("total")
+    part = (tax * paid * 2 + total) // (total * 2)
+    return pl.when((total > 0) & (paid >= 0) & (paid < total)).then(part).otherwise(tax)
+
+
 def _invoice() -> dict[str, pl.Expr]:
     return {
         "confirms_payment": pl.col("amount_paid") > 0,
@@ -78,7 +89,7 @@ def _invoice() -> dict[str, pl.Expr]:
         "customer_id": pl.col("customer"),
         "customer_email": pl.col("customer_email"),
         "amount_minor": pl.col("amount_paid"),
-        "tax_minor": pl.coalesce("tax", "total_taxes", "total_tax_amounts"),
+        "tax_minor": _tax_in_what_was_paid(),
         "subscription_metadata_click_id": pl.coalesce(
             "parent_click_id", "subscription_details_click_id", "lines_click_id"
         ),

@@ -472,3 +472,42 @@ def test_a_subscription_started_before_a_purchase_through_another_click_keeps_it
         else:
             assert subscription == []
             assert marts.unattributed_payments["reason"].to_list() == ["no_click_id"]
+
+
+def _paid_partly_by_credit(flow: Flow, total: int, paid: int) -> Flow:
+    """`flow`'s invoice with `total - paid` of it paid from the customer's balance: Stripe's amount_paid
+    and the charge are what was paid in money."""
+    for event in flow.events:
+        obj = event["data"]["object"]
+        if obj["object"] == "invoice":
+            obj.update(total=total, amount_due=paid, amount_paid=paid, starting_balance=paid - total)
+        elif obj["object"] == "invoice_payment":
+            obj.update(amount_paid=paid, amount_requested=paid)
+        elif obj["object"] == "charge":
+            obj.update(amount=paid, amount_captured=paid)
+        elif obj["object"] == "payment_intent":
+            obj.update(amount=paid, amount_received=paid)
+    return flow
+
+
+@API
+def test_a_taxed_invoice_paid_partly_by_credit_takes_off_only_the_tax_in_what_was_paid(
+    offers_frame, api
+) -> None:
+    # Audit: the whole invoice's tax came off the money paid: a renewal of 110.00 (10.00 tax) with
+    # 50.00 of credit earned 20% of 50.00 (60.00 - 10.00) instead of 20% of 54.55 (60.00 less its
+    # share of the tax, 5.45); an invoice whose credit left less than the tax earned nothing.
+    sim = StripeSim(seed=51, livemode=True)
+    c = click(AT - timedelta(hours=1), "jane")
+    sub = sim.subscription_checkout(AT, 11000, click_id=c["click_id"], tax_minor=1000, api_version=api)
+    renewal = _paid_partly_by_credit(
+        sim.renewal(sub.sub, AT + timedelta(days=31), api_version=api), 11000, 6000
+    )
+    small = _paid_partly_by_credit(sim.renewal(sub.sub, AT + timedelta(days=62), api_version=api), 11000, 800)
+
+    marts = run([sub, renewal, small], offers_frame, clicks=[c])
+
+    rows = marts.conversions.sort("occurred_at").select(
+        "amount_minor", "base_amount_minor", "commission_minor"
+    )
+    assert rows.rows() == [(11000, 10000, 2000), (6000, 5455, 1091), (800, 727, 145)]
