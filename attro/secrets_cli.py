@@ -105,9 +105,8 @@ def _rekey(args: argparse.Namespace, settings: Settings) -> int:
     except SecretStoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(
-        f"re-encrypted the secret store ({count} secrets, read with {origin}) under ATTRO_MASTER_KEY's first"
-    )
+    held = f"{count} secret{'' if count == 1 else 's'}"
+    print(f"re-encrypted the secret store ({held}, read with {origin}) under ATTRO_MASTER_KEY's first key")
     rest = "; drop the other keys from ATTRO_MASTER_KEY" if len(settings.master_keys) > 1 else ""
     leftover = SecretStore(settings).key_path
     rest += f"; delete {leftover}" if leftover.exists() else ""

@@ -109,8 +109,8 @@ class SecretStore:
             readers = [
                 (f"ATTRO_MASTER_KEY's key {n}", key.encode()) for n, key in enumerate(self._env_keys, 1)
             ]
-            if self.key_path.exists():
-                readers.append((str(self.key_path), self.key_path.read_bytes().strip()))
+            if self.key_path.is_file():
+                readers.append((str(self.key_path), self._key_file()))
             for origin, key in readers:
                 try:
                     plain = Fernet(key).decrypt(token)
@@ -124,9 +124,6 @@ class SecretStore:
                 + (f" nor {self.key_path}" if self.key_path.exists() else "")
                 + " decrypts the secret store: add the key it was written with after the new one"
             )
-        return [
-            StoredSecret(e["id"], e["added_at"], e["value"], e.get("kind", WEBHOOK_SECRET)) for e in entries
-        ]
 
     def values(self) -> list[str]:
         """The signing secrets to verify with, in the order they were added."""
@@ -191,12 +188,7 @@ class SecretStore:
             return MultiFernet([Fernet(key.encode()) for key in self._env_keys])  # checked by Settings
         if create and not self.key_path.exists():
             self._create_key_file()
-        try:
-            key = self.key_path.read_bytes().strip()
-        except FileNotFoundError:
-            raise SecretStoreError(
-                f"cannot decrypt the secret store: no ATTRO_MASTER_KEY and no key file {self.key_path}"
-            ) from None
+        key = self._key_file()
         try:
             return Fernet(key)
         except ValueError:
@@ -205,6 +197,16 @@ class SecretStore:
                 "make one with `python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'`)"
             ) from None
+
+    def _key_file(self) -> bytes:
+        try:
+            return self.key_path.read_bytes().strip()
+        except FileNotFoundError:
+            raise SecretStoreError(
+                f"cannot decrypt the secret store: no ATTRO_MASTER_KEY and no key file {self.key_path}"
+            ) from None
+        except OSError as exc:
+            raise SecretStoreError(f"cannot read the key file {self.key_path}: {exc.strerror}") from None
 
     def _create_key_file(self) -> None:
         create_once(self.key_path, Fernet.generate_key() + b"\n")  # or another process's, made first

@@ -336,7 +336,9 @@ def test_moving_from_the_key_file_to_attro_master_key_and_rotating_it_keeps_ever
     code, out, err = attro_secrets(moved, monkeypatch, capsys, "rekey")
 
     assert (code, err) == (0, "")
-    assert "1 secrets, read with " + str(moved.state_dir / "master.key") in out
+    assert (
+        f"(1 secret, read with {moved.state_dir / 'master.key'}) under ATTRO_MASTER_KEY's first key\n" in out
+    )
     assert f"delete {moved.state_dir / 'master.key'}" in out
     (moved.state_dir / "master.key").unlink()
     assert SecretStore(moved).values() == [OLD]
@@ -366,3 +368,21 @@ def test_rekey_refuses_without_a_key_to_move_to_or_one_that_reads(
     code, _, err = attro_secrets(stranger, monkeypatch, capsys, "rekey")
     assert code == 2 and "decrypts the secret store: add the key it was written with after the new one" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_key_file_that_is_a_folder_is_one_error_line_and_rekey_reads_with_attro_master_key(
+    make_settings, monkeypatch, capsys
+):
+    # Review: `list` and `rekey` ended in an IsADirectoryError traceback.
+    first = Fernet.generate_key().decode()
+    SecretStore(make_settings(stripe_webhook_secret=None, master_key=first)).add(OLD)
+    plain = make_settings(stripe_webhook_secret=None)
+    (plain.state_dir / "master.key").mkdir()
+
+    code, _, err = attro_secrets(plain, monkeypatch, capsys, "list")
+    assert code == 2 and err.startswith("error: cannot read the key file") and "Traceback" not in err
+
+    second = Fernet.generate_key().decode()
+    both = make_settings(stripe_webhook_secret=None, master_key=f"{second},{first}")
+    assert attro_secrets(both, monkeypatch, capsys, "rekey")[0] == 0
+    assert SecretStore(make_settings(stripe_webhook_secret=None, master_key=second)).values() == [OLD]
