@@ -130,6 +130,10 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
         pl.col("chain_click_named_at") > pl.col("chain_first_at")
     )
     return judged.with_columns(
+        # what the payment that named it is told, if the chain ends up unattributed
+        late_click_id=pl.when(late).then(pl.col("chain_click_id")),
+        late_detail=pl.when(late).then(pl.col("detail")),
+    ).with_columns(
         *(pl.when(late).then(None).otherwise(pl.col(name)).alias(name) for name in _CLICK_COLUMNS),
         reason=pl.when(late).then(pl.lit("no_click_id")).otherwise(pl.col("reason")),
         detail=pl.when(late).then(None).otherwise(pl.col("detail")),
@@ -151,22 +155,30 @@ _CLICK_COLUMNS = (
 )
 
 
-def _customer_inheritance(judged: pl.DataFrame) -> pl.DataFrame:
+def _customer_inheritance(judged: pl.DataFrame, lead_chains: pl.Series | None = None) -> pl.DataFrame:
     """Chains without a click id inherit the earliest attributed chain of the same customer that was
     paid before they started (a trial's checkout comes before its first payment: a purchase between
-    the two, through another affiliate's click, did not bring the subscription)."""
+    the two, through another affiliate's click, did not bring the subscription). The chain a lead
+    attributes (`lead_chains`) is the customer's origin from its own start: the customer came through
+    the sign-up, and each later chain continues it (a purchase during the lead's trial too)."""
+    is_lead = pl.col("chain_id").is_in(lead_chains.implode()) if lead_chains is not None else pl.lit(False)
     origins = judged.filter(pl.col("reason").is_null()).select(
         "customer_id",
         "livemode",
         pl.col("chain_id").alias("origin_chain_id"),
         pl.col("chain_first_at").alias("origin_first_at"),
+        # from when it is the customer's origin: its first payment, or a lead's chain's start
+        pl.when(is_lead)
+        .then(pl.col("chain_started_at"))
+        .otherwise(pl.col("chain_first_at"))
+        .alias("origin_at"),
     )
     orphans = judged.filter((pl.col("reason") == "no_click_id") & pl.col("customer_id").is_not_null()).select(
         "chain_id", "customer_id", "livemode", "chain_started_at"
     )
     return (
         orphans.join(origins, on=["customer_id", "livemode"])
-        .filter(pl.col("origin_first_at") < pl.col("chain_started_at"))
+        .filter(pl.col("origin_at") < pl.col("chain_started_at"))
         .sort("origin_first_at", "origin_chain_id")
         .group_by("chain_id")
         .agg(pl.col("origin_chain_id").first())
@@ -334,7 +346,8 @@ def attribute(
     # customer's later chains continue that attribution (numbering, recurring terms), as a customer who
     # came through a click does, whenever they come.
     first_through_lead = (
-        through_leads.sort("chain_first_at", "chain_id")
+        # the chain the customer started first (a trial's checkout before a purchase during the trial)
+        through_leads.sort("chain_started_at", "chain_first_at", "chain_id")
         .unique(["customer_id", "livemode"], keep="first", maintain_order=True)
         .filter(pl.col("lead_reason").is_null())
         .select("customer_id", "livemode", first_chain_id=pl.col("chain_id"))
@@ -351,7 +364,8 @@ def attribute(
         lead_first = first_through_lead["first_chain_id"].implode()
         attributed = pl.col("method").is_not_null() | pl.col("chain_id").is_in(lead_first)
         inherited = _customer_inheritance(
-            judged.with_columns(reason=pl.when(attributed).then(None).otherwise(pl.col("reason")))
+            judged.with_columns(reason=pl.when(attributed).then(None).otherwise(pl.col("reason"))),
+            first_through_lead["first_chain_id"],
         )
     by_customer = inherited.with_columns(via=pl.lit("customer_earlier"))
     origin_of = [direct, by_customer]
@@ -412,11 +426,19 @@ def attribute(
     lead_reasons = through_leads.filter(pl.col("lead_reason").is_not_null()).select("chain_id", "lead_reason")
     unattributed = (
         chained.join(origins.select("chain_id"), on="chain_id", how="anti")
-        .join(judged.select("chain_id", "reason", "detail", "chain_click_id"), on="chain_id")
+        .join(
+            judged.select("chain_id", "reason", "detail", "chain_click_id", "late_click_id", "late_detail"),
+            on="chain_id",
+        )
         .join(lead_reasons, on="chain_id", how="left")
+        .with_columns(named_late=(pl.col("click_id") == pl.col("late_click_id")).fill_null(False))
         .with_columns(
             click_id=pl.coalesce("click_id", "chain_click_id"),
-            reason=pl.coalesce("lead_reason", "reason"),
+            # the payment that named a click made after the chain started is told so
+            reason=pl.coalesce(
+                "lead_reason", pl.when(pl.col("named_late")).then(pl.lit("click_after_payment")), "reason"
+            ),
+            detail=pl.when(pl.col("named_late")).then(pl.col("late_detail")).otherwise(pl.col("detail")),
         )
         .pipe(conform, UNATTRIBUTED_PAYMENT)
     )

@@ -73,7 +73,9 @@ def _tax_in_what_was_paid() -> pl.Expr:
     covered."""
     tax = pl.coalesce("tax", "total_taxes", "total_tax_amounts").cast(pl.Int64)
     paid, total = pl.col("amount_paid"), pl.col("total")
-    part = (tax * paid * 2 + total) // (total * 2)
+    # in 128 bits: tax × paid passes 64 for an invoice of a few hundred million (IDR, COP)
+    wide_tax, wide_paid, wide_total = (e.cast(pl.Int128) for e in (tax, paid, total))
+    part = ((wide_tax * wide_paid * 2 + wide_total) // (wide_total * 2)).cast(pl.Int64)
     return pl.when((total > 0) & (paid >= 0) & (paid < total)).then(part).otherwise(tax)
 
 

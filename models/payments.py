@@ -118,16 +118,20 @@ def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
     invoices = summary.filter(pl.col("has_invoice") & ~pl.col("has_money_ids"))
     charges = summary.filter(~pl.col("has_invoice") & ~pl.col("has_session") & pl.col("has_money_ids"))
     keys = ["customer_id", "currency", "amount_minor", "livemode"]
+    window = pl.duration(seconds=CHARGE_MATCH_WINDOW_SECONDS)
     candidates = (
         charges.select(*keys, "component_no", "paid_at", "confirmed_at")
-        .join(invoices.select(*keys, matched_no="component_no", invoice_paid_at="paid_at"), on=keys)
+        # a charge confirmed well after it was created (a bank debit settling days later) was paid when
+        # it was confirmed: that time, for the gap and the order both (by its creation it took the
+        # invoice of another same-amount subscription paid by card that day)
         .with_columns(
-            gap=pl.min_horizontal(
-                (pl.col("paid_at") - pl.col("invoice_paid_at")).abs(),
-                (pl.col("confirmed_at") - pl.col("invoice_paid_at")).abs(),
-            )
+            paid_at=pl.when(pl.col("confirmed_at") - pl.col("paid_at") > window)
+            .then(pl.col("confirmed_at"))
+            .otherwise(pl.col("paid_at"))
         )
-        .filter(pl.col("gap") <= pl.duration(seconds=CHARGE_MATCH_WINDOW_SECONDS))
+        .join(invoices.select(*keys, matched_no="component_no", invoice_paid_at="paid_at"), on=keys)
+        .with_columns(gap=(pl.col("paid_at") - pl.col("invoice_paid_at")).abs())
+        .filter(pl.col("gap") <= window)
     )
     # each candidate component's label, its smallest event id: whatever order the events came in
     involved = pl.concat([candidates["component_no"], candidates["matched_no"]]).unique()

@@ -648,3 +648,31 @@ def test_a_bank_debit_renewal_charged_days_before_it_settled_is_its_invoice_s_pa
     assert (payment["payment_id"], payment["charge_id"]) == (renewal.invoice, renewal.charge)
     assert payment["match_method"] == "customer_amount_time"
     assert payment["occurred_at"] == paid_at(renewal)
+
+
+def test_a_bank_debit_charge_does_not_take_a_same_amount_card_invoice_paid_when_the_debit_started(
+    sim: StripeSim,
+) -> None:
+    # Review: ordered by its creation, a SEPA charge (debit started at 10:00, settled four days later)
+    # took the invoice of the customer's other 99.00 subscription, paid by card at 10:05; the card's
+    # charge became a payment of its own (and a second commission).
+    customer = sim.new_customer()
+    card_sub = sim.subscription_checkout(START, 9900, customer=customer, api_version=BASIL)
+    sepa_sub = sim.subscription_checkout(
+        START + timedelta(minutes=1), 9900, customer=customer, api_version=BASIL
+    )
+    day = START + timedelta(days=31)
+    card = sim.renewal(card_sub.sub, day + timedelta(minutes=5), api_version=BASIL)
+    sepa = sim.renewal(sepa_sub.sub, day + timedelta(days=4), api_version=BASIL)
+    sepa_events = copy.deepcopy(of_types(sepa, {"invoice.paid", "charge.succeeded"}))
+    for event in sepa_events:
+        if event["type"] == "charge.succeeded":
+            event["data"]["object"]["created"] -= 4 * 86_400
+    events = of_types(card, {"invoice.paid", "charge.succeeded"}) + sepa_events
+
+    payments = build(events)[0]
+
+    assert dict(payments.select("payment_id", "charge_id").rows()) == {
+        card.invoice: card.charge,
+        sepa.invoice: sepa.charge,
+    }
