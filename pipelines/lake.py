@@ -38,6 +38,21 @@ def load_key(load_id: str) -> float:
     return float(load_id)
 
 
+class DamagedLakeFile(RuntimeError):
+    """A lake file that cannot be read: the lake is rebuilt from the landing zone, the source of truth."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(f"{path} is damaged ({cause}); {REBUILD_ADVICE}")
+
+
+# What to do about a damaged lake (README "Recovering"): deleting one file would lose the raw events it
+# held for good, since the landing offsets say their lines were read.
+REBUILD_ADVICE = (
+    "delete $ATTRO_DATA_DIR/lake, $ATTRO_DATA_DIR/build and the warehouse: the next run rebuilds them "
+    "from the landing zone"
+)
+
+
 @dataclass(frozen=True)
 class LakeFile:
     path: Path
@@ -92,8 +107,15 @@ class LakeTable:
         return [f.path for f in self.current()]
 
     def rows(self) -> int:
-        """How many rows the table holds now, from its files' footers (no data read)."""
-        return sum(pq.ParquetFile(path).metadata.num_rows for path in self.paths())
+        """How many rows the table holds now, from its files' footers (no data read); DamagedLakeFile
+        names a file that is no Parquet file (truncated, overwritten)."""
+        total = 0
+        for path in self.paths():
+            try:
+                total += pq.ParquetFile(path).metadata.num_rows
+            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+                raise DamagedLakeFile(path, exc) from None
+        return total
 
     def scan(self, schema: Schema) -> pl.LazyFrame:
         """The current files' rows in `schema`, lazily: a file lacking a column gives nulls, and each

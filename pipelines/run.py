@@ -16,6 +16,7 @@ from typing import Any
 from core.program import Program, load_program
 from core.settings import Settings
 from pipelines import freshness, steps
+from pipelines.lake import REBUILD_ADVICE, DamagedLakeFile
 from pipelines.lib.warehouse import pipeline_lock
 
 
@@ -59,7 +60,16 @@ def root_cause(exc: BaseException) -> str:
         (e for e in reversed(chain) if not isinstance(e, StopIteration | GeneratorExit)), chain[-1]
     )
     text = str(innermost).strip().splitlines()
-    return f"{type(innermost).__name__}: {text[0]}" if text else type(innermost).__name__
+    said = f"{type(innermost).__name__}: {text[0]}" if text else type(innermost).__name__
+    if isinstance(innermost, DamagedLakeFile):
+        return text[0]
+    if ".parquet" in said and any(mark in said.lower() for mark in _DAMAGED):  # DuckDB read a lake file
+        return f"{said}; {REBUILD_ADVICE}"
+    return said
+
+
+# How DuckDB and Arrow say a Parquet file is not one (truncated, overwritten).
+_DAMAGED = ("magic bytes", "corrupt", "not a parquet file", "invalid parquet", "truncated")
 
 
 def _marts(settings: Settings, program: Program, now: datetime, runs: list[str]) -> dict[str, dict[str, Any]]:
