@@ -123,15 +123,14 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
     )
     judged = judged.with_columns(reason=reason, detail=detail)
     # A click first named by a later payment (a renewal whose subscription metadata got a click id)
-    # that was made after the chain started did not bring it: the chain is judged as if it named none,
-    # so it keeps what the customer's earlier attribution or lead gives it, instead of losing all its
-    # payments, back to the first, to a click that came later.
-    late = (pl.col("reason") == "click_after_payment") & (
-        pl.col("chain_click_named_at") > pl.col("chain_first_at")
-    )
+    # that does not count (made after the chain started, a bot's, unknown, expired) did not bring it:
+    # the chain is judged as if it named none, so it keeps what the customer's earlier attribution or
+    # lead gives it, instead of losing all its payments, back to the first, to a later click id.
+    late = pl.col("reason").is_not_null() & (pl.col("chain_click_named_at") > pl.col("chain_first_at"))
     return judged.with_columns(
         # what the payment that named it is told, if the chain ends up unattributed
         late_click_id=pl.when(late).then(pl.col("chain_click_id")),
+        late_reason=pl.when(late).then(pl.col("reason")),
         late_detail=pl.when(late).then(pl.col("detail")),
     ).with_columns(
         *(pl.when(late).then(None).otherwise(pl.col(name)).alias(name) for name in _CLICK_COLUMNS),
@@ -427,16 +426,24 @@ def attribute(
     unattributed = (
         chained.join(origins.select("chain_id"), on="chain_id", how="anti")
         .join(
-            judged.select("chain_id", "reason", "detail", "chain_click_id", "late_click_id", "late_detail"),
+            judged.select(
+                "chain_id",
+                "reason",
+                "detail",
+                "chain_click_id",
+                "late_click_id",
+                "late_reason",
+                "late_detail",
+            ),
             on="chain_id",
         )
         .join(lead_reasons, on="chain_id", how="left")
         .with_columns(named_late=(pl.col("click_id") == pl.col("late_click_id")).fill_null(False))
         .with_columns(
             click_id=pl.coalesce("click_id", "chain_click_id"),
-            # the payment that named a click made after the chain started is told so
+            # the payment that named a late click that does not count is told why
             reason=pl.coalesce(
-                "lead_reason", pl.when(pl.col("named_late")).then(pl.lit("click_after_payment")), "reason"
+                "lead_reason", pl.when(pl.col("named_late")).then(pl.col("late_reason")), "reason"
             ),
             detail=pl.when(pl.col("named_late")).then(pl.col("late_detail")).otherwise(pl.col("detail")),
         )

@@ -567,3 +567,26 @@ def test_the_payment_that_names_a_click_made_after_its_chain_started_says_so(off
     rows = marts.unattributed_payments.sort("occurred_at").select("reason", "click_id").rows()
     assert rows == [("no_click_id", None), ("no_click_id", None), ("click_after_payment", omar["click_id"])]
     assert "after the purchase at" in marts.unattributed_payments.sort("occurred_at")["detail"][2]
+
+
+@pytest.mark.parametrize("late", ["unknown", "bot", "expired"])
+def test_a_late_named_click_that_does_not_count_leaves_the_subscription_with_the_customer(
+    offers_frame, late
+) -> None:
+    # Review: the exception for a late-named click made after the chain started did not cover a late
+    # click id that was unknown, a bot's or expired: the whole subscription went unattributed again.
+    sim = StripeSim(seed=33, livemode=True)
+    jane = click(AT - timedelta(days=1), "jane")
+    other = click(AT - timedelta(days=400 if late == "expired" else 1), "omar")
+    if late == "bot":
+        other["is_bot"] = True
+    named_id = "not-ours" if late == "unknown" else other["click_id"]
+    first = sim.one_time_checkout(AT, 5000, click_id=jane["click_id"])
+    sub = sim.subscription_checkout(AT + timedelta(days=3), 9900, customer=first.customer)
+    sub.sub.metadata = {"rd_click_id": named_id}
+    named = sim.renewal(sub.sub, AT + timedelta(days=34))
+
+    marts = run([first, sub, named], offers_frame, clicks=[jane, other])
+
+    rows = marts.conversions.sort("occurred_at").select("attribution_method", "affiliate_id").rows()
+    assert rows == [("click_metadata", "jane"), ("customer_earlier", "jane"), ("customer_earlier", "jane")]
