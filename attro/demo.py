@@ -431,7 +431,8 @@ def run_demo(settings: Settings, seed: int = 7, web: bool = False) -> int:
     from pipelines.run import run_pipeline
 
     started = time.monotonic()
-    if settings.program is None and not settings.program_path.exists() and SHIPPED_PROGRAM.is_file():
+    copied = settings.program is None and not settings.program_path.exists() and SHIPPED_PROGRAM.is_file()
+    if copied:
         # a data dir of its own (ATTRO_DATA_DIR) starts with the program the demo's story is written for
         settings.program_path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SHIPPED_PROGRAM, settings.program_path)
@@ -452,6 +453,8 @@ def run_demo(settings: Settings, seed: int = 7, web: bool = False) -> int:
     try:
         prepare_data_dir(settings)
     except DemoError as exc:
+        if copied:  # a data dir the demo refuses keeps nothing of it
+            settings.program_path.unlink(missing_ok=True)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     now = datetime.now(UTC)

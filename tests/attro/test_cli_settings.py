@@ -123,15 +123,17 @@ def test_run_finds_the_program_file_in_the_data_dir_from_any_directory(tmp_path:
 def test_the_demo_without_a_program_file_names_it_in_one_line(
     attro_env: Callable[..., None], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    attro_env(data_dir=str(tmp_path))
+    # (without ATTRO_PROGRAM the demo copies its own program into the data dir: tests/e2e/test_demo.py)
+    attro_env(data_dir=str(tmp_path), program=str(tmp_path / "mine.toml"))
 
     code = main(["demo"])
 
     assert code == 2
     assert (
         capsys.readouterr().err
-        == f"error: {tmp_path / 'program.toml'}: program file not found (set ATTRO_PROGRAM)\n"
+        == f"error: {tmp_path / 'mine.toml'}: program file not found (set ATTRO_PROGRAM)\n"
     )
+    assert not (tmp_path / "program.toml").exists()
 
 
 def test_a_folder_where_the_program_file_belongs_is_one_line_for_attro_run(tmp_path: Path) -> None:

@@ -69,12 +69,13 @@ def test_demo_refuses_a_data_dir_holding_data_it_did_not_write(
     landed.parent.mkdir(parents=True)
     landed.write_text('{"event_id": "evt_real"}\n')
     monkeypatch.setenv("ATTRO_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("ATTRO_PROGRAM", str(PROGRAM))
+    monkeypatch.delenv("ATTRO_PROGRAM", raising=False)  # review: the copied demo program stayed behind
 
     assert main(["demo"]) == 2
 
     assert "already holds landed data" in capsys.readouterr().err
     assert landed.read_text() == '{"event_id": "evt_real"}\n'
+    assert not (tmp_path / "data" / "program.toml").exists()
 
 
 def test_the_demo_starts_from_nothing_a_run_the_receiver_or_an_export_wrote_before(tmp_path: Path) -> None:
