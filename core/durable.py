@@ -19,12 +19,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def create_once(path: Path, content: bytes) -> bool:
-    """Make `path` (mode 0600) holding `content` unless it exists; False when another process made it
-    first (use theirs). Written whole to a temporary file first and then linked into place, so no
-    process ever reads it empty or in part (created empty and then written, a process that lost the
-    race read an empty key: a crash, or an empty salt)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def private_temp(path: Path, content: bytes) -> Path:
+    """A new file beside `path` (mode 0600, a dot name ending `.tmp`) holding `content`, fsynced: to
+    link or rename into place; the caller removes it if it does not."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -32,6 +29,20 @@ def create_once(path: Path, content: bytes) -> bool:
             fh.write(content)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def create_once(path: Path, content: bytes) -> bool:
+    """Make `path` (mode 0600) holding `content` unless it exists; False when another process made it
+    first (use theirs). Written whole to a temporary file first and then linked into place, so no
+    process ever reads it empty or in part (created empty and then written, a process that lost the
+    race read an empty key: a crash, or an empty salt)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = private_temp(path, content)
+    try:
         try:
             os.link(tmp, path)  # never replaces: the first process's file wins
         except FileExistsError:

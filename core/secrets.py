@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from core.durable import create_once, fsync_dir
+from core.durable import create_once, fsync_dir, private_temp
 from core.settings import SECRET_PREFIX, Settings, is_api_key
 
 STORE_FORMAT = "attro-secrets-v1"
@@ -217,13 +217,8 @@ class SecretStore:
         )
         token = self._fernet(create=True).encrypt(plain.encode()).decode()
         data = json.dumps({"format": STORE_FORMAT, "token": token}).encode() + b"\n"
-        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = private_temp(self.path, data)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
             os.replace(tmp, self.path)
         except BaseException:
             with contextlib.suppress(OSError):
