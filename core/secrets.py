@@ -121,7 +121,7 @@ class SecretStore:
                 return len(entries), origin
             raise SecretStoreError(
                 "none of ATTRO_MASTER_KEY's keys"
-                + (f" nor {self.key_path}" if self.key_path.exists() else "")
+                + (f" nor {self.key_path}" if self.key_path.is_file() else "")
                 + " decrypts the secret store: add the key it was written with after the new one"
             )
 

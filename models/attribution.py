@@ -278,7 +278,8 @@ def _lead_origins(judged: pl.DataFrame, leads: pl.DataFrame, settings: Attributi
         .then(text("lead_", pl.col("lead_reason")))
         .when(pl.col("chain_first_at") < pl.col("lead_at"))
         .then(pl.lit(None, pl.String))  # paid before signing up: the lead says nothing
-        .when(pl.col("chain_first_at") - pl.col("lead_at") > usable_in)
+        # within the window from its start, as the lead's chain is picked (a trial checked out in time)
+        .when(pl.col("chain_started_at") - pl.col("lead_at") > usable_in)
         .then(pl.lit("lead_expired")),
         lead_paid_before=pl.col("chain_first_at") < pl.col("lead_at"),
     ).filter(~pl.col("lead_paid_before"))
@@ -346,9 +347,9 @@ def attribute(
     # came through a click does, whenever they come.
     first_through_lead = (
         # the chain the customer started first (a trial's checkout before a purchase during the trial)
-        through_leads.sort("chain_started_at", "chain_first_at", "chain_id")
+        through_leads.filter(pl.col("lead_reason").is_null())
+        .sort("chain_started_at", "chain_first_at", "chain_id")
         .unique(["customer_id", "livemode"], keep="first", maintain_order=True)
-        .filter(pl.col("lead_reason").is_null())
         .select("customer_id", "livemode", first_chain_id=pl.col("chain_id"))
     )
     by_lead = (
@@ -445,7 +446,9 @@ def attribute(
             reason=pl.coalesce(
                 "lead_reason", pl.when(pl.col("named_late")).then(pl.col("late_reason")), "reason"
             ),
-            detail=pl.when(pl.col("named_late")).then(pl.col("late_detail")).otherwise(pl.col("detail")),
+            detail=pl.when(pl.col("named_late") & pl.col("lead_reason").is_null())
+            .then(pl.col("late_detail"))
+            .otherwise(pl.col("detail")),
         )
         .pipe(conform, UNATTRIBUTED_PAYMENT)
     )

@@ -130,7 +130,12 @@ def match_unlinked_charges(obs: pl.DataFrame) -> pl.DataFrame:
             .otherwise(pl.col("paid_at"))
         )
         .join(invoices.select(*keys, matched_no="component_no", invoice_paid_at="paid_at"), on=keys)
-        .with_columns(gap=(pl.col("paid_at") - pl.col("invoice_paid_at")).abs())
+        .with_columns(
+            gap=pl.min_horizontal(
+                (pl.col("paid_at") - pl.col("invoice_paid_at")).abs(),
+                (pl.col("confirmed_at") - pl.col("invoice_paid_at")).abs(),
+            )
+        )
         .filter(pl.col("gap") <= window)
     )
     # each candidate component's label, its smallest event id: whatever order the events came in

@@ -113,7 +113,11 @@ class LakeTable:
         for path in self.paths():
             try:
                 total += pq.ParquetFile(path).metadata.num_rows
-            except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            except ValueError as exc:  # pyarrow's ArrowInvalid: not a Parquet file (truncated, overwritten)
+                raise DamagedLakeFile(path, exc) from None
+            except OSError as exc:
+                if exc.errno is not None:  # the system's (too many open files, permissions): not damage
+                    raise
                 raise DamagedLakeFile(path, exc) from None
         return total
 

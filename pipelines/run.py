@@ -63,13 +63,21 @@ def root_cause(exc: BaseException) -> str:
     said = f"{type(innermost).__name__}: {text[0]}" if text else type(innermost).__name__
     if isinstance(innermost, DamagedLakeFile):
         return text[0]
-    if ".parquet" in said and any(mark in said.lower() for mark in _DAMAGED):  # DuckDB read a lake file
+    reader = type(innermost).__module__.split(".")[0] in ("duckdb", "_duckdb", "pyarrow")
+    if reader and ".parquet" in said and any(mark in said.lower() for mark in _DAMAGED):  # a lake file
         return f"{said}; {REBUILD_ADVICE}"
     return said
 
 
 # How DuckDB and Arrow say a Parquet file is not one (truncated, overwritten).
-_DAMAGED = ("magic bytes", "corrupt", "not a parquet file", "invalid parquet", "truncated")
+_DAMAGED = (
+    "magic bytes",
+    "corrupt",
+    "not a parquet file",
+    "invalid parquet",
+    "truncated",
+    "too small to be a parquet",
+)
 
 
 def _marts(settings: Settings, program: Program, now: datetime, runs: list[str]) -> dict[str, dict[str, Any]]:

@@ -676,3 +676,22 @@ def test_a_bank_debit_charge_does_not_take_a_same_amount_card_invoice_paid_when_
         card.invoice: card.charge,
         sepa.invoice: sepa.charge,
     }
+
+
+def test_a_charge_whose_confirming_event_alone_is_within_the_window_is_still_its_invoice_s(
+    sim: StripeSim,
+) -> None:
+    # Review: matching by the confirmation only (once it came > 15 min after the charge) lost the
+    # match of a charge created 20 minutes before its invoice was paid and confirmed 10 minutes before.
+    first = sim.subscription_checkout(START, 9900, api_version=BASIL)
+    renewal = sim.renewal(first.sub, START + timedelta(days=31), api_version=BASIL)
+    events = copy.deepcopy(of_types(renewal, {"invoice.paid", "charge.succeeded"}))
+    paid = int(paid_at(renewal).timestamp())
+    for event in events:
+        if event["type"] == "charge.succeeded":
+            event["data"]["object"]["created"] = paid - 20 * 60
+            event["created"] = paid - 10 * 60
+
+    payment = only(build(events)[0])
+
+    assert (payment["payment_id"], payment["charge_id"]) == (renewal.invoice, renewal.charge)
