@@ -23,16 +23,21 @@ def private_temp(path: Path, content: bytes) -> Path:
     """A new file beside `path` (mode 0600, a dot name ending `.tmp`) holding `content`, fsynced: to
     link or rename into place; the caller removes it if it does not."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(content)
-            fh.flush()
-            os.fsync(fh.fileno())
+        _write_new(tmp, content)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _write_new(path: Path, content: bytes) -> None:
+    """Create `path` (mode 0600; FileExistsError if it is there) holding `content`, fsynced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def create_once(path: Path, content: bytes) -> bool:
@@ -64,13 +69,9 @@ def _create_exclusively(path: Path, content: bytes) -> bool:
     """`create_once` where the filesystem has no hard links: created and then written (a process
     losing the race by a few microseconds can read it empty)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _write_new(path, content)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(content)
-        fh.flush()
-        os.fsync(fh.fileno())
     fsync_dir(path.parent)
     return True
 

@@ -45,8 +45,8 @@ class DamagedLakeFile(RuntimeError):
         super().__init__(f"{path} is damaged ({cause}); {REBUILD_ADVICE}")
 
 
-# What to do about a damaged lake (README "Recovering"): deleting one file would lose the raw events it
-# held for good, since the landing offsets say their lines were read.
+# What to do about a damaged lake (README, "Running the pipeline"): deleting one file would lose the raw
+# events it held for good, since the landing offsets say their lines were read.
 REBUILD_ADVICE = (
     "delete $ATTRO_DATA_DIR/lake, $ATTRO_DATA_DIR/build and the warehouse: the next run rebuilds them "
     "from the landing zone"

@@ -36,8 +36,8 @@ def money(amount_minor: int | None, currency: str | None) -> str:
 
 # Where a ledger line's rule (models/commissions.py, money_back.py, closed_periods.py) names money: the
 # warehouse keeps minor units, as every amount there; the pages show them with the currency's decimals.
-# an amount and the currency it is in ("9900 usd"; "1000 tax" is the only other word a rule puts
-# after a number, in "(excl. 1000 tax)", converted with the line's currency below)
+# An amount and the currency it is in ("9900 usd"; "tax" is the only other word a rule puts after a
+# number, in "(excl. 1000 tax)": that amount is in the line's currency, converted below).
 _AMOUNT_AND_CURRENCY = re.compile(r"(?<![\w.])(-?\d+) (?!tax\b)([a-z]{3})\b")
 _AMOUNTS_IN = (
     re.compile(r"(?<![\w.])(-?\d+) of (-?\d+) taken back so far, so (-?\d+) of the (-?\d+) commission"),
@@ -94,8 +94,13 @@ def templates() -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    filters: dict[str, Any] = {"money": money, "when": when, "duration": duration, "rule_text": rule_text}
-    filters["no_commission"] = no_commission
+    filters: dict[str, Any] = {
+        "money": money,
+        "when": when,
+        "duration": duration,
+        "rule_text": rule_text,
+        "no_commission": no_commission,
+    }
     env.filters.update(filters)
     env.globals["static_url"] = static_url
     return Jinja2Templates(env=env)
