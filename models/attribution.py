@@ -43,15 +43,22 @@ def _chains(payments: pl.DataFrame) -> pl.DataFrame:
 
 
 def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
-    """Per chain: the first click id named by any of its payments, and where it came from; and the
-    promotion code its first payment used."""
+    """Per chain: the click ids its payments name, each once, in the order they were first named
+    (`named_clicks`: click id, where it came from, the payment and time that first named it); and
+    the promotion code its first payment used."""
     chains = _chains(payments)
-    named = chains.filter(pl.col("click_id").is_not_null())
-    first = named.group_by("chain_id").agg(
-        pl.col("click_id").first().alias("chain_click_id"),
-        pl.col("click_id_source").first().alias("chain_click_source"),
-        pl.col("payment_id").first().alias("chain_click_payment_id"),
-        pl.col("occurred_at").first().alias("chain_click_named_at"),
+    named = (
+        chains.filter(pl.col("click_id").is_not_null())
+        .unique(["chain_id", "click_id"], keep="first", maintain_order=True)
+        .group_by("chain_id", maintain_order=True)
+        .agg(
+            pl.struct(
+                pl.col("click_id").alias("chain_click_id"),
+                pl.col("click_id_source").alias("chain_click_source"),
+                pl.col("payment_id").alias("chain_click_payment_id"),
+                pl.col("occurred_at").alias("chain_click_named_at"),
+            ).alias("named_clicks")
+        )
     )
     code = pl.col("promotion_code_id") if "promotion_code_id" in chains.columns else pl.lit(None, pl.String)
     return (
@@ -67,12 +74,22 @@ def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
             .first()
             .alias("chain_promotion_code_id"),
         )
-        .join(first, on="chain_id", how="left")
+        .join(named, on="chain_id", how="left")
     )
 
 
-def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:
-    """Judge each chain's click: attributed, or the reason it is not."""
+def validate_chain_clicks(
+    chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Judge the clicks each chain names and keep, per chain, the one that decides it (attributed, or
+    the reason it is not): the click its first payment names; else the first click a later payment
+    names that counts; else none (`no_click_id`). A click first named by a later payment (a renewal
+    whose subscription metadata got a click id) that does not count (made after the chain started, a
+    bot's, unknown, expired) did not bring the chain: it is passed over, so the chain keeps a later
+    valid click, or what the customer's earlier attribution or lead gives it, instead of losing all
+    its payments, back to the first, to a later click id. Also returns the clicks passed over (chain,
+    click id, reason, detail): the payments that named them are told why, if the chain stays
+    unattributed."""
     click_cols = clicks.select(
         pl.col("click_id").alias("chain_click_id"),
         "clicked_at",
@@ -82,7 +99,10 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
         "link_code",
     )
     windows = offers.select("offer_id", "attribution_window_days").unique("offer_id")
-    judged = chains.join(click_cols, on="chain_click_id", how="left").join(windows, on="offer_id", how="left")
+    named = chains.explode("named_clicks").unnest("named_clicks")
+    judged = named.join(click_cols, on="chain_click_id", how="left", maintain_order="left").join(
+        windows, on="offer_id", how="left", maintain_order="left"
+    )
     window = pl.duration(days=pl.col("attribution_window_days"))
     reason = (
         pl.when(pl.col("chain_click_id").is_null())
@@ -122,24 +142,33 @@ def validate_chain_clicks(chains: pl.DataFrame, clicks: pl.DataFrame, offers: pl
         )
     )
     judged = judged.with_columns(reason=reason, detail=detail)
-    # A click first named by a later payment (a renewal whose subscription metadata got a click id)
-    # that does not count (made after the chain started, a bot's, unknown, expired) did not bring it:
-    # the chain is judged as if it named none, so it keeps what the customer's earlier attribution or
-    # lead gives it, instead of losing all its payments, back to the first, to a later click id.
-    late = pl.col("reason").is_not_null() & (pl.col("chain_click_named_at") > pl.col("chain_first_at"))
-    return judged.with_columns(
-        # what the payment that named it is told, if the chain ends up unattributed
-        late_click_id=pl.when(late).then(pl.col("chain_click_id")),
-        late_reason=pl.when(late).then(pl.col("reason")),
-        late_detail=pl.when(late).then(pl.col("detail")),
-    ).with_columns(
-        *(pl.when(late).then(None).otherwise(pl.col(name)).alias(name) for name in _CLICK_COLUMNS),
-        reason=pl.when(late).then(pl.lit("no_click_id")).otherwise(pl.col("reason")),
-        detail=pl.when(late).then(None).otherwise(pl.col("detail")),
+    late = (pl.col("chain_click_named_at") > pl.col("chain_first_at")).fill_null(False)
+    passed_over = judged.filter(late & pl.col("reason").is_not_null())
+    # named in naming order, so the first row left per chain decides it
+    deciding = judged.filter(~late | pl.col("reason").is_null()).unique(
+        "chain_id", keep="first", maintain_order=True
+    )
+    undecided = (
+        chains.drop("named_clicks")
+        .join(deciding.select("chain_id"), on="chain_id", how="anti")
+        .with_columns(
+            *(pl.lit(None, judged.schema[name]).alias(name) for name in _CLICK_COLUMNS),
+            reason=pl.lit("no_click_id"),
+            detail=pl.lit(None, pl.String),
+        )
+    )
+    return (
+        pl.concat([deciding, undecided.select(deciding.columns)]),
+        passed_over.select(
+            "chain_id",
+            click_id=pl.col("chain_click_id"),
+            late_reason=pl.col("reason"),
+            late_detail=pl.col("detail"),
+        ),
     )
 
 
-# What a chain's click brings to its judgement (left out with the click when it does not count).
+# What a chain's click brings to its judgement (none for a chain whose every click was passed over).
 _CLICK_COLUMNS = (
     "chain_click_id",
     "chain_click_source",
@@ -312,7 +341,8 @@ def attribute(
         if codes is not None and links is not None and objects is not None
         else _NO_CODES
     )
-    judged = _candidates(validate_chain_clicks(chains, clicks, offers), owners, settings)
+    judged_clicks, passed_over = validate_chain_clicks(chains, clicks, offers)
+    judged = _candidates(judged_clicks, owners, settings)
     direct = judged.filter(pl.col("method").is_not_null()).select(
         "chain_id", origin_chain_id=pl.col("chain_id"), via=pl.lit(None, pl.String)
     )
@@ -427,22 +457,15 @@ def attribute(
     unattributed = (
         chained.join(origins.select("chain_id"), on="chain_id", how="anti")
         .join(
-            judged.select(
-                "chain_id",
-                "reason",
-                "detail",
-                "chain_click_id",
-                "late_click_id",
-                "late_reason",
-                "late_detail",
-            ),
+            judged.select("chain_id", "reason", "detail", "chain_click_id"),
             on="chain_id",
         )
         .join(lead_reasons, on="chain_id", how="left")
-        .with_columns(named_late=(pl.col("click_id") == pl.col("late_click_id")).fill_null(False))
+        .join(passed_over, on=["chain_id", "click_id"], how="left")
+        .with_columns(named_late=pl.col("late_reason").is_not_null())
         .with_columns(
             click_id=pl.coalesce("click_id", "chain_click_id"),
-            # the payment that named a late click that does not count is told why
+            # a payment that named a late click that does not count is told why
             reason=pl.coalesce(
                 "lead_reason", pl.when(pl.col("named_late")).then(pl.col("late_reason")), "reason"
             ),
