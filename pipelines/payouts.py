@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -285,9 +285,15 @@ def export_payouts(settings: Settings, period: str, fmt: str, out_dir: Path | No
         raise PayoutError(f"format must be one of {', '.join(PROVIDERS)}, got {fmt!r}")
     period_closed_at = closed_at(settings).get(period)
     if period_closed_at is None:
+        now = datetime.now(UTC)
+        advice = (
+            f"close it with `attro close-period {period}`"
+            if period < now.strftime("%Y-%m")
+            else f"it can be closed once it is over; today is {now:%Y-%m-%d}"
+        )
         raise PayoutError(
             f"{period} is not closed: payouts are made from closed months only, whose amounts can no "
-            f"longer change (close it with `attro close-period {period}`)"
+            f"longer change ({advice})"
         )
     try:
         program = load_program(settings.program_path)

@@ -170,7 +170,10 @@ def lines_of(cur: duckdb.DuckDBPyConnection, conversion_ids: list[str]) -> dict[
     for line in rows(
         cur,
         "select conversion_id, line_id, kind, rule, amount_minor, currency, earned_at, payable_on, period,"
-        " status, carried_from_period from marts.commission_lines"
+        " status, carried_from_period,"
+        # frozen `held` when its month closed, its flag decided since (approved: a correction pays it)
+        f" status = 'held' and not coalesce({_HELD_NOW}, false) as reviewed_since"
+        " from marts.commission_lines"
         " where conversion_id in (select unnest(?)) order by earned_at, line_id",  # by its index
         [conversion_ids],
     ):

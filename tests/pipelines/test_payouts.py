@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +287,20 @@ def test_payouts_are_refused_with_the_reason_and_nothing_written(
         export_payouts(settings, period, fmt, tmp_path / "out")
 
     assert not (tmp_path / "out").exists()
+
+
+def test_payouts_of_the_month_not_over_yet_do_not_advise_closing_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Audit: the refusal said "close it with `attro close-period 2026-12`", which refuses a month not over.
+    this_month = datetime.now(UTC).strftime("%Y-%m")
+    with pytest.raises(PayoutError) as refused:
+        export_payouts(settings, this_month, "csv", tmp_path / "out")
+
+    assert "attro close-period" not in str(refused.value)
+    assert "it can be closed once it is over" in str(refused.value)
+    with pytest.raises(PayoutError, match=re.escape("close it with `attro close-period 2026-02`")):
+        export_payouts(settings, "2026-02", "csv", tmp_path / "out")
 
 
 def test_a_payout_file_that_cannot_be_written_leaves_nothing_partial(

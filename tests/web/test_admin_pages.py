@@ -142,6 +142,8 @@ def test_money_a_closed_month_froze_as_held_is_no_longer_held_once_its_flag_is_d
     assert _row(admin.get("/admin/affiliates").text, "Affiliate", "Jane")[5] == "19.80 USD"
     march = _row(web.portal("jane").get("/portal").text, "Month", "2026-03")
     assert march[4] == "19.80 USD"
+    assert "reviewed since" not in web.portal("jane").get("/portal/conversions").text
+    assert "reviewed since" not in admin.get("/admin/conversions", params={"status": "held"}).text
 
     page = admin.get("/admin/review").text
     admin.post(f"/admin/review/{flag_id}", data={"decision": "approve", "csrf_token": csrf_token(page)})
@@ -154,6 +156,10 @@ def test_money_a_closed_month_froze_as_held_is_no_longer_held_once_its_flag_is_d
     march, april = _row(portal, "Month", "2026-03"), _row(portal, "Month", "2026-04")
     assert march[4] == "—"  # the frozen line holds nothing now ...
     assert (april[1], april[3]) == ("0", "19.80 USD")  # ... it is owed in April, no new sale there
+    # the sale's frozen line says it is no longer waiting for review (audit: it read "held" beside its
+    # approved correction, under "held ones wait for the merchant's review")
+    for page in (web.portal("jane").get("/portal/conversions").text, admin.get("/admin/conversions").text):
+        assert page.count("when 2026-03 closed; reviewed since") == 1
     # each month's total is what its statement nets: held money is in none until released
     statements = web.portal("jane").get("/portal").text.split("<h2>Statements</h2>")[1]
     assert _row(statements, "Month", "2026-03")[1] == march[5]
