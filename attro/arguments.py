@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from collections.abc import Callable
 
 
@@ -22,3 +23,34 @@ def int_between(low: int, high: int) -> Callable[[str], int]:
 
 
 PORT = int_between(1, 65535)
+
+
+def trusted_proxies(text: str) -> str:
+    """`--forwarded-allow-ips`: the proxies whose X-Forwarded-For gives the client's address, comma
+    separated addresses or networks, or `*` (any: only when nothing but the proxy can reach the port).
+    uvicorn would take a misspelt entry as a name that never matches, trusting nobody, silently."""
+    entries = [entry.strip() for entry in text.split(",") if entry.strip()]
+    if not entries:
+        raise argparse.ArgumentTypeError("give the proxy's address, e.g. 10.0.0.5 or 10.0.0.0/24")
+    for entry in entries:
+        if entry == "*":
+            continue
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24, or * for any)"
+            ) from None
+    return ",".join(entries)
+
+
+def add_proxy_argument(parser: argparse.ArgumentParser) -> None:
+    """`--forwarded-allow-ips` on a command that serves HTTP."""
+    parser.add_argument(
+        "--forwarded-allow-ips",
+        type=trusted_proxies,
+        default=None,
+        metavar="ADDRESSES",
+        help="proxies trusted to give the client's address in X-Forwarded-For, comma separated"
+        " (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1: a proxy on the same host)",
+    )

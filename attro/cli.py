@@ -10,7 +10,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from attro.arguments import PORT, int_between
+from attro.arguments import PORT, add_proxy_argument, int_between
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
 from attro.stripe_cli import add_stripe_parser
@@ -37,6 +37,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     # The options every launch of the receiver uses: request head cap and timeout, no access log.
     options = {"host": args.host, "port": args.port, "log_level": "info", **uvicorn_options(settings)}
+    if args.forwarded_allow_ips is not None:  # else uvicorn's: $FORWARDED_ALLOW_IPS, or this host
+        options["forwarded_allow_ips"] = args.forwarded_allow_ips
     if args.workers > 1:
         # each worker process builds its own app (and landing files) from the same ATTRO_* settings;
         # one started while the program file is bad serves the last version that loaded
@@ -248,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=PORT, default=8000, help="port to listen on (default 8000)")
     serve.add_argument("--workers", type=int_between(1, 64), default=1, help="receiver processes (default 1)")
+    add_proxy_argument(serve)
     serve.set_defaults(func=_serve)
 
     run = sub.add_parser("run", help="materialize the whole asset graph once, in-process")

@@ -7,7 +7,7 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
-from attro.arguments import PORT
+from attro.arguments import PORT, add_proxy_argument
 from core.settings import Settings
 
 
@@ -36,7 +36,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
     # the receiver's HTTP protocol: request heads capped and timed out here too
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", **uvicorn_options(settings))
+    options = {"host": args.host, "port": args.port, "log_level": "warning", **uvicorn_options(settings)}
+    if args.forwarded_allow_ips is not None:  # else uvicorn's: $FORWARDED_ALLOW_IPS, or this host
+        options["forwarded_allow_ips"] = args.forwarded_allow_ips
+    uvicorn.run(app, **options)
     return 0
 
 
@@ -93,6 +96,7 @@ def add_web_parsers(subparsers: argparse._SubParsersAction) -> None:
     web = subparsers.add_parser("web", help="the merchant's admin and the affiliates' portal (port 8001)")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     web.add_argument("--port", type=PORT, default=8001, help="port to listen on (default 8001)")
+    add_proxy_argument(web)
     web.set_defaults(func=_serve)
     web_commands = web.add_subparsers(dest="web_command")
     hashing = web_commands.add_parser(

@@ -18,7 +18,7 @@ from core.contracts import DECIDED_FLAG
 from web.warehouse import rows, value
 
 PAGE_SIZE = 25
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$", re.ASCII)
 LINE_STATUSES = ("pending", "approved", "held", "void")
 CONVERSION_STATUSES = (*LINE_STATUSES, "not_commissionable")
 

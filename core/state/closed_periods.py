@@ -27,7 +27,7 @@ from core.contracts import AFFILIATE_CONTACT, LEDGER_LINE, STATEMENT, conform, e
 from core.durable import fsync_dir, make_dirs_durably
 from core.settings import Settings
 
-PERIOD_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_PATTERN = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$", re.ASCII)  # not a full-width or Arabic-Indic digit
 
 
 class PeriodError(ValueError):

@@ -113,6 +113,7 @@ def test_a_commission_fully_refunded_before_payable_on_is_void_and_in_no_stateme
         pytest.param("2026-1", "period must be YYYY-MM", id="one-digit-month"),
         pytest.param("2026-00", "period must be YYYY-MM", id="month-0"),
         pytest.param("", "period must be YYYY-MM", id="empty"),
+        pytest.param("２０２６-01", "period must be YYYY-MM", id="full-width-digits"),  # was "not over yet"
         pytest.param("2026-02", "2026-02 has 1 pending line(s) (payable on 2026-03-27", id="pending-lines"),
     ],
 )

@@ -67,3 +67,36 @@ def test_serve_refuses_a_webhook_secret_that_is_not_whsec_before_listening(
     assert served == []
     assert err.startswith("error: ATTRO_STRIPE_WEBHOOK_SECRET: value 2 of 2 does not start with whsec_")
     assert "sk_live" not in err and SECRET not in err
+
+
+def test_serve_and_web_trust_the_proxies_given_for_the_clients_address(
+    attro_env: Callable[..., None], data_dir: Path, served: list, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Audit: the README told users behind a proxy on another host to pass --forwarded-allow-ips, which
+    # neither command had: every visitor's click got the proxy's ip_hash (click_flood holds), and five
+    # wrong passwords from anyone locked every admin out.
+    attro_env(data_dir=str(data_dir), stripe_webhook_secret=SECRET, api_token="a-long-random-token")
+
+    assert main(["serve", "--forwarded-allow-ips", "10.0.0.5, 10.1.0.0/16"]) == 0
+    assert main(["serve"]) == 0
+    assert served[0]["forwarded_allow_ips"] == "10.0.0.5,10.1.0.0/16"
+    assert "forwarded_allow_ips" not in served[1]  # uvicorn's default: $FORWARDED_ALLOW_IPS, else this host
+
+    for bad in ("10.0.0.300", "proxy.internal", ""):
+        with pytest.raises(SystemExit) as refused:
+            main(["serve", "--forwarded-allow-ips", bad])
+        assert refused.value.code == 2
+        assert "--forwarded-allow-ips" in capsys.readouterr().err
+    assert len(served) == 2
+
+
+def test_web_trusts_the_proxies_given_for_the_clients_address(
+    base_site: Any, copy_site: Callable, monkeypatch: pytest.MonkeyPatch, served: list
+) -> None:
+    site = copy_site(base_site)
+    monkeypatch.setenv("ATTRO_DATA_DIR", str(site.settings.data_dir))
+    monkeypatch.setenv("ATTRO_PROGRAM", str(site.settings.program_path))
+
+    assert main(["web", "--forwarded-allow-ips", "*"]) == 0
+
+    assert served[0]["forwarded_allow_ips"] == "*"

@@ -234,10 +234,11 @@ def test_payout_files_download_as_attro_export_payouts_writes_them(
     assert refused.headers["content-type"].startswith("text/html")
     assert 'href="/admin/statements?period=2026-03"' in refused.text
     assert admin.get("/admin/exports/payouts/2026-01/venmo").status_code in (404, 409)
-    for kind in ("commissions/2026-13/csv", "payouts/2026-13/csv"):  # a page that says why, not JSON (audit)
-        bad = admin.get(f"/admin/exports/{kind}")
+    # a page that says why, not JSON (audit); full-width digits passed `\d` and the download answered 500
+    for kind, period in [("commissions", "2026-13"), ("payouts", "2026-13"), ("commissions", "２０２６-12")]:
+        bad = admin.get(f"/admin/exports/{kind}/{period}/csv")
         assert bad.headers["content-type"].startswith("text/html"), kind
-        assert "period must be YYYY-MM (e.g. 2026-10), got &#x27;2026-13&#x27;" in bad.text, kind
+        assert f"period must be YYYY-MM (e.g. 2026-10), got &#x27;{period}&#x27;" in bad.text, kind
     program = site.settings.program_path
     program.write_text(program.read_text().replace('paypal_email = "jane.payouts@example.com"', ""))
     nobody = admin.get("/admin/exports/payouts/2026-01/paypal")  # payable, but not through PayPal
