@@ -42,6 +42,18 @@ def _chains(payments: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _days_hours_minutes(gap: pl.Expr) -> pl.Expr:
+    """`61 days`, or `60 days 0 h 10 min` when not whole days: the window is exact time, so a click
+    10 minutes past a 60-day window must not read "60 days" (truncated)."""
+    minutes = gap.dt.total_minutes()
+    whole = text(minutes // 1440, " days")
+    return (
+        pl.when(minutes % 1440 == 0)
+        .then(whole)
+        .otherwise(text(whole, " ", (minutes % 1440) // 60, " h ", minutes % 60, " min"))
+    )
+
+
 def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
     """Per chain: the click ids its payments name, each once, in the order they were first named
     (`named_clicks`: click id, where it came from, the payment and time that first named it); and
@@ -123,8 +135,8 @@ def validate_chain_clicks(
         .then(
             text(
                 "clicked ",
-                (pl.col("chain_started_at") - pl.col("clicked_at")).dt.total_days(),
-                " days before the purchase; window ",
+                _days_hours_minutes(pl.col("chain_started_at") - pl.col("clicked_at")),
+                " before the purchase; window ",
                 pl.col("attribution_window_days"),
                 " days",
             )

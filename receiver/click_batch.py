@@ -38,7 +38,9 @@ CLOCK_SKEW = timedelta(seconds=60)
 # ATTRO_MAX_CLICK_AGE_DAYS (default 400: a year of backfill plus slack) can still be attributed by
 # any offer's window, so it is far more likely a wrong clock than a click worth keeping.
 EARLIEST_CLICK_AT = datetime(2000, 1, 1, tzinfo=UTC)
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII)
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
+)
 
 Text = Annotated[str, Field(max_length=MAX_TEXT_CHARS)]
 

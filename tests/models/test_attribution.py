@@ -70,6 +70,19 @@ def test_click_older_than_the_offers_window_is_click_expired(
     assert "61 days before the purchase; window 60 days" in unattributed["detail"][0]
 
 
+def test_a_click_minutes_past_the_window_says_by_how_much(
+    sim: StripeSim, click: Callable, attribute_flows: Attribute
+) -> None:
+    # Audit: "clicked 60 days before the purchase; window 60 days" (whole days, truncated) read as inside.
+    visit = click(START - timedelta(days=60, minutes=10), offer="pro-20")
+    flow = sim.subscription_checkout(START, 9900, click_id=visit["click_id"])
+
+    _, unattributed = attribute_flows([flow], [visit])
+
+    assert reasons(unattributed) == ["click_expired"]
+    assert "clicked 60 days 0 h 10 min before the purchase; window 60 days" in unattributed["detail"][0]
+
+
 @pytest.mark.parametrize(
     ("clicked_at", "click_terms", "reason"),
     [
