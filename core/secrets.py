@@ -139,8 +139,10 @@ class SecretStore:
     def add(self, value: str, now: datetime | None = None) -> tuple[StoredSecret, bool]:
         """Store `value`; returns (the entry, True) or (the existing entry, False) if already stored."""
         value = value.strip()
-        if not value.startswith(SECRET_PREFIX) or len(value) <= len(SECRET_PREFIX):
+        if not value.startswith(SECRET_PREFIX):
             raise SecretStoreError(f"a Stripe webhook signing secret starts with {SECRET_PREFIX!r}")
+        if len(value) == len(SECRET_PREFIX):
+            raise SecretStoreError(f"nothing follows {SECRET_PREFIX!r}: paste the whole signing secret")
         if any(c.isspace() or c == "," for c in value):
             raise SecretStoreError("a Stripe webhook signing secret has no spaces or commas")
         with self._locked():

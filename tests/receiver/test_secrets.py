@@ -108,12 +108,20 @@ def test_malformed_master_key_says_how_to_make_one(make_settings):
         SecretStore(settings).add(OLD)
 
 
-@pytest.mark.parametrize("value", ["sk_live_123", "whsec_", "whsec_a,whsec_b", "whsec_a b"])
-def test_set_stripe_refuses_what_is_not_a_signing_secret(store_settings, monkeypatch, capsys, value):
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("sk_live_123", "starts with 'whsec_'"),
+        ("whsec_", "nothing follows 'whsec_'"),  # audit: it said "starts with 'whsec_'", as it did
+        ("whsec_a,whsec_b", "no spaces or commas"),
+        ("whsec_a b", "no spaces or commas"),
+    ],
+)
+def test_set_stripe_refuses_what_is_not_a_signing_secret(store_settings, monkeypatch, capsys, value, problem):
     code, _, err = attro_secrets(store_settings, monkeypatch, capsys, "set-stripe", stdin=value)
 
     assert code == 2
-    assert err.startswith("error:")
+    assert err.startswith("error:") and problem in err
     assert SecretStore(store_settings).load() == []
 
 
