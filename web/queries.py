@@ -303,6 +303,8 @@ def affiliates(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     for row in rows(
         cur,
         "select affiliate_id, currency, sum(net_minor) as net_minor, sum(payable_minor) as payable_minor,"
+        # what the latest statement in the currency carries on: a debt, or less than the minimum payout
+        " arg_max(carried_forward_minor, period) as carried_forward_minor,"
         " coalesce(any_value(held.held_minor), 0) as held_minor from marts.affiliate_statements"
         " left join (select affiliate_id, currency, sum(amount_minor) as held_minor"
         f"  from marts.commission_lines where {_HELD_NOW} group by all) held using (affiliate_id, currency)"

@@ -11,6 +11,7 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+import duckdb
 from fastapi.testclient import TestClient
 
 from attro.closing import close_period
@@ -30,6 +31,7 @@ from tests.support.fake_stripe import FakeStripe, serve
 from tests.support.sites import NOW1, landed_events, with_stripe_api
 from tests.support.web import ADMIN_PASSWORD, Web, csrf_token, make_web, web_settings
 from web.app import create_app
+from web.rendering import money
 
 NOW2 = datetime(2026, 4, 20, 12, tzinfo=UTC)  # March over, its held line's flag still open
 SYNC_KEY = "rk_test_51AttroWebHealth0000000001"
@@ -349,3 +351,26 @@ def test_the_portal_link_button_links_where_the_admin_is_without_attro_web_url(
     ).text
 
     assert "http://127.0.0.1:8123/portal/login?token=" in page
+
+
+def test_affiliates_show_a_debt_the_latest_statement_carries_forward(closed_jan_site, copy_site) -> None:
+    # Audit: the page summed every month's payable (31.70 against 26.60 net earned) and showed a debt
+    # carried into the next month nowhere.
+    site = copy_site(closed_jan_site)
+    # omar's January sale, paid out, refunded in full in February: his 400 comes back as a debt
+    refund = site.sim.refund(site.flows["omar_usd"], datetime(2026, 2, 10, 9, tzinfo=UTC), 4000)
+    site.land_events(refund.events, datetime(2026, 2, 10, 9, 1, tzinfo=UTC))
+    site.run(NOW2)
+    with duckdb.connect(str(site.settings.warehouse_path), read_only=True) as con:
+        latest = con.execute(
+            "select currency, arg_max(carried_forward_minor, period) from marts.affiliate_statements"
+            " where affiliate_id = 'omar' group by all order by all"
+        ).fetchall()
+
+    page = make_web(site).admin().get("/admin/affiliates").text
+
+    debt = dict(latest)["usd"]
+    assert debt < 0  # the refund outweighs what he earned since
+    cells = _row(page, "Affiliate", "Omar Haddad")
+    assert money(debt, "usd") in cells[6]
+    assert money(0, "jpy") in cells[6]
