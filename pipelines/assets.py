@@ -48,7 +48,12 @@ RAW = {
 )
 def raw(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """New landing lines loaded with dlt into the lake (Parquet), each landed record once."""
-    steps.begin_run(attro.settings, attro.runs, freshness.fingerprint(attro.settings, attro.now()))
+    _step(
+        "raw",
+        lambda: steps.begin_run(
+            attro.settings, attro.runs, freshness.fingerprint(attro.settings, attro.now())
+        ),
+    )
     yield from _results(_step("raw", lambda: steps.load_raw(attro.settings)))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,10 @@ STEP_NAMES = {
     "marts": "marts (the rules)",
     "warehouse": "warehouse (publishing)",
 }
+
+
+# What a failure before the first step names: the run lock and the inputs' fingerprint.
+STARTING = "starting the run (its lock in data/build, the inputs)"
 
 
 def root_cause(exc: BaseException) -> str:
@@ -102,8 +107,12 @@ def run_pipeline(
     load_program(settings.program_path)  # a bad program file stops here, with its message, before any wait
     at = now or datetime.now(UTC)
     report: dict[str, Any] = {}
-    with pipeline_lock(settings, on_wait=on_wait):
-        inputs = freshness.fingerprint(settings, at)
+    with ExitStack() as held:
+        try:  # a read-only or full build dir: one line, as any step's failure (not a traceback)
+            held.enter_context(pipeline_lock(settings, on_wait=on_wait))
+            inputs = freshness.fingerprint(settings, at)
+        except OSError as exc:
+            raise PipelineFailed(STARTING, root_cause(exc)) from exc
         if not force and freshness.unchanged(settings, inputs):
             return {"skipped": True}
         # Read after the fingerprint, under the lock: an edit made while this run waited is built now
@@ -111,13 +120,14 @@ def run_pipeline(
         # fingerprint: later runs said "nothing new"); one made from here on makes the next run rebuild.
         program = load_program(settings.program_path)
         runs = [f"attro-run-{uuid.uuid4().hex}"]
-        steps.begin_run(settings, runs, inputs)
 
         def step(name: str, run: Callable[[], dict[str, dict[str, Any]]]) -> None:
             try:
                 report.update(run())
             except Exception as exc:
                 raise PipelineFailed(name, root_cause(exc)) from exc
+
+        step(STEP_NAMES["raw"], lambda: steps.begin_run(settings, runs, inputs) or {})
 
         step(STEP_NAMES["raw"], lambda: steps.load_raw(settings))
         step(STEP_NAMES["staging"], lambda: steps.stage(settings))

@@ -388,6 +388,27 @@ def test_a_failing_stage_says_which_and_why_in_one_line(kit) -> None:
     assert not settings.warehouse_path.exists()
 
 
+def test_a_build_dir_that_cannot_be_written_fails_the_raw_stage_in_one_line(kit) -> None:
+    # Ops audit: a full data/build failed `raw` with Dagster's "Error occurred while executing op"
+    # (the note of the run's start was written outside the stage), the cause only nested under it.
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=3).bare_charge(kit.at, 100).events)
+    (settings.build_dir / "next.json.tmp").mkdir(parents=True)
+    job = definitions(settings).resolve_job_def("materialize_all")
+
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+
+    failures = {e.step_key: e.step_failure_data.error.message for e in result.all_events if e.is_step_failure}
+    assert failures["raw"].startswith(
+        "dagster._core.definitions.events.Failure: raw (loading the landing zone) failed: Is a directory: "
+    )
+    assert not settings.warehouse_path.exists()
+
+
 def test_a_run_waiting_for_another_says_so_in_its_log(kit) -> None:
     # Audit: a Dagster run waiting for `attro run`'s lock sat silent in the UI.
     settings = kit.settings()

@@ -510,6 +510,31 @@ def test_a_run_that_waited_for_the_lock_in_vain_says_so_in_one_line(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("blocked", [".run.lock", "next.json.tmp"])
+def test_a_build_dir_that_cannot_be_written_stops_the_run_in_one_line(
+    full_run, kit, monkeypatch, capsys, blocked
+) -> None:
+    # Ops audit: a read-only or full data/build stopped `attro run` and `close-period` with a traceback
+    # (the run lock and the note of the run's start were taken outside every step). A directory where
+    # the file goes fails as a read-only or full disk does, as root too.
+    from attro.cli import main
+
+    settings = copy_site(full_run.settings, kit.tmp_path)
+    monkeypatch.setenv("ATTRO_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("ATTRO_PROGRAM", str(settings.program_path))
+    (settings.build_dir / blocked).unlink(missing_ok=True)
+    (settings.build_dir / blocked).mkdir(parents=True)
+
+    codes = [main(["run", "--force"]), main(["close-period", "2026-01"])]
+
+    err = capsys.readouterr().err
+    assert codes == [1, 2]  # close-period: 2 for a run that failed, as before
+    step = "starting the run" if blocked == ".run.lock" else "raw (loading the landing zone) failed"
+    assert err.count(step) == 2, err
+    assert err.count(f"Is a directory: {settings.build_dir / blocked}") == 2, err
+    assert "Traceback" not in err
+
+
 def test_a_click_id_two_processes_landed_is_kept_alike_by_a_run_and_by_a_rebuild(kit) -> None:
     # Audit: a run kept whichever copy it loaded first: when the later-received copy was loaded before
     # the other was written (an import's records are stamped when its request starts), the run paid
