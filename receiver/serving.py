@@ -287,7 +287,10 @@ def serve_workers(app: str, workers: int, options: dict[str, Any]) -> bool:
             super().keep_subprocess_alive()
             self.gave_up = self.gave_up or (not stopping and self.should_exit.is_set())
 
-    config = Config(app, factory=True, workers=workers, **options)
+    # uvicorn waits 5 s for a new worker to start (SIGHUP's replacement one by one) and for a worker's
+    # answer to its health ping: a loaded 2-core box took about 5 s to start one, and uvicorn then
+    # killed the replacement and gave up the restart (load audit).
+    config = Config(app, factory=True, workers=workers, timeout_worker_healthcheck=30, **options)
     supervisor = Supervisor(config, sockets=[config.bind_socket()])
     supervisor.run()
     return not supervisor.gave_up
