@@ -68,11 +68,15 @@ def lock_terms(conversions: pl.DataFrame, offers: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def month_initial_conversions(conversions: pl.DataFrame) -> pl.DataFrame:
+def month_initial_conversions(
+    conversions: pl.DataFrame, not_counted: pl.Series | None = None
+) -> pl.DataFrame:
     """Add the affiliate's live initial conversions in the payment's calendar month, up to and
-    including the payment (what tiers count)."""
+    including the payment (what tiers count), leaving out the payments `not_counted` names (sales that
+    earn nothing in the end: refunded in full, rejected in review)."""
     month = pl.col("occurred_at").dt.strftime("%Y-%m")
-    is_initial = ((pl.col("conversion_type") == "initial") & pl.col("livemode")).cast(pl.Int64)
+    counted = pl.lit(True) if not_counted is None else ~pl.col("payment_id").is_in(not_counted.implode())
+    is_initial = ((pl.col("conversion_type") == "initial") & pl.col("livemode") & counted).cast(pl.Int64)
     return conversions.with_columns(
         month_initial_conversions=is_initial.cum_sum().over(
             ["affiliate_id", month], order_by=["occurred_at", "payment_id"]
@@ -142,18 +146,19 @@ def evaluate_conversions(
     offers: pl.DataFrame,
     tiers: pl.DataFrame | None = None,
     affiliates: pl.DataFrame | None = None,
+    not_counted: pl.Series | None = None,
 ) -> pl.DataFrame:
     """Add the locked terms, the tier reached, commissionable / not_commissionable_reason, the
     commission and the readable rule. A banned affiliate's clicks from `banned_from` on earn nothing
     (`affiliate_banned`), and so do sales through their promotion codes made from then on; earlier
-    ones keep earning as before."""
+    ones keep earning as before. Tiers do not count the payments `not_counted` names."""
     tiers = tiers if tiers is not None else pl.DataFrame(schema=OFFER_TIER)
     bans = (
         affiliates.filter(pl.col("status") == "banned").select("affiliate_id", "banned_from")
         if affiliates is not None
         else pl.DataFrame(schema={"affiliate_id": pl.String, "banned_from": pl.Datetime("us", "UTC")})
     )
-    frame = reached_tier(month_initial_conversions(lock_terms(conversions, offers)), tiers)
+    frame = reached_tier(month_initial_conversions(lock_terms(conversions, offers), not_counted), tiers)
     frame = frame.join(bans, on="affiliate_id", how="left")
     is_percent = pl.col("offer_type") == "percent"
     occurred, anchor = pl.col("occurred_at"), pl.col("attributed_from_at")

@@ -31,10 +31,10 @@ from models.events import payment_observations
 from models.funnel import funnel_daily
 from models.leads import build_leads
 from models.ledger import build_ledger
-from models.money_back import build_adjustments, capture_releases
+from models.money_back import build_adjustments, capture_releases, refunded_in_full
 from models.objects import Objects, objects_where
 from models.payments import CHARGE_IDS, INTENT_IDS, build_payments
-from models.risk import RiskSettings, risk_flags
+from models.risk import RiskSettings, rejected_payments, risk_flags
 from models.snapshots import delivered_first
 from models.statements import affiliate_statements
 
@@ -106,8 +106,19 @@ def build_marts(inputs: MartInputs) -> Marts:
         settings=inputs.attribution,
         affiliates=inputs.affiliates,
     )
-    evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers, inputs.affiliates)
+    # Tiers count sales that stick: not one refunded in full (a buy-refund-buy loop reached a tier) nor
+    # one a reviewer rejected (self-referrals did). A rejection is known from the flags, which are
+    # raised on the evaluated conversions: evaluated again when one changes what a tier counts.
+    refunded = refunded_in_full(payments, adjustments)
+    evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers, inputs.affiliates, refunded)
     flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)
+    rejected = rejected_payments(flags, evaluated)
+    if not inputs.tiers.is_empty() and not rejected.is_empty():
+        not_counted = pl.concat([refunded, rejected]).unique()
+        evaluated = evaluate_conversions(
+            conversions, inputs.offers, inputs.tiers, inputs.affiliates, not_counted
+        )
+        flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)
     closed = inputs.closed
     lines = build_ledger(evaluated, adjustments, payments, closed.lines, closed.periods, inputs.now, flags)
     statements = affiliate_statements(lines, closed.statements, closed.closed_at)

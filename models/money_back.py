@@ -230,6 +230,22 @@ def build_adjustments(objects: Objects, payments: pl.DataFrame, releases: pl.Dat
     return conform(linked, PAYMENT_ADJUSTMENT).sort("occurred_at", "adjustment_id")
 
 
+def refunded_in_full(payments: pl.DataFrame, adjustments: pl.DataFrame) -> pl.Series:
+    """The payments whose refunds and disputes (net of disputes won and refunds that failed) took back
+    their whole amount."""
+    taken = (
+        adjustments.filter(pl.col("payment_id").is_not_null())
+        .group_by("payment_id")
+        .agg(taken=(-pl.col("amount_minor")).sum())
+    )
+    return (
+        payments.select("payment_id", "amount_minor")
+        .join(taken, on="payment_id")
+        .filter((pl.col("amount_minor") > 0) & (pl.col("taken") >= pl.col("amount_minor")))
+        .get_column("payment_id")
+    )
+
+
 def adjustment_lines(
     adjustments: pl.DataFrame, commissions: pl.DataFrame, payments: pl.DataFrame, now: datetime
 ) -> pl.DataFrame:

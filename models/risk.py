@@ -278,6 +278,12 @@ def held_attributions(flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.Data
     )
 
 
+def rejected_payments(flags: pl.DataFrame, conversions: pl.DataFrame) -> pl.Series:
+    """The payments of every attribution a reviewer rejected (what the ledger voids)."""
+    rejected = held_attributions(flags, conversions).filter(pl.col("rejected"))
+    return conversions.join(rejected.select("attribution_id"), on="attribution_id").get_column("payment_id")
+
+
 KEPT = " (kept as decided: the rule no longer raises it)"
 
 

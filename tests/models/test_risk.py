@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -51,6 +52,7 @@ def run(
     risk: RiskSettings | None = None,
     decisions: list[dict[str, Any]] | None = None,
     affiliates: pl.DataFrame = AFFILIATES,
+    tiers: pl.DataFrame | None = None,
 ) -> Marts:
     objects, rejected = staged([e for flow in flows for e in flow.events])
     decided = pl.DataFrame(decisions, schema=RISK_DECISION) if decisions else empty(RISK_DECISION)
@@ -58,7 +60,7 @@ def run(
         objects=objects,
         clicks=conform(pl.DataFrame(clicks, infer_schema_length=None), RAW_CLICK),
         offers=offers_frame(),
-        tiers=empty(OFFER_TIER),
+        tiers=empty(OFFER_TIER) if tiers is None else tiers,
         now=NOW,
         rejected=rejected,
         affiliates=affiliates,
@@ -283,3 +285,53 @@ def test_a_banned_affiliates_clicks_from_banned_from_on_earn_nothing(offers_fram
     reasons = marts.conversions.sort("occurred_at")["not_commissionable_reason"].to_list()
     assert reasons == [None, "affiliate_banned"]
     assert marts.commission_lines.height == 1
+
+
+# a tier of pro-20 (20 %): 30 % from the month's second initial conversion
+TOP_AT_TWO = pl.DataFrame(
+    [{"offer_id": "pro-20", "version": 1, "name": "top", "min_conversions": 2, "percent": Decimal(30)}]
+).pipe(conform, OFFER_TIER)
+
+
+def _versioned(offers_frame: Callable[..., pl.DataFrame]) -> Callable[[], pl.DataFrame]:
+    """The offers as a run records them, each at version 1 (what a tier names)."""
+    return lambda: offers_frame().with_columns(version=pl.lit(1, pl.Int64))
+
+
+def _second_sale_rule(marts: Marts, sale: Flow) -> str:
+    (row,) = marts.conversions.filter(pl.col("payment_id") == sale.payment_intent).rows(named=True)
+    return row["rule"]
+
+
+def test_a_sale_rejected_in_review_does_not_count_toward_the_months_tier(offers_frame) -> None:
+    # Fraud audit: a self-referral, rejected, still made jane's next genuine sale that day earn the
+    # tier's 30 %: an affiliate reached a tier by buying from herself.
+    sim = StripeSim(seed=61, livemode=True)
+    own, genuine = click(AT - timedelta(hours=2)), click(AT - timedelta(hours=1))
+    self_sale = sim.one_time_checkout(AT, 10000, click_id=own["click_id"], email="jane.doe@gmail.com")
+    sale = sim.one_time_checkout(AT + timedelta(hours=3), 10000, click_id=genuine["click_id"])
+    story, clicks, offers = [self_sale, sale], [own, genuine], _versioned(offers_frame)
+    (flag,) = run(story, clicks, offers, tiers=TOP_AT_TWO).risk_flags.rows(named=True)
+
+    approved = run(story, clicks, offers, decisions=[decision(flag["flag_id"], "approved")], tiers=TOP_AT_TWO)
+    rejected = run(story, clicks, offers, decisions=[decision(flag["flag_id"], "rejected")], tiers=TOP_AT_TWO)
+
+    assert _second_sale_rule(approved, sale).startswith("30% of 10000 usd (tier 'top', 2 conversions")
+    assert _second_sale_rule(rejected, sale).startswith("20% of 10000 usd, payment 1")
+    assert rejected.risk_flags["decision"].to_list() == ["rejected"]
+    genuine_line = rejected.commission_lines.filter(pl.col("payment_id") == sale.payment_intent)
+    assert genuine_line["amount_minor"].to_list() == [2000]
+
+
+@pytest.mark.parametrize(("refunded", "rate"), [(10000, "20%"), (9999, "30%")])
+def test_a_sale_refunded_in_full_does_not_count_toward_the_months_tier(offers_frame, refunded, rate) -> None:
+    # Fraud audit: buy, refund, buy again reached the tier; a partial refund still counts the sale.
+    sim = StripeSim(seed=62, livemode=True)
+    first, second = click(AT - timedelta(hours=2)), click(AT - timedelta(hours=1))
+    bought = sim.one_time_checkout(AT, 10000, click_id=first["click_id"])
+    refund = sim.refund(bought, AT + timedelta(hours=1), refunded)
+    sale = sim.one_time_checkout(AT + timedelta(hours=3), 10000, click_id=second["click_id"])
+
+    marts = run([bought, refund, sale], [first, second], _versioned(offers_frame), tiers=TOP_AT_TWO)
+
+    assert _second_sale_rule(marts, sale).startswith(f"{rate} of 10000 usd")
