@@ -32,14 +32,22 @@ def trusted_proxies(text: str) -> str:
     entries = [entry.strip() for entry in text.split(",") if entry.strip()]
     if not entries:
         raise argparse.ArgumentTypeError("give the proxy's address, e.g. 10.0.0.5 or 10.0.0.0/24")
+    if "*" in entries:
+        if len(entries) > 1:  # uvicorn trusts any only for a lone `*`: beside others it matches nothing
+            raise argparse.ArgumentTypeError("* (any proxy) stands alone, not beside addresses")
+        return "*"
     for entry in entries:
-        if entry == "*":
-            continue
         try:
-            ipaddress.ip_network(entry, strict=False)
+            network = ipaddress.ip_network(entry, strict=False)
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"{entry!r} is not an IP address or network (e.g. 10.0.0.5, 10.0.0.0/24, or * for any)"
+            ) from None
+        try:  # as uvicorn reads it: with host bits set it would match nobody, silently
+            ipaddress.ip_network(entry)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{entry!r} has host bits set: did you mean {network}?"
             ) from None
     return ",".join(entries)
 

@@ -82,12 +82,15 @@ def test_serve_and_web_trust_the_proxies_given_for_the_clients_address(
     assert served[0]["forwarded_allow_ips"] == "10.0.0.5,10.1.0.0/16"
     assert "forwarded_allow_ips" not in served[1]  # uvicorn's default: $FORWARDED_ALLOW_IPS, else this host
 
-    for bad in ("10.0.0.300", "proxy.internal", ""):
+    # a network with host bits set, or `*` beside addresses: uvicorn would trust nobody (review)
+    for bad in ("10.0.0.300", "proxy.internal", "", "127.0.0.1/8", "10.9.9.9,*"):
         with pytest.raises(SystemExit) as refused:
             main(["serve", "--forwarded-allow-ips", bad])
         assert refused.value.code == 2
         assert "--forwarded-allow-ips" in capsys.readouterr().err
     assert len(served) == 2
+    assert main(["serve", "--forwarded-allow-ips", "127.0.0.0/8,::1, 2001:db8::/32"]) == 0
+    assert served[2]["forwarded_allow_ips"] == "127.0.0.0/8,::1,2001:db8::/32"
 
 
 def test_web_trusts_the_proxies_given_for_the_clients_address(
