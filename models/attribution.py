@@ -483,6 +483,21 @@ def attribute(
             ),
             detail=pl.when(pl.col("named_late") & pl.col("lead_reason").is_null())
             .then(pl.col("late_detail"))
+            # a renewal naming another click than the one that decided its chain: whose reason this is
+            .when(
+                pl.col("lead_reason").is_null()
+                & (pl.col("click_id") != pl.col("chain_click_id")).fill_null(False)
+            )
+            .then(
+                text(
+                    "the subscription is judged by click ",
+                    pl.col("chain_click_id"),
+                    ", which its first payment named",
+                    pl.when(pl.col("detail").is_not_null())
+                    .then(text(": ", pl.col("detail")))
+                    .otherwise(pl.lit("")),
+                )
+            )
             .otherwise(pl.col("detail")),
         )
         .pipe(conform, UNATTRIBUTED_PAYMENT)

@@ -106,10 +106,15 @@ def build_marts(inputs: MartInputs) -> Marts:
         settings=inputs.attribution,
         affiliates=inputs.affiliates,
     )
-    # Tiers count sales that stick: not one refunded in full (a buy-refund-buy loop reached a tier) nor
-    # one a reviewer rejected (self-referrals did). A rejection is known from the flags, which are
-    # raised on the evaluated conversions: evaluated again when one changes what a tier counts.
+    # Tiers count sales that stick: not one refunded in full whose customer paid nothing else that
+    # stuck (a buy-refund-buy loop reached a tier), nor one a reviewer rejected (self-referrals did).
+    # A rejection is known from the flags, raised on the evaluated conversions (from no tier or
+    # commission column): evaluated again, same flags, when a rejection changes what a tier counts.
     refunded = refunded_in_full(payments, adjustments)
+    kept = conversions.filter(~pl.col("payment_id").is_in(refunded.implode())).get_column("attribution_id")
+    refunded = conversions.filter(
+        pl.col("payment_id").is_in(refunded.implode()) & ~pl.col("attribution_id").is_in(kept.implode())
+    ).get_column("payment_id")
     evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers, inputs.affiliates, refunded)
     flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)
     rejected = rejected_payments(flags, evaluated)
@@ -118,7 +123,6 @@ def build_marts(inputs: MartInputs) -> Marts:
         evaluated = evaluate_conversions(
             conversions, inputs.offers, inputs.tiers, inputs.affiliates, not_counted
         )
-        flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)
     closed = inputs.closed
     lines = build_ledger(evaluated, adjustments, payments, closed.lines, closed.periods, inputs.now, flags)
     statements = affiliate_statements(lines, closed.statements, closed.closed_at)

@@ -667,3 +667,25 @@ def test_each_payment_naming_a_late_click_that_does_not_count_says_its_own_reaso
         ("click_after_payment", omar["click_id"]),
         ("bot_click", bot["click_id"]),
     ]
+
+
+def test_a_renewal_naming_another_click_than_the_one_that_decided_says_whose_reason_it_is(
+    offers_frame,
+) -> None:
+    # Review: the renewal's row paired jane's click id with "clicked 100 days before the purchase" of
+    # omar's expired click, which its subscription's first payment named and which decides it.
+    sim = StripeSim(seed=36, livemode=True)
+    omar, jane = click(AT - timedelta(days=400), "omar"), click(AT - timedelta(days=2), "jane")
+    sub = sim.subscription_checkout(AT, 9900, click_id=omar["click_id"])
+    sub.sub.metadata = {"rd_click_id": jane["click_id"]}
+    renewal = sim.renewal(sub.sub, AT + timedelta(days=31))
+
+    marts = run([sub, renewal], offers_frame, clicks=[omar, jane])
+
+    first, later = marts.unattributed_payments.sort("occurred_at").rows(named=True)
+    assert (first["reason"], first["click_id"]) == ("click_expired", omar["click_id"])
+    assert first["detail"].startswith("clicked 40")
+    assert (later["reason"], later["click_id"]) == ("click_expired", jane["click_id"])
+    assert later["detail"].startswith(
+        f"the subscription is judged by click {omar['click_id']}, which its first"
+    )

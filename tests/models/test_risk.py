@@ -335,3 +335,22 @@ def test_a_sale_refunded_in_full_does_not_count_toward_the_months_tier(offers_fr
     marts = run([bought, refund, sale], [first, second], _versioned(offers_frame), tiers=TOP_AT_TWO)
 
     assert _second_sale_rule(marts, sale).startswith(f"{rate} of 10000 usd")
+
+
+def test_a_subscription_refunded_at_first_that_keeps_renewing_still_counts_toward_the_tier(
+    offers_frame,
+) -> None:
+    # Review: its first invoice refunded in full, the subscription renews and earns: it stuck.
+    sim = StripeSim(seed=63, livemode=True)
+    first, second = click(AT - timedelta(hours=2)), click(AT - timedelta(hours=1))
+    sub = sim.subscription_checkout(AT, 10000, click_id=first["click_id"])
+    assert sub.sub is not None
+    refund = sim.refund(sub, AT + timedelta(hours=1))
+    renewal = sim.renewal(sub.sub, AT + timedelta(days=31))
+    sale = sim.one_time_checkout(AT + timedelta(hours=3), 10000, click_id=second["click_id"])
+
+    renewing = run([sub, refund, renewal, sale], [first, second], _versioned(offers_frame), tiers=TOP_AT_TWO)
+    ended = run([sub, refund, sale], [first, second], _versioned(offers_frame), tiers=TOP_AT_TWO)
+
+    assert _second_sale_rule(renewing, sale).startswith("30% of 10000 usd (tier 'top', 2 conversions")
+    assert _second_sale_rule(ended, sale).startswith("20% of 10000 usd")
