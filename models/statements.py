@@ -60,7 +60,8 @@ def forced_carry() -> pl.Expr:
 
 
 def _balance_only(period: str, key: tuple[str, str], owed: int) -> dict:
-    """A statement with no lines: a balance an earlier month passed on, owed in `period`."""
+    """A statement with no lines: a balance an earlier month passed on, owed in `period` (a debt
+    negative: carried forward, nothing payable)."""
     zeros = {name: 0 for name, dtype in STATEMENT.items() if dtype == pl.Int64}
     return zeros | {
         "period": period,
@@ -68,7 +69,8 @@ def _balance_only(period: str, key: tuple[str, str], owed: int) -> dict:
         "currency": key[1],
         "opening_balance_minor": owed,
         "closing_balance_minor": owed,
-        "payable_minor": owed,
+        "payable_minor": max(0, owed),
+        "carried_forward_minor": min(0, owed),
         "closed_at": None,
     }
 
@@ -117,7 +119,9 @@ def affiliate_statements(
         )
     for key, (origin, period) in last.items():
         owed = carry.get(key, 0)
-        if origin == "frozen" and owed > 0:  # passed through the affiliate's last statement: owed now
+        # passed through the affiliate's last statement: owed now, or a debt carried on (shown, as
+        # the admin's carried forward reads the latest statement: review)
+        if origin == "frozen" and owed != 0:
             out.append(_balance_only(first_open_after(period, set(closed)), key, owed))
     frame = pl.DataFrame(out, schema=STATEMENT) if out else pl.DataFrame(schema=STATEMENT)
     return frame.sort("period", "affiliate_id", "currency")

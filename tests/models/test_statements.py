@@ -307,6 +307,25 @@ def test_a_month_closed_out_of_order_passes_an_earlier_open_months_debt_on(
     }
 
 
+def test_a_debt_passed_through_the_affiliates_last_statement_shows_in_the_next_open_month(
+    line: Callable, lines_frame: Factory
+) -> None:
+    # Review: as above with nothing after October: the debt was carried on (the next sale pays it off
+    # first) but no statement said so, and the admin's carried forward (the latest one's) read 0.
+    closed_at = datetime(2026, 11, 2, tzinfo=UTC)
+    october = line(500, period="2026-10", status="approved")
+    frozen = _close(affiliate_statements(lines_frame(october)), "2026-10", closed_at)
+    ledger = lines_frame(line(-1000, period="2026-09", kind="reversal", status="approved"), october)
+
+    statements = affiliate_statements(ledger, frozen, {"2026-10": closed_at})
+
+    assert by_period(statements, *BALANCE) == {
+        "2026-09": (0, -1000, -1000, 0, -1000),
+        "2026-10": (0, 500, 500, 500, 0),  # frozen as closed
+        "2026-11": (-1000, 0, -1000, 0, -1000),  # the debt, carried on
+    }
+
+
 @pytest.mark.parametrize("later_sale", [True, False], ids=["with-a-later-statement", "none-later"])
 def test_a_debt_a_closed_month_was_set_against_is_paid_back_when_it_goes_away(
     line: Callable, lines_frame: Factory, later_sale: bool
