@@ -628,19 +628,27 @@ def test_a_payment_past_its_lead_window_says_so_not_why_a_late_click_did_not_cou
     assert all("after the purchase" not in (detail or "") for _, detail in rows)
 
 
+def _renewals_naming(
+    sim: StripeSim, first: dict[str, Any], second: dict[str, Any]
+) -> tuple[Flow, Flow, Flow]:
+    """A subscription started at AT naming no click, whose first renewal names `first` and second
+    renewal `second` (clicks put into its metadata after it started)."""
+    sub = sim.subscription_checkout(AT, 9900)
+    assert sub.sub is not None
+    sub.sub.metadata = {"rd_click_id": first["click_id"]}
+    one = sim.renewal(sub.sub, AT + timedelta(days=31))
+    sub.sub.metadata = {"rd_click_id": second["click_id"]}
+    return sub, one, sim.renewal(sub.sub, AT + timedelta(days=62))
+
+
 def test_a_subscription_passes_over_a_late_click_that_does_not_count_to_a_later_named_one_that_does(
     offers_frame,
 ) -> None:
     # Left for later in stop 39: only the first click a chain named was judged, so a renewal naming
     # omar's click made after the start, then one naming jane's made before it, left the whole
     # subscription unattributed, the second renewal saying no_click_id beside jane's click id.
-    sim = StripeSim(seed=34, livemode=True)
     jane, omar = click(AT - timedelta(days=2), "jane"), click(AT + timedelta(days=10), "omar")
-    sub = sim.subscription_checkout(AT, 9900)
-    sub.sub.metadata = {"rd_click_id": omar["click_id"]}
-    wrong = sim.renewal(sub.sub, AT + timedelta(days=31))
-    sub.sub.metadata = {"rd_click_id": jane["click_id"]}
-    right = sim.renewal(sub.sub, AT + timedelta(days=62))
+    sub, wrong, right = _renewals_naming(StripeSim(seed=34, livemode=True), omar, jane)
 
     marts = run([right, sub, wrong], offers_frame, clicks=[omar, jane])
 
@@ -650,14 +658,9 @@ def test_a_subscription_passes_over_a_late_click_that_does_not_count_to_a_later_
 
 
 def test_each_payment_naming_a_late_click_that_does_not_count_says_its_own_reason(offers_frame) -> None:
-    sim = StripeSim(seed=35, livemode=True)
     omar, bot = click(AT + timedelta(days=10), "omar"), click(AT - timedelta(days=1), "jane")
     bot["is_bot"] = True
-    sub = sim.subscription_checkout(AT, 9900)
-    sub.sub.metadata = {"rd_click_id": omar["click_id"]}
-    after = sim.renewal(sub.sub, AT + timedelta(days=31))
-    sub.sub.metadata = {"rd_click_id": bot["click_id"]}
-    by_bot = sim.renewal(sub.sub, AT + timedelta(days=62))
+    sub, after, by_bot = _renewals_naming(StripeSim(seed=35, livemode=True), omar, bot)
 
     marts = run([sub, after, by_bot], offers_frame, clicks=[omar, bot])
 
