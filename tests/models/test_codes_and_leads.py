@@ -692,3 +692,23 @@ def test_a_renewal_naming_another_click_than_the_one_that_decided_says_whose_rea
     assert later["detail"].startswith(
         f"the subscription is judged by click {omar['click_id']}, which its first"
     )
+
+
+def test_a_click_put_into_a_trials_metadata_during_the_trial_does_not_take_it_from_the_lead(
+    offers_frame,
+) -> None:
+    # Review: named by the trial's first paid invoice, a click made during the trial decided the chain
+    # (click_after_payment) and the lead was lost; named one invoice later it was passed over.
+    sim = StripeSim(seed=37, livemode=True)
+    jane, omar = click(AT - timedelta(hours=3), "jane"), click(AT + timedelta(days=5), "omar")
+    signup = sim.sign_up(AT, click_id=jane["click_id"])
+    trial = sim.subscription_checkout(AT + timedelta(days=1), 9900, customer=signup.customer, trial_days=14)
+    assert trial.sub is not None
+    trial.sub.metadata = {"rd_click_id": omar["click_id"]}
+    paid = sim.renewal(trial.sub, AT + timedelta(days=15))
+
+    marts = run([signup, trial, paid], offers_frame, clicks=[jane, omar])
+
+    rows = marts.conversions.select("attribution_method", "affiliate_id").rows()
+    assert rows == [("lead", "jane")]
+    assert marts.unattributed_payments.is_empty()

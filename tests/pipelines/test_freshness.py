@@ -77,3 +77,26 @@ def test_the_fingerprint_changes_with_what_a_run_reads_and_only_that(kit) -> Non
     with_click = freshness.fingerprint(settings, NOW)
     assert with_click != with_decision
     assert freshness.fingerprint(settings, NOW.replace(day=20)) != with_click  # holding periods turn by day
+
+
+def test_a_release_that_changes_the_rules_changes_the_fingerprint(kit, tmp_path: Path, monkeypatch) -> None:
+    # Upgrade audit: the first `attro run` after upgrading said "nothing new" the same day (the
+    # fingerprint held the inputs and the staging version, not the rules), and kept the old amounts.
+    root = tmp_path / "release"
+    for package in ("core", "models", "pipelines"):
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text('"""A package."""\n')
+    rules = root / "models" / "commissions.py"
+    rules.write_text("RATE = 20\n")
+    before = freshness.source_signature(root)
+    (root / "models" / "README.txt").write_text("not code")
+    assert freshness.source_signature(root) == before
+    rules.write_text("RATE = 30\n")
+    assert freshness.source_signature(root) != before
+
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=1).bare_charge(kit.at, 100).events)
+    old = freshness.fingerprint(settings, NOW)
+    monkeypatch.setattr(freshness, "code_signature", lambda: "the next release")
+    assert freshness.fingerprint(settings, NOW) != old
+    assert freshness.inputs_signature(settings) != ""  # the sensor sees the new code too
