@@ -103,8 +103,7 @@ def apply_closed_periods(
                 **line,
                 "line_id": f"{row['base_id']}:correction:{target}",
                 "kind": kind,
-                "rule": f"correction of {row['base_id']} (frozen {row['frozen_minor']}, "
-                f"now {row['computed_minor']} {line['currency']})",
+                "rule": _correction_rule(row, line["currency"]),
                 "amount_minor": delta,
                 "period": target,
                 "carried_from_period": natural,
@@ -130,6 +129,17 @@ def apply_closed_periods(
         ]
     )
     return ledger.sort("period", "earned_at", "line_id")
+
+
+def _correction_rule(row: dict, currency: str) -> str:
+    """Why a closed month's line is corrected, in words: what was frozen, what it is now and by which
+    rule (a release's rule change, a later refund or decision), or that a review released it."""
+    frozen, now = row["template"], row["line"]
+    if frozen["status"] == "held" and row["frozen_minor"] == 0 and now is not None:
+        return f"released after review: held when {frozen['period']} closed; {now['rule']}"
+    amounts = f"frozen {row['frozen_minor']}, now {row['computed_minor']} {currency}"
+    said = f"correction of {row['base_id']} ({amounts})"
+    return f"{said}: the sale no longer earns it" if now is None else f"{said}: now {now['rule']}"
 
 
 def _without_cancelling_corrections(carried: list[dict]) -> list[dict]:

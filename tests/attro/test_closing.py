@@ -385,4 +385,5 @@ def test_a_corrected_program_file_lands_as_a_correction_line_in_the_first_open_m
     assert correction.select("kind", "amount_minor", "period", "carried_from_period").rows() == [
         ("commission", 2475 - 1980, "2026-02", "2026-01")
     ]
-    assert "frozen 1980, now 2475 usd" in correction["rule"][0]
+    # and why, in the rule's own words (upgrade audit: only the line id and two amounts)
+    assert "frozen 1980, now 2475 usd): now 25% of 9900 usd" in correction["rule"][0]

@@ -162,6 +162,9 @@ def test_money_a_closed_month_froze_as_held_is_no_longer_held_once_its_flag_is_d
     # approved correction, under "held ones wait for the merchant's review")
     for page in (web.portal("jane").get("/portal/conversions").text, admin.get("/admin/conversions").text):
         assert page.count("when 2026-03 closed; reviewed since") == 1
+        # its correction says so in words (UI audit: "correction of cv_…:commission (frozen 0.00, …)")
+        assert page.count("released after review: held when 2026-03 closed; 20% of 99.00 usd") == 1
+        assert "frozen 0.00" not in page
     # each month's total is what its statement nets: held money is in none until released
     statements = web.portal("jane").get("/portal").text.split("<h2>Statements</h2>")[1]
     assert _row(statements, "Month", "2026-03")[1] == march[5]
