@@ -330,7 +330,9 @@ _STATEMENT_COLUMNS = (
 def statements(
     cur: duckdb.DuckDBPyConnection, period: str | None = None, affiliate: str | None = None
 ) -> list[dict[str, Any]]:
-    """Statement rows (one per period, affiliate and currency), newest period first."""
+    """Statement rows (one per period, affiliate and currency), newest period first, each with what of
+    its held amount a flag still open holds (`held_now_minor`: less than `held_minor` in a closed month
+    whose held lines were reviewed since)."""
     where = Where()
     if period:
         where.add("period = ?", period)
@@ -338,7 +340,10 @@ def statements(
         where.add("affiliate_id = ?", affiliate)
     return rows(
         cur,
-        f"select {_STATEMENT_COLUMNS} from marts.affiliate_statements where {where.sql}"
+        f"select {_STATEMENT_COLUMNS}, coalesce(h.held_now_minor, 0) as held_now_minor"
+        " from marts.affiliate_statements left join (select period, affiliate_id, currency,"
+        f" sum(amount_minor) as held_now_minor from marts.commission_lines where {_HELD_NOW} group by all) h"
+        f" using (period, affiliate_id, currency) where {where.sql}"
         " order by period desc, affiliate_id, currency",
         where.params,
     )

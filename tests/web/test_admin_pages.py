@@ -145,6 +145,8 @@ def test_money_a_closed_month_froze_as_held_is_no_longer_held_once_its_flag_is_d
     march = _row(web.portal("jane").get("/portal").text, "Month", "2026-03")
     assert march[4] == "19.80 USD"
     assert "reviewed since" not in web.portal("jane").get("/portal/conversions").text
+    still_held = web.portal("jane").get("/portal").text.split("<h2>Statements</h2>")[1]
+    assert _row(still_held, "Month", "2026-03")[5] == "19.80 USD"
     assert "reviewed since" not in admin.get("/admin/conversions", params={"status": "held"}).text
 
     page = admin.get("/admin/review").text
@@ -167,7 +169,13 @@ def test_money_a_closed_month_froze_as_held_is_no_longer_held_once_its_flag_is_d
         assert "frozen 0.00" not in page
     # each month's total is what its statement nets: held money is in none until released
     statements = web.portal("jane").get("/portal").text.split("<h2>Statements</h2>")[1]
-    assert _row(statements, "Month", "2026-03")[1] == march[5]
+    row = _row(statements, "Month", "2026-03")
+    assert row[2] == march[5]  # net, after the opening balance
+    # the closed month's frozen held amount says it was reviewed since (UI audit: 19.80 held here, "—"
+    # in the earnings table above, "nothing held" on the Review page)
+    assert row[5] == "19.80 USD reviewed since"
+    admin_march = admin.get("/admin/statements", params={"period": "2026-03"}).text
+    assert _row(admin_march, "Affiliate", "jane")[6] == "19.80 USD reviewed since"
 
 
 def test_a_decision_on_an_unknown_flag_or_with_a_bad_verb_is_refused(own_web) -> None:
