@@ -9,14 +9,8 @@ import dagster as dg
 
 from pipelines.freshness import inputs_signature
 from pipelines.resources import AttroResource
-from pipelines.schedules import materialize_all
+from pipelines.schedules import BUSY, materialize_all
 
-_BUSY = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 _FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 RETRY_FIRST_SECONDS = 60  # after a failed run, ask again this long after it ended, then twice as long
 RETRY_MAX_SECONDS = 3600  # ... up to an hour between tries (the hourly schedule's pace)
@@ -36,7 +30,7 @@ def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource)
     if not signature:
         return dg.SensorResult(skip_reason="no landing data yet", cursor=context.cursor)
     busy = context.instance.get_runs(
-        filters=dg.RunsFilter(job_name=materialize_all.name, statuses=_BUSY), limit=1
+        filters=dg.RunsFilter(job_name=materialize_all.name, statuses=BUSY), limit=1
     )
     if busy:
         # Leave the cursor: the next evaluation after that run asks again, and that run may already

@@ -209,6 +209,24 @@ def test_the_sensor_asks_for_no_second_run_while_one_is_queued_or_running(kit, s
     assert len(after.run_requests) == 1 and after.cursor is not None
 
 
+def test_the_hourly_schedule_asks_for_no_second_run_while_one_is_queued_or_running(kit) -> None:
+    # Ops audit: the schedule queued a run every hour behind one already queued or running.
+    schedule = definitions(kit.settings()).resolve_schedule_def("materialize_all_hourly")
+    with dg.instance_for_test() as instance:  # a schedule's context needs a persistent instance
+        add_run(instance, "stripe_sync", dg.DagsterRunStatus.STARTED)  # another job's run: no matter
+
+        def tick() -> dg.ScheduleExecutionData:
+            with dg.build_schedule_context(instance=instance) as context:
+                return schedule.evaluate_tick(context)
+
+        assert len(tick().run_requests or []) == 1
+        busy = add_run(instance, "materialize_all", dg.DagsterRunStatus.QUEUED)
+        waiting = tick()
+        assert not waiting.run_requests and busy.run_id in str(waiting.skip_message)
+        instance.delete_run(busy.run_id)
+        assert len(tick().run_requests or []) == 1
+
+
 def test_after_a_failed_run_the_sensor_asks_again_waiting_longer_after_each_failure(kit, monkeypatch) -> None:
     # A run the sensor asked for was killed: what it was to load is not published, and nothing new may
     # ever land to move the cursor. The sensor asks again, 1 min after the failure, then 2, 4 …
