@@ -154,11 +154,15 @@ def validate_chain_clicks(
         )
     )
     judged = judged.with_columns(reason=reason, detail=detail)
-    # named after the chain started: by a later payment, or made after it (a click put into a trial's
-    # subscription metadata during the trial, named by its first paid invoice)
+    # named after the chain started: by a later payment, or made during a trial (after its checkout,
+    # before its first payment: put into its subscription metadata, named by its first paid invoice).
+    # A click made after a purchase and named by it is that purchase's own (clock skew): it decides.
     late = (
         (pl.col("chain_click_named_at") > pl.col("chain_first_at"))
-        | (pl.col("clicked_at") > pl.col("chain_started_at"))
+        | (
+            (pl.col("clicked_at") > pl.col("chain_started_at"))
+            & (pl.col("clicked_at") <= pl.col("chain_first_at"))
+        )
     ).fill_null(False)
     passed_over = judged.filter(late & pl.col("reason").is_not_null())
     # named in naming order, so the first row left per chain decides it

@@ -136,10 +136,16 @@ def _correction_rule(row: dict, currency: str) -> str:
     rule (a release's rule change, a later refund or decision), or that a review released it."""
     frozen, now = row["template"], row["line"]
     if frozen["status"] == "held" and row["frozen_minor"] == 0 and now is not None:
-        return f"released after review: held when {frozen['period']} closed; {now['rule']}"
+        # approved in review, or its rule turned off: no flag holds it any more
+        return f"released: held when {frozen['period']} closed; {now['rule']}"
     amounts = f"frozen {row['frozen_minor']}, now {row['computed_minor']} {currency}"
     said = f"correction of {row['base_id']} ({amounts})"
-    return f"{said}: the sale no longer earns it" if now is None else f"{said}: now {now['rule']}"
+    if now is None:
+        return f"{said}: the sale no longer earns it"
+    if row["computed_minor"] == 0 and now["status"] in NOT_IN_STATEMENT:
+        state = "held for review" if now["status"] == "held" else "void"
+        return f"{said}: now {state}: {now['rule']}"
+    return f"{said}: now {now['rule']}"
 
 
 def _without_cancelling_corrections(carried: list[dict]) -> list[dict]:

@@ -171,8 +171,10 @@ def lines_of(cur: duckdb.DuckDBPyConnection, conversion_ids: list[str]) -> dict[
         cur,
         "select conversion_id, line_id, kind, rule, amount_minor, currency, earned_at, payable_on, period,"
         " status, carried_from_period,"
-        # frozen `held` when its month closed, its flag decided since (approved: a correction pays it)
-        f" status = 'held' and not coalesce({_HELD_NOW}, false) as reviewed_since"
+        # frozen `held` when its month closed, no flag holding it since (approved, or its rule turned off:
+        # a correction pays it; rejected: void)
+        f" status = 'held' and not coalesce({_HELD_NOW}, false) and not ({_REJECTED}) as released_since,"
+        f" status = 'held' and ({_REJECTED}) as rejected_since"
         " from marts.commission_lines"
         " where conversion_id in (select unnest(?)) order by earned_at, line_id",  # by its index
         [conversion_ids],
@@ -247,6 +249,13 @@ def unattributed_months(cur: duckdb.DuckDBPyConnection) -> list[str]:
 
 # A live line a flag still open holds (models/risk.py held_for_review): a closed month's line frozen as
 # `held` whose flag has since been decided holds nothing (approved: owed in an open month's correction).
+# A line of an attribution a reviewer rejected (the ledger voids it; a closed month's frozen `held`
+# line stays so).
+_REJECTED = (
+    "conversion_id in (select c.conversion_id from marts.conversions c"
+    " where c.attribution_id in (select fc.attribution_id from marts.risk_flags f"
+    " join marts.conversions fc using (conversion_id) where f.decision = 'rejected'))"
+)
 _HELD_NOW = (
     "status = 'held' and livemode and conversion_id in (select c.conversion_id from marts.conversions c"
     " where c.attribution_id in (select fc.attribution_id from marts.risk_flags f"
@@ -332,7 +341,7 @@ def statements(
 ) -> list[dict[str, Any]]:
     """Statement rows (one per period, affiliate and currency), newest period first, each with what of
     its held amount a flag still open holds (`held_now_minor`: less than `held_minor` in a closed month
-    whose held lines were reviewed since)."""
+    whose held lines were released or rejected since) and a rejection voids (`held_rejected_minor`)."""
     where = Where()
     if period:
         where.add("period = ?", period)
@@ -340,9 +349,12 @@ def statements(
         where.add("affiliate_id = ?", affiliate)
     return rows(
         cur,
-        f"select {_STATEMENT_COLUMNS}, coalesce(h.held_now_minor, 0) as held_now_minor"
+        f"select {_STATEMENT_COLUMNS}, coalesce(h.held_now_minor, 0) as held_now_minor,"
+        " coalesce(h.held_rejected_minor, 0) as held_rejected_minor"
         " from marts.affiliate_statements left join (select period, affiliate_id, currency,"
-        f" sum(amount_minor) as held_now_minor from marts.commission_lines where {_HELD_NOW} group by all) h"
+        f" sum(amount_minor) filter ({_HELD_NOW}) as held_now_minor,"
+        f" sum(amount_minor) filter (status = 'held' and livemode and {_REJECTED}) as held_rejected_minor"
+        " from marts.commission_lines group by all) h"
         f" using (period, affiliate_id, currency) where {where.sql}"
         " order by period desc, affiliate_id, currency",
         where.params,

@@ -712,3 +712,21 @@ def test_a_click_put_into_a_trials_metadata_during_the_trial_does_not_take_it_fr
     rows = marts.conversions.select("attribution_method", "affiliate_id").rows()
     assert rows == [("lead", "jane")]
     assert marts.unattributed_payments.is_empty()
+
+
+def test_a_purchase_naming_a_click_stamped_after_it_says_so_whatever_the_customer_had_before(
+    offers_frame,
+) -> None:
+    # Review: passing over every click made after its chain started (meant for a click put into a
+    # trial's metadata) gave a purchase naming its own click, stamped 90 s after it (clock skew), to
+    # the customer's earlier affiliate.
+    sim = StripeSim(seed=38, livemode=True)
+    jane, omar = click(AT - timedelta(days=3), "jane"), click(AT + timedelta(seconds=90), "omar")
+    before = sim.one_time_checkout(AT - timedelta(days=2), 2500, click_id=jane["click_id"])
+    now = sim.one_time_checkout(AT, 4900, click_id=omar["click_id"], customer=before.customer)
+
+    marts = run([before, now], offers_frame, clicks=[jane, omar])
+
+    assert marts.conversions.select("payment_id", "affiliate_id").rows() == [(before.payment_intent, "jane")]
+    (row,) = marts.unattributed_payments.rows(named=True)
+    assert (row["reason"], row["click_id"]) == ("click_after_payment", omar["click_id"])

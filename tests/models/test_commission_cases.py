@@ -582,3 +582,16 @@ def test_rerun_later_changes_status_never_amounts(book: Callable[..., Any]) -> N
     assert later.lines["status"].to_list() == ["approved", "approved"]
     assert early.lines["payable_on"].to_list() == later.lines["payable_on"].to_list()
     assert later.lines["payable_on"].to_list()[0] == (d("2026-01-10") + timedelta(days=30)).date()
+
+
+def test_a_correction_to_a_line_now_void_says_void_not_its_earning_rule(book: Callable[..., Any]) -> None:
+    # Review: "correction of … (frozen 1980, now 0 usd): now 20% of 9900 usd …" read as still earning.
+    b = book(PCT20)
+    full_refund_after_a_pending_month_was_closed(b)
+
+    (correction,) = (
+        b.ledger(NOW).lines.filter(pl.col("line_id").str.contains(":correction:")).rows(named=True)
+    )
+
+    assert correction["amount_minor"] == -1980
+    assert "(frozen 1980, now 0 usd): now void: 20% of 9900 usd" in correction["rule"]

@@ -90,6 +90,7 @@ def test_a_release_that_changes_the_rules_changes_the_fingerprint(kit, tmp_path:
     rules.write_text("RATE = 20\n")
     before = freshness.source_signature(root)
     (root / "models" / "README.txt").write_text("not code")
+    (root / "models" / ".#commissions.py").symlink_to("user@host.123:456")  # Emacs' lock: dangling
     assert freshness.source_signature(root) == before
     rules.write_text("RATE = 30\n")
     assert freshness.source_signature(root) != before

@@ -144,10 +144,10 @@ def test_money_a_closed_month_froze_as_held_is_no_longer_held_once_its_flag_is_d
     assert _row(admin.get("/admin/affiliates").text, "Affiliate", "Jane")[5] == "19.80 USD"
     march = _row(web.portal("jane").get("/portal").text, "Month", "2026-03")
     assert march[4] == "19.80 USD"
-    assert "reviewed since" not in web.portal("jane").get("/portal/conversions").text
+    assert "released since" not in web.portal("jane").get("/portal/conversions").text
     still_held = web.portal("jane").get("/portal").text.split("<h2>Statements</h2>")[1]
     assert _row(still_held, "Month", "2026-03")[5] == "19.80 USD"
-    assert "reviewed since" not in admin.get("/admin/conversions", params={"status": "held"}).text
+    assert "released since" not in admin.get("/admin/conversions", params={"status": "held"}).text
 
     page = admin.get("/admin/review").text
     admin.post(f"/admin/review/{flag_id}", data={"decision": "approve", "csrf_token": csrf_token(page)})
@@ -163,19 +163,36 @@ def test_money_a_closed_month_froze_as_held_is_no_longer_held_once_its_flag_is_d
     # the sale's frozen line says it is no longer waiting for review (audit: it read "held" beside its
     # approved correction, under "held ones wait for the merchant's review")
     for page in (web.portal("jane").get("/portal/conversions").text, admin.get("/admin/conversions").text):
-        assert page.count("when 2026-03 closed; reviewed since") == 1
+        assert page.count("when 2026-03 closed; released since") == 1
         # its correction says so in words (UI audit: "correction of cv_…:commission (frozen 0.00, …)")
-        assert page.count("released after review: held when 2026-03 closed; 20% of 99.00 usd") == 1
+        assert page.count("released: held when 2026-03 closed; 20% of 99.00 usd") == 1
         assert "frozen 0.00" not in page
     # each month's total is what its statement nets: held money is in none until released
     statements = web.portal("jane").get("/portal").text.split("<h2>Statements</h2>")[1]
     row = _row(statements, "Month", "2026-03")
     assert row[2] == march[5]  # net, after the opening balance
-    # the closed month's frozen held amount says it was reviewed since (UI audit: 19.80 held here, "—"
+    # the closed month's frozen held amount says it was released since (UI audit: 19.80 held here, "—"
     # in the earnings table above, "nothing held" on the Review page)
-    assert row[5] == "19.80 USD reviewed since"
+    assert row[5] == "19.80 USD released since"
     admin_march = admin.get("/admin/statements", params={"period": "2026-03"}).text
-    assert _row(admin_march, "Affiliate", "jane")[6] == "19.80 USD reviewed since"
+    assert _row(admin_march, "Affiliate", "jane")[6] == "19.80 USD released since"
+
+
+def test_a_closed_months_held_line_rejected_since_says_so_not_released(own_web) -> None:
+    # Review: "released since" meant only "no open flag holds it", which a rejection is too.
+    web = own_web()
+    admin = web.admin()
+    flag_id = admin.get("/admin/review").text.split('class="card flag" id="')[1].split('"')[0]
+    close_period(web.settings, "2026-03", force=True, now=NOW2)
+    page = admin.get("/admin/review").text
+    admin.post(f"/admin/review/{flag_id}", data={"decision": "reject", "csrf_token": csrf_token(page)})
+    run_pipeline(web.settings, now=NOW2)
+
+    for page in (web.portal("jane").get("/portal/conversions").text, admin.get("/admin/conversions").text):
+        assert page.count("when 2026-03 closed; rejected since") == 1
+        assert "released" not in page
+    statements = web.portal("jane").get("/portal").text.split("<h2>Statements</h2>")[1]
+    assert _row(statements, "Month", "2026-03")[5] == "19.80 USD rejected since"
 
 
 def test_a_decision_on_an_unknown_flag_or_with_a_bad_verb_is_refused(own_web) -> None:
