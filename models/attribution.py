@@ -85,6 +85,13 @@ def chain_clicks(payments: pl.DataFrame) -> pl.DataFrame:
             .drop_nulls()
             .first()
             .alias("chain_promotion_code_id"),
+            # the checkout its first payment was paid through: none for a trial's first paid invoice
+            # (the trial's session links only to its $0 invoice)
+            pl.col("checkout_session_id")
+            .filter(pl.col("occurred_at") == pl.col("chain_first_at"))
+            .drop_nulls()
+            .first()
+            .alias("chain_first_session_id"),
         )
         .join(named, on="chain_id", how="left")
     )
@@ -162,6 +169,7 @@ def validate_chain_clicks(
         | (
             (pl.col("clicked_at") > pl.col("chain_started_at"))
             & (pl.col("clicked_at") <= pl.col("chain_first_at"))
+            & pl.col("chain_first_session_id").is_null()  # not a checkout's own payment (bank debit)
         )
     ).fill_null(False)
     passed_over = judged.filter(late & pl.col("reason").is_not_null())

@@ -260,6 +260,7 @@ _HELD_NOW = (
     "status = 'held' and livemode and conversion_id in (select c.conversion_id from marts.conversions c"
     " where c.attribution_id in (select fc.attribution_id from marts.risk_flags f"
     " join marts.conversions fc using (conversion_id) where f.decision = 'open'))"
+    f" and not ({_REJECTED})"  # a rejection voids it, whatever other flag is still open
 )
 
 

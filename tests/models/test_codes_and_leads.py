@@ -730,3 +730,19 @@ def test_a_purchase_naming_a_click_stamped_after_it_says_so_whatever_the_custome
     assert marts.conversions.select("payment_id", "affiliate_id").rows() == [(before.payment_intent, "jane")]
     (row,) = marts.unattributed_payments.rows(named=True)
     assert (row["reason"], row["click_id"]) == ("click_after_payment", omar["click_id"])
+
+
+def test_a_bank_debit_checkouts_own_click_stamped_before_it_settled_decides_it(offers_frame) -> None:
+    # Review: the gap between a checkout and its first payment was taken for a trial: a bank-debit
+    # purchase's own click, stamped after the checkout and before the money settled, was passed over
+    # and the purchase went to the customer's earlier affiliate.
+    sim = StripeSim(seed=39, livemode=True)
+    jane, omar = click(AT - timedelta(days=3), "jane"), click(AT + timedelta(seconds=90), "omar")
+    before = sim.one_time_checkout(AT - timedelta(days=2), 2500, click_id=jane["click_id"])
+    now = sim.async_checkout(AT, 4900, click_id=omar["click_id"], customer=before.customer, succeeds=True)
+
+    marts = run([before, now], offers_frame, clicks=[jane, omar])
+
+    assert marts.conversions["affiliate_id"].to_list() == ["jane"]
+    (row,) = marts.unattributed_payments.rows(named=True)
+    assert (row["reason"], row["click_id"]) == ("click_after_payment", omar["click_id"])

@@ -75,3 +75,41 @@ def test_a_flag_holds_its_sale_and_every_renewal_while_open_and_nothing_once_dec
     flags = {f["flag_id"]: f["held_minor"] for f in queries.risk_flags(con, False, queries.Page()).rows}
 
     assert flags == {"rf_open": 3 * 1980, "rf_done": None}  # cv_9's line: a closed month froze it held
+
+
+def test_a_frozen_held_line_with_one_flag_rejected_and_another_open_is_rejected_not_held() -> None:
+    # Review: a rejection voids the attribution's lines whatever other flag is still open (the ledger
+    # does so); the pages counted such a line both held and rejected, and hid the month's "released".
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute(
+        "create table marts.risk_flags as select * from (values ('rf_ok', 'c1', 'approved'),"
+        " ('rf_no', 'c2', 'rejected'), ('rf_open', 'c2', 'open')) t(flag_id, conversion_id, decision)"
+    )
+    con.execute(
+        "create table marts.conversions as select * from (values ('c1', 'a1'), ('c2', 'a2'))"
+        " t(conversion_id, attribution_id)"
+    )
+    con.execute(
+        "create table marts.commission_lines as select conversion_id, conversion_id || ':commission' as"
+        " line_id, 'commission' as kind, 'a rule' as rule, amount_minor, 'usd' as currency,"
+        " timestamptz '2026-02-02 00:00:00+00' as earned_at, date '2026-03-04' as payable_on,"
+        " '2026-02' as period, 'held' as status, null::varchar as carried_from_period, true as livemode,"
+        " 'jane' as affiliate_id from (values ('c1', 1000), ('c2', 2000)) t(conversion_id, amount_minor)"
+    )
+    con.execute(
+        "create table marts.affiliate_statements as select '2026-02' as period, 'jane' as affiliate_id,"
+        " 'usd' as currency, 3000 as held_minor"
+    )
+    for column in queries._STATEMENT_COLUMNS.replace(" ", "").split(","):
+        if column not in ("period", "affiliate_id", "currency", "held_minor"):
+            con.execute(f"alter table marts.affiliate_statements add column {column} bigint")
+
+    lines = queries.lines_of(con, ["c1", "c2"])
+    (statement,) = queries.statements(con, "2026-02")
+
+    assert [(line["released_since"], line["rejected_since"]) for line in lines["c1"] + lines["c2"]] == [
+        (True, False),
+        (False, True),
+    ]
+    assert (statement["held_now_minor"], statement["held_rejected_minor"]) == (0, 2000)
