@@ -148,7 +148,8 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
         print(line)
     for row in export.statement.iter_rows(named=True):
         net, payable = row["net"], row["payable"]
-        print(f"  {row['affiliate_id']:<16} {row['currency']} net {net:>12}  payable {payable:>12}")
+        carried = f"  carried forward {row['carried_forward']}" if row["carried_forward_minor"] else ""
+        print(f"  {row['affiliate_id']:<16} {row['currency']} net {net:>12}  payable {payable:>12}{carried}")
     for path in export.files:
         print(f"wrote {path}")
     return 0

@@ -11,9 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from attro.cli import main
+from models.money import format_minor
+from tests.support.sites import NOW1
 
 
 @pytest.fixture
@@ -45,6 +48,25 @@ def test_export_commissions_writes_the_csv_and_prints_the_statement(
     assert "totals usd: gross 28.80, net 28.80, payable 28.80 (3 affiliates)" in printed
     assert "jane" in printed and "19.80" in printed
     assert f"wrote {out / 'commissions-2026-01.csv'}" in printed
+
+
+def test_export_commissions_prints_a_debt_carried_forward(
+    cli_site: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Review: a month whose statement only carries a debt printed "net 0.00 payable 0.00".
+    refund = cli_site.sim.refund(cli_site.flows["omar_usd"], datetime(2026, 2, 10, 9, tzinfo=UTC), 4000)
+    cli_site.land_events(refund.events, datetime(2026, 2, 10, 9, 1, tzinfo=UTC))
+    cli_site.run(NOW1)
+    with duckdb.connect(str(cli_site.settings.warehouse_path), read_only=True) as con:
+        period, carried = con.execute(
+            "select period, carried_forward_minor from marts.affiliate_statements"
+            " where affiliate_id = 'omar' and currency = 'usd' and carried_forward_minor < 0 order by period"
+        ).fetchone()
+
+    assert main(["export", "commissions", "--period", period, "--format", "csv", "--out", str(tmp_path)]) == 0
+
+    (omar,) = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("omar ")]
+    assert omar.endswith(f"carried forward {format_minor(carried, 'usd')}")
 
 
 def test_export_defaults_to_the_data_dirs_exports_folder(
