@@ -62,3 +62,9 @@ def add_proxy_argument(parser: argparse.ArgumentParser) -> None:
         help="proxies trusted to give the client's address in X-Forwarded-For, comma separated"
         " (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1: a proxy on the same host)",
     )
+
+
+def proxy_options(args: argparse.Namespace) -> dict[str, str]:
+    """uvicorn's `forwarded_allow_ips` when `--forwarded-allow-ips` was given; else none (uvicorn's
+    own default: $FORWARDED_ALLOW_IPS, or this host)."""
+    return {} if args.forwarded_allow_ips is None else {"forwarded_allow_ips": args.forwarded_allow_ips}

@@ -10,7 +10,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from attro.arguments import PORT, add_proxy_argument, int_between
+from attro.arguments import PORT, add_proxy_argument, int_between, proxy_options
 from attro.review import add_review_parser
 from attro.secrets_cli import add_secrets_parser
 from attro.stripe_cli import add_stripe_parser
@@ -36,9 +36,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     for warning in startup_warnings(app.state):
         print(f"warning: {warning}", file=sys.stderr)
     # The options every launch of the receiver uses: request head cap and timeout, no access log.
-    options = {"host": args.host, "port": args.port, "log_level": "info", **uvicorn_options(settings)}
-    if args.forwarded_allow_ips is not None:  # else uvicorn's: $FORWARDED_ALLOW_IPS, or this host
-        options["forwarded_allow_ips"] = args.forwarded_allow_ips
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        **uvicorn_options(settings),
+        **proxy_options(args),
+    }
     if args.workers > 1:
         # each worker process builds its own app (and landing files) from the same ATTRO_* settings;
         # one started while the program file is bad serves the last version that loaded

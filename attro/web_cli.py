@@ -7,7 +7,7 @@ import getpass
 import sys
 from datetime import UTC, datetime
 
-from attro.arguments import PORT, add_proxy_argument
+from attro.arguments import PORT, add_proxy_argument, proxy_options
 from core.settings import Settings
 
 
@@ -36,10 +36,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
     # the receiver's HTTP protocol: request heads capped and timed out here too
-    options = {"host": args.host, "port": args.port, "log_level": "warning", **uvicorn_options(settings)}
-    if args.forwarded_allow_ips is not None:  # else uvicorn's: $FORWARDED_ALLOW_IPS, or this host
-        options["forwarded_allow_ips"] = args.forwarded_allow_ips
-    uvicorn.run(app, **options)
+    options = {"host": args.host, "port": args.port, "log_level": "warning", **proxy_options(args)}
+    uvicorn.run(app, **options, **uvicorn_options(settings))
     return 0
 
 

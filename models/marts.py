@@ -31,7 +31,7 @@ from models.events import payment_observations
 from models.funnel import funnel_daily
 from models.leads import build_leads
 from models.ledger import build_ledger
-from models.money_back import build_adjustments, capture_releases, refunded_in_full
+from models.money_back import build_adjustments, capture_releases, refunded_for_good
 from models.objects import Objects, objects_where
 from models.payments import CHARGE_IDS, INTENT_IDS, build_payments
 from models.risk import RiskSettings, rejected_payments, risk_flags
@@ -110,11 +110,7 @@ def build_marts(inputs: MartInputs) -> Marts:
     # stuck (a buy-refund-buy loop reached a tier), nor one a reviewer rejected (self-referrals did).
     # A rejection is known from the flags, raised on the evaluated conversions (from no tier or
     # commission column): evaluated again, same flags, when a rejection changes what a tier counts.
-    refunded = refunded_in_full(payments, adjustments)
-    kept = conversions.filter(~pl.col("payment_id").is_in(refunded.implode())).get_column("attribution_id")
-    refunded = conversions.filter(
-        pl.col("payment_id").is_in(refunded.implode()) & ~pl.col("attribution_id").is_in(kept.implode())
-    ).get_column("payment_id")
+    refunded = refunded_for_good(conversions, payments, adjustments)
     evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers, inputs.affiliates, refunded)
     flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)
     rejected = rejected_payments(flags, evaluated)

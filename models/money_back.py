@@ -230,20 +230,27 @@ def build_adjustments(objects: Objects, payments: pl.DataFrame, releases: pl.Dat
     return conform(linked, PAYMENT_ADJUSTMENT).sort("occurred_at", "adjustment_id")
 
 
-def refunded_in_full(payments: pl.DataFrame, adjustments: pl.DataFrame) -> pl.Series:
-    """The payments whose refunds and disputes (net of disputes won and refunds that failed) took back
-    their whole amount."""
+def refunded_for_good(
+    conversions: pl.DataFrame, payments: pl.DataFrame, adjustments: pl.DataFrame
+) -> pl.Series:
+    """The attributed payments whose refunds and disputes (net of disputes won and refunds that
+    failed) took back their whole amount, of attributions with no other payment that stuck (a
+    subscription refunded at first that keeps renewing stuck)."""
     taken = (
         adjustments.filter(pl.col("payment_id").is_not_null())
         .group_by("payment_id")
         .agg(taken=(-pl.col("amount_minor")).sum())
     )
-    return (
+    refunded = (
         payments.select("payment_id", "amount_minor")
         .join(taken, on="payment_id")
         .filter((pl.col("amount_minor") > 0) & (pl.col("taken") >= pl.col("amount_minor")))
         .get_column("payment_id")
+        .implode()
     )
+    is_refunded = pl.col("payment_id").is_in(refunded)
+    stuck = conversions.filter(~is_refunded).get_column("attribution_id").implode()
+    return conversions.filter(is_refunded & ~pl.col("attribution_id").is_in(stuck)).get_column("payment_id")
 
 
 def adjustment_lines(

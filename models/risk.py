@@ -305,12 +305,9 @@ def held_for_review(lines: pl.DataFrame, flags: pl.DataFrame, conversions: pl.Da
     """The live lines a flag still open holds. A closed month's line frozen as `held` whose flag has
     since been decided holds nothing any more: approved, its amount is owed in an open month's
     correction line; rejected, it never will be."""
-    decided = flags.join(conversions.select("conversion_id", "attribution_id"), on="conversion_id")
-    rejected = decided.filter(pl.col("decision") == "rejected").select("attribution_id")
-    open_attributions = (  # a rejection voids the attribution's lines, whatever flag is still open
-        decided.filter(pl.col("decision") == "open")
-        .select("attribution_id")
-        .join(rejected, on="attribution_id", how="anti")
+    # held: an open flag and no rejection (which voids the attribution's lines, whatever is still open)
+    open_attributions = (
+        held_attributions(flags, conversions).filter(~pl.col("rejected")).select("attribution_id")
     )
     waiting = conversions.join(open_attributions, on="attribution_id", how="semi").select("conversion_id")
     return lines.filter((pl.col("status") == "held") & pl.col("livemode")).join(

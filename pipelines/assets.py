@@ -48,13 +48,8 @@ RAW = {
 )
 def raw(attro: AttroResource) -> Iterator[dg.MaterializeResult]:
     """New landing lines loaded with dlt into the lake (Parquet), each landed record once."""
-    _step(
-        "raw",
-        lambda: steps.begin_run(
-            attro.settings, attro.runs, freshness.fingerprint(attro.settings, attro.now())
-        ),
-    )
-    yield from _results(_step("raw", lambda: steps.load_raw(attro.settings)))
+    inputs = freshness.fingerprint(attro.settings, attro.now())
+    yield from _results(_step("raw", lambda: steps.start_raw(attro.settings, attro.runs, inputs)))
 
 
 STAGING = {

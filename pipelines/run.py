@@ -127,9 +127,7 @@ def run_pipeline(
             except Exception as exc:
                 raise PipelineFailed(name, root_cause(exc)) from exc
 
-        step(STEP_NAMES["raw"], lambda: steps.begin_run(settings, runs, inputs) or {})
-
-        step(STEP_NAMES["raw"], lambda: steps.load_raw(settings))
+        step(STEP_NAMES["raw"], lambda: steps.start_raw(settings, runs, inputs))
         step(STEP_NAMES["staging"], lambda: steps.stage(settings))
         step(STEP_NAMES["program"], lambda: steps.write_program(settings, program, at, runs))
         step(STEP_NAMES["marts"], lambda: _marts(settings, program, at, runs))

@@ -121,6 +121,12 @@ def program_frames(program: Program) -> dict[str, pl.DataFrame]:
     return {name: pl.from_arrow(table) for name, table in program_tables(program).items()}  # type: ignore[misc]
 
 
+def start_raw(settings: Settings, runs: Sequence[str], inputs: str) -> Metadata:
+    """The raw stage of a run: `begin_run`, then `load_raw` (a failure of either is the raw stage's)."""
+    begin_run(settings, runs, inputs)
+    return load_raw(settings)
+
+
 def begin_run(settings: Settings, runs: Sequence[str], inputs: str) -> None:
     """A run that loads the landing zone starts from nothing a crashed run left (a half-built next
     warehouse, DuckDB's spill files) and notes the inputs it started from (freshness's fingerprint:

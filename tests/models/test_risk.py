@@ -354,3 +354,24 @@ def test_a_subscription_refunded_at_first_that_keeps_renewing_still_counts_towar
 
     assert _second_sale_rule(renewing, sale).startswith("30% of 10000 usd (tier 'top', 2 conversions")
     assert _second_sale_rule(ended, sale).startswith("20% of 10000 usd")
+
+
+def test_a_line_with_one_flag_rejected_and_another_open_is_not_held_for_review() -> None:
+    # Review: a rejection voids the attribution's lines whatever other flag is still open; Dagster's
+    # held metadata counted such a line as held too.
+    from models.risk import held_for_review
+
+    conversions = pl.DataFrame({"conversion_id": ["c1", "c2"], "attribution_id": ["a1", "a2"]})
+    flags = pl.DataFrame(
+        {
+            "conversion_id": ["c1", "c2", "c2"],
+            "decision": ["open", "rejected", "open"],
+            "rule": ["too_fast", "self_referral", "too_fast"],
+            "note": [None, "her own card", None],
+        }
+    )
+    lines = pl.DataFrame(
+        {"conversion_id": ["c1", "c2"], "status": ["held", "held"], "livemode": [True, True]}
+    )
+
+    assert held_for_review(lines, flags, conversions)["conversion_id"].to_list() == ["c1"]
