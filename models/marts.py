@@ -26,7 +26,7 @@ from core.contracts import (
 from core.state.closed_periods import ClosedPeriods
 from models.attribution import AttributionSettings, attribute
 from models.clicks import clicks_and_landed_again
-from models.commissions import evaluate_conversions
+from models.commissions import evaluate_conversions, month_initial_conversions
 from models.events import payment_observations
 from models.funnel import funnel_daily
 from models.leads import build_leads
@@ -109,16 +109,20 @@ def build_marts(inputs: MartInputs) -> Marts:
     # Tiers count sales that stick: not one refunded in full whose customer paid nothing else that
     # stuck (a buy-refund-buy loop reached a tier), nor one a reviewer rejected (self-referrals did).
     # A rejection is known from the flags, raised on the evaluated conversions (from no tier or
-    # commission column): evaluated again, same flags, when a rejection changes what a tier counts.
+    # commission column): evaluated again, same flags, when a rejection changes what a tier counts;
+    # without tiers only the count changes (month_initial_conversions has one meaning either way).
     refunded = refunded_for_good(conversions, payments, adjustments)
     evaluated = evaluate_conversions(conversions, inputs.offers, inputs.tiers, inputs.affiliates, refunded)
     flags = risk_flags(evaluated, payments, clicks, inputs.affiliates, inputs.decisions, inputs.risk)
     rejected = rejected_payments(flags, evaluated)
-    if not inputs.tiers.is_empty() and not rejected.is_empty():
+    if not rejected.is_empty():
         not_counted = pl.concat([refunded, rejected]).unique()
-        evaluated = evaluate_conversions(
-            conversions, inputs.offers, inputs.tiers, inputs.affiliates, not_counted
-        )
+        if inputs.tiers.is_empty():
+            evaluated = month_initial_conversions(evaluated, not_counted)
+        else:
+            evaluated = evaluate_conversions(
+                conversions, inputs.offers, inputs.tiers, inputs.affiliates, not_counted
+            )
     closed = inputs.closed
     lines = build_ledger(evaluated, adjustments, payments, closed.lines, closed.periods, inputs.now, flags)
     statements = affiliate_statements(lines, closed.statements, closed.closed_at)

@@ -323,6 +323,23 @@ def test_a_sale_rejected_in_review_does_not_count_toward_the_months_tier(offers_
     assert genuine_line["amount_minor"].to_list() == [2000]
 
 
+def test_a_sale_rejected_in_review_is_not_counted_in_the_month_without_tiers_either(offers_frame) -> None:
+    # Re-read: month_initial_conversions left a rejected sale out only when the program had tiers.
+    sim = StripeSim(seed=64, livemode=True)
+    own, genuine = click(AT - timedelta(hours=2)), click(AT - timedelta(hours=1))
+    self_sale = sim.one_time_checkout(AT, 10000, click_id=own["click_id"], email="jane.doe@gmail.com")
+    sale = sim.one_time_checkout(AT + timedelta(hours=3), 10000, click_id=genuine["click_id"])
+    story, clicks = [self_sale, sale], [own, genuine]
+    (flag,) = run(story, clicks, offers_frame).risk_flags.rows(named=True)
+
+    def counted(verdict: str) -> int:
+        marts = run(story, clicks, offers_frame, decisions=[decision(flag["flag_id"], verdict)])
+        (row,) = marts.conversions.filter(pl.col("payment_id") == sale.payment_intent).rows(named=True)
+        return row["month_initial_conversions"]
+
+    assert (counted("approved"), counted("rejected")) == (2, 1)
+
+
 @pytest.mark.parametrize(("refunded", "rate"), [(10000, "20%"), (9999, "30%")])
 def test_a_sale_refunded_in_full_does_not_count_toward_the_months_tier(offers_frame, refunded, rate) -> None:
     # Fraud audit: buy, refund, buy again reached the tier; a partial refund still counts the sale.
