@@ -30,6 +30,7 @@ PAYMENT_EVENTS = {
 REFUND_EVENTS = {
     "refund.created": "refund",
     "refund.updated": "refund",
+    "refund.failed": "refund",  # from API 2024-10-28.acacia, beside refund.updated (status failed)
     "charge.refund.updated": "refund",
     "charge.refunded": "charge",  # amount_refunded is cumulative
 }

@@ -1,7 +1,8 @@
 """Money back: refunds and disputes as payment adjustments, and the commission they take back.
 
-Refunds are read from refund objects (`refund.created`/`refund.updated`/`charge.refund.updated`, latest
-status per refund wins; `failed`/`canceled` take nothing back) and from `charge.refunded`, whose
+Refunds are read from refund objects (`refund.created`/`refund.updated`/`refund.failed`/
+`charge.refund.updated`, latest status per refund wins; `failed`/`canceled` take nothing back) and
+from `charge.refunded`, whose
 `amount_refunded` is cumulative: successive values become deltas, so two partial refunds count as two,
 never three. A dispute takes the disputed amount back once funds are withdrawn (an inquiry,
 `warning_*`, takes nothing); a dispute won (`won` or `charge.dispute.funds_reinstated`) puts it back.

@@ -153,7 +153,7 @@ def test_two_partial_refunds_delivered_through_one_event_type_count_as_two_not_t
 
 
 @pytest.mark.parametrize("status", ["failed", "canceled"])
-@pytest.mark.parametrize("event_type", ["refund.updated", "charge.refund.updated"])
+@pytest.mark.parametrize("event_type", ["refund.updated", "refund.failed", "charge.refund.updated"])
 def test_refund_that_failed_or_was_canceled_takes_nothing_back(
     status: str, event_type: str, sim: StripeSim, sale: Callable, ledger: Callable
 ) -> None:
