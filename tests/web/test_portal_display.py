@@ -4,6 +4,7 @@ colour only where it stays readable."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from core.program import parse_program
 from tests.support.paths import DEMO_PROGRAM
 from web.colours import READABLE, contrast, ink_on_white, text_on
 from web.reasons import NOT_COMMISSIONABLE, no_commission
-from web.rendering import rule_text
+from web.rendering import rule_text, templates
 from web.routes.portal import _codes
 
 
@@ -67,6 +68,32 @@ def test_a_rule_in_another_currency_than_its_payment_and_a_reviewer_s_note_read_
     assert (
         rule_text("20% of 9900 usd, first payment" + note, "usd") == "20% of 99.00 usd, first payment" + note
     )
+
+
+@pytest.mark.parametrize(
+    ("held_now", "rejected", "note"),
+    [
+        (0, 0, "released since"),
+        (0, 1980, "rejected since"),
+        (1980, 0, ""),
+        (1000, 0, "9.80 USD released since"),  # audit: "released since" beside the whole 19.80
+        (500, 480, "10.00 USD released since 4.80 USD rejected since"),
+    ],
+)
+def test_a_closed_months_held_amount_says_how_much_was_released_or_rejected_since(
+    held_now: int, rejected: int, note: str
+) -> None:
+    macro = templates().env.from_string('{% from "_macros.html" import held_note %}{{ held_note(s) }}')
+    statement = {
+        "held_minor": 1980,
+        "held_now_minor": held_now,
+        "held_rejected_minor": rejected,
+        "currency": "usd",
+    }
+
+    html = macro.render(s=statement)
+
+    assert " ".join(re.sub(r"<[^>]+>", " ", html).split()) == note
 
 
 def test_the_portal_lists_the_codes_a_customer_can_use_with_their_dates(tmp_path: Path) -> None:
