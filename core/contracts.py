@@ -162,6 +162,7 @@ STRIPE_OBJECT = {
     "object_kind": pl.String,
     "livemode": pl.Boolean,
     "created_at": UTC_TIME,  # the event's time
+    "received_at": UTC_TIME,  # when this copy landed (a run keeps the earliest: models/objects.py)
     **{column: _FIELD_DTYPES[kind] for column, (_path, kind) in STRIPE_OBJECT_FIELDS.items()},
 }
 # -- program (the program file as tables) ----------------------------------------------------------
@@ -248,6 +249,10 @@ CLICK = {  # marts.clicks: the raw click without received_at, in the design's co
 LANDED_AGAIN_CLICK = {
     name: RAW_CLICK[name] for name in ("click_id", "received_at", "clicked_at", "link_code")
 }
+
+# raw.stripe_events_landed_again: the copies of an event raw holds besides the one the rules read (the
+# earliest landed that staging decoded, else the earliest); the raw.stripe_events view leaves them out.
+LANDED_AGAIN_EVENT = {name: RAW_EVENT[name] for name in ("event_id", "received_at")}
 
 PAYMENT_OBSERVATION = {  # one row per event that reports or links a payment, in a common shape
     "event_id": pl.String,

@@ -32,7 +32,7 @@ from models.funnel import funnel_daily
 from models.leads import build_leads
 from models.ledger import build_ledger
 from models.money_back import build_adjustments, capture_releases, refunded_for_good
-from models.objects import Objects, objects_where
+from models.objects import Objects, objects_where, one_copy_per_event
 from models.payments import CHARGE_IDS, INTENT_IDS, build_payments
 from models.risk import RiskSettings, rejected_payments, risk_flags
 from models.snapshots import delivered_first
@@ -84,7 +84,8 @@ class Marts:
 
 def build_marts(inputs: MartInputs) -> Marts:
     """Every mart, from the inputs alone (no I/O, no clock)."""
-    objects = delivered_first(inputs.objects)  # a backfilled snapshot never doubles a delivered event
+    # one copy of an event landed twice; a backfilled snapshot never doubles a delivered event
+    objects = delivered_first(one_copy_per_event(inputs.objects))
     # Payment events are nearly every staged object; the rules read them kind by kind, only the columns
     # each kind needs (payment_observations). Every other rule reads other events (codes, refunds,
     # disputes, customers), a few per cent of the rows: read once, all columns, and filtered in memory.

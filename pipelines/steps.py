@@ -59,7 +59,7 @@ from pipelines.lib.warehouse import (
     write_tables,
 )
 from pipelines.sources.program import program_tables
-from pipelines.staging.stage import OBJECTS, REJECTED, stage_new
+from pipelines.staging.stage import OBJECTS, REJECTED, events_landed_again, stage_new
 
 Metadata = dict[str, dict[str, Any]]  # asset path → its metadata
 
@@ -173,6 +173,7 @@ RULES_CLICK = {
 }  # fmt: skip
 CLICKS_VIEW = "clicks"  # the mart published as a view (see lake_views), not written from a frame
 LANDED_AGAIN = "raw.clicks_landed_again"  # what the view leaves out of raw.clicks (models/clicks.py)
+EVENTS_LANDED_AGAIN = "raw.stripe_events_landed_again"  # what raw.stripe_events leaves out (staging)
 
 
 def mart_inputs(settings: Settings, program: Program, now: datetime) -> MartInputs:
@@ -239,6 +240,7 @@ def build_and_write_marts(
     marts = build_marts(inputs)
     tables = {f"marts.{name}": frame for name, frame in marts.tables().items() if name != CLICKS_VIEW}
     tables[LANDED_AGAIN] = marts.clicks_landed_again
+    tables[EVENTS_LANDED_AGAIN] = events_landed_again(settings)
     with connect(settings) as con:
         write_tables(con, tables, UNCOMPRESSED)
     metadata = {f"marts/{name}": mart_metadata(name, frame, inputs) for name, frame in marts.tables().items()}
@@ -309,7 +311,9 @@ def publish_warehouse(settings: Settings, runs: Sequence[str]) -> Metadata:
                 f"this run's warehouse has no {' or '.join(sorted(missing))} tables: select the marts with "
                 "warehouse/snapshot (or Materialize all)"
             )
-        add_lake_views(con, lake_views(settings), LAKE_VIEW_DEFAULTS)
+        add_lake_views(
+            con, lake_views(settings), LAKE_VIEW_DEFAULTS, {"raw.stripe_events": EVENTS_LANDED_AGAIN}
+        )
         # marts.clicks is raw.clicks as the rules see it (models/clicks.py): ours, one row per click id,
         # without the copies of an id landed again (raw.clicks_landed_again, nearly always empty)
         columns = ", ".join(f"c.{name}" for name in CLICK)

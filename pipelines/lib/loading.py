@@ -66,14 +66,18 @@ def loaded_offsets(con: duckdb.DuckDBPyConnection, lake: Lake) -> dict[str, dict
 
 
 class _Fresh:
-    """Drops records whose primary key a completed load (or this run) already holds, except an event
-    whose loaded copies staging all quarantined as not being that event (a corrupt or forged line):
-    a copy that is the event still loads."""
+    """Drops records whose primary key a completed load (or this run) already holds, but a copy landed
+    before every copy held (an earlier `received_at`: two processes landed one id, or a retry, and a
+    run loaded the later copy first) and an event whose loaded copies staging all quarantined as not
+    being that event (a corrupt or forged line): a copy that is the event still loads. A run and a
+    rebuild then keep the same copy, the earliest landed, however the landing files were cut into
+    chunks and runs (models/clicks.py and models/objects.py choose it; raw views leave the others out)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
         self.con, self.lake = con, lake
         self.seen: dict[str, set[str]] = {}
-        self.run_clicks: list[pl.DataFrame] = []  # (click_id, received_at) of the clicks this run kept
+        # per stream, (key, received_at) of the records this run kept (events: those that are events)
+        self.run_kept: dict[str, list[pl.DataFrame]] = {}
         # the raw files of completed loads, listed once: dlt writes this run's only after extracting
         self.files: dict[str, list[Path]] = {}
         self._unfit: set[str] | None = None
@@ -104,51 +108,34 @@ class _Fresh:
         return self._unfit
 
     def __call__(self, stream: str, table: pl.DataFrame) -> pl.DataFrame:
-        if stream == "clicks":
-            return self._clicks(table)
         key = PRIMARY_KEYS[stream]
         seen = self.seen.setdefault(stream, set())
+        kept_here = self.run_kept.setdefault(stream, [])
         files = self._raw_files(stream)
-        loaded = self._loaded(key, files, table) if files and table.height else set()
-        if loaded and stream == "stripe_events":
-            loaded -= self.unfit()
         keys = table[key].to_list()
-        # A line whose payload is plainly not its event (a corrupt or forged line) takes no id: a copy
-        # that is the event, read in a later chunk of this run, still loads (staging quarantines the
-        # other).
-        marked = _plainly_unfit(table) if stream == "stripe_events" else None
-        if not loaded and seen.isdisjoint(keys):  # most chunks: nothing to drop
-            seen.update(
-                keys if marked is None else (k for k, bad in zip(keys, marked, strict=True) if not bad)
-            )
-            return table
-        keep = [k not in loaded and k not in seen for k in keys]
-        taken = zip(keys, keep, marked or [False] * len(keys), strict=True)
-        seen.update(k for k, kept, bad in taken if kept and not bad)
-        return table if all(keep) else table.filter(pl.Series(keep, dtype=pl.Boolean))
-
-    def _clicks(self, table: pl.DataFrame) -> pl.DataFrame:
-        """Clicks whose id no loaded copy (or this run's) holds, and copies landed before the one held
-        (an earlier `received_at`: two processes landed one id and a run loaded the later one first):
-        a run and a rebuild then keep the same copy, the earliest landed (models/clicks.py chooses)."""
-        seen = self.seen.setdefault("clicks", set())
-        files = self._raw_files("clicks")
-        keys = table["click_id"].to_list()
-        loaded = self._loaded("click_id", files, table) if files and table.height else set()
+        loaded = self._loaded(key, files, table) if files and table.height else set()
+        events = stream == "stripe_events"
+        if loaded and events:
+            loaded -= self.unfit()
+        # A line whose payload is plainly not its event (a corrupt or forged line) takes no id and
+        # displaces none: a copy that is the event, read in a later chunk of this run, still loads
+        # (staging quarantines the other).
+        marked = _plainly_unfit(table) if events else [False] * len(keys)
         if not loaded and seen.isdisjoint(keys):  # nearly every chunk: no id seen before
-            seen.update(keys)
-            self.run_clicks.append(table.select("click_id", "received_at"))
-            return table
-        held = self._earliest_held((loaded | seen) & set(keys), files)
-        received = table["received_at"].to_list()
-        # a copy without a landing time (hand-written) never displaces one with it, and is displaced
-        keep = [
-            k not in held or (r is not None and (held[k] is None or r < held[k]))
-            for k, r in zip(keys, received, strict=True)
-        ]
-        kept = table.filter(pl.Series(keep, dtype=pl.Boolean))
-        seen.update(kept["click_id"].to_list())
-        self.run_clicks.append(kept.select("click_id", "received_at"))
+            kept = table
+        else:
+            held = self._earliest_held(stream, key, (loaded | seen) & set(keys), files)
+            received = table["received_at"].to_list()
+            # a copy without a landing time (hand-written) never displaces one with it, and is displaced
+            keep = [
+                k not in held or (not bad and r is not None and (held[k] is None or r < held[k]))
+                for k, r, bad in zip(keys, received, marked, strict=True)
+            ]
+            kept = table if all(keep) else table.filter(pl.Series(keep, dtype=pl.Boolean))
+            marked = [bad for bad, k in zip(marked, keep, strict=True) if k]
+        fit = kept if not any(marked) else kept.filter(~pl.Series(marked, dtype=pl.Boolean))
+        seen.update(fit[key].to_list())
+        kept_here.append(fit.select(key, "received_at"))
         return kept
 
     def _raw_files(self, stream: str) -> list[Path]:
@@ -171,30 +158,30 @@ class _Fresh:
         finally:
             self.con.unregister("_chunk_keys")
 
-    def _earliest_held(self, ids: set[str], files: list[Path]) -> dict[str, Any]:
-        """Click id → the earliest `received_at` of its copies held: loaded, or kept earlier this run."""
-        wanted = pl.DataFrame({"click_id": sorted(ids)}, schema={"click_id": pl.String})
-        frames = [frame.join(wanted, on="click_id", how="semi") for frame in self.run_clicks]
+    def _earliest_held(self, stream: str, key: str, ids: set[str], files: list[Path]) -> dict[str, Any]:
+        """Id → the earliest `received_at` of its copies held: loaded, or kept earlier this run (every
+        id asked for is in it; None when no copy has a time). Reads two columns, never a payload."""
+        wanted = pl.DataFrame({key: sorted(ids)}, schema={key: pl.String})
+        utc = pl.Datetime("us", "UTC")
+        frames = [frame.join(wanted, on=key, how="semi") for frame in self.run_kept.get(stream, [])]
         if files:
             self.con.register("_wanted", wanted.to_arrow())
             try:
                 rows = self.con.execute(
-                    f"select click_id, received_at from read_parquet({parquet_list(files)})"
-                    " semi join _wanted using (click_id)"
+                    f"select {key}, received_at from read_parquet({parquet_list(files)})"
+                    f" semi join _wanted using ({key})"
                 ).fetchall()
-                frames.append(
-                    pl.DataFrame(
-                        rows,
-                        schema={"click_id": pl.String, "received_at": pl.Datetime("us", "UTC")},
-                        orient="row",
-                    )
-                )
+                frames.append(pl.DataFrame(rows, schema={key: pl.String, "received_at": utc}, orient="row"))
             finally:
                 self.con.unregister("_wanted")
-        if not frames:
-            return {}
-        held = pl.concat([f.cast({"received_at": pl.Datetime("us", "UTC")}) for f in frames])
-        return dict(held.group_by("click_id").agg(pl.col("received_at").min()).rows())
+        held = pl.concat(
+            [
+                wanted.with_columns(received_at=pl.lit(None, utc)),
+                *(f.cast({"received_at": utc}) for f in frames),
+            ]
+        )
+        earliest = held.group_by(key).agg(pl.col("received_at").min())
+        return dict(earliest.rows())
 
 
 def _plainly_unfit(events: pl.DataFrame) -> list[bool]:

@@ -203,10 +203,13 @@ def add_lake_views(
     con: duckdb.DuckDBPyConnection,
     views: Mapping[str, tuple[Sequence[Path], Mapping]],
     defaults: Mapping[str, Mapping[str, str]] | None = None,
+    leave_out: Mapping[str, str] | None = None,
 ) -> None:
     """`schema.table` views over exact lists of Parquet files (what the lake holds now); a table with
     no file yet is an empty table of its contract's columns, so every table exists from the first run.
-    `defaults` (table → column → text) fill a column for the rows of files written before it existed."""
+    `defaults` (table → column → text) fill a column for the rows of files written before it existed;
+    `leave_out` (view → table) leaves out the rows that table names by its columns (copies landed
+    again), with no join at all while it is empty."""
     for qualified, (files, schema) in views.items():
         con.execute(f"create schema if not exists {qualified.split('.')[0]}")
         if files:
@@ -222,11 +225,18 @@ def add_lake_views(
                 else ""
             )
             added = "".join(f", {v} as {n}" for n, v in missing)
+            if (left_out := (leave_out or {}).get(qualified)) and _has_rows(con, left_out):
+                names = [row[0] for row in con.execute(f"describe {left_out}").fetchall()]
+                source += f" anti join {left_out} using ({', '.join(names)})"
             con.execute(f"create or replace view {qualified} as select *{replace}{added} from {source}")
         else:
             con.register("_empty", empty(schema).to_arrow())
             con.execute(f"create or replace table {qualified} as select * from _empty")
             con.unregister("_empty")
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return con.execute(f"select exists (select 1 from {table})").fetchone() == (True,)
 
 
 # Lookups readers make one page at a time (attro web's conversions and their ledger lines): an ART index

@@ -141,8 +141,9 @@ def consumed_count_sql(source: str) -> str:
 
 
 def decode_sql(source: str) -> str:
-    """SQL over `source` (rows with event_id, event_type, livemode, created_at, payload) giving one row
-    per consumed event: the STRIPE_OBJECT columns plus `problem` (null when the event is usable)."""
+    """SQL over `source` (rows with event_id, event_type, livemode, created_at, received_at, payload)
+    giving one row per consumed event: the STRIPE_OBJECT columns plus `problem` (null when the event
+    is usable)."""
     structure = _json_structure().replace("'", "''")
     typed, problems = [], []
     for column, (path, kind) in STRIPE_OBJECT_FIELDS.items():
@@ -153,7 +154,7 @@ def decode_sql(source: str) -> str:
     created_ok = f"created_at between to_timestamp({EARLIEST_TIME}) and to_timestamp({LATEST_TIME})"
     return f"""
 with events as (
-    select event_id, event_type, livemode, created_at, payload, {_kind_case()} as object_kind
+    select event_id, event_type, livemode, created_at, received_at, payload, {_kind_case()} as object_kind
     from {source} where event_type in ({_CONSUMED})
 ),
 documents as (
@@ -161,12 +162,12 @@ documents as (
     select *, try(json_transform(payload, '{structure}')) as document from events
 ),
 objects as (
-    select event_id, event_type, object_kind, livemode, created_at,
+    select event_id, event_type, object_kind, livemode, created_at, received_at,
         document is not null as valid_json, document.id as payload_id, document.data.object as o
     from documents
 ),
 fields as (
-    select event_id, event_type, object_kind, livemode, created_at, valid_json, payload_id, o,
+    select event_id, event_type, object_kind, livemode, created_at, received_at, valid_json, payload_id, o,
         {", ".join(typed)},
         list_filter([{", ".join(problems)}], lambda x: x is not null) as field_problems
     from objects

@@ -8,9 +8,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from core.contracts import STRIPE_OBJECT, conform
+from models.objects import one_copy_per_event
 from simulator.stripe import BASIL, LEGACY, StripeSim
 from tests.support.books import Book
 from tests.support.clock import utc
@@ -143,3 +146,26 @@ def test_a_payment_known_only_by_its_session_snapshot_is_dated_by_the_session() 
 
     assert payment["occurred_at"] == datetime.fromtimestamp(session["created"], payment["occurred_at"].tzinfo)
     assert payment["amount_minor"] == 3000
+
+
+def test_an_event_staged_twice_is_read_once_as_its_copy_landed_first() -> None:
+    # A run loads a copy landed earlier than the one it holds (two receiver processes, a retry): the
+    # rules read that copy alone, whichever was staged first, and one copy of two alike.
+    first, later = utc("2026-03-02T10:00:00"), utc("2026-03-02T10:05:00")
+    rows = [
+        {"event_id": "evt_a", "received_at": later, "amount": 1},
+        {"event_id": "evt_b", "received_at": later, "amount": 3},
+        {"event_id": "evt_a", "received_at": first, "amount": 2},
+        {"event_id": "evt_c", "received_at": first, "amount": 4},
+        {"event_id": "evt_c", "received_at": first, "amount": 4},
+    ]
+    staged = conform(pl.DataFrame(rows), STRIPE_OBJECT)
+
+    kept = one_copy_per_event(staged).collect().sort("event_id")
+
+    assert kept.select("event_id", "received_at", "amount").rows() == [
+        ("evt_a", first, 2),
+        ("evt_b", later, 3),
+        ("evt_c", first, 4),
+    ]
+    assert one_copy_per_event(staged.filter(pl.col("event_id") == "evt_b")).collect().height == 1

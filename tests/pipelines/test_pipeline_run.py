@@ -25,6 +25,8 @@ from pipelines import steps
 from pipelines.lake import Lake
 from pipelines.lib.warehouse import next_path, pipeline_lock
 from pipelines.run import root_cause, run_pipeline
+from pipelines.sources import landing as landing_source
+from pipelines.sources.landing.helpers import iter_new
 from tests.support.paths import REPO
 
 # DESIGN §3: the columns each mart must have (more are allowed).
@@ -565,6 +567,48 @@ def test_a_click_id_two_processes_landed_is_kept_alike_by_a_run_and_by_a_rebuild
     assert published(settings, "select count(*) from raw.clicks") == [(2,)]
     assert published(settings, "select link_code from raw.clicks_landed_again") == [("omar-all",)]
     assert published(rebuilt, "select count(*) from raw.clicks_landed_again") == [(0,)]
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one chunk", "a chunk per line"])
+def test_an_event_two_processes_landed_is_kept_alike_by_a_run_and_by_a_rebuild(
+    kit, monkeypatch, chunk_bytes
+) -> None:
+    # Left for later in stop 40 (three audits): a run kept the copy of a re-delivered event it loaded
+    # first, a rebuild the one it read first in landing order and 24 MB chunks: raw.stripe_events
+    # differed in received_at (995 of 3,955 events under load), and in source and staging when the
+    # copies came by webhook and by the API.
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    sale = kit.sim(seed=21).one_time_checkout(kit.at, 4900)
+    paid = sale.events[0]
+    early, late = kit.at, kit.at + timedelta(minutes=5)
+    landing.events(sale.events, late, name="host-1-0000aaaa")  # sorts first, landed a run earlier
+    kit.run(settings)
+    landing.events([paid], early, name="host-2-0000bbbb")  # received first, written after that run
+    kit.run(settings)
+    rebuilt = kit.settings("rebuilt")
+    shutil.copytree(settings.landing_dir, rebuilt.landing_dir)
+    shutil.copy(settings.program_path, rebuilt.program_path)
+    if chunk_bytes:  # the rebuild reads the later copy a chunk before the earlier one
+        monkeypatch.setattr(landing_source, "iter_new", functools.partial(iter_new, max_bytes=chunk_bytes))
+    kit.run(rebuilt)
+
+    def published(site: Settings, sql: str) -> list[tuple]:
+        with duckdb.connect(str(site.warehouse_path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    shown = "select received_at from raw.stripe_events where event_id = '" + paid["id"] + "'"
+    for site in (settings, rebuilt):
+        assert published(site, shown) == [(early,)]
+        assert published(site, "select count(*) - count(distinct event_id) from raw.stripe_events") == [(0,)]
+        assert published(site, "select count(*), sum(amount_minor) from marts.payments") == [(1, 4900)]
+    # the run loaded both copies and says which one the view leaves out
+    assert published(settings, "select event_id, received_at from raw.stripe_events_landed_again") == [
+        (paid["id"], late)
+    ]
+    assert published(
+        settings, "select count(*) from staging.stripe_objects where event_id = '" + paid["id"] + "'"
+    ) == [(2,)]
 
 
 def test_a_copy_landed_with_a_time_after_one_landed_without_loads_and_wins(kit) -> None:
