@@ -11,6 +11,7 @@ taken back by a correction, not left owed beside a void reversal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import polars as pl
@@ -49,9 +50,14 @@ def base_line_id(line_id: pl.Expr) -> pl.Expr:
 
 
 def apply_closed_periods(
-    computed: pl.DataFrame, frozen: pl.DataFrame, closed: set[str], now: datetime
+    computed: pl.DataFrame,
+    frozen: pl.DataFrame,
+    closed: set[str],
+    now: datetime,
+    why_not: Callable[[list[str]], dict[str, str]] | None = None,
 ) -> pl.DataFrame:
-    """The ledger with closed months as frozen and every later difference carried forward."""
+    """The ledger with closed months as frozen and every later difference carried forward; `why_not`
+    (payment ids → why each earns nothing now) words the correction of a sale that no longer earns."""
     computed = computed.with_columns(carried_from_period=pl.lit(None, pl.String))
     if WITHHELD not in computed.columns:
         computed = computed.with_columns(pl.lit(False).alias(WITHHELD))
@@ -86,6 +92,8 @@ def apply_closed_periods(
             | (pl.col("template").is_null() & pl.col("line").is_not_null())
         )
     )
+    gone = compared.filter(pl.col("line").is_null()).select(pl.col("template").struct.field("payment_id"))
+    reasons = why_not(gone.to_series().drop_nulls().to_list()) if why_not and gone.height else {}
     carried: list[dict] = []
     for row in compared.iter_rows(named=True):
         line = row["line"] or row["template"]
@@ -103,7 +111,7 @@ def apply_closed_periods(
                 **line,
                 "line_id": f"{row['base_id']}:correction:{target}",
                 "kind": kind,
-                "rule": _correction_rule(row, line["currency"]),
+                "rule": _correction_rule(row, line["currency"], reasons),
                 "amount_minor": delta,
                 "period": target,
                 "carried_from_period": natural,
@@ -131,7 +139,7 @@ def apply_closed_periods(
     return ledger.sort("period", "earned_at", "line_id")
 
 
-def _correction_rule(row: dict, currency: str) -> str:
+def _correction_rule(row: dict, currency: str, why_not: dict[str, str]) -> str:
     """Why a closed month's line is corrected, in words: what was frozen, what it is now and by which
     rule (a release's rule change, a later refund or decision), or that a review released it."""
     frozen, now = row["template"], row["line"]
@@ -141,7 +149,8 @@ def _correction_rule(row: dict, currency: str) -> str:
     amounts = f"frozen {row['frozen_minor']}, now {row['computed_minor']} {currency}"
     said = f"correction of {row['base_id']} ({amounts})"
     if now is None:
-        return f"{said}: the sale no longer earns it"
+        why = why_not.get(row["template"]["payment_id"])
+        return f"{said}: the sale no longer earns it" + (f": {why}" if why else "")
     if row["computed_minor"] == 0 and now["status"] in NOT_IN_STATEMENT:
         state = "held for review" if now["status"] == "held" else "void"
         return f"{said}: now {state}: {now['rule']}"

@@ -125,7 +125,9 @@ def build_marts(inputs: MartInputs) -> Marts:
                 conversions, inputs.offers, inputs.tiers, inputs.affiliates, not_counted
             )
     closed = inputs.closed
-    lines = build_ledger(evaluated, adjustments, payments, closed.lines, closed.periods, inputs.now, flags)
+    lines = build_ledger(
+        evaluated, adjustments, payments, closed.lines, closed.periods, inputs.now, flags, unattributed
+    )
     statements = affiliate_statements(lines, closed.statements, closed.closed_at)
     return Marts(
         clicks=clicks,

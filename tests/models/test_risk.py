@@ -13,6 +13,7 @@ from polars.testing import assert_frame_equal
 
 from core.click_ids import new_click_id
 from core.contracts import AFFILIATE, OFFER_TIER, RAW_CLICK, RISK_DECISION, conform, empty
+from core.state.closed_periods import ClosedPeriods
 from models.marts import MartInputs, Marts, build_marts
 from models.risk import RULES, RiskSettings, flag_id, normalized_email
 from simulator.landing import staged
@@ -53,6 +54,7 @@ def run(
     decisions: list[dict[str, Any]] | None = None,
     affiliates: pl.DataFrame = AFFILIATES,
     tiers: pl.DataFrame | None = None,
+    closed: ClosedPeriods | None = None,
 ) -> Marts:
     objects, rejected = staged([e for flow in flows for e in flow.events])
     decided = pl.DataFrame(decisions, schema=RISK_DECISION) if decisions else empty(RISK_DECISION)
@@ -66,6 +68,7 @@ def run(
         affiliates=affiliates,
         risk=risk or RiskSettings(disposable_domains=frozenset({"mailinator.com"})),
         decisions=decided,
+        closed=closed or ClosedPeriods.none(),
     )
     return build_marts(inputs)
 
@@ -285,6 +288,39 @@ def test_a_banned_affiliates_clicks_from_banned_from_on_earn_nothing(offers_fram
     reasons = marts.conversions.sort("occurred_at")["not_commissionable_reason"].to_list()
     assert reasons == [None, "affiliate_banned"]
     assert marts.commission_lines.height == 1
+
+
+def test_a_closed_months_sale_that_no_longer_earns_says_why_in_its_correction(offers_frame) -> None:
+    # Program-edit audit: a ban (or a shorter window) after the month closed took the commission back
+    # by a correction reading only "the sale no longer earns it".
+    sim = StripeSim(seed=65, livemode=True)
+    c = click(AT - timedelta(hours=1))
+    sale = sim.one_time_checkout(AT, 10000, click_id=c["click_id"])
+    before = run([sale], [c], offers_frame)
+    january = ClosedPeriods(
+        {"2026-01": NOW},
+        before.commission_lines.filter(pl.col("period") == "2026-01"),
+        before.affiliate_statements.filter(pl.col("period") == "2026-01"),
+    )
+    banned = AFFILIATES.with_columns(
+        status=pl.when(pl.col("affiliate_id") == "jane").then(pl.lit("banned")).otherwise(pl.col("status")),
+        banned_from=pl.when(pl.col("affiliate_id") == "jane").then(pl.lit(AT - timedelta(days=2))),
+    ).pipe(conform, AFFILIATE)
+
+    after_ban = run([sale], [c], offers_frame, affiliates=banned, closed=january)
+    click_gone = run([sale], [], offers_frame, closed=january)
+
+    def correction(marts: Marts) -> str:
+        (rule,) = marts.commission_lines.filter(pl.col("period") == "2026-02")["rule"].to_list()
+        return rule
+
+    assert correction(after_ban).endswith(
+        "(frozen 2000, now 0 usd): the sale no longer earns it: affiliate_banned"
+    )
+    (unattributed,) = click_gone.unattributed_payments.rows(named=True)
+    why = f"{unattributed['reason']} ({unattributed['detail']})"
+    assert correction(click_gone).endswith(f"the sale no longer earns it: {why}")
+    assert why.startswith("unknown_click (click id ")
 
 
 # a tier of pro-20 (20 %): 30 % from the month's second initial conversion
