@@ -60,8 +60,10 @@ def landing_signature(settings: Settings) -> str:
 # Files under state/ that no run reads: attro web's signing key (web/keys.py), which appears when it
 # first starts, and the sessions signed out (web/signed_out.py); neither may make the next run rebuild.
 NOT_READ_BY_RUNS = frozenset({"web_signing.key", "web_signed_out.json", "web_signed_out.json.lock"})
-# ... nor the offer terms a run records itself (core/state/offer_terms.py): they follow from the program
-# file, which is in the fingerprint, and the time the run saw it.
+# ... nor, in the fingerprint taken before a run, the offer terms and code owners a run records itself
+# (core/state/offer_terms.py): they follow from the program file and the time the run saw it. The
+# run records them as it left them (`written_signature`), so a hand edit (deleting an offer's lines
+# to correct a typo for all of history, as the README says) still makes the next run rebuild.
 WRITTEN_BY_RUNS = frozenset({"offer_terms.jsonl", "code_owners.jsonl"})
 
 
@@ -125,23 +127,56 @@ def _record_path(settings: Settings) -> Path:
     return settings.build_dir / "last_run.json"
 
 
+def written_signature(settings: Settings) -> str:
+    """The state files runs write themselves, as they are now (name, size, mtime and ctime)."""
+    written = [entry for entry in _tree(settings.state_dir) if entry[0] in WRITTEN_BY_RUNS]
+    return hashlib.sha256(json.dumps(written).encode()).hexdigest()
+
+
 def unchanged(settings: Settings, current: str) -> bool:
-    """True when the published warehouse was built from exactly these inputs."""
+    """True when the published warehouse was built from exactly these inputs, and the state runs
+    write is as the run that published it left it."""
     try:
         last = json.loads(_record_path(settings).read_text())
     except (OSError, ValueError):
         return False
-    return last.get("fingerprint") == current and settings.warehouse_path.exists()
+    return (
+        last.get("fingerprint") == current
+        and last.get("written") == written_signature(settings)
+        and settings.warehouse_path.exists()
+    )
 
 
-def record(settings: Settings, current: str, finished_at: datetime | None = None) -> None:
+def record(
+    settings: Settings,
+    current: str,
+    finished_at: datetime | None = None,
+    landing_read_from: datetime | None = None,
+) -> None:
     """Remember what the published warehouse was built from (after it is in place), and when: the
-    admin's health page shows the last successful run's age from it."""
+    admin's health page shows the last successful run's age from it, and the landing lag from when
+    the run began reading the landing zone (lines landed after may be in the warehouse or not)."""
     path = _record_path(settings)
     tmp = path.with_name(path.name + ".tmp")
     finished = (finished_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    tmp.write_text(json.dumps({"fingerprint": current, "finished_at": finished.isoformat()}))
+    entry = {
+        "fingerprint": current,
+        "written": written_signature(settings),
+        "finished_at": finished.isoformat(),
+    }
+    if landing_read_from is not None:
+        entry["landing_read_from"] = landing_read_from.astimezone(UTC).isoformat()
+    tmp.write_text(json.dumps(entry))
     os.replace(tmp, path)
+
+
+def landing_read_from(settings: Settings) -> datetime | None:
+    """When the last published run began reading the landing zone (None before a run noted it)."""
+    try:
+        began = json.loads(_record_path(settings).read_text()).get("landing_read_from")
+        return datetime.fromisoformat(began) if began else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def last_run(settings: Settings) -> datetime | None:

@@ -327,7 +327,7 @@ def publish_warehouse(settings: Settings, runs: Sequence[str]) -> Metadata:
         add_lookup_indexes(con)
     path = publish(settings)
     if inputs := build.inputs(runs):  # the run loaded the landing zone itself: the warehouse is current
-        freshness.record(settings, inputs)
+        freshness.record(settings, inputs, landing_read_from=build.began_at())
     build.end()
     maintenance = maintain_lake(settings)
     return {"warehouse/snapshot": {"path": str(path), "bytes": path.stat().st_size, **maintenance}}

@@ -19,7 +19,7 @@ from typing import Any
 from core.contracts import LANDED_RECORDS
 from core.refusals import recent_refusals
 from core.settings import Settings
-from pipelines.freshness import last_run
+from pipelines.freshness import landing_read_from, last_run
 from pipelines.stripe_sync import status_path
 
 
@@ -38,7 +38,8 @@ class Health:
 
     @property
     def landing_lag_seconds(self) -> float | None:
-        """How much newer the newest landed data is than the published warehouse (0: all published)."""
+        """How much newer the newest landed data is than what the published warehouse read (0: all
+        published): `warehouse_at` is when its run began reading the landing zone."""
         if self.newest_landing_at is None:
             return None
         if self.warehouse_at is None:
@@ -85,7 +86,9 @@ def health(settings: Settings, now: datetime | None = None) -> Health:
     return Health(
         now=at,
         last_run_at=last_run(settings),
-        warehouse_at=_mtime(settings.warehouse_path),
+        # a run reads what landed from when it began, not up to its publish (audit: lines landed while
+        # it ran showed as published); the file's time for a warehouse no run noted that for
+        warehouse_at=landing_read_from(settings) or _mtime(settings.warehouse_path),
         newest_landing_at=newest_landing(settings),
         refusals=recent_refusals(settings, at),
         stripe_sync=stripe_sync_status(settings),

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -122,10 +123,12 @@ class Build:
             return {}
 
     def begin(self, run_id: str, inputs: str | None = None) -> None:
-        """Note that `run_id` builds the next warehouse (from `inputs`, when it knows them)."""
+        """Note that `run_id` builds the next warehouse (from `inputs`, when it knows them), and when it
+        began: it reads the landing zone from then on, so nothing landed before is left out."""
         self.settings.build_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"run": run_id, "inputs": inputs}))
+        began = datetime.now(UTC).isoformat()
+        tmp.write_text(json.dumps({"run": run_id, "inputs": inputs, "began_at": began}))
         os.replace(tmp, self.path)
 
     def owner(self, runs: Collection[str]) -> str | None:
@@ -138,6 +141,13 @@ class Build:
         """The inputs the build started from, when one of `runs` started it and noted them."""
         found = self._read()
         return found.get("inputs") if found.get("run") in runs else None
+
+    def began_at(self) -> datetime | None:
+        """When the run building the next warehouse began (None for a note written before it said)."""
+        try:
+            return datetime.fromisoformat(self._read()["began_at"])
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def end(self) -> None:
         self.path.unlink(missing_ok=True)

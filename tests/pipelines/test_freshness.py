@@ -6,6 +6,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from pipelines import freshness
 
 NOW = datetime(2026, 5, 19, 12, tzinfo=UTC)
@@ -101,3 +103,24 @@ def test_a_release_that_changes_the_rules_changes_the_fingerprint(kit, tmp_path:
     monkeypatch.setattr(freshness, "code_signature", lambda: "the next release")
     assert freshness.fingerprint(settings, NOW) != old
     assert freshness.inputs_signature(settings) != ""  # the sensor sees the new code too
+
+
+def test_lines_landed_while_the_last_run_read_show_as_lag_though_it_published_after(kit) -> None:
+    # Web audit: the health page compared the newest landing file with the warehouse file's time, which
+    # is the publish: 5 webhooks landed during a run, not in its warehouse, read as "none: the
+    # warehouse has everything landed".
+    from web.health import health
+
+    settings = kit.settings()
+    landed = kit.landing(settings).events(kit.sim(seed=2).bare_charge(kit.at, 100).events)
+    kit.run(settings)
+    began = freshness.landing_read_from(settings)
+    published = datetime.fromtimestamp(settings.warehouse_path.stat().st_mtime, UTC)
+    assert began is not None and began <= published
+    assert health(settings).landing_lag_seconds == 0
+
+    during = began.timestamp() + 0.5  # a line appended after the run began reading, before it published
+    os.utime(landed, (during, during))
+    os.utime(settings.warehouse_path, (during + 3, during + 3))
+
+    assert health(settings).landing_lag_seconds == pytest.approx(0.5, abs=0.01)

@@ -86,6 +86,32 @@ def test_a_run_pinned_to_the_same_inputs_records_the_terms_once(base_site: Site,
     assert before.count(b"\n") == 3  # the demo program's three offers, once each
 
 
+def test_deleting_an_offers_recorded_terms_after_a_run_makes_the_next_run_rebuild(
+    base_site: Site, copy_site: Callable[[Site], Site]
+) -> None:
+    # Program-edit audit: the README's typo fix (delete the offer's lines from offer_terms.jsonl) done
+    # after the run that saw the edit was answered "nothing new" until the next day's run.
+    site = copy_site(base_site)
+    program = site.settings.program_path
+    program.write_text(
+        program.read_text().replace(
+            'percent = 20\nrecurring = "fixed_period"', 'percent = 15\nrecurring = "fixed_period"', 1
+        )
+    )
+    assert "skipped" not in site.run(NOW1 + timedelta(hours=1))  # records pro-20's new terms
+    assert site.run(NOW1 + timedelta(hours=2)) == {"skipped": True}  # its own record is no change
+    record = site.settings.state_dir / "offer_terms.jsonl"
+    record.write_text(
+        "".join(line for line in record.read_text().splitlines(keepends=True) if '"pro-20"' not in line)
+    )
+
+    assert "skipped" not in site.run(NOW1 + timedelta(hours=3))
+
+    versions = site.query("select version, percent from program.offers where offer_id = 'pro-20'")
+    assert [(v, float(p)) for v, p in versions] == [(1, 15.0)]
+    assert site.run(NOW1 + timedelta(hours=4)) == {"skipped": True}
+
+
 def code_sale(site: Site, promo: Flow, at: datetime, amount_minor: int) -> Flow:
     """A one-time purchase made with the promotion code of `promo`, landed."""
     return site.land(
