@@ -237,10 +237,12 @@ def test_staging_stages_or_quarantines_every_hostile_event_and_never_raises(line
             "event_type": [r["event_type"] for r in records],
             "livemode": [r["livemode"] for r in records],
             "created_at": [AT for _ in records],
+            "received_at": [AT for _ in records],
             "payload": [r["payload"] for r in records],
         },
         schema={"event_id": pl.String, "event_type": pl.String, "livemode": pl.Boolean,
-                "created_at": pl.Datetime("us", "UTC"), "payload": pl.String},
+                "created_at": pl.Datetime("us", "UTC"), "received_at": pl.Datetime("us", "UTC"),
+                "payload": pl.String},
     )  # fmt: skip
 
     objects, rejected = stage_frame(frame)
