@@ -33,7 +33,8 @@ def _results(metadata: dict[str, dict[str, Any]]) -> Iterator[dg.MaterializeResu
 
 
 RAW = {
-    "stripe_events": "Verified Stripe events as landed, one row per event id, the whole event in payload.",
+    "stripe_events": "Verified Stripe events as landed, the whole event in payload: one row per event id, "
+    "or more for an id landed again earlier than the copy held (the warehouse's view shows one).",
     "clicks": "Tracking-link clicks as landed (redirects and the bulk API): one row per click id, or "
     "more for an id landed again earlier than the copy held (marts.clicks keeps one).",
     "landing_rejects": "Corrupt landing lines, quarantined with the file, offset and error.",
