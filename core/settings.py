@@ -133,6 +133,13 @@ class Settings(BaseSettings):
         description="POST /api/clicks refuses clicks older than this (backfill horizon)",
         examples=["400"],
     )
+    dagster_keep_runs_days: int = Field(
+        default=30,
+        gt=0,
+        le=36500,  # bounded so "that many days ago" is a valid date
+        description="Finished Dagster runs older than this are deleted (the prune_run_history schedule)",
+        examples=["30"],
+    )
     duckdb_memory_limit: str = Field(
         default="1GB",
         description="DuckDB's memory limit while the pipeline runs (it spills beyond)",

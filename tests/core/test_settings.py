@@ -72,6 +72,13 @@ BAD_VALUES = [
         "a.example; HttpOnly",
         "ATTRO_COOKIE_DOMAIN='a.example; HttpOnly': is not a domain name",
     ),
+    (
+        "dagster_keep_runs_days",
+        "0",
+        "ATTRO_DAGSTER_KEEP_RUNS_DAYS='0': must be more than 0 (e.g. ATTRO_DAGSTER_KEEP_RUNS_DAYS=30)",
+    ),
+    ("dagster_keep_runs_days", "7.5", "ATTRO_DAGSTER_KEEP_RUNS_DAYS='7.5': is not a whole number (e.g. "),
+    ("dagster_keep_runs_days", "a month", "ATTRO_DAGSTER_KEEP_RUNS_DAYS='a month': is not a whole number"),
     ("benchmark_noop_route", "yes please", "ATTRO_BENCHMARK_NOOP_ROUTE='yes please': is not true or false"),
 ]
 
@@ -189,6 +196,7 @@ def test_the_defaults_are_valid(attro_env: Callable[..., None]) -> None:
     settings = Settings()
 
     assert (settings.webhook_tolerance_seconds, settings.duckdb_memory_limit) == (300, "1GB")
+    assert settings.dagster_keep_runs_days == 30
     assert settings.fallback_url is None
 
 
