@@ -14,6 +14,8 @@ from pipelines.schedules import (
     hourly,
     materialize_all,
     monthly_export,
+    prune_old_runs,
+    prune_run_history,
     stripe_sync_daily,
     stripe_sync_job,
 )
@@ -24,8 +26,13 @@ def build_definitions(attro: AttroResource) -> dg.Definitions:
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[materialize_all, export_last_closed_period, stripe_sync_job],
-        schedules=[hourly, monthly_export, stripe_sync_daily(attro.has_stripe_api_key())],
+        jobs=[materialize_all, export_last_closed_period, stripe_sync_job, prune_old_runs],
+        schedules=[
+            hourly,
+            monthly_export,
+            stripe_sync_daily(attro.has_stripe_api_key()),
+            prune_run_history,
+        ],
         sensors=[new_landing_files],
         resources={"attro": attro},
         # One process per run writes the build, and an ad-hoc "Materialize all" from the UI runs as

@@ -1,4 +1,5 @@
-"""Dagster ops outside the asset graph: the daily Stripe sync that lands what the webhooks missed.
+"""Dagster ops outside the asset graph: the daily Stripe sync that lands what the webhooks missed, and
+the run history's pruning all at once (a backlog too big for the hourly schedule's ticks).
 
 The sync writes landing files, not a table: the `new_landing_files` sensor then runs
 `materialize_all`, which loads them into raw/stripe_events. How many events the webhooks had missed
@@ -7,10 +8,12 @@ on the op's output.
 """
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
 from pipelines.resources import AttroResource
+from pipelines.run_history import prune_runs
 from pipelines.sources.stripe_api.helpers import NoApiKey, StripeApiError
 from pipelines.stripe_sync import sync_events
 
@@ -38,3 +41,15 @@ def sync_stripe_events(
     context.log.info(f"{report.missed_by_webhooks} events the webhooks had missed are landed now")
     yield dg.AssetObservation(asset_key=RAW_EVENTS, metadata=metadata)
     yield dg.Output(None, metadata=metadata)
+
+
+@dg.op(
+    description="Delete every finished run older than ATTRO_DAGSTER_KEEP_RUNS_DAYS (what the hourly "
+    "prune_run_history schedule deletes a few hundred at a time), with the same runs kept."
+)
+def prune_all_old_runs(context: dg.OpExecutionContext, attro: AttroResource) -> None:
+    days = attro.settings.dagster_keep_runs_days
+    pruned = prune_runs(
+        context.instance, datetime.now(UTC) - timedelta(days=days), budget_seconds=float("inf")
+    )
+    context.log.info(f"{pruned} older than {days} days")

@@ -1,11 +1,16 @@
 """Dagster jobs and schedules: the whole graph hourly; the last closed month's export monthly; the Stripe
-sync daily, once an API key is set."""
+sync daily, once an API key is set; old finished runs deleted from Dagster's run history hourly."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 import dagster as dg
 
-from pipelines.ops import sync_stripe_events
+from pipelines.ops import prune_all_old_runs, sync_stripe_events
+from pipelines.resources import AttroResource
+from pipelines.run_history import prune_runs
 
 materialize_all = dg.define_asset_job(
     "materialize_all",
@@ -77,3 +82,36 @@ def stripe_sync_daily(api_key_set: bool) -> dg.ScheduleDefinition:
         execution_timezone="UTC",
         default_status=dg.DefaultScheduleStatus.RUNNING if api_key_set else dg.DefaultScheduleStatus.STOPPED,
     )
+
+
+@dg.job(
+    name="prune_old_runs",
+    description="Delete every finished run older than ATTRO_DAGSTER_KEEP_RUNS_DAYS in one go: launch it "
+    "by hand for a backlog (the prune_run_history schedule does it in its ticks, without a run).",
+    executor_def=dg.in_process_executor,
+)
+def prune_old_runs() -> None:
+    prune_all_old_runs()
+
+
+# A tick is one gRPC call that Dagster cuts at 60 s; SQLite deletes 5-20 runs a second, so each hour's
+# tick has about 60 of a sensor's runs to delete, and a backlog goes this long a tick.
+PRUNE_BUDGET_SECONDS = 30
+
+
+@dg.schedule(
+    name="prune_run_history",
+    job=prune_old_runs,  # never asked for: the tick deletes, so no run waits for the one run slot
+    cron_schedule="40 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Deletes finished runs (success, failure, cancellation) older than "
+    "ATTRO_DAGSTER_KEEP_RUNS_DAYS (30) with their event and captured logs, oldest first, up to "
+    f"{PRUNE_BUDGET_SECONDS} s a tick. Keeps every unfinished run, each job's latest success and newest "
+    "8 runs, and the runs of each asset's latest materialization.",
+)
+def prune_run_history(context: dg.ScheduleEvaluationContext, attro: AttroResource) -> dg.SkipReason:
+    days = attro.settings.dagster_keep_runs_days
+    started = time.monotonic()
+    pruned = prune_runs(context.instance, datetime.now(UTC) - timedelta(days=days), PRUNE_BUDGET_SECONDS)
+    return dg.SkipReason(f"{pruned} older than {days} days, in {time.monotonic() - started:.1f} s")

@@ -9,6 +9,7 @@ import dagster as dg
 
 from pipelines.freshness import inputs_signature
 from pipelines.resources import AttroResource
+from pipelines.run_history import NEWEST_KEPT
 from pipelines.schedules import BUSY, materialize_all
 
 _FAILED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
@@ -47,7 +48,10 @@ def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource)
 def _retry_after_a_failure(context: dg.SensorEvaluationContext, signature: str) -> dg.SensorResult:
     """Nothing landed since the last request; but if the last run failed, what it was asked to load is
     not published yet: ask again, waiting longer after each failure in a row."""
-    recent = context.instance.get_run_records(filters=dg.RunsFilter(job_name=materialize_all.name), limit=8)
+    # the newest runs, which pruning the run history always keeps
+    recent = context.instance.get_run_records(
+        filters=dg.RunsFilter(job_name=materialize_all.name), limit=NEWEST_KEPT
+    )
     failures = 0
     for record in recent:  # newest first
         if record.dagster_run.status not in _FAILED:
