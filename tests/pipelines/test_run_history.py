@@ -129,3 +129,18 @@ def test_the_schedule_runs_hourly_by_default_and_asks_for_no_run(kit) -> None:
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     with dg.instance_for_test() as instance:
         assert not prune_tick(kit.settings(), instance).run_requests
+
+
+def test_the_prune_old_runs_job_deletes_a_whole_backlog_in_one_run(kit) -> None:
+    with dg.instance_for_test() as instance:
+        runs = [add_run(instance, "materialize_all", S.SUCCESS) for _ in range(250)]  # more than a batch
+        created_at(instance, runs, DAYS_AGO_40)
+        job = build_definitions(AttroResource.from_settings(kit.settings())).resolve_job_def("prune_old_runs")
+
+        result = job.execute_in_process(
+            instance=instance, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+        )
+
+        assert result.success
+        left = {run.run_id for run in instance.get_runs()}
+        assert left == set(runs[-run_history.NEWEST_KEPT :]) | {result.run_id}
