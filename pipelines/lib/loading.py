@@ -25,7 +25,7 @@ from pipelines.lib.duck import lake_connection, parquet_list
 from pipelines.sources.landing import landing_source
 from pipelines.sources.landing.settings import STREAMS
 from pipelines.staging.decode import UNFIT
-from pipelines.staging.stage import OBJECTS, REJECTED
+from pipelines.staging.stage import OBJECTS, REJECTED, stage_new
 
 PIPELINE_NAME = "attro_landing"
 
@@ -73,8 +73,8 @@ class _Fresh:
     rebuild then keep the same copy, the earliest landed, however the landing files were cut into
     chunks and runs (models/clicks.py and models/objects.py choose it; raw views leave the others out)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
-        self.con, self.lake = con, lake
+    def __init__(self, con: duckdb.DuckDBPyConnection, lake: Lake, settings: Settings) -> None:
+        self.con, self.lake, self.settings = con, lake, settings
         self.seen: dict[str, set[str]] = {}
         # per stream, (key, received_at) of the records this run kept (events: those that are events)
         self.run_kept: dict[str, list[pl.DataFrame]] = {}
@@ -86,6 +86,8 @@ class _Fresh:
         """Event ids loaded only as lines whose payload is not that event (read once per run; empty
         unless such a line was ever landed)."""
         if self._unfit is None:
+            # a load a crashed run left unstaged: its corrupt copies are known only once staged
+            stage_new(self.settings)
             self._unfit = set()
             rejected = self.lake.staging(REJECTED).paths()
             if rejected:
@@ -167,10 +169,23 @@ class _Fresh:
         if files:
             self.con.register("_wanted", wanted.to_arrow())
             try:
-                rows = self.con.execute(
+                query = (
                     f"select {key}, received_at from read_parquet({parquet_list(files)})"
                     f" semi join _wanted using ({key})"
-                ).fetchall()
+                )
+                staged = self.lake.staging(OBJECTS).paths() if stream == "stripe_events" else []
+                if staged:  # a copy staging quarantined (corrupt, forged) holds no time
+                    self.unfit()  # stages what a crashed run left
+                    staged = self.lake.staging(OBJECTS).paths()
+                    decoded = (
+                        f"select {key}, received_at from read_parquet({parquet_list(staged)})"
+                        f" semi join _wanted using ({key})"
+                    )
+                    query = (
+                        f"with d as ({decoded}) select * from d union all select * from ({query}) r"
+                        f" where not exists (select 1 from d where d.{key} = r.{key})"
+                    )
+                rows = self.con.execute(query).fetchall()
                 frames.append(pl.DataFrame(rows, schema={key: pl.String, "received_at": utc}, orient="row"))
             finally:
                 self.con.unregister("_wanted")
@@ -200,7 +215,7 @@ def load_landing(settings: Settings, streams: tuple[str, ...] = STREAMS) -> dict
     stats: dict[str, Any] = {}
     with lake_connection(settings) as con:
         offsets = loaded_offsets(con, lake)
-        source = landing_source(settings.landing_dir, offsets, _Fresh(con, lake), streams, stats)
+        source = landing_source(settings.landing_dir, offsets, _Fresh(con, lake, settings), streams, stats)
         _pipeline(settings).run(source, loader_file_format="parquet")
     for stream in streams:
         stats.setdefault(stream, {"records": 0, "new": 0, "rejected_lines": 0, "torn_lines_waiting": 0})

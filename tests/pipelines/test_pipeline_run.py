@@ -611,6 +611,73 @@ def test_an_event_two_processes_landed_is_kept_alike_by_a_run_and_by_a_rebuild(
     ) == [(2,)]
 
 
+def _shown(site: Settings, event_id: str) -> list[tuple]:
+    """The published raw.stripe_events rows of an event."""
+    with duckdb.connect(str(site.warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select received_at, source, payload from raw.stripe_events where event_id = ? order by all",
+            [event_id],
+        ).fetchall()
+    return rows
+
+
+def _garbage(kit, event: dict, at) -> str:  # noqa: ANN001 - the kit fixture, a datetime
+    """A landing line naming `event`'s id over a payload that is not that event (corrupt, forged)."""
+    line = json.loads(kit.event_line(event, at))
+    return json.dumps({**line, "payload": '{"id": "evt_other"'}) + "\n"
+
+
+def _rebuilt(kit, settings: Settings, name: str = "rebuilt") -> Settings:  # noqa: ANN001
+    rebuilt = kit.settings(name)
+    shutil.copytree(settings.landing_dir, rebuilt.landing_dir)
+    shutil.copy(settings.program_path, rebuilt.program_path)
+    kit.run(rebuilt)
+    return rebuilt
+
+
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one chunk", "a chunk per line"])
+def test_a_corrupt_copy_landed_first_does_not_hide_the_earliest_real_copy(
+    kit, monkeypatch, chunk_bytes
+) -> None:
+    # Review: the garbage copy's time counted as the earliest held, so the run dropped a real copy
+    # landed before the one it held, which a rebuild (never loading the garbage beside it) kept.
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    sale = kit.sim(seed=32).one_time_checkout(kit.at, 4900)
+    paid = sale.events[0]
+    landing.append("stripe_events", _garbage(kit, paid, kit.at), name="host-0-00000000")
+    kit.run(settings)
+    landing.events(sale.events, kit.at + timedelta(minutes=10), name="host-1-0000aaaa")
+    kit.run(settings)
+    landing.events([paid], kit.at + timedelta(minutes=5), name="host-2-0000bbbb")
+    kit.run(settings)
+    if chunk_bytes:
+        monkeypatch.setattr(landing_source, "iter_new", functools.partial(iter_new, max_bytes=chunk_bytes))
+
+    rebuilt = _rebuilt(kit, settings)
+
+    assert [at for at, _source, _payload in _shown(settings, paid["id"])] == [kit.at + timedelta(minutes=5)]
+    assert _shown(settings, paid["id"]) == _shown(rebuilt, paid["id"])
+
+
+def test_a_corrupt_copy_a_crash_left_unstaged_does_not_cost_the_real_event(kit) -> None:
+    # Review: a run killed between loading and staging left the corrupt copy unquarantined, so the real
+    # copy landed next counted as loaded already and was never read again (a bare charge: no payment).
+    from pipelines.lib.loading import load_landing
+
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    charge = kit.sim(seed=35).bare_charge(kit.at, 1200).events[0]
+    landing.append("stripe_events", _garbage(kit, charge, kit.at), name="host-0-00000000")
+    load_landing(settings)  # the run died here, before staging
+    landing.events([charge], kit.at + timedelta(minutes=5), name="host-1-0000aaaa")
+
+    kit.run(settings)
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*), sum(amount_minor) from marts.payments").fetchall() == [(1, 1200)]
+
+
 def test_a_copy_landed_with_a_time_after_one_landed_without_loads_and_wins(kit) -> None:
     # Review: a held copy without `received_at` (hand-written, or an old lake file) made the comparison
     # raise, and every later run failed at its raw step.
