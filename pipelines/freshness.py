@@ -116,10 +116,13 @@ def fingerprint(settings: Settings, now: datetime) -> str:
 
 def inputs_signature(settings: Settings) -> str:
     """Changes when landing files, the program file, the state a run reads or the code change (what
-    the sensor watches); empty while nothing has landed."""
+    the sensor watches); empty while nothing has landed. The state runs write counts only when it is
+    not as the last published run left it (a hand edit), so a run's own record asks for no other run."""
     parts = {**_inputs(settings), "code": code_signature()}
     if not parts["landing"]:
         return ""
+    written = written_signature(settings)
+    parts["written"] = None if written == _recorded(settings).get("written") else written
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -133,13 +136,19 @@ def written_signature(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(written).encode()).hexdigest()
 
 
-def unchanged(settings: Settings, current: str) -> bool:
-    """True when the published warehouse was built from exactly these inputs, and the state runs
-    write is as the run that published it left it."""
+def _recorded(settings: Settings) -> dict:
+    """What the last published run recorded (empty before the first)."""
     try:
         last = json.loads(_record_path(settings).read_text())
     except (OSError, ValueError):
-        return False
+        return {}
+    return last if isinstance(last, dict) else {}
+
+
+def unchanged(settings: Settings, current: str) -> bool:
+    """True when the published warehouse was built from exactly these inputs, and the state runs
+    write is as the run that published it left it."""
+    last = _recorded(settings)
     return (
         last.get("fingerprint") == current
         and last.get("written") == written_signature(settings)
@@ -152,16 +161,18 @@ def record(
     current: str,
     finished_at: datetime | None = None,
     landing_read_from: datetime | None = None,
+    written: str | None = None,
 ) -> None:
     """Remember what the published warehouse was built from (after it is in place), and when: the
     admin's health page shows the last successful run's age from it, and the landing lag from when
-    the run began reading the landing zone (lines landed after may be in the warehouse or not)."""
+    the run began reading the landing zone (lines landed after may be in the warehouse or not).
+    `written`: the state files runs write, as the run last read them (else as they are now)."""
     path = _record_path(settings)
     tmp = path.with_name(path.name + ".tmp")
     finished = (finished_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     entry = {
         "fingerprint": current,
-        "written": written_signature(settings),
+        "written": written or written_signature(settings),  # as the run last read them (steps.py)
         "finished_at": finished.isoformat(),
     }
     if landing_read_from is not None:

@@ -155,10 +155,11 @@ def write_program(settings: Settings, program: Program, now: datetime, runs: Seq
     (Dagster's parent and root)."""
     build = Build(settings)
     inputs = build.inputs(runs)
+    began = build.began_at() if inputs is not None else None  # when the run's raw step began reading
     frames = applied_program(settings, program, now)
     with connect(settings, fresh=True) as con:
         write_tables(con, {f"program.{name}": frame for name, frame in frames.items()})
-    build.begin(runs[0], inputs)
+    build.begin(runs[0], inputs, began)
     return {f"program/{name}": {"rows": frame.height} for name, frame in frames.items()}
 
 
@@ -237,6 +238,9 @@ def build_and_write_marts(
     if Build(settings).owner(runs) is None:
         write_program(settings, program, now, runs)
     inputs = mart_inputs(settings, program, now)
+    # the offer terms and code owners as the run last read and wrote them: an edit from here on is the
+    # next run's (a hand edit made while the marts were built was recorded as read)
+    Build(settings).note_written(freshness.written_signature(settings))
     marts = build_marts(inputs)
     tables = {f"marts.{name}": frame for name, frame in marts.tables().items() if name != CLICKS_VIEW}
     tables[LANDED_AGAIN] = marts.clicks_landed_again
@@ -327,7 +331,7 @@ def publish_warehouse(settings: Settings, runs: Sequence[str]) -> Metadata:
         add_lookup_indexes(con)
     path = publish(settings)
     if inputs := build.inputs(runs):  # the run loaded the landing zone itself: the warehouse is current
-        freshness.record(settings, inputs, landing_read_from=build.began_at())
+        freshness.record(settings, inputs, landing_read_from=build.began_at(), written=build.written())
     build.end()
     maintenance = maintain_lake(settings)
     return {"warehouse/snapshot": {"path": str(path), "bytes": path.stat().st_size, **maintenance}}

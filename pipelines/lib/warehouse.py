@@ -122,14 +122,25 @@ class Build:
         except (OSError, ValueError):
             return {}
 
-    def begin(self, run_id: str, inputs: str | None = None) -> None:
+    def begin(self, run_id: str, inputs: str | None = None, began_at: datetime | None = None) -> None:
         """Note that `run_id` builds the next warehouse (from `inputs`, when it knows them), and when it
-        began: it reads the landing zone from then on, so nothing landed before is left out."""
+        began reading the landing zone (`began_at`, else now): nothing landed before is left out."""
+        self._write(
+            {"run": run_id, "inputs": inputs, "began_at": (began_at or datetime.now(UTC)).isoformat()}
+        )
+
+    def _write(self, note: dict) -> None:
         self.settings.build_dir.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        began = datetime.now(UTC).isoformat()
-        tmp.write_text(json.dumps({"run": run_id, "inputs": inputs, "began_at": began}))
+        tmp.write_text(json.dumps(note))
         os.replace(tmp, self.path)
+
+    def note_written(self, written: str) -> None:
+        """Note the state files runs write as this run read them last (freshness.written_signature)."""
+        self._write({**self._read(), "written": written})
+
+    def written(self) -> str | None:
+        return self._read().get("written")
 
     def owner(self, runs: Collection[str]) -> str | None:
         """Which of `runs` (a run and the runs it re-executes) started the next warehouse, if one did

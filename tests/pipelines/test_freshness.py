@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipelines import freshness
+from tests.pipelines.conftest import NOW as KIT_RUNS_AT
 
 NOW = datetime(2026, 5, 19, 12, tzinfo=UTC)
 
@@ -124,3 +125,77 @@ def test_lines_landed_while_the_last_run_read_show_as_lag_though_it_published_af
     os.utime(settings.warehouse_path, (during + 3, during + 3))
 
     assert health(settings).landing_lag_seconds == pytest.approx(0.5, abs=0.01)
+
+
+def test_the_landing_read_counts_from_the_raw_step_not_the_program_step_that_notes_the_build_again(
+    kit, monkeypatch
+) -> None:
+    # Review: the program step noted the build again and moved `began_at` to its own time, so lines
+    # landed while raw and staging ran read as published.
+    from datetime import timedelta
+
+    from pipelines import steps
+
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=3).bare_charge(kit.at, 100).events)
+    staged_at: list[datetime] = []
+    stage = steps.stage
+
+    def staging_then_a_pause(site):  # noqa: ANN001, ANN202 - the step's own signature
+        metadata = stage(site)
+        staged_at.append(datetime.now(UTC))
+        return metadata
+
+    monkeypatch.setattr(steps, "stage", staging_then_a_pause)
+    monkeypatch.setattr(steps, "write_program", _after(steps.write_program, timedelta(seconds=0.05)))
+    kit.run(settings)
+
+    began = freshness.landing_read_from(settings)
+    assert began is not None and staged_at and began < staged_at[0]
+
+
+def _after(step, pause):  # noqa: ANN001, ANN202
+    import time
+
+    def later(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        time.sleep(pause.total_seconds())
+        return step(*args, **kwargs)
+
+    return later
+
+
+def test_a_hand_edit_of_the_offer_terms_made_while_the_marts_were_built_is_the_next_runs(
+    kit, monkeypatch
+) -> None:
+    # Review: the run recorded the terms file as it was at publish, so an edit made after the marts read
+    # it (the README's typo fix, by an operator while a run went) was taken as already built.
+    from pipelines import steps
+
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=4).bare_charge(kit.at, 100).events)
+    terms = settings.state_dir / "offer_terms.jsonl"
+    build = steps.build_marts
+
+    def build_then_an_edit(inputs):  # noqa: ANN001, ANN202
+        marts = build(inputs)
+        terms.write_text("".join(terms.read_text().splitlines(keepends=True)[1:]))  # one offer's line gone
+        return marts
+
+    monkeypatch.setattr(steps, "build_marts", build_then_an_edit)
+    kit.run(settings)
+
+    assert not freshness.unchanged(settings, freshness.fingerprint(settings, KIT_RUNS_AT))
+
+
+def test_the_sensor_sees_a_hand_edit_of_the_state_runs_write_but_not_a_runs_own_record(kit) -> None:
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=5).bare_charge(kit.at, 100).events)
+    kit.run(settings)  # records the demo offers' terms: its own writing
+    after_run = freshness.inputs_signature(settings)
+    kit.run(settings)
+    assert freshness.inputs_signature(settings) == after_run
+
+    terms = settings.state_dir / "offer_terms.jsonl"
+    terms.write_text("".join(terms.read_text().splitlines(keepends=True)[1:]))
+
+    assert freshness.inputs_signature(settings) != after_run
