@@ -149,7 +149,9 @@ def _correction_rule(row: dict, currency: str, why_not: dict[str, str]) -> str:
     amounts = f"frozen {row['frozen_minor']}, now {row['computed_minor']} {currency}"
     said = f"correction of {row['base_id']} ({amounts})"
     if now is None:
-        why = why_not.get(row["template"]["payment_id"])
+        why = why_not.get(frozen["payment_id"])
+        if why is None and frozen["kind"] != "commission":  # a refund that failed, a dispute undone
+            return f"{said}: the {frozen['kind']} no longer applies"
         return f"{said}: the sale no longer earns it" + (f": {why}" if why else "")
     if row["computed_minor"] == 0 and now["status"] in NOT_IN_STATEMENT:
         state = "held for review" if now["status"] == "held" else "void"

@@ -18,6 +18,7 @@ from models.marts import MartInputs, Marts, build_marts
 from models.risk import RULES, RiskSettings, flag_id, normalized_email
 from simulator.landing import staged
 from simulator.stripe import BASIL, LEGACY, Flow, StripeSim
+from tests.models.test_money_back import refund_status_update
 
 AT = datetime(2026, 1, 10, 10, tzinfo=UTC)
 NOW = AT + timedelta(days=90)  # every line past its holding period
@@ -321,6 +322,29 @@ def test_a_closed_months_sale_that_no_longer_earns_says_why_in_its_correction(of
     why = f"{unattributed['reason']} ({unattributed['detail']})"
     assert correction(click_gone).endswith(f"the sale no longer earns it: {why}")
     assert why.startswith("unknown_click (click id ")
+
+
+def test_a_closed_months_refund_that_failed_since_says_so_in_its_correction(offers_frame) -> None:
+    # Review: a reversal gone (its refund failed) was corrected "the sale no longer earns it" while the
+    # sale still earned its commission.
+    sim = StripeSim(seed=66, livemode=True)
+    c = click(AT - timedelta(hours=1))
+    sale = sim.one_time_checkout(AT, 10000, click_id=c["click_id"])
+    refund = sim.refund(sale, AT + timedelta(days=1), 4000)
+    before = run([sale, refund], [c], offers_frame)
+    january = ClosedPeriods(
+        {"2026-01": NOW},
+        before.commission_lines.filter(pl.col("period") == "2026-01"),
+        before.affiliate_statements.filter(pl.col("period") == "2026-01"),
+    )
+    update = refund_status_update(refund, sim, "failed", "refund.failed", AT + timedelta(days=40))
+    failed = Flow(events=[update], api_version=refund.api_version)
+
+    after = run([sale, refund, failed], [c], offers_frame, closed=january)
+
+    (line,) = after.commission_lines.filter(pl.col("period") == "2026-02").rows(named=True)
+    assert (line["kind"], line["amount_minor"]) == ("reinstatement", 800)
+    assert line["rule"].endswith("(frozen -800, now 0 usd): the reversal no longer applies")
 
 
 # a tier of pro-20 (20 %): 30 % from the month's second initial conversion
