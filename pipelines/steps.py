@@ -315,9 +315,9 @@ def publish_warehouse(settings: Settings, runs: Sequence[str]) -> Metadata:
                 f"this run's warehouse has no {' or '.join(sorted(missing))} tables: select the marts with "
                 "warehouse/snapshot (or Materialize all)"
             )
-        add_lake_views(
-            con, lake_views(settings), LAKE_VIEW_DEFAULTS, {"raw.stripe_events": EVENTS_LANDED_AGAIN}
-        )
+        # each event once, the copy the rules read, in raw and in staging (both keep every copy loaded)
+        one_copy = {"raw.stripe_events": EVENTS_LANDED_AGAIN, "staging.stripe_objects": EVENTS_LANDED_AGAIN}
+        add_lake_views(con, lake_views(settings), LAKE_VIEW_DEFAULTS, one_copy)
         # marts.clicks is raw.clicks as the rules see it (models/clicks.py): ours, one row per click id,
         # without the copies of an id landed again (raw.clicks_landed_again, nearly always empty)
         columns = ", ".join(f"c.{name}" for name in CLICK)
