@@ -25,6 +25,7 @@ from models.payments import CHARGE_IDS, INTENT_IDS
 _NOT_TAKEN = ("failed", "canceled")
 # events carrying a refund object; `charge.refunded` carries the charge with its cumulative total
 _REFUND_OBJECT_EVENTS = [event for event, kind in REFUND_EVENTS.items() if kind == "refund"]
+_STATUS_ORDER = {"pending": 0, "requires_action": 0, "succeeded": 1, "failed": 2, "canceled": 2}
 
 
 def capture_releases(objects: Objects) -> pl.DataFrame:
@@ -60,8 +61,11 @@ def _refund_rows(objects: Objects, releases: pl.DataFrame) -> tuple[pl.DataFrame
         .filter(~release.fill_null(False))
         .drop("released", "captured_at")
     )
+    # the latest event wins; in the same second, the status a refund can only reach later (Stripe:
+    # pending → succeeded → failed), not the event id
+    later = pl.col("status").replace_strict(_STATUS_ORDER, default=0, return_dtype=pl.Int8)
     latest = (
-        objs.sort("created_at", "event_id")
+        objs.sort(pl.col("created_at"), later, pl.col("event_id"))
         .group_by("obj_id")
         .agg(pl.all().last())
         .filter(~pl.col("status").is_in(_NOT_TAKEN) & (pl.col("amount") > 0))

@@ -168,6 +168,23 @@ def test_refund_that_failed_or_was_canceled_takes_nothing_back(
     assert marts.net == 1980
 
 
+@pytest.mark.parametrize("event_id", ["evt_0", "evt_zzzzzzzzzzzzzzzzzzzzzzzzzzzz"])
+def test_a_refund_that_failed_in_the_second_it_was_made_takes_nothing_back_whatever_its_event_id(
+    event_id: str, sim: StripeSim, sale: Callable, ledger: Callable
+) -> None:
+    # Review: the latest status was the last event in (second, event id) order: a refund.failed sharing
+    # its refund.created's second, with a smaller random id, ranked before it and the refund counted.
+    flow, visit = sale(9900)
+    refund = sim.refund(flow, days(3), 4000)
+    made = datetime.fromtimestamp(refund.first("refund.created")["created"], UTC)
+    update = refund_status_update(refund, sim, "failed", "refund.failed", made)
+    update["id"] = event_id
+
+    marts = ledger([*flow.events, *refund.events, update], [visit])
+
+    assert marts.adjustments.is_empty()
+
+
 def test_failed_refund_does_not_cancel_another_refund_of_the_same_charge_seen_only_as_charge_refunded(
     sim: StripeSim, sale: Callable, ledger: Callable
 ) -> None:
