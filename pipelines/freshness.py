@@ -116,13 +116,13 @@ def fingerprint(settings: Settings, now: datetime) -> str:
 
 def inputs_signature(settings: Settings) -> str:
     """Changes when landing files, the program file, the state a run reads or the code change (what
-    the sensor watches); empty while nothing has landed. The state runs write counts only when it is
-    not as the last published run left it (a hand edit), so a run's own record asks for no other run."""
+    the sensor watches); empty while nothing has landed. Not the state runs write themselves: a
+    hand edit of it is built by the next run the sensor or the hourly schedule starts (comparing it
+    with the last published run's record asked for a run after the first run, after the run a hand
+    edit asked for, and at once after a failed run that had recorded new terms: review)."""
     parts = {**_inputs(settings), "code": code_signature()}
     if not parts["landing"]:
         return ""
-    written = written_signature(settings)
-    parts["written"] = None if written == _recorded(settings).get("written") else written
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
