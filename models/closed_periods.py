@@ -45,8 +45,9 @@ def _counted(amount: pl.Expr) -> pl.Expr:
 
 
 def base_line_id(line_id: pl.Expr) -> pl.Expr:
-    """The line a `:correction:<month>` line corrects (a line's own id otherwise)."""
-    return line_id.str.replace(r":correction:\d{4}-\d{2}$", "")
+    """The line a `:correction:<month>` line corrects, or a `:correction:<month>:<affiliate>` line
+    moves to another affiliate (a line's own id otherwise)."""
+    return line_id.str.replace(r":correction:\d{4}-\d{2}(:.*)?$", "")
 
 
 def apply_closed_periods(
@@ -68,14 +69,19 @@ def apply_closed_periods(
     is_closed = pl.col("period").is_in(closed_list)
     open_lines = computed.filter(~is_closed)
     in_closed = computed.filter(is_closed)
-    frozen_totals = frozen.group_by(base_id=base_line_id(pl.col("line_id"))).agg(
+    # per affiliate: a sale a later event gives to another affiliate (a late Checkout naming another
+    # click) is taken back from the one a closed month paid and moved whole to the other (review: the
+    # other was charged the difference, the first kept what it was paid)
+    frozen_totals = frozen.group_by(base_line_id(pl.col("line_id")).alias("base_id"), "affiliate_id").agg(
         frozen_minor=_counted(pl.col("amount_minor")).sum(),
         frozen_period=pl.col("period").min(),
         template=pl.struct(pl.all()).sort_by("period").first(),
     )
-    recomputed = in_closed.select(pl.col("line_id").alias("base_id"), pl.struct(pl.all()).alias("line"))
+    recomputed = in_closed.select(
+        pl.col("line_id").alias("base_id"), "affiliate_id", pl.struct(pl.all()).alias("line")
+    )
     compared = (
-        recomputed.join(frozen_totals, on="base_id", how="full", coalesce=True)
+        recomputed.join(frozen_totals, on=["base_id", "affiliate_id"], how="full", coalesce=True)
         .with_columns(
             computed_minor=pl.when(
                 pl.col("line").struct.field(WITHHELD)
@@ -92,16 +98,25 @@ def apply_closed_periods(
             | (pl.col("template").is_null() & pl.col("line").is_not_null())
         )
     )
+    frozen_ids, recomputed_ids = set(frozen_totals["base_id"]), set(recomputed["base_id"])
     gone = compared.filter(pl.col("line").is_null()).select(pl.col("template").struct.field("payment_id"))
     reasons = why_not(gone.to_series().drop_nulls().to_list()) if why_not and gone.height else {}
     carried: list[dict] = []
     for row in compared.iter_rows(named=True):
-        line = row["line"] or row["template"]
+        line = {
+            **(row["line"] or row["template"]),
+            "affiliate_id": row["affiliate_id"],
+        }  # a key: not in template
         natural = row["line"]["period"] if row["line"] else row["frozen_period"]
         target = first_open_after(natural, closed)
         delta = row["computed_minor"] - row["frozen_minor"]
         if row["template"] is None:  # never frozen: the late line itself moves forward
-            carried.append({**line, "period": target, "carried_from_period": natural, "_keep": True})
+            # with an id of its own when another affiliate's line of that id was frozen
+            moved = f"{row['base_id']}:correction:{target}:{line['affiliate_id']}"
+            line_id = moved if row["base_id"] in frozen_ids else line["line_id"]
+            carried.append(
+                {**line, "line_id": line_id, "period": target, "carried_from_period": natural, "_keep": True}
+            )
             continue
         kind = (
             "reversal" if delta < 0 else ("commission" if line["kind"] == "commission" else "reinstatement")
@@ -111,7 +126,7 @@ def apply_closed_periods(
                 **line,
                 "line_id": f"{row['base_id']}:correction:{target}",
                 "kind": kind,
-                "rule": _correction_rule(row, line["currency"], reasons),
+                "rule": _correction_rule(row, line["currency"], reasons, row["base_id"] in recomputed_ids),
                 "amount_minor": delta,
                 "period": target,
                 "carried_from_period": natural,
@@ -139,7 +154,7 @@ def apply_closed_periods(
     return ledger.sort("period", "earned_at", "line_id")
 
 
-def _correction_rule(row: dict, currency: str, why_not: dict[str, str]) -> str:
+def _correction_rule(row: dict, currency: str, why_not: dict[str, str], elsewhere: bool = False) -> str:
     """Why a closed month's line is corrected, in words: what was frozen, what it is now and by which
     rule (a release's rule change, a later refund or decision), or that a review released it."""
     frozen, now = row["template"], row["line"]
@@ -148,6 +163,8 @@ def _correction_rule(row: dict, currency: str, why_not: dict[str, str]) -> str:
         return f"released: held when {frozen['period']} closed; {now['rule']}"
     amounts = f"frozen {row['frozen_minor']}, now {row['computed_minor']} {currency}"
     said = f"correction of {row['base_id']} ({amounts})"
+    if now is None and elsewhere:  # the line is another affiliate's now
+        return f"{said}: the sale is attributed to another affiliate now"
     if now is None:
         why = why_not.get(frozen["payment_id"])
         if why is None and frozen["kind"] != "commission":  # a refund that failed, a dispute undone
@@ -163,16 +180,16 @@ def _without_cancelling_corrections(carried: list[dict]) -> list[dict]:
     """Drop a conversion's corrections into one month that add up to 0: a commission and its reversal
     frozen void and no longer void (a dispute won later) change no total, and the reinstatement line
     says what happened."""
-    sums: dict[tuple[str, str], int] = {}
-    counts: dict[tuple[str, str], int] = {}
+    sums: dict[tuple[str, str, str], int] = {}
+    counts: dict[tuple[str, str, str], int] = {}
     for line in carried:
         if not line.get("_keep"):
-            key = (line["conversion_id"], line["period"])
+            key = (line["conversion_id"], line["affiliate_id"], line["period"])
             sums[key] = sums.get(key, 0) + line["amount_minor"]
             counts[key] = counts.get(key, 0) + 1
     cancelled = {key for key, total in sums.items() if total == 0 and counts[key] > 1}
     return [
         line
         for line in carried
-        if line.get("_keep") or (line["conversion_id"], line["period"]) not in cancelled
+        if line.get("_keep") or (line["conversion_id"], line["affiliate_id"], line["period"]) not in cancelled
     ]

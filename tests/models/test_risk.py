@@ -347,6 +347,57 @@ def test_a_closed_months_refund_that_failed_since_says_so_in_its_correction(offe
     assert line["rule"].endswith("(frozen -800, now 0 usd): the reversal no longer applies")
 
 
+def test_a_closed_months_sale_another_affiliate_gets_since_moves_to_that_affiliate_whole(
+    offers_frame,
+) -> None:
+    # Review: the frozen and recomputed lines were matched by id alone: the sale's new affiliate was
+    # charged the difference (1000 - 2000) and the first kept the 2000 a closed month paid.
+    sim = StripeSim(seed=67, livemode=True)
+    jane = click(AT - timedelta(hours=1))  # pro-20
+    first = sim.one_time_checkout(AT, 10000, click_id=jane["click_id"])
+    omar = click(AT + timedelta(days=1, hours=-1), affiliate="omar")  # lifetime-10
+    second = sim.one_time_checkout(
+        AT + timedelta(days=1),
+        10000,
+        click_id=omar["click_id"],
+        via="client_reference_id",
+        customer=first.customer,
+    )
+    # the second sale's checkout.session.completed comes late: until then it is the customer's earlier
+    # affiliate's
+    early = Flow([e for e in second.events if e["type"] != "checkout.session.completed"], second.api_version)
+    before = run([first, early], [jane, omar], offers_frame)
+    january = ClosedPeriods(
+        {"2026-01": NOW},
+        before.commission_lines.filter(pl.col("period") == "2026-01"),
+        before.affiliate_statements.filter(pl.col("period") == "2026-01"),
+    )
+
+    after = run([first, second], [jane, omar], offers_frame, closed=january)
+
+    owed = after.commission_lines.group_by("affiliate_id").agg(pl.col("amount_minor").sum())
+    assert dict(owed.rows()) == {"jane": 2000, "omar": 1000}
+    february = after.commission_lines.filter(pl.col("period") == "2026-02").sort("affiliate_id")
+    (taken, moved) = february.rows(named=True)
+    assert (taken["affiliate_id"], taken["amount_minor"]) == ("jane", -2000)
+    assert taken["rule"].endswith("(frozen 2000, now 0 usd): the sale is attributed to another affiliate now")
+    assert (moved["affiliate_id"], moved["amount_minor"], moved["carried_from_period"]) == (
+        "omar",
+        1000,
+        "2026-01",
+    )
+    assert moved["line_id"] == taken["line_id"] + ":omar"
+    assert after.commission_lines["line_id"].is_unique().all()
+    # once February closes too, nothing more moves
+    both = ClosedPeriods(
+        {"2026-01": NOW, "2026-02": NOW},
+        after.commission_lines.filter(pl.col("period") <= "2026-02"),
+        after.affiliate_statements.filter(pl.col("period") <= "2026-02"),
+    )
+    later = run([first, second], [jane, omar], offers_frame, closed=both)
+    assert later.commission_lines.filter(pl.col("period") > "2026-02").is_empty()
+
+
 # a tier of pro-20 (20 %): 30 % from the month's second initial conversion
 TOP_AT_TWO = pl.DataFrame(
     [{"offer_id": "pro-20", "version": 1, "name": "top", "min_conversions": 2, "percent": Decimal(30)}]
