@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import dagster as dg
-from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 UNFINISHED = [status for status in dg.DagsterRunStatus if status not in FINISHED]
@@ -75,6 +74,9 @@ def prune_runs(
 def delete_run(instance: dg.DagsterInstance, run_id: str) -> None:
     """A run, its events and its captured stdout/stderr. On SQLite event storage (the default) a run's
     events live in a file of their own, history/runs/<run_id>.db, which Dagster empties but leaves."""
+    # imported here: it brings sqlite3 and alembic, which no run needs (the run launcher's preload)
+    from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+
     storage = instance.event_log_storage
     shard = storage.path_for_shard(run_id) if isinstance(storage, SqliteEventLogStorage) else None
     # Dagster checks a run's file's schema (alembic) before it deletes its rows: two thirds of the

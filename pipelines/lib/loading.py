@@ -81,13 +81,15 @@ class _Fresh:
         # the raw files of completed loads, listed once: dlt writes this run's only after extracting
         self.files: dict[str, list[Path]] = {}
         self._unfit: set[str] | None = None
+        # what `unfit` staged of loads a crashed run left (or all of raw, after a new STAGING_VERSION)
+        self.staged_ahead: dict[str, int] = {}
 
     def unfit(self) -> set[str]:
         """Event ids loaded only as lines whose payload is not that event (read once per run; empty
         unless such a line was ever landed)."""
         if self._unfit is None:
             # a load a crashed run left unstaged: its corrupt copies are known only once staged
-            stage_new(self.settings)
+            self.staged_ahead = stage_new(self.settings)
             self._unfit = set()
             rejected = self.lake.staging(REJECTED).paths()
             if rejected:
@@ -210,13 +212,16 @@ def _plainly_unfit(events: pl.DataFrame) -> list[bool]:
 
 
 def load_landing(settings: Settings, streams: tuple[str, ...] = STREAMS) -> dict[str, Any]:
-    """Load new landing records of `streams`; per-stream counts (records, new, rejected_lines, ...)."""
+    """Load new landing records of `streams`; per-stream counts (records, new, rejected_lines, ...), and
+    `staged_ahead`: what staging's counts would have said of raw loads staged while judging copies."""
     lake = Lake(settings.lake_dir)
     stats: dict[str, Any] = {}
     with lake_connection(settings) as con:
         offsets = loaded_offsets(con, lake)
-        source = landing_source(settings.landing_dir, offsets, _Fresh(con, lake, settings), streams, stats)
+        fresh = _Fresh(con, lake, settings)
+        source = landing_source(settings.landing_dir, offsets, fresh, streams, stats)
         _pipeline(settings).run(source, loader_file_format="parquet")
+    stats["staged_ahead"] = fresh.staged_ahead
     for stream in streams:
         stats.setdefault(stream, {"records": 0, "new": 0, "rejected_lines": 0, "torn_lines_waiting": 0})
     return stats

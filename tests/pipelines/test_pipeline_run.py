@@ -668,10 +668,13 @@ def test_a_corrupt_copy_a_crash_left_unstaged_does_not_cost_the_real_event(kit) 
     load_landing(settings)  # the run died here, before staging
     landing.events([charge], kit.at + timedelta(minutes=5), name="host-1-0000aaaa")
 
-    kit.run(settings)
+    report = kit.run(settings)
 
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
         assert con.execute("select count(*), sum(amount_minor) from marts.payments").fetchall() == [(1, 1200)]
+    # the raw step staged the crashed run's load to judge the copy: the staging step counts it (review)
+    assert report["staging/rejected_events"]["new_rows"] == 1
+    assert report["staging/stripe_objects"]["loads_staged"] == 2
 
 
 def test_a_copy_landed_with_a_time_after_one_landed_without_loads_and_wins(kit) -> None:
