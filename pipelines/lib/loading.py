@@ -130,10 +130,15 @@ class _Fresh:
         else:
             held = self._earliest_held(stream, key, (loaded | seen) & set(keys), files)
             received = table["received_at"].to_list()
+            # An id only this run holds was judged by the cheap test (a line damaged mid-payload passes
+            # it): a copy a parse finds to be its event loads beside it, later or not, and staging and
+            # the rules keep the earliest decoded copy (review: the real event was dropped for good).
+            this_run = (seen - loaded) & set(keys) if events else set()
+            itself = _parses_as_itself(table, this_run) if this_run else [False] * len(keys)
             # a copy without a landing time (hand-written) never displaces one with it, and is displaced
             keep = [
-                k not in held or (not bad and r is not None and (held[k] is None or r < held[k]))
-                for k, r, bad in zip(keys, received, marked, strict=True)
+                k not in held or (not bad and r is not None and (held[k] is None or r < held[k])) or ok
+                for k, r, bad, ok in zip(keys, received, marked, itself, strict=True)
             ]
             kept = table if all(keep) else table.filter(pl.Series(keep, dtype=pl.Boolean))
             marked = [bad for bad, k in zip(marked, keep, strict=True) if k]
@@ -199,6 +204,23 @@ class _Fresh:
         )
         earliest = held.group_by(key).agg(pl.col("received_at").min())
         return dict(earliest.rows())
+
+
+def _parses_as_itself(events: pl.DataFrame, ids: set[str]) -> list[bool]:
+    """Per landed event: its id is one of `ids` and its payload parses to an object of that id (a parse:
+    only for the few copies of an id read again in a run, never for every payload)."""
+    rows = (
+        events.select("event_id", "payload")
+        .with_row_index("_row")
+        .filter(pl.col("event_id").is_in(list(ids)))
+    )
+    same = rows.select(
+        "_row", ok=pl.col("payload").str.json_path_match("$.id").eq(pl.col("event_id")).fill_null(False)
+    )
+    found = [False] * events.height
+    for row, ok in same.iter_rows():
+        found[row] = ok
+    return found
 
 
 def _plainly_unfit(events: pl.DataFrame) -> list[bool]:

@@ -656,6 +656,30 @@ def test_a_corrupt_copy_landed_first_does_not_hide_the_earliest_real_copy(
     assert _shown(settings, paid["id"]) == _shown(rebuilt, paid["id"])
 
 
+def test_a_copy_damaged_mid_payload_read_a_chunk_before_the_real_one_does_not_cost_it(
+    kit, monkeypatch
+) -> None:
+    # Review: a line damaged inside its payload still holds its id and ends with "}", which is all the
+    # loader's search looks for: read a chunk before the real copy (any backlog over 24 MB), it took
+    # the id and the real copy was dropped for good (a bare charge: no payment).
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    charge = kit.sim(seed=36).bare_charge(kit.at, 1200).events[0]
+    line = json.loads(kit.event_line(charge, kit.at))
+    at = line["payload"].index('"object"')
+    damaged = {**line, "payload": line["payload"][:at] + "'" + line["payload"][at + 1 :]}
+    landing.append("stripe_events", json.dumps(damaged) + "\n", name="host-0-00000000")
+    landing.events([charge], kit.at + timedelta(minutes=5), name="host-1-0000aaaa")
+    monkeypatch.setattr(landing_source, "iter_new", functools.partial(iter_new, max_bytes=1))
+
+    kit.run(settings)
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select count(*), sum(amount_minor) from marts.payments").fetchall() == [(1, 1200)]
+        shown = con.execute("select received_at from raw.stripe_events").fetchall()
+    assert shown == [(kit.at + timedelta(minutes=5),)]  # the damaged copy, quarantined, is left out
+
+
 def test_a_corrupt_copy_a_crash_left_unstaged_does_not_cost_the_real_event(kit) -> None:
     # Review: a run killed between loading and staging left the corrupt copy unquarantined, so the real
     # copy landed next counted as loaded already and was never read again (a bare charge: no payment).
