@@ -116,10 +116,9 @@ def fingerprint(settings: Settings, now: datetime) -> str:
 
 def inputs_signature(settings: Settings) -> str:
     """Changes when landing files, the program file, the state a run reads or the code change (what
-    the sensor watches); empty while nothing has landed. Not the state runs write themselves: a
-    hand edit of it is built by the next run the sensor or the hourly schedule starts (comparing it
-    with the last published run's record asked for a run after the first run, after the run a hand
-    edit asked for, and at once after a failed run that had recorded new terms: review)."""
+    the sensor watches); empty while nothing has landed. Not the state runs write themselves: see
+    `hand_edit` (in this signature, the run a hand edit asked for, putting the record back in step
+    with the file, looked like one more change: review)."""
     parts = {**_inputs(settings), "code": code_signature()}
     if not parts["landing"]:
         return ""
@@ -128,6 +127,13 @@ def inputs_signature(settings: Settings) -> str:
 
 def _record_path(settings: Settings) -> Path:
     return settings.build_dir / "last_run.json"
+
+
+def hand_edit(settings: Settings) -> str:
+    """The state runs write themselves (offer terms, code owners) when it is not as the last published
+    run recorded it — a hand edit, or a run that recorded new terms and failed — else ""."""
+    written = written_signature(settings)
+    return "" if written == _recorded(settings).get("written") else written
 
 
 def written_signature(settings: Settings) -> str:

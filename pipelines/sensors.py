@@ -7,7 +7,7 @@ import time
 
 import dagster as dg
 
-from pipelines.freshness import inputs_signature
+from pipelines.freshness import hand_edit, inputs_signature
 from pipelines.resources import AttroResource
 from pipelines.run_history import NEWEST_KEPT
 from pipelines.schedules import BUSY, materialize_all
@@ -23,13 +23,16 @@ RETRY_MAX_SECONDS = 3600  # ... up to an hour between tries (the hourly schedule
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Runs the whole graph when landing files appear or change (name, size, mtime or ctime: "
     "any rewrite, even to the same size), or the program file or data/state/ (a closed month, a review "
-    "decision) changes; one run at a time, and a run picks up everything landed before "
-    "it started. After a failed run it asks again, 1 minute after the failure, then 2, 4 … up to 60.",
+    "decision, a hand edit of the offer terms) changes; one run at a time, and a run picks up everything "
+    "landed before it started. After a failed run it asks again, 1 minute after the failure, then 2, "
+    "4 … up to 60.",
 )
 def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource) -> dg.SensorResult:
-    signature = inputs_signature(attro.settings)
-    if not signature:
+    inputs = inputs_signature(attro.settings)
+    if not inputs:
         return dg.SensorResult(skip_reason="no landing data yet", cursor=context.cursor)
+    edit = hand_edit(attro.settings)
+    signature = f"{inputs}:{edit}"
     busy = context.instance.get_runs(
         filters=dg.RunsFilter(job_name=materialize_all.name, statuses=BUSY), limit=1
     )
@@ -37,12 +40,21 @@ def new_landing_files(context: dg.SensorEvaluationContext, attro: AttroResource)
         # Leave the cursor: the next evaluation after that run asks again, and that run may already
         # have loaded these lines (a run reads everything landed before it starts).
         return dg.SensorResult(skip_reason=f"run {busy[0].run_id} is queued or running")
-    if signature != context.cursor:
+    seen_inputs, _, seen_edit = (context.cursor or "").partition(":")
+    # A hand edit of the offer terms or code owners asks once: the run it asks for records them (the
+    # edit is "" again, asking nothing); one a failed run left is retried as any failure is.
+    edited = bool(edit) and edit != seen_edit and not _last_run_failed(context)
+    if inputs != seen_inputs or edited:
         # The key is unique per request: inputs put back as they were (a program edit undone) give an
         # earlier signature again, and Dagster skips a request whose run key it has seen.
         request = dg.RunRequest(run_key=f"{signature}:{time.time_ns()}")
         return dg.SensorResult(run_requests=[request], cursor=signature)
     return _retry_after_a_failure(context, signature)
+
+
+def _last_run_failed(context: dg.SensorEvaluationContext) -> bool:
+    last = context.instance.get_run_records(filters=dg.RunsFilter(job_name=materialize_all.name), limit=1)
+    return bool(last) and last[0].dagster_run.status in _FAILED
 
 
 def _retry_after_a_failure(context: dg.SensorEvaluationContext, signature: str) -> dg.SensorResult:

@@ -264,6 +264,32 @@ def test_after_a_failed_run_the_sensor_asks_again_waiting_longer_after_each_fail
     )
 
 
+def test_a_hand_edit_of_the_offer_terms_asks_for_one_run_and_a_runs_own_record_for_none(kit) -> None:
+    # The README's typo fix (an offer's lines deleted from offer_terms.jsonl) is published within a
+    # tick; the run it asks for, recording the file again, asks for no other (a live audit: two runs).
+    settings = kit.settings()
+    kit.landing(settings).events(kit.sim(seed=6).bare_charge(kit.at, 100).events)
+    instance = dg.DagsterInstance.ephemeral()
+    first = evaluate_sensor(settings, cursor=None, instance=instance)
+    kit.run(settings)  # the first run records the offers' terms
+    add_run(instance, "materialize_all", dg.DagsterRunStatus.SUCCESS)
+    assert not evaluate_sensor(settings, cursor=first.cursor, instance=instance).run_requests
+
+    terms = settings.state_dir / "offer_terms.jsonl"
+    terms.write_text("".join(terms.read_text().splitlines(keepends=True)[1:]))
+    edited = evaluate_sensor(settings, cursor=first.cursor, instance=instance)
+    assert len(edited.run_requests) == 1
+    kit.run(settings)  # records the offer's terms again
+    add_run(instance, "materialize_all", dg.DagsterRunStatus.SUCCESS)
+    assert not evaluate_sensor(settings, cursor=edited.cursor, instance=instance).run_requests
+
+    # a run that recorded new terms and then failed is asked for again after the back-off, not at once
+    terms.write_text(terms.read_text() + terms.read_text().splitlines(keepends=True)[0])
+    add_run(instance, "materialize_all", dg.DagsterRunStatus.FAILURE)
+    failed = evaluate_sensor(settings, cursor=edited.cursor, instance=instance)
+    assert not failed.run_requests and "failed (1 in a row)" in str(failed.skip_reason)
+
+
 def test_every_job_and_an_ad_hoc_materialize_all_from_the_ui_run_in_one_process(kit) -> None:
     # Dagster's default executor starts a process per step: an ad-hoc "Materialize all" (the implicit
     # asset job) took about five times the named job with it.
