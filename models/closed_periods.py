@@ -98,7 +98,13 @@ def apply_closed_periods(
             | (pl.col("template").is_null() & pl.col("line").is_not_null())
         )
     )
-    frozen_ids, recomputed_ids = set(frozen_totals["base_id"]), set(recomputed["base_id"])
+    recomputed_ids = set(recomputed["base_id"])
+    # lines of one id held by several affiliates (a sale moved, maybe back): each affiliate's new line
+    # of it gets an id of its own, `<line_id>:correction:<month>:<affiliate>`
+    owners = pl.concat(
+        [frozen_totals.select("base_id", "affiliate_id"), recomputed.select("base_id", "affiliate_id")]
+    )
+    shared = set(owners.unique().group_by("base_id").len().filter(pl.col("len") > 1)["base_id"])
     gone = compared.filter(pl.col("line").is_null()).select(pl.col("template").struct.field("payment_id"))
     reasons = why_not(gone.to_series().drop_nulls().to_list()) if why_not and gone.height else {}
     carried: list[dict] = []
@@ -110,10 +116,11 @@ def apply_closed_periods(
         natural = row["line"]["period"] if row["line"] else row["frozen_period"]
         target = first_open_after(natural, closed)
         delta = row["computed_minor"] - row["frozen_minor"]
+        corrected = f"{row['base_id']}:correction:{target}"
+        if row["base_id"] in shared:
+            corrected += f":{row['affiliate_id']}"
         if row["template"] is None:  # never frozen: the late line itself moves forward
-            # with an id of its own when another affiliate's line of that id was frozen
-            moved = f"{row['base_id']}:correction:{target}:{line['affiliate_id']}"
-            line_id = moved if row["base_id"] in frozen_ids else line["line_id"]
+            line_id = corrected if row["base_id"] in shared else line["line_id"]
             carried.append(
                 {**line, "line_id": line_id, "period": target, "carried_from_period": natural, "_keep": True}
             )
@@ -124,7 +131,7 @@ def apply_closed_periods(
         carried.append(
             {
                 **line,
-                "line_id": f"{row['base_id']}:correction:{target}",
+                "line_id": corrected,
                 "kind": kind,
                 "rule": _correction_rule(row, line["currency"], reasons, row["base_id"] in recomputed_ids),
                 "amount_minor": delta,

@@ -386,7 +386,10 @@ def test_a_closed_months_sale_another_affiliate_gets_since_moves_to_that_affilia
         1000,
         "2026-01",
     )
-    assert moved["line_id"] == taken["line_id"] + ":omar"
+    assert (taken["line_id"], moved["line_id"]) == (
+        f"{taken['conversion_id']}:commission:correction:2026-02:jane",
+        f"{taken['conversion_id']}:commission:correction:2026-02:omar",
+    )
     assert after.commission_lines["line_id"].is_unique().all()
     # once February closes too, nothing more moves
     both = ClosedPeriods(
@@ -396,6 +399,16 @@ def test_a_closed_months_sale_another_affiliate_gets_since_moves_to_that_affilia
     )
     later = run([first, second], [jane, omar], offers_frame, closed=both)
     assert later.commission_lines.filter(pl.col("period") > "2026-02").is_empty()
+    # and if the late event is undone (the sale jane's again), each affiliate's March correction has
+    # an id of its own
+    back = run([first, early], [jane, omar], offers_frame, closed=both)
+    march = back.commission_lines.filter(pl.col("period") == "2026-03").sort("affiliate_id")
+    assert march.select("affiliate_id", "amount_minor").rows() == [("jane", 2000), ("omar", -1000)]
+    assert back.commission_lines["line_id"].is_unique().all()
+    assert dict(back.commission_lines.group_by("affiliate_id").agg(pl.col("amount_minor").sum()).rows()) == {
+        "jane": 4000,
+        "omar": 0,
+    }
 
 
 # a tier of pro-20 (20 %): 30 % from the month's second initial conversion
