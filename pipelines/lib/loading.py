@@ -136,8 +136,11 @@ class _Fresh:
             this_run = (seen - loaded) & set(keys) if events else set()
             itself = _parses_as_itself(table, this_run) if this_run else [False] * len(keys)
             # a copy without a landing time (hand-written) never displaces one with it, and is displaced
+            # (not a copy landed at the very time of the one held: the views could not tell them apart)
             keep = [
-                k not in held or (not bad and r is not None and (held[k] is None or r < held[k])) or ok
+                k not in held
+                or (not bad and r is not None and (held[k] is None or r < held[k]))
+                or (ok and r is not None and r != held[k])
                 for k, r, bad, ok in zip(keys, received, marked, itself, strict=True)
             ]
             kept = table if all(keep) else table.filter(pl.Series(keep, dtype=pl.Boolean))

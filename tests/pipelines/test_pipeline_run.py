@@ -680,6 +680,22 @@ def test_a_copy_damaged_mid_payload_read_a_chunk_before_the_real_one_does_not_co
     assert shown == [(kit.at + timedelta(minutes=5),)]  # the damaged copy, quarantined, is left out
 
 
+def test_one_line_landed_twice_at_the_same_time_shows_once_whatever_the_chunks(kit, monkeypatch) -> None:
+    # Review: a copy parsing as its event loaded beside the one this run held, even a byte-identical
+    # one (a landing file restored under another name), and the view, which tells copies apart by
+    # their landing time, showed the event twice.
+    settings = kit.settings()
+    landing = kit.landing(settings)
+    charge = kit.sim(seed=37).bare_charge(kit.at, 1200).events[0]
+    landing.events([charge], kit.at, name="host-1-0000aaaa")
+    landing.events([charge], kit.at, name="host-2-0000bbbb")
+    monkeypatch.setattr(landing_source, "iter_new", functools.partial(iter_new, max_bytes=1))
+
+    kit.run(settings)
+
+    assert [at for at, _source, _payload in _shown(settings, charge["id"])] == [kit.at]
+
+
 def test_a_corrupt_copy_a_crash_left_unstaged_does_not_cost_the_real_event(kit) -> None:
     # Review: a run killed between loading and staging left the corrupt copy unquarantined, so the real
     # copy landed next counted as loaded already and was never read again (a bare charge: no payment).
