@@ -189,18 +189,19 @@ def record(
 
 def landing_read_from(settings: Settings) -> datetime | None:
     """When the last published run began reading the landing zone (None before a run noted it)."""
-    try:
-        began = json.loads(_record_path(settings).read_text()).get("landing_read_from")
-        return datetime.fromisoformat(began) if began else None
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
+    return _recorded_time(settings, "landing_read_from")
 
 
 def last_run(settings: Settings) -> datetime | None:
     """When the last successful run published the warehouse (None before the first one, or for a
     record written before runs noted their time)."""
+    return _recorded_time(settings, "finished_at")
+
+
+def _recorded_time(settings: Settings, name: str) -> datetime | None:
+    """A time the last published run recorded (None when it recorded none, or none readable)."""
+    value = _recorded(settings).get(name)
     try:
-        finished = json.loads(_record_path(settings).read_text()).get("finished_at")
-        return datetime.fromisoformat(finished) if finished else None
-    except (OSError, ValueError, TypeError):
+        return datetime.fromisoformat(value) if value else None
+    except (ValueError, TypeError):
         return None
